@@ -1,0 +1,24 @@
+//! poisonlab-core: the vocabulary every poisonlab crate shares.
+//!
+//! - [`Dataset`] and [`Poisoned`]: samples with stable ids, and the ground-truth
+//!   poison mask that travels with them.
+//! - [`Attack`], [`Defense`], [`Classifier`], [`Trainer`]: the traits attacks,
+//!   defenses and models implement. Attacks and defenses reach a model only
+//!   through [`Classifier`]; nothing here depends on Burn.
+//! - [`metrics`]: detection and model metrics as DESIGN.md defines them.
+//! - [`seed`]: ChaCha8 streams derived from (seed, repeat, stream name).
+
+mod dataset;
+mod error;
+pub mod metrics;
+mod poisoned;
+pub mod seed;
+mod traits;
+
+pub use dataset::{Dataset, Matrix};
+pub use error::{CoreError, ParamError};
+pub use poisoned::{AttackTest, Poisoned};
+pub use seed::{Rng, stream};
+pub use traits::{
+    Attack, AttackInput, Classifier, Defense, DefenseInput, FilterVerdict, Trainer, Verdict,
+};

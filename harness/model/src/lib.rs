@@ -1,1 +1,27 @@
-//! stub
+//! poisonlab-model: the only poisonlab crate that depends on Burn.
+//!
+//! It builds the three model families a scenario can name (logistic
+//! regression, MLP, the small CNN), trains them with Adam and cross-entropy in a
+//! hand-written loop whose every random choice (initial weights, batch order)
+//! comes from the caller's seeded stream, and exposes the trained model through
+//! [`poisonlab_core::Classifier`].
+//!
+//! The Burn backend is chosen in one place, [`backend`]: burn's pure-Rust
+//! `flex` CPU backend by default, burn's `ndarray` backend with the cargo
+//! feature `ndarray`. Training runs on the calling thread only; parallelism
+//! comes from running several runs at once.
+
+pub mod backend;
+mod classifier;
+mod error;
+mod net;
+mod params;
+mod train;
+
+pub use classifier::TrainedModel;
+pub use error::ModelError;
+pub use params::{ModelKind, ModelParams};
+pub use train::BurnTrainer;
+
+#[cfg(test)]
+mod tests;

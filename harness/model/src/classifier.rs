@@ -1,0 +1,107 @@
+//! [`Classifier`] for a trained Burn network.
+
+use burn::module::Module;
+use burn::tensor::activation::{log_softmax, softmax};
+use burn::tensor::{Tensor, TensorData};
+use poisonlab_core::{Classifier, Dataset, Matrix};
+
+use crate::backend;
+use crate::net::{InputShape, Net};
+
+/// Samples per forward pass at inference.
+const EVAL_BATCH: usize = 512;
+
+/// A trained model: the network as trained (for input gradients) and its
+/// validation snapshot (for everything else).
+#[derive(Debug)]
+pub struct TrainedModel {
+    trained: Net,
+    valid: Net,
+    shape: InputShape,
+    n_classes: usize,
+}
+
+impl TrainedModel {
+    pub(crate) fn new(trained: Net, shape: InputShape, n_classes: usize) -> Self {
+        let valid = trained.valid();
+        Self {
+            trained,
+            valid,
+            shape,
+            n_classes,
+        }
+    }
+
+    /// Run `f` over the data in batches on the inference device and stack the rows.
+    fn batched(&self, data: &Dataset, f: impl Fn(Tensor<2>) -> Tensor<2>) -> Matrix {
+        let device = backend::device();
+        let dim = data.dim();
+        let mut out = Vec::new();
+        let mut cols = 0;
+        for start in (0..data.len()).step_by(EVAL_BATCH) {
+            let end = (start + EVAL_BATCH).min(data.len());
+            let x = &data.features()[start * dim..end * dim];
+            let t = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [end - start, dim]), &device);
+            let y = f(t);
+            cols = y.dims()[1];
+            out.extend(to_vec(y));
+        }
+        Matrix::new(data.len(), cols, out)
+    }
+}
+
+fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .try_into_vec::<f32>()
+        .unwrap_or_else(|e| unreachable!("model output is f32: {e:?}"))
+}
+
+impl Classifier for TrainedModel {
+    fn n_classes(&self) -> usize {
+        self.n_classes
+    }
+
+    fn predict_proba(&self, data: &Dataset) -> Matrix {
+        self.batched(data, |x| softmax(self.valid.forward(x, &self.shape), 1))
+    }
+
+    fn losses(&self, data: &Dataset) -> Vec<f32> {
+        let logp = self.batched(data, |x| log_softmax(self.valid.forward(x, &self.shape), 1));
+        data.labels()
+            .iter()
+            .enumerate()
+            .map(|(i, &y)| -logp.row(i)[y])
+            .collect()
+    }
+
+    fn embed(&self, data: &Dataset) -> Matrix {
+        self.batched(data, |x| self.valid.embed(x, &self.shape))
+    }
+
+    fn input_gradient(&self, data: &Dataset) -> Matrix {
+        let device = backend::autodiff_device();
+        let (dim, k) = (data.dim(), self.n_classes);
+        let mut out = Vec::with_capacity(data.len() * dim);
+        for start in (0..data.len()).step_by(EVAL_BATCH) {
+            let end = (start + EVAL_BATCH).min(data.len());
+            let b = end - start;
+            let x = data.features()[start * dim..end * dim].to_vec();
+            let x = Tensor::<2>::from_data(TensorData::new(x, [b, dim]), &device).require_grad();
+            let mut one_hot = vec![0.0f32; b * k];
+            for (r, &y) in data.labels()[start..end].iter().enumerate() {
+                one_hot[r * k + y] = 1.0;
+            }
+            let y = Tensor::<2>::from_data(TensorData::new(one_hot, [b, k]), &device);
+            // The sum of per-sample losses: each row's gradient is its own loss's gradient.
+            let loss = (log_softmax(self.trained.forward(x.clone(), &self.shape), 1) * y)
+                .sum()
+                .neg();
+            let grads = loss.backward();
+            let g = x
+                .grad(&grads)
+                .unwrap_or_else(|| unreachable!("the input requires a gradient"));
+            out.extend(to_vec(g));
+        }
+        Matrix::new(data.len(), dim, out)
+    }
+}

@@ -1,0 +1,28 @@
+use thiserror::Error;
+
+/// Errors from building or training a model.
+#[derive(Debug, Error)]
+pub enum ModelError {
+    /// The CNN needs image-shaped data.
+    #[error("the cnn model needs image data shaped [channels, height, width], got shape {0:?}")]
+    CnnNeedsImages(Vec<usize>),
+    /// The image is too small for two conv-pool stages.
+    #[error("the cnn model needs images of at least 10×10 pixels, got {height}×{width}")]
+    ImageTooSmall {
+        /// Image height.
+        height: usize,
+        /// Image width.
+        width: usize,
+    },
+    /// Training data is empty.
+    #[error("cannot train on an empty dataset")]
+    EmptyData,
+    /// Training diverged (non-finite loss).
+    #[error("training diverged: the loss became {loss} in epoch {epoch}; lower learning-rate")]
+    Diverged {
+        /// The epoch (1-based).
+        epoch: usize,
+        /// The loss value.
+        loss: f32,
+    },
+}

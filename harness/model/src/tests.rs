@@ -1,0 +1,104 @@
+//! Small, fast checks of the models and the Classifier contract.
+
+use poisonlab_core::seed::stream;
+use poisonlab_core::{Classifier, Dataset, Rng, metrics};
+use rand::Rng as _;
+
+use crate::{BurnTrainer, ModelError, ModelKind, ModelParams};
+
+/// Two Gaussian classes in `shape`, class 1 shifted by +1 in the first half of the features.
+fn two_classes(n: usize, shape: &[usize], rng: &mut Rng) -> Dataset {
+    let dim: usize = shape.iter().product();
+    let mut x = Vec::with_capacity(n * dim);
+    let labels: Vec<usize> = (0..n).map(|i| i % 2).collect();
+    for &y in &labels {
+        for j in 0..dim {
+            let shift = if y == 1 && j < dim / 2 { 1.0 } else { 0.0 };
+            x.push(shift + rng.random_range(-0.5f32..0.5));
+        }
+    }
+    Dataset::new(x, shape.to_vec(), labels, 2, None).unwrap()
+}
+
+fn params(kind: ModelKind, epochs: usize) -> ModelParams {
+    ModelParams { kind, epochs, batch_size: 16, learning_rate: 0.01, ..ModelParams::default() }
+}
+
+#[test]
+fn each_kind_learns_a_separable_problem() {
+    for (kind, shape) in [
+        (ModelKind::Logreg, vec![8]),
+        (ModelKind::Mlp, vec![8]),
+        (ModelKind::Cnn, vec![1, 12, 12]),
+    ] {
+        let train = two_classes(200, &shape, &mut stream(1, 0, "train"));
+        let test = two_classes(100, &shape, &mut stream(1, 0, "test"));
+        let model = BurnTrainer::new(params(kind, 3)).fit(&train, &mut stream(1, 0, "m")).unwrap();
+        let acc = metrics::agreement(&model.predict(&test), test.labels()).unwrap();
+        assert!(acc > 0.9, "{kind:?} accuracy {acc}");
+        let p = model.predict_proba(&test);
+        assert_eq!((p.rows, p.cols), (100, 2));
+        for i in 0..p.rows {
+            assert!((p.row(i).iter().sum::<f32>() - 1.0).abs() < 1e-4);
+        }
+    }
+}
+
+#[test]
+fn same_stream_same_model() {
+    let train = two_classes(100, &[6], &mut stream(2, 0, "train"));
+    let trainer = BurnTrainer::new(params(ModelKind::Mlp, 2));
+    let a = trainer.fit(&train, &mut stream(2, 0, "m")).unwrap();
+    let b = trainer.fit(&train, &mut stream(2, 0, "m")).unwrap();
+    let c = trainer.fit(&train, &mut stream(2, 1, "m")).unwrap();
+    assert_eq!(a.predict_proba(&train), b.predict_proba(&train));
+    assert_ne!(a.predict_proba(&train), c.predict_proba(&train));
+}
+
+#[test]
+fn embedding_is_the_penultimate_layer() {
+    let train = two_classes(40, &[1, 12, 12], &mut stream(3, 0, "train"));
+    let cnn = BurnTrainer::new(params(ModelKind::Cnn, 1)).fit(&train, &mut stream(3, 0, "m")).unwrap();
+    assert_eq!(cnn.embed(&train).cols, 128);
+    let flat = two_classes(40, &[5], &mut stream(3, 0, "train"));
+    let mlp = BurnTrainer::new(ModelParams { hidden: vec![7, 3], ..params(ModelKind::Mlp, 1) })
+        .fit(&flat, &mut stream(3, 0, "m"))
+        .unwrap();
+    assert_eq!(mlp.embed(&flat).cols, 3);
+    let logreg = BurnTrainer::new(params(ModelKind::Logreg, 1)).fit(&flat, &mut stream(3, 0, "m")).unwrap();
+    assert_eq!(logreg.embed(&flat), poisonlab_core::Matrix::new(40, 5, flat.features().to_vec()));
+}
+
+#[test]
+fn losses_match_probabilities_and_input_gradient_matches_finite_differences() {
+    let train = two_classes(60, &[4], &mut stream(4, 0, "train"));
+    let model = BurnTrainer::new(params(ModelKind::Mlp, 2)).fit(&train, &mut stream(4, 0, "m")).unwrap();
+    let losses = model.losses(&train);
+    let p = model.predict_proba(&train);
+    for (i, &y) in train.labels().iter().enumerate() {
+        assert!((losses[i] + p.row(i)[y].ln()).abs() < 1e-4);
+    }
+    let grad = model.input_gradient(&train);
+    assert_eq!((grad.rows, grad.cols), (60, 4));
+    let one = train.subset(&[5]);
+    let h = 1e-2f32;
+    for j in 0..4 {
+        let mut plus = one.clone();
+        plus.sample_mut(0)[j] += h;
+        let mut minus = one.clone();
+        minus.sample_mut(0)[j] -= h;
+        let fd = (model.losses(&plus)[0] - model.losses(&minus)[0]) / (2.0 * h);
+        let g = grad.row(5)[j];
+        assert!((fd - g).abs() < 2e-3 + 0.05 * g.abs(), "feature {j}: fd {fd} vs grad {g}");
+    }
+}
+
+#[test]
+fn cnn_rejects_tabular_and_tiny_images() {
+    let flat = two_classes(10, &[8], &mut stream(5, 0, "x"));
+    let err = BurnTrainer::new(params(ModelKind::Cnn, 1)).fit(&flat, &mut stream(5, 0, "m"));
+    assert!(matches!(err, Err(ModelError::CnnNeedsImages(_))));
+    let tiny = two_classes(10, &[1, 6, 6], &mut stream(5, 0, "x"));
+    let err = BurnTrainer::new(params(ModelKind::Cnn, 1)).fit(&tiny, &mut stream(5, 0, "m"));
+    assert!(matches!(err, Err(ModelError::ImageTooSmall { .. })));
+}

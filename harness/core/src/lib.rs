@@ -13,6 +13,7 @@ mod error;
 pub mod metrics;
 mod poisoned;
 pub mod seed;
+pub mod testing;
 mod traits;
 
 pub use dataset::{Dataset, Matrix};

@@ -109,6 +109,15 @@ pub enum Verdict {
     Filter(FilterVerdict),
 }
 
+impl Verdict {
+    /// The filter verdict, when this is one.
+    pub fn as_filter(&self) -> Option<&FilterVerdict> {
+        match self {
+            Verdict::Filter(v) => Some(v),
+        }
+    }
+}
+
 /// Per-sample suspicion scores (higher = more suspicious) and the samples flagged
 /// for removal, one entry per training sample.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,0 +1,126 @@
+use poisonlab_core::ParamError;
+use serde::{Deserialize, Serialize};
+
+/// How labels are flipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Flip {
+    /// Relabel `source`-class samples as `target`.
+    Targeted,
+    /// Relabel any sample as a uniformly drawn other class.
+    Random,
+}
+
+/// The `[attack]` table for `kind = "label-flip"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LabelFlipParams {
+    /// `targeted` (default) or `random`.
+    #[serde(default = "default_flip")]
+    pub flip: Flip,
+    /// Class whose samples are relabelled (targeted only; required there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<usize>,
+    /// Class they are relabelled as (targeted only; required there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<usize>,
+    /// Fraction of eligible samples flipped (source-class samples when
+    /// targeted, all samples when random), in [0, 1]. Default 0.1.
+    #[serde(default = "default_rate")]
+    pub rate: f64,
+}
+
+fn default_flip() -> Flip {
+    Flip::Targeted
+}
+
+fn default_rate() -> f64 {
+    0.1
+}
+
+/// Poisons for `rate` of `eligible` samples: rounded to nearest, at least one
+/// when the rate is above zero and anything is eligible.
+pub fn poison_count(rate: f64, eligible: usize) -> usize {
+    let n = (rate * eligible as f64).round() as usize;
+    if rate > 0.0 && eligible > 0 { n.max(1) } else { n }.min(eligible)
+}
+
+impl LabelFlipParams {
+    /// Check every value against a dataset of `n_classes` classes (when known).
+    pub fn check(&self, n_classes: Option<usize>) -> Result<(), Vec<ParamError>> {
+        let mut problems = Vec::new();
+        if !(0.0..=1.0).contains(&self.rate) {
+            problems.push(ParamError::new("rate", format!("must be in [0, 1], got {}", self.rate)));
+        }
+        match self.flip {
+            Flip::Targeted => {
+                for (key, class) in [("source", self.source), ("target", self.target)] {
+                    match (class, n_classes) {
+                        (None, _) => problems.push(ParamError::new(
+                            key,
+                            "is required for flip = \"targeted\"",
+                        )),
+                        (Some(c), Some(k)) if c >= k => problems.push(ParamError::new(
+                            key,
+                            format!("class {c} is not in the dataset, which has {k} classes (0..={})", k - 1),
+                        )),
+                        _ => {}
+                    }
+                }
+                if self.source.is_some() && self.source == self.target {
+                    problems.push(ParamError::new("target", "must differ from source"));
+                }
+            }
+            Flip::Random => {
+                for (key, class) in [("source", self.source), ("target", self.target)] {
+                    if class.is_some() {
+                        problems.push(ParamError::new(
+                            key,
+                            "applies to flip = \"targeted\" only; random flipping draws the new class",
+                        ));
+                    }
+                }
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn targeted(source: usize, target: usize, rate: f64) -> LabelFlipParams {
+        LabelFlipParams { flip: Flip::Targeted, source: Some(source), target: Some(target), rate }
+    }
+
+    fn keys(p: &LabelFlipParams, k: usize) -> Vec<String> {
+        p.check(Some(k)).err().unwrap_or_default().into_iter().map(|e| e.key).collect()
+    }
+
+    #[test]
+    fn rules_name_their_keys() {
+        assert!(keys(&targeted(1, 7, 0.1), 10).is_empty());
+        assert_eq!(keys(&targeted(1, 7, 1.5), 10), ["rate"]);
+        assert_eq!(keys(&targeted(1, 7, -0.1), 10), ["rate"]);
+        assert_eq!(keys(&targeted(1, 12, 0.1), 10), ["target"]);
+        assert_eq!(keys(&targeted(10, 1, 0.1), 10), ["source"]);
+        assert_eq!(keys(&targeted(3, 3, 0.1), 10), ["target"]);
+        let missing = LabelFlipParams { source: None, ..targeted(1, 2, 0.1) };
+        assert_eq!(keys(&missing, 10), ["source"]);
+        let random = LabelFlipParams { flip: Flip::Random, ..targeted(1, 2, 0.1) };
+        assert_eq!(keys(&random, 10), ["source", "target"]);
+        // Without a known class count, only the structural rules apply.
+        assert!(targeted(1, 12, 0.1).check(None).is_ok());
+    }
+
+    #[test]
+    fn poison_count_rounds_and_keeps_one() {
+        assert_eq!(poison_count(0.1, 25), 3); // 2.5 rounds away from zero
+        assert_eq!(poison_count(0.1, 24), 2);
+        assert_eq!(poison_count(0.001, 100), 1);
+        assert_eq!(poison_count(0.0, 100), 0);
+        assert_eq!(poison_count(1.0, 7), 7);
+        assert_eq!(poison_count(0.5, 0), 0);
+    }
+}

@@ -1,0 +1,43 @@
+//! Test doubles for crates that implement attacks and defenses.
+
+use crate::{Classifier, Dataset, Matrix};
+
+/// A stand-in model: its embedding is the input itself, its class
+/// probabilities are the ones given (uniform when none), its input gradient zero.
+/// Lets defense tests state exactly what the "model" sees.
+#[derive(Debug, Clone)]
+pub struct StubClassifier {
+    /// Number of classes.
+    pub n_classes: usize,
+    /// Probabilities returned by `predict_proba`, one row per sample of the
+    /// dataset it is asked about; `None` for uniform.
+    pub proba: Option<Matrix>,
+}
+
+impl StubClassifier {
+    /// A stub with uniform probabilities over `n_classes`.
+    pub fn uniform(n_classes: usize) -> Self {
+        Self { n_classes, proba: None }
+    }
+}
+
+impl Classifier for StubClassifier {
+    fn n_classes(&self) -> usize {
+        self.n_classes
+    }
+
+    fn predict_proba(&self, data: &Dataset) -> Matrix {
+        self.proba.clone().unwrap_or_else(|| {
+            let k = self.n_classes;
+            Matrix::new(data.len(), k, vec![1.0 / k as f32; data.len() * k])
+        })
+    }
+
+    fn embed(&self, data: &Dataset) -> Matrix {
+        Matrix::new(data.len(), data.dim(), data.features().to_vec())
+    }
+
+    fn input_gradient(&self, data: &Dataset) -> Matrix {
+        Matrix::new(data.len(), data.dim(), vec![0.0; data.len() * data.dim()])
+    }
+}

@@ -38,16 +38,18 @@ impl Attack for LabelFlip {
             Flip::Targeted => {
                 let source = self.class(self.params.source, k)?;
                 let target = self.class(self.params.target, k)?;
-                let eligible: Vec<usize> =
-                    (0..train.len()).filter(|&i| train.labels()[i] == source).collect();
+                let eligible: Vec<usize> = (0..train.len())
+                    .filter(|&i| train.labels()[i] == source)
+                    .collect();
                 let n = poison_count(self.params.rate, eligible.len());
                 for pick in sample(rng, eligible.len(), n) {
                     let i = eligible[pick];
                     data.set_label(i, target);
                     is_poison[i] = true;
                 }
-                let idx: Vec<usize> =
-                    (0..input.test.len()).filter(|&i| input.test.labels()[i] == source).collect();
+                let idx: Vec<usize> = (0..input.test.len())
+                    .filter(|&i| input.test.labels()[i] == source)
+                    .collect();
                 Some(AttackTest {
                     inputs: input.test.subset(&idx),
                     targets: vec![target; idx.len()],
@@ -68,7 +70,11 @@ impl Attack for LabelFlip {
                 None
             }
         };
-        Ok(Poisoned { data, is_poison, attack_test })
+        Ok(Poisoned {
+            data,
+            is_poison,
+            attack_test,
+        })
     }
 }
 
@@ -95,7 +101,12 @@ mod tests {
             Flip::Targeted => (Some(1), Some(2)),
             Flip::Random => (None, None),
         };
-        LabelFlipParams { flip, source, target, rate }
+        LabelFlipParams {
+            flip,
+            source,
+            target,
+            rate,
+        }
     }
 
     #[test]

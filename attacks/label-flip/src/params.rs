@@ -42,7 +42,12 @@ fn default_rate() -> f64 {
 /// when the rate is above zero and anything is eligible.
 pub fn poison_count(rate: f64, eligible: usize) -> usize {
     let n = (rate * eligible as f64).round() as usize;
-    if rate > 0.0 && eligible > 0 { n.max(1) } else { n }.min(eligible)
+    if rate > 0.0 && eligible > 0 {
+        n.max(1)
+    } else {
+        n
+    }
+    .min(eligible)
 }
 
 impl LabelFlipParams {
@@ -50,19 +55,23 @@ impl LabelFlipParams {
     pub fn check(&self, n_classes: Option<usize>) -> Result<(), Vec<ParamError>> {
         let mut problems = Vec::new();
         if !(0.0..=1.0).contains(&self.rate) {
-            problems.push(ParamError::new("rate", format!("must be in [0, 1], got {}", self.rate)));
+            problems.push(ParamError::new(
+                "rate",
+                format!("must be in [0, 1], got {}", self.rate),
+            ));
         }
         match self.flip {
             Flip::Targeted => {
                 for (key, class) in [("source", self.source), ("target", self.target)] {
                     match (class, n_classes) {
-                        (None, _) => problems.push(ParamError::new(
-                            key,
-                            "is required for flip = \"targeted\"",
-                        )),
+                        (None, _) => problems
+                            .push(ParamError::new(key, "is required for flip = \"targeted\"")),
                         (Some(c), Some(k)) if c >= k => problems.push(ParamError::new(
                             key,
-                            format!("class {c} is not in the dataset, which has {k} classes (0..={})", k - 1),
+                            format!(
+                                "class {c} is not in the dataset, which has {k} classes (0..={})",
+                                k - 1
+                            ),
                         )),
                         _ => {}
                     }
@@ -82,7 +91,11 @@ impl LabelFlipParams {
                 }
             }
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 }
 
@@ -91,11 +104,21 @@ mod tests {
     use super::*;
 
     fn targeted(source: usize, target: usize, rate: f64) -> LabelFlipParams {
-        LabelFlipParams { flip: Flip::Targeted, source: Some(source), target: Some(target), rate }
+        LabelFlipParams {
+            flip: Flip::Targeted,
+            source: Some(source),
+            target: Some(target),
+            rate,
+        }
     }
 
     fn keys(p: &LabelFlipParams, k: usize) -> Vec<String> {
-        p.check(Some(k)).err().unwrap_or_default().into_iter().map(|e| e.key).collect()
+        p.check(Some(k))
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| e.key)
+            .collect()
     }
 
     #[test]
@@ -106,9 +129,15 @@ mod tests {
         assert_eq!(keys(&targeted(1, 12, 0.1), 10), ["target"]);
         assert_eq!(keys(&targeted(10, 1, 0.1), 10), ["source"]);
         assert_eq!(keys(&targeted(3, 3, 0.1), 10), ["target"]);
-        let missing = LabelFlipParams { source: None, ..targeted(1, 2, 0.1) };
+        let missing = LabelFlipParams {
+            source: None,
+            ..targeted(1, 2, 0.1)
+        };
         assert_eq!(keys(&missing, 10), ["source"]);
-        let random = LabelFlipParams { flip: Flip::Random, ..targeted(1, 2, 0.1) };
+        let random = LabelFlipParams {
+            flip: Flip::Random,
+            ..targeted(1, 2, 0.1)
+        };
         assert_eq!(keys(&random, 10), ["source", "target"]);
         // Without a known class count, only the structural rules apply.
         assert!(targeted(1, 12, 0.1).check(None).is_ok());

@@ -19,7 +19,9 @@ impl KnnLabel {
 /// nearest first; ties go to the lower index so the answer is deterministic.
 pub fn nearest_neighbours(points: &Matrix, k: usize) -> Vec<Vec<usize>> {
     let n = points.rows;
-    let norms: Vec<f32> = (0..n).map(|i| points.row(i).iter().map(|v| v * v).sum()).collect();
+    let norms: Vec<f32> = (0..n)
+        .map(|i| points.row(i).iter().map(|v| v * v).sum())
+        .collect();
     let mut dist = vec![0f32; n];
     let mut order: Vec<usize> = Vec::with_capacity(n);
     (0..n)
@@ -74,8 +76,8 @@ impl Defense for KnnLabel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use poisonlab_core::seed::stream;
     use poisonlab_core::Dataset;
+    use poisonlab_core::seed::stream;
     use poisonlab_core::testing::StubClassifier;
     use proptest::prelude::*;
 
@@ -87,10 +89,16 @@ mod tests {
         let labels = vec![0, 0, 1, 0, 1, 1, 1, 1];
         let data = Dataset::new(xs.to_vec(), vec![1], labels, 2, None).unwrap();
         let verdict = KnnLabel::new(KnnLabelParams { k: 3 })
-            .inspect(DefenseInput::new(&data, &StubClassifier::uniform(2), None), &mut stream(0, 0, "d"))
+            .inspect(
+                DefenseInput::new(&data, &StubClassifier::uniform(2), None),
+                &mut stream(0, 0, "d"),
+            )
             .unwrap();
         let v = verdict.as_filter().unwrap();
-        assert_eq!(v.flags, [false, false, true, false, false, false, false, false]);
+        assert_eq!(
+            v.flags,
+            [false, false, true, false, false, false, false, false]
+        );
         // x = 2: neighbours 1, 3, 0 all label 0 -> score 1.
         assert_eq!(v.scores[2], 1.0);
         // x = 1: neighbours 0, 2, 3 -> one of three disagrees.
@@ -108,8 +116,10 @@ mod tests {
     #[test]
     fn too_few_samples_is_an_error() {
         let data = Dataset::new(vec![0., 1.], vec![1], vec![0, 1], 2, None).unwrap();
-        let err = KnnLabel::new(KnnLabelParams { k: 2 })
-            .inspect(DefenseInput::new(&data, &StubClassifier::uniform(2), None), &mut stream(0, 0, "d"));
+        let err = KnnLabel::new(KnnLabelParams { k: 2 }).inspect(
+            DefenseInput::new(&data, &StubClassifier::uniform(2), None),
+            &mut stream(0, 0, "d"),
+        );
         assert_eq!(err, Err(KnnLabelError::TooFewSamples { k: 2, n: 2 }));
     }
 

@@ -50,9 +50,15 @@ mod tests {
         // the ranking are samples 3 and 1.
         let data = Dataset::new(vec![0.; 4], vec![1], vec![0, 0, 1, 1], 2, None).unwrap();
         let proba = Matrix::new(4, 2, vec![0.9, 0.1, 0.2, 0.8, 0.4, 0.6, 0.9, 0.1]);
-        let model = StubClassifier { n_classes: 2, proba: Some(proba) };
+        let model = StubClassifier {
+            n_classes: 2,
+            proba: Some(proba),
+        };
         let v = LossFilter::new(LossFilterParams { fraction: 0.5 })
-            .inspect(DefenseInput::new(&data, &model, None), &mut stream(0, 0, "d"))
+            .inspect(
+                DefenseInput::new(&data, &model, None),
+                &mut stream(0, 0, "d"),
+            )
             .unwrap();
         let v = v.as_filter().unwrap();
         assert_eq!(v.flags, [false, true, false, true]);

@@ -159,7 +159,10 @@ impl Dataset {
     /// When the shapes or class counts differ (a programming error).
     pub fn extend(&mut self, other: &Dataset) {
         assert_eq!(self.shape, other.shape, "extend: shapes differ");
-        assert_eq!(self.n_classes, other.n_classes, "extend: class counts differ");
+        assert_eq!(
+            self.n_classes, other.n_classes,
+            "extend: class counts differ"
+        );
         self.features.extend_from_slice(&other.features);
         self.labels.extend_from_slice(&other.labels);
         self.ids.extend_from_slice(&other.ids);
@@ -232,7 +235,11 @@ mod tests {
         ));
         assert!(matches!(
             Dataset::new(vec![0.; 6], vec![2], vec![0, 2, 1], 2, None),
-            Err(CoreError::LabelOutOfRange { index: 1, label: 2, .. })
+            Err(CoreError::LabelOutOfRange {
+                index: 1,
+                label: 2,
+                ..
+            })
         ));
         assert!(matches!(
             Dataset::new(vec![0.; 6], vec![2], vec![0, 1, 1], 2, Some(vec![1])),

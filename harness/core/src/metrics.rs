@@ -100,16 +100,28 @@ pub fn auroc(scores: &[f64], is_poison: &[bool]) -> Option<f64> {
 /// Clean accuracy (CA) with true labels, attack success rate (ASR) with the
 /// attacker's targets, robust accuracy (RA) with true labels on triggered inputs.
 pub fn agreement(predicted: &[usize], expected: &[usize]) -> Option<f64> {
-    assert_eq!(predicted.len(), expected.len(), "prediction and label lengths");
+    assert_eq!(
+        predicted.len(),
+        expected.len(),
+        "prediction and label lengths"
+    );
     ratio(
-        predicted.iter().zip(expected).filter(|(p, e)| p == e).count(),
+        predicted
+            .iter()
+            .zip(expected)
+            .filter(|(p, e)| p == e)
+            .count(),
         predicted.len(),
     )
 }
 
 /// Recall of each class: correct predictions among samples of that class
 /// (`None` for a class with no samples).
-pub fn per_class_recall(predicted: &[usize], labels: &[usize], n_classes: usize) -> Vec<Option<f64>> {
+pub fn per_class_recall(
+    predicted: &[usize],
+    labels: &[usize],
+    n_classes: usize,
+) -> Vec<Option<f64>> {
     let mut hit = vec![0; n_classes];
     let mut total = vec![0; n_classes];
     for (&p, &y) in predicted.iter().zip(labels) {
@@ -118,7 +130,10 @@ pub fn per_class_recall(predicted: &[usize], labels: &[usize], n_classes: usize)
             hit[y] += 1;
         }
     }
-    hit.into_iter().zip(total).map(|(h, t)| ratio(h, t)).collect()
+    hit.into_iter()
+        .zip(total)
+        .map(|(h, t)| ratio(h, t))
+        .collect()
 }
 
 /// Accuracy recovery: (CA_def − CA_poisoned) / (CA_clean − CA_poisoned).
@@ -128,8 +143,7 @@ pub fn per_class_recall(predicted: &[usize], labels: &[usize], n_classes: usize)
 pub fn recovery(ca_defended: f64, ca_poisoned: f64, ca_clean: f64, n_test: usize) -> Option<f64> {
     let den = ca_clean - ca_poisoned;
     // A tolerance keeps a one-sample difference from falling just below 1/n.
-    (n_test > 0 && den * n_test as f64 >= 1.0 - 1e-9)
-        .then(|| (ca_defended - ca_poisoned) / den)
+    (n_test > 0 && den * n_test as f64 >= 1.0 - 1e-9).then(|| (ca_defended - ca_poisoned) / den)
 }
 
 /// Defense effectiveness rating (BackdoorBench):
@@ -161,7 +175,12 @@ impl Summary {
         }
         let mean = values.iter().sum::<f64>() / n as f64;
         if n == 1 {
-            return Some(Summary { mean, std: None, ci95: None, n });
+            return Some(Summary {
+                mean,
+                std: None,
+                ci95: None,
+                n,
+            });
         }
         let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
         let std = var.sqrt();
@@ -177,9 +196,9 @@ impl Summary {
 /// The 0.975 quantile of Student's t distribution with `df` degrees of freedom.
 fn t_975(df: usize) -> f64 {
     const TABLE: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-        2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
     ];
     match df {
         0 => f64::NAN,
@@ -205,7 +224,15 @@ mod tests {
         let flags = [true, true, true, false, false, false, false, false];
         let mask = [true, true, false, true, false, false, false, false];
         let c = Confusion::count(&flags, &mask);
-        assert_eq!(c, Confusion { tp: 2, fp: 1, tn: 4, fn_: 1 });
+        assert_eq!(
+            c,
+            Confusion {
+                tp: 2,
+                fp: 1,
+                tn: 4,
+                fn_: 1
+            }
+        );
         assert!(close(c.tpr().unwrap(), 2.0 / 3.0));
         assert!(close(c.fpr().unwrap(), 1.0 / 5.0));
         assert!(close(c.precision().unwrap(), 2.0 / 3.0));
@@ -242,7 +269,10 @@ mod tests {
 
     #[test]
     fn agreement_and_recall() {
-        assert!(close(agreement(&[0, 1, 2, 2], &[0, 1, 1, 2]).unwrap(), 0.75));
+        assert!(close(
+            agreement(&[0, 1, 2, 2], &[0, 1, 1, 2]).unwrap(),
+            0.75
+        ));
         assert_eq!(agreement(&[], &[]), None);
         let r = per_class_recall(&[0, 1, 2, 2], &[0, 1, 1, 2], 4);
         assert_eq!(r, vec![Some(1.0), Some(0.5), Some(1.0), None]);

@@ -42,7 +42,10 @@ mod tests {
 
     #[test]
     fn same_inputs_same_stream() {
-        assert_eq!(stream(7, 1, "attack").next_u64(), stream(7, 1, "attack").next_u64());
+        assert_eq!(
+            stream(7, 1, "attack").next_u64(),
+            stream(7, 1, "attack").next_u64()
+        );
     }
 
     #[test]

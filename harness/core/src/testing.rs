@@ -17,7 +17,10 @@ pub struct StubClassifier {
 impl StubClassifier {
     /// A stub with uniform probabilities over `n_classes`.
     pub fn uniform(n_classes: usize) -> Self {
-        Self { n_classes, proba: None }
+        Self {
+            n_classes,
+            proba: None,
+        }
     }
 }
 

@@ -9,8 +9,11 @@ use poisonlab_model::{BurnTrainer, ModelKind, ModelParams};
 const SAMPLES: usize = 1024;
 
 fn bench_training(c: &mut Criterion) {
-    let digits = SyntheticDigitsParams { train: SAMPLES, test: 1 }
-        .generate(&mut stream(0, 0, "data"));
+    let digits = SyntheticDigitsParams {
+        train: SAMPLES,
+        test: 1,
+    }
+    .generate(&mut stream(0, 0, "data"));
     let mut group = c.benchmark_group("train-epoch-batch64");
     group.throughput(Throughput::Elements(SAMPLES as u64));
     group.sample_size(10);

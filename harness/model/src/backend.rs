@@ -26,4 +26,8 @@ pub fn autodiff_device() -> Device {
 }
 
 /// Name of the selected backend, for the versions block of results.
-pub const NAME: &str = if cfg!(feature = "flex") { "flex" } else { "ndarray" };
+pub const NAME: &str = if cfg!(feature = "flex") {
+    "flex"
+} else {
+    "ndarray"
+};

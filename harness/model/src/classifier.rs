@@ -41,7 +41,8 @@ impl TrainedModel {
         for start in (0..data.len()).step_by(EVAL_BATCH) {
             let end = (start + EVAL_BATCH).min(data.len());
             let x = &data.features()[start * dim..end * dim];
-            let t = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [end - start, dim]), &device);
+            let t =
+                Tensor::<2>::from_data(TensorData::new(x.to_vec(), [end - start, dim]), &device);
             let y = f(t);
             cols = y.dims()[1];
             out.extend(to_vec(y));

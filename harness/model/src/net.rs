@@ -59,7 +59,10 @@ impl Net {
                     return Err(ModelError::CnnNeedsImages(shape.to_vec()));
                 };
                 if h < 10 || w < 10 {
-                    return Err(ModelError::ImageTooSmall { height: h, width: w });
+                    return Err(ModelError::ImageTooSmall {
+                        height: h,
+                        width: w,
+                    });
                 }
                 for (cin, cout) in [(c, 16), (16, 32)] {
                     convs.push(conv3x3(cin, cout, rng, device));

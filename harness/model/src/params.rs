@@ -48,7 +48,10 @@ impl ModelParams {
         if self.kind == ModelKind::Mlp && self.hidden.contains(&0) {
             problems.push(ParamError::new(
                 "hidden",
-                format!("every hidden width must be at least 1, got {:?}", self.hidden),
+                format!(
+                    "every hidden width must be at least 1, got {:?}",
+                    self.hidden
+                ),
             ));
         }
         if self.kind != ModelKind::Mlp && self.hidden != ModelParams::default().hidden {
@@ -69,7 +72,11 @@ impl ModelParams {
                 format!("must be a positive number, got {}", self.learning_rate),
             ));
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 }
 
@@ -89,11 +96,48 @@ mod tests {
     #[test]
     fn each_rule_names_its_key() {
         let d = ModelParams::default();
-        assert_eq!(keys(ModelParams { hidden: vec![8, 0], ..d.clone() }), ["hidden"]);
-        assert_eq!(keys(ModelParams { kind: ModelKind::Cnn, hidden: vec![3], ..d.clone() }), ["hidden"]);
-        assert_eq!(keys(ModelParams { epochs: 0, ..d.clone() }), ["epochs"]);
-        assert_eq!(keys(ModelParams { batch_size: 0, ..d.clone() }), ["batch-size"]);
-        assert_eq!(keys(ModelParams { learning_rate: -1.0, ..d.clone() }), ["learning-rate"]);
-        assert_eq!(keys(ModelParams { learning_rate: f64::NAN, ..d }), ["learning-rate"]);
+        assert_eq!(
+            keys(ModelParams {
+                hidden: vec![8, 0],
+                ..d.clone()
+            }),
+            ["hidden"]
+        );
+        assert_eq!(
+            keys(ModelParams {
+                kind: ModelKind::Cnn,
+                hidden: vec![3],
+                ..d.clone()
+            }),
+            ["hidden"]
+        );
+        assert_eq!(
+            keys(ModelParams {
+                epochs: 0,
+                ..d.clone()
+            }),
+            ["epochs"]
+        );
+        assert_eq!(
+            keys(ModelParams {
+                batch_size: 0,
+                ..d.clone()
+            }),
+            ["batch-size"]
+        );
+        assert_eq!(
+            keys(ModelParams {
+                learning_rate: -1.0,
+                ..d.clone()
+            }),
+            ["learning-rate"]
+        );
+        assert_eq!(
+            keys(ModelParams {
+                learning_rate: f64::NAN,
+                ..d
+            }),
+            ["learning-rate"]
+        );
     }
 }

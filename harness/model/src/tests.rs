@@ -21,7 +21,13 @@ fn two_classes(n: usize, shape: &[usize], rng: &mut Rng) -> Dataset {
 }
 
 fn params(kind: ModelKind, epochs: usize) -> ModelParams {
-    ModelParams { kind, epochs, batch_size: 16, learning_rate: 0.01, ..ModelParams::default() }
+    ModelParams {
+        kind,
+        epochs,
+        batch_size: 16,
+        learning_rate: 0.01,
+        ..ModelParams::default()
+    }
 }
 
 #[test]
@@ -33,7 +39,9 @@ fn each_kind_learns_a_separable_problem() {
     ] {
         let train = two_classes(200, &shape, &mut stream(1, 0, "train"));
         let test = two_classes(100, &shape, &mut stream(1, 0, "test"));
-        let model = BurnTrainer::new(params(kind, 3)).fit(&train, &mut stream(1, 0, "m")).unwrap();
+        let model = BurnTrainer::new(params(kind, 3))
+            .fit(&train, &mut stream(1, 0, "m"))
+            .unwrap();
         let acc = metrics::agreement(&model.predict(&test), test.labels()).unwrap();
         assert!(acc > 0.9, "{kind:?} accuracy {acc}");
         let p = model.predict_proba(&test);
@@ -58,21 +66,33 @@ fn same_stream_same_model() {
 #[test]
 fn embedding_is_the_penultimate_layer() {
     let train = two_classes(40, &[1, 12, 12], &mut stream(3, 0, "train"));
-    let cnn = BurnTrainer::new(params(ModelKind::Cnn, 1)).fit(&train, &mut stream(3, 0, "m")).unwrap();
+    let cnn = BurnTrainer::new(params(ModelKind::Cnn, 1))
+        .fit(&train, &mut stream(3, 0, "m"))
+        .unwrap();
     assert_eq!(cnn.embed(&train).cols, 128);
     let flat = two_classes(40, &[5], &mut stream(3, 0, "train"));
-    let mlp = BurnTrainer::new(ModelParams { hidden: vec![7, 3], ..params(ModelKind::Mlp, 1) })
+    let mlp = BurnTrainer::new(ModelParams {
+        hidden: vec![7, 3],
+        ..params(ModelKind::Mlp, 1)
+    })
+    .fit(&flat, &mut stream(3, 0, "m"))
+    .unwrap();
+    assert_eq!(mlp.embed(&flat).cols, 3);
+    let logreg = BurnTrainer::new(params(ModelKind::Logreg, 1))
         .fit(&flat, &mut stream(3, 0, "m"))
         .unwrap();
-    assert_eq!(mlp.embed(&flat).cols, 3);
-    let logreg = BurnTrainer::new(params(ModelKind::Logreg, 1)).fit(&flat, &mut stream(3, 0, "m")).unwrap();
-    assert_eq!(logreg.embed(&flat), poisonlab_core::Matrix::new(40, 5, flat.features().to_vec()));
+    assert_eq!(
+        logreg.embed(&flat),
+        poisonlab_core::Matrix::new(40, 5, flat.features().to_vec())
+    );
 }
 
 #[test]
 fn losses_match_probabilities_and_input_gradient_matches_finite_differences() {
     let train = two_classes(60, &[4], &mut stream(4, 0, "train"));
-    let model = BurnTrainer::new(params(ModelKind::Mlp, 2)).fit(&train, &mut stream(4, 0, "m")).unwrap();
+    let model = BurnTrainer::new(params(ModelKind::Mlp, 2))
+        .fit(&train, &mut stream(4, 0, "m"))
+        .unwrap();
     let losses = model.losses(&train);
     let p = model.predict_proba(&train);
     for (i, &y) in train.labels().iter().enumerate() {
@@ -89,7 +109,10 @@ fn losses_match_probabilities_and_input_gradient_matches_finite_differences() {
         minus.sample_mut(0)[j] -= h;
         let fd = (model.losses(&plus)[0] - model.losses(&minus)[0]) / (2.0 * h);
         let g = grad.row(5)[j];
-        assert!((fd - g).abs() < 2e-3 + 0.05 * g.abs(), "feature {j}: fd {fd} vs grad {g}");
+        assert!(
+            (fd - g).abs() < 2e-3 + 0.05 * g.abs(),
+            "feature {j}: fd {fd} vs grad {g}"
+        );
     }
 }
 

@@ -70,7 +70,9 @@ impl BurnTrainer {
                 let y = Tensor::<2>::from_data(TensorData::new(y_buf.clone(), [b, k]), device);
                 let logits = net.forward(x, shape); // [b, k]
                 // Mean cross-entropy: −Σ y · log softmax(logits) / b
-                let loss = (log_softmax(logits, 1) * y).sum().mul_scalar(-1.0 / b as f32);
+                let loss = (log_softmax(logits, 1) * y)
+                    .sum()
+                    .mul_scalar(-1.0 / b as f32);
                 let grads = GradientsParams::from_grads(loss.backward(), &net);
                 net = optim.step(self.params.learning_rate, net, grads);
                 last_loss = Some(loss);
@@ -86,7 +88,6 @@ impl BurnTrainer {
     }
 }
 
-
 impl Trainer for BurnTrainer {
     type Error = ModelError;
 
@@ -94,4 +95,3 @@ impl Trainer for BurnTrainer {
         Ok(Box::new(self.fit(data, rng)?))
     }
 }
-

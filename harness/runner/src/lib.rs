@@ -1,1 +1,50 @@
-//! stub
+//! poisonlab-runner: scenario files in, results folders out.
+//!
+//! `scenario.toml --parse/check--> Scenario --plan--> runs (point × repeat)
+//! --run_one--> RunRecord --> runs.jsonl, runs.csv, summary.json, report.md`.
+//!
+//! [`Scenario::parse`] checks a whole file and reports every problem with its
+//! key and line; [`run`] executes the plan on `threads` worker threads (one
+//! run per thread, each training on its own thread), resuming from whatever an
+//! earlier invocation left in the results folder.
+
+mod error;
+mod exec;
+mod expect;
+mod pipeline;
+mod problem;
+mod record;
+mod report;
+mod results;
+mod scenario;
+mod spec;
+mod summary;
+
+pub use error::RunError;
+pub use exec::{Outcome, Progress, RunOptions, Silent, run};
+pub use expect::{Expectation, Unmet};
+pub use pipeline::LoadedData;
+pub use problem::{Problem, Problems};
+pub use record::{DefenseRecord, Detection, ModelEval, RunRecord};
+pub use results::files;
+pub use scenario::{
+    AttackSpec, CATALOGUE, DataCommon, DataSpec, DefenseKind, DefenseSpec, Meta, Point, Scenario,
+    Source,
+};
+pub use summary::PointSummary;
+
+/// Read and check the scenario file at `path`.
+pub fn load_scenario(path: &std::path::Path) -> Result<Scenario, Problems> {
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => Scenario::parse(&text, &file),
+        Err(e) => Err(Problems {
+            file,
+            list: vec![Problem {
+                line: None,
+                key: "(file)".into(),
+                message: format!("cannot read the scenario file: {e}"),
+            }],
+        }),
+    }
+}

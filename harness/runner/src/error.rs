@@ -1,0 +1,51 @@
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Errors while running a scenario.
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// The data could not be prepared.
+    #[error("data: {0}")]
+    Data(#[from] poisonlab_data::DataError),
+    /// The attack failed.
+    #[error("attack {kind}: {message}")]
+    Attack {
+        /// Attack kind.
+        kind: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+    /// A model could not be trained.
+    #[error("training the {what} model: {source}")]
+    Train {
+        /// Which model (clean, poisoned, ...).
+        what: String,
+        /// The cause.
+        source: poisonlab_model::ModelError,
+    },
+    /// Reading or writing results failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The results folder holds another scenario's results.
+    #[error(
+        "{} holds results of a different scenario (its scenario.toml differs); rerun with --fresh to replace them or choose another --out",
+        .0.display()
+    )]
+    OtherScenario(PathBuf),
+    /// A worker thread panicked (a bug).
+    #[error("a worker thread panicked: {0}")]
+    Panic(String),
+}
+
+impl RunError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> RunError {
+        let path = path.into();
+        move |source| RunError::Io { path, source }
+    }
+}

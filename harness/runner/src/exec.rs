@@ -1,0 +1,210 @@
+//! Running a scenario: plan, resume, parallel runs, results files.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use crate::RunError;
+use crate::expect::{Unmet, check};
+use crate::pipeline::{LoadedData, RunContext, run_one, toml_to_json};
+use crate::record::RunRecord;
+use crate::results::{RunsLog, files, read_records, write_all, write_atomic};
+use crate::scenario::Scenario;
+use crate::summary::{PointSummary, point_label};
+
+/// Hears about progress; the cli draws bars with it. Called from worker threads.
+pub trait Progress: Sync {
+    /// The plan is known: `total` runs, `done` of them already on disk.
+    fn planned(&self, _total: usize, _done: usize) {}
+    /// Run `run` moved to `step`.
+    fn step(&self, _run: &str, _step: &str) {}
+    /// Run `run` ended.
+    fn finished(&self, _run: &str, _ok: bool) {}
+}
+
+/// Progress that goes nowhere.
+pub struct Silent;
+
+impl Progress for Silent {}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Results folder.
+    pub out: PathBuf,
+    /// Runs in parallel (each trains on one thread).
+    pub threads: usize,
+    /// Discard earlier results in `out` instead of resuming.
+    pub fresh: bool,
+}
+
+/// What a finished `run` produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Results folder.
+    pub out: PathBuf,
+    /// Runs in the plan.
+    pub total: usize,
+    /// Runs found on disk from an earlier invocation.
+    pub resumed: usize,
+    /// Runs that failed, with why.
+    pub failures: Vec<(String, RunError)>,
+    /// Per-point summaries.
+    pub summary: Vec<PointSummary>,
+    /// Expectations not met (always empty for a scenario without `[expect]`).
+    pub unmet: Vec<Unmet>,
+}
+
+/// One planned run.
+struct Planned {
+    point: usize,
+    repeat: u64,
+    label: String,
+}
+
+fn plan(scenario: &Scenario) -> Vec<Planned> {
+    let n_points = scenario.points.len();
+    scenario
+        .points
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| {
+            (0..scenario.meta.repeats).map(move |repeat| {
+                let json = p
+                    .assignments
+                    .iter()
+                    .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                    .collect();
+                let label = if n_points > 1 {
+                    format!(
+                        "point {}/{n_points} ({}) repeat {repeat}",
+                        i + 1,
+                        point_label(&json)
+                    )
+                } else {
+                    format!("repeat {repeat}")
+                };
+                Planned {
+                    point: i,
+                    repeat,
+                    label,
+                }
+            })
+        })
+        .collect()
+}
+
+fn same_run(record: &RunRecord, scenario: &Scenario, planned: &Planned) -> bool {
+    let json: serde_json::Map<_, _> = scenario.points[planned.point]
+        .assignments
+        .iter()
+        .map(|(k, v)| (k.clone(), toml_to_json(v)))
+        .collect();
+    record.repeat == planned.repeat && record.point == json
+}
+
+/// Prepare `out`: write the resolved scenario and return the records already there.
+fn prepare(dir: &Path, scenario: &Scenario, fresh: bool) -> Result<Vec<RunRecord>, RunError> {
+    std::fs::create_dir_all(dir).map_err(RunError::io(dir))?;
+    let resolved = scenario.resolved_toml();
+    let scenario_path = dir.join(files::SCENARIO);
+    let existing = match std::fs::read_to_string(&scenario_path) {
+        Ok(old) if old == resolved && !fresh => read_records(&dir.join(files::RUNS))?,
+        Ok(_) if !fresh => return Err(RunError::OtherScenario(dir.to_path_buf())),
+        _ => Vec::new(),
+    };
+    write_atomic(&scenario_path, resolved.as_bytes())?;
+    Ok(existing)
+}
+
+/// Run every (point, repeat) of `scenario` not already in `opts.out`, then write all results files.
+pub fn run(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    progress: &dyn Progress,
+) -> Result<Outcome, RunError> {
+    let dir = &opts.out;
+    let plan = plan(scenario);
+    let existing = prepare(dir, scenario, opts.fresh)?;
+    let mut done: Vec<Option<RunRecord>> = plan
+        .iter()
+        .map(|p| existing.iter().find(|r| same_run(r, scenario, p)).cloned())
+        .collect();
+    let resumed = done.iter().filter(|r| r.is_some()).count();
+    let kept: Vec<RunRecord> = done.iter().flatten().cloned().collect();
+    let mut log = RunsLog::open(&dir.join(files::RUNS), &kept)?;
+    progress.planned(plan.len(), resumed);
+
+    let pending: Vec<usize> = (0..plan.len()).filter(|&i| done[i].is_none()).collect();
+    let mut failures = Vec::new();
+    if !pending.is_empty() {
+        let data = LoadedData::load(&scenario.data, scenario.meta.seed)?;
+        let ctx = RunContext {
+            seed: scenario.meta.seed,
+            data: &data,
+        };
+        let next = AtomicUsize::new(0);
+        let (tx, rx) = mpsc::channel::<(usize, Result<RunRecord, RunError>)>();
+        let threads = opts.threads.clamp(1, pending.len());
+        let mut io_error = None;
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    let tx = tx.clone();
+                    let (ctx, next, pending, plan) = (&ctx, &next, &pending, &plan);
+                    s.spawn(move || {
+                        loop {
+                            let Some(&i) = pending.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                                break;
+                            };
+                            let p = &plan[i];
+                            let step = |what: &str| progress.step(&p.label, what);
+                            let result = run_one(ctx, &scenario.points[p.point], p.repeat, &step);
+                            progress.finished(&p.label, result.is_ok());
+                            if tx.send((i, result)).is_err() {
+                                break;
+                            }
+                        }
+                    })
+                })
+                .collect();
+            drop(tx);
+            for (i, result) in rx {
+                match result {
+                    Ok(record) => {
+                        if let Err(e) = log.append(&record) {
+                            io_error.get_or_insert(e);
+                        }
+                        done[i] = Some(record);
+                    }
+                    Err(e) => failures.push((plan[i].label.clone(), e)),
+                }
+            }
+            for h in handles {
+                if let Err(panic) = h.join() {
+                    let message = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    failures.push(("worker".into(), RunError::Panic(message)));
+                }
+            }
+        });
+        if let Some(e) = io_error {
+            return Err(e);
+        }
+    }
+    // Plan order, whatever order the runs finished in: the files do not depend on --threads.
+    let records: Vec<RunRecord> = done.into_iter().flatten().collect();
+    let summary = write_all(dir, scenario, &records)?;
+    let unmet = check(&scenario.expect, &summary);
+    Ok(Outcome {
+        out: dir.clone(),
+        total: plan.len(),
+        resumed,
+        failures,
+        summary,
+        unmet,
+    })
+}

@@ -1,0 +1,111 @@
+//! `[expect]`: bounds on summary metrics that `run --check` turns into the exit code.
+
+use serde::{Deserialize, Serialize};
+use toml::{Table, Value};
+
+use crate::spec::{Reader, sub_table};
+use crate::summary::PointSummary;
+
+/// One expectation: the mean of `metric` over repeats lies within [min, max] at every sweep point.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Expectation {
+    /// Metric key as in summary.json (`poisoned.asr`, `defense.knn-label.tpr`).
+    pub metric: String,
+    /// Lowest acceptable mean.
+    pub min: Option<f64>,
+    /// Highest acceptable mean.
+    pub max: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Bounds {
+    min: Option<f64>,
+    max: Option<f64>,
+}
+
+pub(crate) fn read(r: &mut Reader<'_>, root: &Table) -> Vec<Expectation> {
+    let Some(table) = sub_table(r, root, "expect") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (metric, value) in &table {
+        let path = ["expect", metric.as_str()];
+        let Value::Table(t) = value else {
+            r.problem(&path, "must be a table like { min = 0.9 } or { max = 0.1 }");
+            continue;
+        };
+        let Some(b) = r.read::<Bounds>(&path, t) else {
+            continue;
+        };
+        let prefix_ok = metric.starts_with("clean.")
+            || metric.starts_with("poisoned.")
+            || metric.starts_with("defense.");
+        if !prefix_ok {
+            r.problem(
+                &path,
+                "metric must start with clean., poisoned. or defense.<name>.",
+            );
+        } else if b.min.is_none() && b.max.is_none() {
+            r.problem(&path, "give min, max or both");
+        } else if let (Some(lo), Some(hi)) = (b.min, b.max)
+            && lo > hi
+        {
+            r.problem(&path, format!("min {lo} is above max {hi}"));
+        } else {
+            out.push(Expectation {
+                metric: metric.clone(),
+                min: b.min,
+                max: b.max,
+            });
+        }
+    }
+    out
+}
+
+pub(crate) fn to_table(expect: &[Expectation]) -> Table {
+    expect
+        .iter()
+        .map(|e| {
+            let mut t = Table::new();
+            if let Some(v) = e.min {
+                t.insert("min".into(), Value::Float(v));
+            }
+            if let Some(v) = e.max {
+                t.insert("max".into(), Value::Float(v));
+            }
+            (e.metric.clone(), Value::Table(t))
+        })
+        .collect()
+}
+
+/// An expectation a sweep point did not meet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unmet {
+    /// The sweep point, as `key=value` pairs (empty without a sweep).
+    pub point: String,
+    /// The expectation.
+    pub expectation: Expectation,
+    /// The measured mean; `None` when the metric was not measured or undefined.
+    pub mean: Option<f64>,
+}
+
+/// Every expectation each point fails.
+pub fn check(expect: &[Expectation], points: &[PointSummary]) -> Vec<Unmet> {
+    let mut unmet = Vec::new();
+    for point in points {
+        for e in expect {
+            let mean = point.metrics.get(&e.metric).map(|s| s.mean);
+            let ok = mean
+                .is_some_and(|m| e.min.is_none_or(|lo| m >= lo) && e.max.is_none_or(|hi| m <= hi));
+            if !ok {
+                unmet.push(Unmet {
+                    point: point.label(),
+                    expectation: e.clone(),
+                    mean,
+                });
+            }
+        }
+    }
+    unmet
+}

@@ -1,0 +1,129 @@
+//! The run record: one JSON line per finished run (sweep point × repeat).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything measured in one run. Field names follow SCENARIO.md.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RunRecord {
+    /// Swept key → value at this run's point (empty without a sweep).
+    pub point: serde_json::Map<String, serde_json::Value>,
+    /// Repeat index, from 0.
+    pub repeat: u64,
+    /// The seed derived for (scenario seed, repeat).
+    pub seed: u64,
+    /// Training samples (after trusted samples are held out).
+    pub n_train: usize,
+    /// Poisoned training samples.
+    pub n_poison: usize,
+    /// Test samples.
+    pub n_test: usize,
+    /// The model trained on clean data.
+    pub clean: ModelEval,
+    /// The model trained on poisoned data.
+    pub poisoned: ModelEval,
+    /// Each defense, then the `perfect` and `random` references.
+    pub defenses: Vec<DefenseRecord>,
+    /// Wall time of each step, in seconds (varies between runs; not a result).
+    pub seconds: BTreeMap<String, f64>,
+}
+
+/// How a model does on the test set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ModelEval {
+    /// Clean accuracy on the test set.
+    pub ca: Option<f64>,
+    /// Attack success rate on the attack's test inputs (null when the attack has none).
+    pub asr: Option<f64>,
+    /// Robust accuracy: attack test inputs still classified as their true class.
+    pub ra: Option<f64>,
+    /// Recall of each class on the clean test set.
+    pub per_class_recall: Vec<Option<f64>>,
+}
+
+/// Detection scores of a training-set filter against the poison mask.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Detection {
+    /// Poisoned and flagged.
+    pub tp: usize,
+    /// Clean but flagged.
+    pub fp: usize,
+    /// Clean and kept.
+    pub tn: usize,
+    /// Poisoned but kept.
+    #[serde(rename = "fn")]
+    pub fn_: usize,
+    /// TP / (TP + FN).
+    pub tpr: Option<f64>,
+    /// FP / (FP + TN).
+    pub fpr: Option<f64>,
+    /// TP / (TP + FP).
+    pub precision: Option<f64>,
+    /// Harmonic mean of precision and TPR.
+    pub f1: Option<f64>,
+    /// Area under the ROC curve of the scores.
+    pub auroc: Option<f64>,
+}
+
+/// A defense (or reference filter) in one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DefenseRecord {
+    /// The defense's name (its kind unless the scenario named it).
+    pub name: String,
+    /// `filter` for a training-set filter, `reference` for perfect and random.
+    pub kind: String,
+    /// How the flags compare with the poison mask.
+    pub detection: Option<Detection>,
+    /// The model retrained on the samples the filter kept.
+    pub retrained: Option<ModelEval>,
+    /// (CA_def − CA_poisoned) / (CA_clean − CA_poisoned); null when poisoning cost
+    /// less than one test sample of accuracy.
+    pub recovery: Option<f64>,
+    /// Defense effectiveness rating (BackdoorBench); null without an ASR.
+    pub der: Option<f64>,
+    /// Why the defense produced no result, when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Wall time of inspection and retraining (not a result).
+    pub seconds: f64,
+}
+
+impl RunRecord {
+    /// Every metric as `(key, value)`, keyed as in summary.json and `[expect]`:
+    /// `clean.ca`, `poisoned.asr`, `defense.<name>.tpr`, `defense.<name>.retrained.ca`, ...
+    /// Timings are left out.
+    pub fn metrics(&self) -> Vec<(String, Option<f64>)> {
+        let mut out = vec![("n-poison".to_string(), Some(self.n_poison as f64))];
+        eval_metrics(&mut out, "clean", &self.clean);
+        eval_metrics(&mut out, "poisoned", &self.poisoned);
+        for d in &self.defenses {
+            let p = format!("defense.{}", d.name);
+            if let Some(det) = &d.detection {
+                out.extend([
+                    (format!("{p}.tpr"), det.tpr),
+                    (format!("{p}.fpr"), det.fpr),
+                    (format!("{p}.precision"), det.precision),
+                    (format!("{p}.f1"), det.f1),
+                    (format!("{p}.auroc"), det.auroc),
+                    (format!("{p}.flagged"), Some((det.tp + det.fp) as f64)),
+                ]);
+            }
+            if let Some(r) = &d.retrained {
+                eval_metrics(&mut out, &format!("{p}.retrained"), r);
+            }
+            out.push((format!("{p}.recovery"), d.recovery));
+            out.push((format!("{p}.der"), d.der));
+        }
+        out
+    }
+}
+
+fn eval_metrics(out: &mut Vec<(String, Option<f64>)>, prefix: &str, e: &ModelEval) {
+    out.push((format!("{prefix}.ca"), e.ca));
+    out.push((format!("{prefix}.asr"), e.asr));
+    out.push((format!("{prefix}.ra"), e.ra));
+}

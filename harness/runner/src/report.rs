@@ -1,0 +1,148 @@
+//! report.md: the tables a person reads.
+
+use std::fmt::Write as _;
+
+use crate::record::RunRecord;
+use crate::scenario::{AttackSpec, Scenario, Source};
+use crate::summary::{PointSummary, indexmap_like::OrderedMap};
+
+/// `mean ± ci95` with three decimals; `—` when undefined.
+fn cell(metrics: &OrderedMap, key: &str) -> String {
+    match metrics.get(key) {
+        None => "—".into(),
+        Some(s) => match s.ci95 {
+            Some(ci) => format!("{:.3} ± {:.3}", s.mean, ci),
+            None => format!("{:.3}", s.mean),
+        },
+    }
+}
+
+fn describe(scenario: &Scenario) -> String {
+    let data = match &scenario.data.source {
+        Source::SyntheticDigits(p) => format!(
+            "synthetic-digits ({} train / {} test generated)",
+            p.train, p.test
+        ),
+        Source::Blobs(p) => format!("blobs ({} classes, {} dimensions)", p.classes, p.dim),
+    };
+    let attack = match scenario.points.first().map(|p| &p.attack) {
+        Some(AttackSpec::LabelFlip(p)) => match (p.source, p.target) {
+            (Some(s), Some(t)) => format!("label-flip, targeted {s} → {t}, rate {}", p.rate),
+            _ => format!("label-flip, random, rate {}", p.rate),
+        },
+        _ => "none".into(),
+    };
+    let model = scenario.points.first().map_or(String::new(), |p| {
+        format!(
+            "{:?}, {} epochs, batch {}, Adam lr {}",
+            p.model.kind, p.model.epochs, p.model.batch_size, p.model.learning_rate
+        )
+        .to_lowercase()
+    });
+    format!("- data: {data}\n- model: {model}\n- attack: {attack}\n")
+}
+
+/// The whole report.
+pub fn markdown(scenario: &Scenario, records: &[RunRecord], summary: &[PointSummary]) -> String {
+    let mut out = String::new();
+    let m = &scenario.meta;
+    let _ = writeln!(out, "# {}\n", m.name);
+    if !m.description.is_empty() {
+        let _ = writeln!(out, "{}\n", m.description);
+    }
+    let _ = writeln!(out, "{}", describe(scenario));
+    let _ = writeln!(
+        out,
+        "Seed {}, {} repeat(s) per point, {} run(s) finished. Each cell is the mean over repeats \
+         ± the half-width of its 95 % confidence interval; — means undefined (for example ASR \
+         without a targeted attack, or recovery when poisoning cost no accuracy).\n",
+        m.seed,
+        m.repeats,
+        records.len()
+    );
+    if !scenario.sweep.is_empty() {
+        let keys: Vec<&str> = scenario.sweep.iter().map(|(k, _)| k.as_str()).collect();
+        let _ = writeln!(out, "Swept: {}.\n", keys.join(", "));
+    }
+    for point in summary {
+        if !point.point.is_empty() {
+            let _ = writeln!(out, "## {}\n", point.label());
+        }
+        let n_poison = cell(&point.metrics, "n-poison");
+        let _ = writeln!(out, "Poisoned training samples: {n_poison}.\n");
+        let _ = writeln!(out, "| model | CA | ASR | RA |\n|---|---|---|---|");
+        for v in ["clean", "poisoned"] {
+            let mm = &point.metrics;
+            let _ = writeln!(
+                out,
+                "| {v} | {} | {} | {} |",
+                cell(mm, &format!("{v}.ca")),
+                cell(mm, &format!("{v}.asr")),
+                cell(mm, &format!("{v}.ra"))
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\n| defense | flagged | TPR | FPR | precision | F1 | AUROC | CA after | ASR after | recovery | DER |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|"
+        );
+        let names: Vec<(String, String)> = records
+            .iter()
+            .find(|r| r.point == point.point)
+            .map(|r| {
+                r.defenses
+                    .iter()
+                    .map(|d| (d.name.clone(), d.kind.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (name, kind) in names {
+            let p = format!("defense.{name}");
+            let mm = &point.metrics;
+            let label = if kind == "reference" {
+                format!("*{name}* (reference)")
+            } else {
+                name.clone()
+            };
+            let _ = writeln!(
+                out,
+                "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                cell(mm, &format!("{p}.flagged")),
+                cell(mm, &format!("{p}.tpr")),
+                cell(mm, &format!("{p}.fpr")),
+                cell(mm, &format!("{p}.precision")),
+                cell(mm, &format!("{p}.f1")),
+                cell(mm, &format!("{p}.auroc")),
+                cell(mm, &format!("{p}.retrained.ca")),
+                cell(mm, &format!("{p}.retrained.asr")),
+                cell(mm, &format!("{p}.recovery")),
+                cell(mm, &format!("{p}.der")),
+            );
+        }
+        let errors: Vec<String> = records
+            .iter()
+            .filter(|r| r.point == point.point)
+            .flat_map(|r| {
+                r.defenses.iter().filter_map(move |d| {
+                    d.error
+                        .as_ref()
+                        .map(|e| format!("- repeat {}: {}: {e}", r.repeat, d.name))
+                })
+            })
+            .collect();
+        if !errors.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nDefenses that produced no result:\n{}",
+                errors.join("\n")
+            );
+        }
+        out.push('\n');
+    }
+    out.push_str(
+        "*perfect* removes exactly the poisoned samples and *random* removes as many samples at \
+         random: a defense is read between that ceiling and that floor. CA after / ASR after are \
+         measured on the model retrained on the samples the defense kept.\n",
+    );
+    out
+}

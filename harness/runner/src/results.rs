@@ -1,0 +1,225 @@
+//! The results folder: runs.jsonl, runs.csv, summary.json, report.md, scenario.toml.
+//!
+//! Every file but runs.jsonl is written whole to a temporary file and renamed
+//! into place; runs.jsonl grows by one line per finished run, and a line cut off
+//! by an interruption is dropped when the folder is read back.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::RunError;
+use crate::record::RunRecord;
+use crate::report;
+use crate::scenario::Scenario;
+use crate::summary::{PointSummary, summarize};
+
+/// File names inside a results folder.
+pub mod files {
+    /// The resolved scenario.
+    pub const SCENARIO: &str = "scenario.toml";
+    /// One JSON record per finished run.
+    pub const RUNS: &str = "runs.jsonl";
+    /// One row per (run, model variant).
+    pub const CSV: &str = "runs.csv";
+    /// Mean, std, 95 % CI and n of every metric per sweep point.
+    pub const SUMMARY: &str = "summary.json";
+    /// Tables for people.
+    pub const REPORT: &str = "report.md";
+}
+
+/// Write `bytes` to `path` through a temporary file and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    let tmp = path.with_extension("tmp");
+    let write = || -> std::io::Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    };
+    write().map_err(RunError::io(path))
+}
+
+/// The complete records in runs.jsonl (a cut-off or unreadable line is skipped).
+pub fn read_records(path: &Path) -> Result<Vec<RunRecord>, RunError> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(RunError::io(path)(e)),
+    };
+    Ok(text
+        .split_inclusive('\n')
+        .filter(|line| line.ends_with('\n'))
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect())
+}
+
+/// Appends records to runs.jsonl as runs finish.
+pub struct RunsLog {
+    path: PathBuf,
+    file: fs::File,
+}
+
+impl RunsLog {
+    /// Rewrite runs.jsonl with `existing` (dropping any cut-off line), then open it for appending.
+    pub fn open(path: &Path, existing: &[RunRecord]) -> Result<Self, RunError> {
+        write_atomic(path, jsonl(existing).as_bytes())?;
+        let file = fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(RunError::io(path))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// Append one record as a line and flush it to disk.
+    pub fn append(&mut self, record: &RunRecord) -> Result<(), RunError> {
+        let line = jsonl(std::slice::from_ref(record));
+        self.file
+            .write_all(line.as_bytes())
+            .and_then(|_| self.file.sync_data())
+            .map_err(RunError::io(&self.path))
+    }
+}
+
+fn jsonl(records: &[RunRecord]) -> String {
+    records
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap_or_default() + "\n")
+        .collect()
+}
+
+/// Write every derived file from the records (in plan order).
+pub fn write_all(
+    dir: &Path,
+    scenario: &Scenario,
+    records: &[RunRecord],
+) -> Result<Vec<PointSummary>, RunError> {
+    write_atomic(&dir.join(files::RUNS), jsonl(records).as_bytes())?;
+    write_atomic(&dir.join(files::CSV), &csv(records)?)?;
+    let summary = summarize(records);
+    let json = serde_json::json!({
+        "scenario": scenario.meta.name,
+        "points": summary,
+    });
+    let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
+    write_atomic(&dir.join(files::SUMMARY), text.as_bytes())?;
+    write_atomic(
+        &dir.join(files::REPORT),
+        report::markdown(scenario, records, &summary).as_bytes(),
+    )?;
+    Ok(summary)
+}
+
+const CSV_METRICS: &[&str] = &[
+    "ca",
+    "asr",
+    "ra",
+    "tp",
+    "fp",
+    "tn",
+    "fn",
+    "tpr",
+    "fpr",
+    "precision",
+    "f1",
+    "auroc",
+    "recovery",
+    "der",
+];
+
+/// One row per (run, model variant): clean, poisoned, then every defense.
+fn csv(records: &[RunRecord]) -> Result<Vec<u8>, RunError> {
+    let point_keys: Vec<String> = records
+        .first()
+        .map(|r| r.point.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = point_keys.clone();
+    header.extend(["repeat", "seed", "n-train", "n-poison", "variant", "kind"].map(String::from));
+    header.extend(CSV_METRICS.iter().map(|s| s.to_string()));
+    header.extend(["error", "seconds"].map(String::from));
+    let csv_err = |e: csv::Error| RunError::Io {
+        path: files::CSV.into(),
+        source: e.into(),
+    };
+    w.write_record(&header).map_err(csv_err)?;
+    let num = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    for r in records {
+        let mut rows: Vec<(String, String, Vec<String>, String, f64)> = Vec::new();
+        for (variant, eval, secs) in [
+            ("clean", &r.clean, r.seconds.get("train-clean")),
+            ("poisoned", &r.poisoned, r.seconds.get("train-poisoned")),
+        ] {
+            let mut cells = vec![num(eval.ca), num(eval.asr), num(eval.ra)];
+            cells.extend(std::iter::repeat_n(String::new(), CSV_METRICS.len() - 3));
+            rows.push((
+                variant.into(),
+                "model".into(),
+                cells,
+                String::new(),
+                secs.copied().unwrap_or(0.0),
+            ));
+        }
+        for d in &r.defenses {
+            let e = d.retrained.as_ref();
+            let mut cells = vec![
+                num(e.and_then(|e| e.ca)),
+                num(e.and_then(|e| e.asr)),
+                num(e.and_then(|e| e.ra)),
+            ];
+            match &d.detection {
+                Some(x) => cells.extend([
+                    x.tp.to_string(),
+                    x.fp.to_string(),
+                    x.tn.to_string(),
+                    x.fn_.to_string(),
+                    num(x.tpr),
+                    num(x.fpr),
+                    num(x.precision),
+                    num(x.f1),
+                    num(x.auroc),
+                ]),
+                None => cells.extend(std::iter::repeat_n(String::new(), 9)),
+            }
+            cells.extend([num(d.recovery), num(d.der)]);
+            rows.push((
+                d.name.clone(),
+                d.kind.clone(),
+                cells,
+                d.error.clone().unwrap_or_default(),
+                d.seconds,
+            ));
+        }
+        for (variant, kind, cells, error, secs) in rows {
+            let mut row: Vec<String> = point_keys
+                .iter()
+                .map(|k| r.point.get(k).map(json_cell).unwrap_or_default())
+                .collect();
+            row.extend([
+                r.repeat.to_string(),
+                r.seed.to_string(),
+                r.n_train.to_string(),
+                r.n_poison.to_string(),
+                variant,
+                kind,
+            ]);
+            row.extend(cells);
+            row.extend([error, secs.to_string()]);
+            w.write_record(&row).map_err(csv_err)?;
+        }
+    }
+    w.into_inner().map_err(|e| RunError::Io {
+        path: files::CSV.into(),
+        source: e.into_error(),
+    })
+}
+
+fn json_cell(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

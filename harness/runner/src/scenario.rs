@@ -1,0 +1,706 @@
+//! The scenario: what a user wrote, checked and expanded into sweep points.
+
+use poisonlab_data::{BlobsParams, SyntheticDigitsParams};
+use poisonlab_knn_label::KnnLabelParams;
+use poisonlab_label_flip::LabelFlipParams;
+use poisonlab_loss_filter::LossFilterParams;
+use poisonlab_model::ModelParams;
+use serde::{Deserialize, Serialize};
+use toml::{Table, Value};
+
+use crate::expect::Expectation;
+use crate::problem::{Lines, Problem, Problems};
+use crate::spec::{Reader, sub_table, take_kind};
+
+/// The `[scenario]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Meta {
+    /// Required; names the results folder (letters, digits, `-`, `_`, `.`).
+    pub name: String,
+    /// Free text shown in the report. Default empty.
+    #[serde(default)]
+    pub description: String,
+    /// The only source of randomness. Default 0.
+    #[serde(default)]
+    pub seed: u64,
+    /// Repeats per sweep point; repeat r uses streams derived from (seed, r). Default 1.
+    #[serde(default = "one")]
+    pub repeats: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// Where the data comes from (`[data] source`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// The embedded MNIST-like digits (`synthetic-digits`, the default).
+    SyntheticDigits(SyntheticDigitsParams),
+    /// Gaussian clusters (`blobs`).
+    Blobs(BlobsParams),
+}
+
+/// Keys of `[data]` that apply to every source.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DataCommon {
+    /// Keep only the first N training samples. Default: all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_train: Option<usize>,
+    /// Keep only the first N test samples. Default: all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_test: Option<usize>,
+    /// Clean samples held out of training (stratified) for defenses that need a
+    /// trusted reference. Default 0.
+    #[serde(default)]
+    pub trusted: usize,
+}
+
+/// The checked `[data]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataSpec {
+    /// The source and its own keys.
+    pub source: Source,
+    /// Keys every source takes.
+    pub common: DataCommon,
+}
+
+impl DataSpec {
+    /// Class count, known from the spec alone.
+    pub fn n_classes(&self) -> usize {
+        match &self.source {
+            Source::SyntheticDigits(_) => SyntheticDigitsParams::N_CLASSES,
+            Source::Blobs(p) => p.classes,
+        }
+    }
+
+    /// True for image data.
+    pub fn is_image(&self) -> bool {
+        matches!(self.source, Source::SyntheticDigits(_))
+    }
+}
+
+/// The checked `[attack]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttackSpec {
+    /// No attack (`kind = "none"`): the poisoned model is the clean one retrained.
+    None,
+    /// Label flipping (`kind = "label-flip"`).
+    LabelFlip(LabelFlipParams),
+}
+
+/// One checked `[[defense]]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DefenseSpec {
+    /// Name in results and `[expect]` keys: `name` if given, else the kind.
+    pub name: String,
+    /// The defense and its parameters.
+    pub kind: DefenseKind,
+}
+
+/// Defenses a scenario can name.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefenseKind {
+    /// Deep k-NN label consistency (`knn-label`).
+    KnnLabel(KnnLabelParams),
+    /// Highest-loss filter (`loss-filter`).
+    LossFilter(LossFilterParams),
+}
+
+/// One sweep point: the swept values and the specs they give.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// Swept key → value at this point, in `[sweep]` order (empty without a sweep).
+    pub assignments: Vec<(String, Value)>,
+    /// Model and training.
+    pub model: ModelParams,
+    /// The attack.
+    pub attack: AttackSpec,
+    /// The defenses, in file order.
+    pub defenses: Vec<DefenseSpec>,
+}
+
+/// A checked scenario, ready to plan.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// `[scenario]`.
+    pub meta: Meta,
+    /// `[data]`.
+    pub data: DataSpec,
+    /// Every sweep point (one when there is no sweep).
+    pub points: Vec<Point>,
+    /// `[sweep]` as written (key → values).
+    pub sweep: Vec<(String, Vec<Value>)>,
+    /// `[expect]`.
+    pub expect: Vec<Expectation>,
+}
+
+/// Every data source, model, attack and defense with a one-line description.
+pub const CATALOGUE: &[(&str, &str, &str)] = &[
+    (
+        "data",
+        "synthetic-digits",
+        "embedded MNIST-like 28×28 digits generated from the seed (default)",
+    ),
+    (
+        "data",
+        "blobs",
+        "Gaussian clusters in any dimension and class count",
+    ),
+    ("model", "logreg", "multinomial logistic regression"),
+    (
+        "model",
+        "mlp",
+        "multi-layer perceptron, ReLU hidden layers (default [128, 64])",
+    ),
+    (
+        "model",
+        "cnn",
+        "conv3×3·16 – pool – conv3×3·32 – pool – dense 128 – dense classes",
+    ),
+    (
+        "attack",
+        "none",
+        "no attack: the poisoned model is trained on clean data",
+    ),
+    (
+        "attack",
+        "label-flip",
+        "random or targeted source→target label flipping (Biggio et al. 2011)",
+    ),
+    (
+        "defense",
+        "knn-label",
+        "flag labels that disagree with their k nearest neighbours in embedding space (Peri et al. 2020)",
+    ),
+    (
+        "defense",
+        "loss-filter",
+        "flag the highest-loss fraction of the training set (Koh et al. 2018)",
+    ),
+    (
+        "reference",
+        "perfect",
+        "removes exactly the poison (scored in every run)",
+    ),
+    (
+        "reference",
+        "random",
+        "removes as many samples as there are poisons, at random (scored in every run)",
+    ),
+];
+
+const TOP_LEVEL: &[&str] = &[
+    "scenario", "data", "model", "attack", "defense", "sweep", "expect", "versions",
+];
+const RESERVED_DEFENSE_NAMES: &[&str] = &["perfect", "random", "clean", "poisoned"];
+
+impl Scenario {
+    /// Read and check a scenario file's text; `file` names it in problems.
+    pub fn parse(text: &str, file: &str) -> Result<Scenario, Problems> {
+        let fail = |list: Vec<Problem>| Problems {
+            file: file.to_string(),
+            list,
+        };
+        let root: Table = match text.parse() {
+            Ok(t) => t,
+            Err(e) => {
+                let e: toml::de::Error = e;
+                let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
+                return Err(fail(vec![Problem {
+                    line,
+                    key: "(syntax)".into(),
+                    message: e.message().trim().to_string(),
+                }]));
+            }
+        };
+        let lines = Lines::index(text);
+        let mut r = Reader::new(&lines);
+        for key in root.keys() {
+            if !TOP_LEVEL.contains(&key.as_str()) {
+                r.problem(
+                    &[key],
+                    format!("unknown table; expected one of {}", TOP_LEVEL.join(", ")),
+                );
+            }
+        }
+        let meta = match sub_table(&mut r, &root, "scenario") {
+            Some(t) => r.read::<Meta>(&["scenario"], &t),
+            None => {
+                r.problem(
+                    &["scenario"],
+                    "the [scenario] table with `name` is required",
+                );
+                None
+            }
+        };
+        if let Some(m) = &meta {
+            check_meta(&mut r, m);
+        }
+        let data = read_data(&mut r, &root);
+        let n_classes = data.as_ref().map(DataSpec::n_classes);
+        let sweep = read_sweep(&mut r, &root);
+        let expect = crate::expect::read(&mut r, &root);
+
+        // Every sweep point is checked; a problem that several points share is reported once.
+        let mut points = Vec::new();
+        for assignments in grid(&sweep) {
+            let mut table = root.clone();
+            let mut ok = true;
+            for (key, value) in &assignments {
+                if let Err(message) = assign(&mut table, key, value.clone()) {
+                    r.problem(&["sweep", key], message);
+                    ok = false;
+                }
+            }
+            if !ok {
+                break;
+            }
+            let before = r.problems.len();
+            let point = read_point(&mut r, &table, n_classes, data.as_ref());
+            // Problems with swept values point at the [sweep] line.
+            for p in &mut r.problems[before..] {
+                if let Some((key, value)) = assignments.iter().find(|(k, _)| *k == p.key) {
+                    p.line = lines.line(&["sweep", key]);
+                    p.message = format!("{} (sweep value {value})", p.message);
+                }
+            }
+            if let Some(point) = point {
+                points.push(Point {
+                    assignments,
+                    ..point
+                });
+            }
+        }
+        let mut list = r.problems;
+        dedup_keep_order(&mut list);
+        match (meta, data) {
+            (Some(meta), Some(data)) if list.is_empty() => Ok(Scenario {
+                meta,
+                data,
+                points,
+                sweep,
+                expect,
+            }),
+            _ => Err(fail(list)),
+        }
+    }
+
+    /// Number of runs: points × repeats.
+    pub fn n_runs(&self) -> usize {
+        self.points.len() * self.meta.repeats as usize
+    }
+
+    /// The scenario as resolved, defaults filled in, as TOML (written next to results).
+    pub fn resolved_toml(&self) -> String {
+        let mut root = Table::new();
+        root.insert("scenario".into(), to_value(&self.meta));
+        let mut data = Table::new();
+        let (name, params) = match &self.data.source {
+            Source::SyntheticDigits(p) => ("synthetic-digits", to_value(p)),
+            Source::Blobs(p) => ("blobs", to_value(p)),
+        };
+        data.insert("source".into(), Value::String(name.into()));
+        extend(&mut data, params);
+        extend(&mut data, to_value(&self.data.common));
+        root.insert("data".into(), Value::Table(data));
+        if let Some(point) = self.points.first() {
+            root.insert("model".into(), to_value(&point.model));
+            let mut attack = Table::new();
+            match &point.attack {
+                AttackSpec::None => {
+                    attack.insert("kind".into(), Value::String("none".into()));
+                }
+                AttackSpec::LabelFlip(p) => {
+                    attack.insert("kind".into(), Value::String("label-flip".into()));
+                    extend(&mut attack, to_value(p));
+                }
+            }
+            root.insert("attack".into(), Value::Table(attack));
+            let defenses = point
+                .defenses
+                .iter()
+                .map(|d| {
+                    let mut t = Table::new();
+                    let (kind, params) = match &d.kind {
+                        DefenseKind::KnnLabel(p) => ("knn-label", to_value(p)),
+                        DefenseKind::LossFilter(p) => ("loss-filter", to_value(p)),
+                    };
+                    t.insert("kind".into(), Value::String(kind.into()));
+                    t.insert("name".into(), Value::String(d.name.clone()));
+                    extend(&mut t, params);
+                    Value::Table(t)
+                })
+                .collect();
+            root.insert("defense".into(), Value::Array(defenses));
+        }
+        if !self.sweep.is_empty() {
+            let sweep = self
+                .sweep
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::Array(v.clone())))
+                .collect();
+            root.insert("sweep".into(), Value::Table(sweep));
+        }
+        if !self.expect.is_empty() {
+            root.insert(
+                "expect".into(),
+                Value::Table(crate::expect::to_table(&self.expect)),
+            );
+        }
+        let mut versions = Table::new();
+        versions.insert(
+            "poisonlab".into(),
+            Value::String(env!("CARGO_PKG_VERSION").into()),
+        );
+        versions.insert("burn".into(), Value::String("0.22.1".into()));
+        versions.insert(
+            "backend".into(),
+            Value::String(poisonlab_model::backend::NAME.into()),
+        );
+        root.insert("versions".into(), Value::Table(versions));
+        let mut out = String::from(
+            "# The scenario as poisonlab resolved it: every default filled in.\n\
+             # [versions] is informational and ignored when this file is run again.\n\n",
+        );
+        out.push_str(
+            &toml::to_string_pretty(&root).unwrap_or_else(|e| format!("# cannot render: {e}\n")),
+        );
+        out
+    }
+}
+
+fn to_value<T: Serialize>(v: &T) -> Value {
+    Value::try_from(v).unwrap_or_else(|_| Value::Table(Table::new()))
+}
+
+fn extend(table: &mut Table, value: Value) {
+    if let Value::Table(t) = value {
+        table.extend(t);
+    }
+}
+
+fn dedup_keep_order(list: &mut Vec<Problem>) {
+    let mut seen = std::collections::HashSet::new();
+    list.retain(|p| seen.insert(p.clone()));
+}
+
+fn check_meta(r: &mut Reader<'_>, m: &Meta) {
+    let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if m.name.is_empty() || !m.name.chars().all(ok) || m.name.starts_with('.') {
+        r.problem(
+            &["scenario", "name"],
+            format!(
+                "must be a folder name of letters, digits, '-', '_' or '.', got {:?}",
+                m.name
+            ),
+        );
+    }
+    if m.repeats == 0 {
+        r.problem(&["scenario", "repeats"], "must be at least 1, got 0");
+    }
+}
+
+fn read_data(r: &mut Reader<'_>, root: &Table) -> Option<DataSpec> {
+    let mut table = sub_table(r, root, "data").unwrap_or_default();
+    let source = match table.remove("source") {
+        None => "synthetic-digits".to_string(),
+        Some(Value::String(s)) => s,
+        Some(other) => {
+            r.problem(
+                &["data", "source"],
+                format!("must be a string, got {}", other.type_str()),
+            );
+            return None;
+        }
+    };
+    let mut common_table = Table::new();
+    for key in ["limit-train", "limit-test", "trusted"] {
+        if let Some(v) = table.remove(key) {
+            common_table.insert(key.into(), v);
+        }
+    }
+    let common = r.read::<DataCommon>(&["data"], &common_table)?;
+    let source = match source.as_str() {
+        "synthetic-digits" => {
+            let p = r.read::<SyntheticDigitsParams>(&["data"], &table)?;
+            p.check().map_err(|e| r.param_errors(&["data"], e)).ok()?;
+            Source::SyntheticDigits(p)
+        }
+        "blobs" => {
+            let p = r.read::<BlobsParams>(&["data"], &table)?;
+            p.check().map_err(|e| r.param_errors(&["data"], e)).ok()?;
+            Source::Blobs(p)
+        }
+        "idx" | "cifar10" | "csv" => {
+            r.problem(
+                &["data", "source"],
+                format!("{source:?} files are not supported yet; use synthetic-digits or blobs"),
+            );
+            return None;
+        }
+        other => {
+            r.problem(
+                &["data", "source"],
+                format!("unknown source {other:?}; expected synthetic-digits or blobs"),
+            );
+            return None;
+        }
+    };
+    let spec = DataSpec { source, common };
+    let train_n = match &spec.source {
+        Source::SyntheticDigits(p) => p.train,
+        Source::Blobs(p) => p.train,
+    };
+    let train_n = spec.common.limit_train.map_or(train_n, |l| l.min(train_n));
+    if spec.common.limit_train == Some(0) {
+        r.problem(&["data", "limit-train"], "must be at least 1, got 0");
+    }
+    if spec.common.limit_test == Some(0) {
+        r.problem(&["data", "limit-test"], "must be at least 1, got 0");
+    }
+    if spec.common.trusted >= train_n {
+        r.problem(
+            &["data", "trusted"],
+            format!(
+                "must leave training samples: {} trusted of {train_n} training samples",
+                spec.common.trusted
+            ),
+        );
+    }
+    Some(spec)
+}
+
+fn read_sweep(r: &mut Reader<'_>, root: &Table) -> Vec<(String, Vec<Value>)> {
+    let Some(table) = sub_table(r, root, "sweep") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (key, value) in table {
+        let first = key.split('.').next().unwrap_or_default();
+        if !matches!(first, "model" | "attack" | "defense") {
+            r.problem(
+                &["sweep", &key],
+                "can sweep model.*, attack.* or defense.<name>.* keys only (data and scenario are fixed per scenario)",
+            );
+            continue;
+        }
+        match value {
+            Value::Array(values) if !values.is_empty() => {
+                if values
+                    .iter()
+                    .any(|v| matches!(v, Value::Array(_) | Value::Table(_)))
+                {
+                    r.problem(
+                        &["sweep", &key],
+                        "values must be scalars (numbers, strings, booleans)",
+                    );
+                } else {
+                    out.push((key, values));
+                }
+            }
+            _ => r.problem(&["sweep", &key], "must be a non-empty array of values"),
+        }
+    }
+    out
+}
+
+/// The cartesian product of the sweep, first key varying slowest.
+fn grid(sweep: &[(String, Vec<Value>)]) -> Vec<Vec<(String, Value)>> {
+    let mut points = vec![Vec::new()];
+    for (key, values) in sweep {
+        points = points
+            .into_iter()
+            .flat_map(|p| {
+                values.iter().map(move |v| {
+                    let mut p = p.clone();
+                    p.push((key.clone(), v.clone()));
+                    p
+                })
+            })
+            .collect();
+    }
+    points
+}
+
+/// Set a dotted `key` in `root`: `model.x`, `attack.x`, or `defense.<name>.x`.
+fn assign(root: &mut Table, key: &str, value: Value) -> Result<(), String> {
+    let parts: Vec<&str> = key.split('.').collect();
+    match parts.as_slice() {
+        [section @ ("model" | "attack"), field] => {
+            let t = root
+                .entry(section.to_string())
+                .or_insert_with(|| Value::Table(Table::new()));
+            let Value::Table(t) = t else {
+                return Err(format!("[{section}] is not a table"));
+            };
+            t.insert(field.to_string(), value);
+            Ok(())
+        }
+        ["defense", name, field] => {
+            let Some(Value::Array(defenses)) = root.get_mut("defense") else {
+                return Err("the scenario has no [[defense]] tables".into());
+            };
+            let found = defenses.iter_mut().find_map(|d| match d {
+                Value::Table(t) if defense_name(t).as_deref() == Some(*name) => Some(t),
+                _ => None,
+            });
+            match found {
+                Some(t) => {
+                    t.insert(field.to_string(), value);
+                    Ok(())
+                }
+                None => Err(format!("no [[defense]] is named {name:?}")),
+            }
+        }
+        _ => Err("must be model.<key>, attack.<key> or defense.<name>.<key>".into()),
+    }
+}
+
+fn defense_name(t: &Table) -> Option<String> {
+    t.get("name")
+        .or_else(|| t.get("kind"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+fn read_point(
+    r: &mut Reader<'_>,
+    root: &Table,
+    n_classes: Option<usize>,
+    data: Option<&DataSpec>,
+) -> Option<Point> {
+    let model_table = sub_table(r, root, "model").unwrap_or_default();
+    let model = r.read::<ModelParams>(&["model"], &model_table);
+    if let Some(m) = &model {
+        if let Err(e) = m.check() {
+            r.param_errors(&["model"], e);
+        }
+        if m.kind == poisonlab_model::ModelKind::Cnn && data.is_some_and(|d| !d.is_image()) {
+            r.problem(
+                &["model", "kind"],
+                "cnn needs image data; this [data] source is tabular",
+            );
+        }
+    }
+    let attack = read_attack(r, root, n_classes);
+    let defenses = read_defenses(r, root);
+    Some(Point {
+        assignments: Vec::new(),
+        model: model?,
+        attack: attack?,
+        defenses: defenses?,
+    })
+}
+
+fn read_attack(r: &mut Reader<'_>, root: &Table, n_classes: Option<usize>) -> Option<AttackSpec> {
+    let Some(mut table) = sub_table(r, root, "attack") else {
+        return Some(AttackSpec::None);
+    };
+    let kind = take_kind(r, &["attack"], &mut table, "kind")?;
+    match kind.as_str() {
+        "none" => {
+            for key in table.keys() {
+                r.problem(
+                    &["attack", key],
+                    "unknown key; kind = \"none\" takes no keys",
+                );
+            }
+            Some(AttackSpec::None)
+        }
+        "label-flip" => {
+            let p = r.read::<LabelFlipParams>(&["attack"], &table)?;
+            p.check(n_classes)
+                .map_err(|e| r.param_errors(&["attack"], e))
+                .ok()?;
+            Some(AttackSpec::LabelFlip(p))
+        }
+        other => {
+            r.problem(
+                &["attack", "kind"],
+                format!("unknown attack {other:?}; expected none or label-flip"),
+            );
+            None
+        }
+    }
+}
+
+fn read_defenses(r: &mut Reader<'_>, root: &Table) -> Option<Vec<DefenseSpec>> {
+    let list = match root.get("defense") {
+        None => return Some(Vec::new()),
+        Some(Value::Array(list)) => list.clone(),
+        Some(_) => {
+            r.problem(
+                &["defense"],
+                "must be an array of tables: write each as [[defense]]",
+            );
+            return None;
+        }
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (i, item) in list.iter().enumerate() {
+        let idx = i.to_string();
+        let path = ["defense", idx.as_str()];
+        let Value::Table(t) = item else {
+            r.problem(&path, "must be a table");
+            ok = false;
+            continue;
+        };
+        let mut t = t.clone();
+        let Some(kind) = take_kind(r, &path, &mut t, "kind") else {
+            ok = false;
+            continue;
+        };
+        let name = match t.remove("name") {
+            None => kind.clone(),
+            Some(Value::String(s)) => s,
+            Some(v) => {
+                r.problem(
+                    &["defense", &idx, "name"],
+                    format!("must be a string, got {}", v.type_str()),
+                );
+                kind.clone()
+            }
+        };
+        let spec = match kind.as_str() {
+            "knn-label" => r.read::<KnnLabelParams>(&path, &t).and_then(|p| {
+                p.check()
+                    .map_err(|e| r.param_errors(&path, e))
+                    .ok()
+                    .map(|_| DefenseKind::KnnLabel(p))
+            }),
+            "loss-filter" => r.read::<LossFilterParams>(&path, &t).and_then(|p| {
+                p.check()
+                    .map_err(|e| r.param_errors(&path, e))
+                    .ok()
+                    .map(|_| DefenseKind::LossFilter(p))
+            }),
+            other => {
+                r.problem(
+                    &["defense", &idx, "kind"],
+                    format!("unknown defense {other:?}; expected knn-label or loss-filter"),
+                );
+                None
+            }
+        };
+        if RESERVED_DEFENSE_NAMES.contains(&name.as_str())
+            || out.iter().any(|d: &DefenseSpec| d.name == name)
+        {
+            r.problem(
+                &["defense", &idx, if t.contains_key("name") { "name" } else { "kind" }],
+                format!(
+                    "defense name {name:?} is taken (names must be unique and not perfect, random, clean or poisoned); set `name` to tell them apart"
+                ),
+            );
+            ok = false;
+        }
+        match spec {
+            Some(kind) => out.push(DefenseSpec { name, kind }),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}

@@ -1,0 +1,204 @@
+//! End-to-end: the `poisonlab` binary on small scenarios.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const TINY: &str = r#"
+[scenario]
+name = "tiny"
+seed = 11
+repeats = 2
+
+[data]
+source = "synthetic-digits"
+train = 400
+test = 100
+trusted = 20
+
+[model]
+kind = "mlp"
+hidden = [32]
+epochs = 3
+
+[attack]
+kind = "label-flip"
+source = 7
+target = 1
+rate = 0.4
+
+[[defense]]
+kind = "knn-label"
+k = 5
+
+[[defense]]
+kind = "loss-filter"
+fraction = 0.1
+
+[sweep]
+"attack.rate" = [0.2, 0.6]
+
+[expect]
+"defense.perfect.tpr" = { min = 1.0 }
+"defense.perfect.fpr" = { max = 0.0 }
+"#;
+
+fn poisonlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_poisonlab"))
+        .args(args)
+        .output()
+        .expect("the poisonlab binary runs")
+}
+
+fn write_scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, text).unwrap();
+    path
+}
+
+fn run(scenario: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["run", scenario.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"];
+    args.extend(extra);
+    let o = poisonlab(&args);
+    assert!(o.status.success(), "run failed: {}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+/// A results file with every `seconds` field (JSON) or column (CSV) removed.
+fn without_timings(path: &Path) -> String {
+    let text = fs::read_to_string(path).unwrap();
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("jsonl") => text
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                strip_seconds(&mut v);
+                v.to_string()
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Some("csv") => text
+            .lines()
+            .map(|l| l.rsplit_once(',').map_or(l, |(rest, _)| rest).to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => text,
+    }
+}
+
+fn strip_seconds(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            m.remove("seconds");
+            m.values_mut().for_each(strip_seconds);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_seconds),
+        _ => {}
+    }
+}
+
+const FILES: [&str; 5] = ["scenario.toml", "runs.jsonl", "runs.csv", "summary.json", "report.md"];
+
+#[test]
+fn runs_are_identical_across_invocations_and_thread_counts_and_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(tmp.path(), "tiny.toml", TINY);
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let first = run(&scenario, &a, &["--threads", "1", "--check"]);
+    assert!(String::from_utf8_lossy(&first.stdout).contains("every expectation met"));
+    run(&scenario, &b, &["--threads", "2"]);
+    for f in FILES {
+        assert_eq!(without_timings(&a.join(f)), without_timings(&b.join(f)), "{f} differs between --threads 1 and 2");
+    }
+
+    // The record carries the fields SCENARIO.md promises, and the references behave.
+    let runs = fs::read_to_string(a.join("runs.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = runs.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records.len(), 4);
+    for r in &records {
+        for key in ["clean", "poisoned"] {
+            assert!(r[key]["ca"].as_f64().is_some());
+        }
+        assert!(r["poisoned"]["asr"].as_f64().is_some());
+        let defenses = r["defenses"].as_array().unwrap();
+        let names: Vec<&str> = defenses.iter().map(|d| d["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["knn-label", "loss-filter", "perfect", "random"]);
+        for d in defenses {
+            for m in ["tpr", "fpr", "precision", "f1", "auroc"] {
+                assert!(d["detection"].get(m).is_some(), "{m} missing");
+            }
+            assert!(d["retrained"]["ca"].as_f64().is_some());
+            assert!(d.get("recovery").is_some() && d.get("der").is_some());
+        }
+        let perfect = &defenses[2]["detection"];
+        assert_eq!((perfect["tpr"].as_f64(), perfect["fpr"].as_f64()), (Some(1.0), Some(0.0)));
+        assert_eq!(perfect["tp"].as_u64(), r["n-poison"].as_u64());
+    }
+
+    // Resume: cut the last record in half; the rerun keeps the first three and redoes the last.
+    let cut = runs.len() - runs.lines().last().unwrap().len() / 2;
+    fs::write(a.join("runs.jsonl"), &runs[..cut]).unwrap();
+    let again = run(&scenario, &a, &["--threads", "2"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("1 new, 3 resumed"), "{}", String::from_utf8_lossy(&again.stdout));
+    for f in FILES {
+        assert_eq!(without_timings(&a.join(f)), without_timings(&b.join(f)), "{f} differs after resume");
+    }
+
+    // A different scenario in the same folder is refused unless --fresh.
+    let other = write_scenario(tmp.path(), "other.toml", &TINY.replace("seed = 11", "seed = 12"));
+    let refused = poisonlab(&["run", other.to_str().unwrap(), "--out", a.to_str().unwrap(), "--quiet"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--fresh"));
+}
+
+#[test]
+fn validate_lists_every_problem_and_exits_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = write_scenario(
+        tmp.path(),
+        "bad.toml",
+        "[scenario]\nname = \"bad\"\n\n[attack]\nkind = \"label-flip\"\nsource = 3\ntarget = 12\nrate = 1.5\nsorce = 2\n",
+    );
+    let o = poisonlab(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("3 problems"), "{err}");
+    assert!(err.contains("line 9: attack.sorce: unknown key"), "{err}");
+    assert!(err.contains("line 8: attack.rate: must be in [0, 1], got 1.5"), "{err}");
+    assert!(err.contains("line 7: attack.target: class 12 is not in the dataset"), "{err}");
+
+    let missing = tmp.path().join("nowhere.toml");
+    let o = poisonlab(&["run", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nowhere.toml"));
+
+    let good = write_scenario(tmp.path(), "good.toml", TINY);
+    let o = poisonlab(&["validate", good.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("4 run(s)"));
+}
+
+#[test]
+fn unmet_expectations_fail_the_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = TINY
+        .replace("repeats = 2", "repeats = 1")
+        .replace("\"attack.rate\" = [0.2, 0.6]", "\"attack.rate\" = [0.2]")
+        .replace("[expect]", "[expect]\n\"defense.random.tpr\" = { min = 0.99 }");
+    let scenario = write_scenario(tmp.path(), "strict.toml", &text);
+    let o = poisonlab(&["run", scenario.to_str().unwrap(), "--out", tmp.path().join("o").to_str().unwrap(), "--quiet", "--check"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("defense.random.tpr"), "{out}");
+    assert!(!out.contains("defense.perfect.tpr"), "{out}");
+}
+
+#[test]
+fn list_names_every_kind() {
+    let o = poisonlab(&["list"]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    for name in ["synthetic-digits", "blobs", "mlp", "cnn", "label-flip", "knn-label", "loss-filter", "perfect"] {
+        assert!(out.contains(name), "{name} missing");
+    }
+}

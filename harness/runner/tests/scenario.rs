@@ -1,0 +1,141 @@
+//! Scenario files: every problem reported at once, with key and line.
+
+use poisonlab_runner::{AttackSpec, DefenseKind, Scenario};
+
+const GOOD: &str = r#"
+[scenario]
+name = "t"
+seed = 3
+repeats = 2
+
+[data]
+source = "blobs"
+train = 100
+test = 50
+classes = 3
+
+[model]
+kind = "mlp"
+hidden = [8]
+epochs = 1
+
+[attack]
+kind = "label-flip"
+source = 0
+target = 2
+rate = 0.1
+
+[[defense]]
+kind = "knn-label"
+k = 5
+
+[[defense]]
+kind = "loss-filter"
+name = "loss"
+
+[sweep]
+"attack.rate" = [0.1, 0.2]
+"defense.knn-label.k" = [3, 5, 7]
+"#;
+
+fn problems(text: &str) -> Vec<(Option<usize>, String, String)> {
+    Scenario::parse(text, "t.toml")
+        .expect_err("scenario should be rejected")
+        .list
+        .into_iter()
+        .map(|p| (p.line, p.key, p.message))
+        .collect()
+}
+
+#[test]
+fn a_good_scenario_expands_its_sweep() {
+    let s = Scenario::parse(GOOD, "t.toml").unwrap();
+    assert_eq!(s.points.len(), 6);
+    assert_eq!(s.n_runs(), 12);
+    // First key varies slowest.
+    let rates: Vec<f64> = s
+        .points
+        .iter()
+        .map(|p| match &p.attack {
+            AttackSpec::LabelFlip(a) => a.rate,
+            AttackSpec::None => -1.0,
+        })
+        .collect();
+    assert_eq!(rates, [0.1, 0.1, 0.1, 0.2, 0.2, 0.2]);
+    let ks: Vec<usize> = s
+        .points
+        .iter()
+        .map(|p| match &p.defenses[0].kind {
+            DefenseKind::KnnLabel(k) => k.k,
+            DefenseKind::LossFilter(_) => 0,
+        })
+        .collect();
+    assert_eq!(ks, [3, 5, 7, 3, 5, 7]);
+    assert_eq!(s.points[0].defenses[1].name, "loss");
+    // The resolved scenario parses back to the same plan.
+    let again = Scenario::parse(&s.resolved_toml(), "resolved.toml").unwrap();
+    assert_eq!(again.points, s.points);
+    assert_eq!(again.resolved_toml(), s.resolved_toml());
+}
+
+#[test]
+fn misspelled_key_bad_rate_and_bad_class_are_all_reported_with_lines() {
+    let text = "[scenario]\nname = \"t\"\n\n[attack]\nkind = \"label-flip\"\nsource = 1\ntarget = 12\nrate = 1.5\nrat = 0.1\n";
+    let got = problems(text);
+    assert_eq!(got.len(), 3, "{got:?}");
+    let find = |key: &str| got.iter().find(|p| p.1 == key).unwrap_or_else(|| panic!("{key} missing from {got:?}"));
+    assert_eq!(find("attack.rat").0, Some(9));
+    assert!(find("attack.rat").2.contains("unknown key"));
+    assert_eq!(find("attack.rate").0, Some(8));
+    assert!(find("attack.rate").2.contains("1.5"));
+    assert_eq!(find("attack.target").0, Some(7));
+    assert!(find("attack.target").2.contains("12"));
+}
+
+#[test]
+fn problems_in_several_tables_are_collected() {
+    let text = "[scenario]\nname = \"bad name!\"\nrepeats = 0\nextra = 1\n[model]\nepochs = 0\nkind = \"transformer\"\n[[defense]]\nkind = \"knn-label\"\nk = 0\n[[defense]]\nkind = \"nope\"\n[wat]\n";
+    let keys: Vec<String> = problems(text).into_iter().map(|p| p.1).collect();
+    for expected in ["scenario.extra", "model.kind", "defense[0].k", "defense[1].kind", "wat"] {
+        assert!(keys.contains(&expected.to_string()), "{expected} not in {keys:?}");
+    }
+}
+
+#[test]
+fn checks_run_after_unknown_keys_are_dropped() {
+    let text = "[scenario]\nname = \"t\"\nrepeats = 0\nbogus = 1\n";
+    let keys: Vec<String> = problems(text).into_iter().map(|p| p.1).collect();
+    assert_eq!(keys, ["scenario.bogus", "scenario.repeats"]);
+}
+
+#[test]
+fn wrong_types_name_the_key() {
+    let text = "[scenario]\nname = \"t\"\n[attack]\nkind = \"label-flip\"\nsource = 1\ntarget = 2\nrate = \"high\"\n";
+    let got = problems(text);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!((got[0].0, got[0].1.as_str()), (Some(7), "attack.rate"));
+}
+
+#[test]
+fn bad_sweep_values_point_at_the_sweep_line() {
+    let text = "[scenario]\nname = \"t\"\n[attack]\nkind = \"label-flip\"\nsource = 1\ntarget = 2\n[sweep]\n\"attack.rate\" = [0.1, 1.5]\n\"data.train\" = [10]\n";
+    let got = problems(text);
+    assert!(got.iter().any(|p| p.1 == "attack.rate" && p.0 == Some(8) && p.2.contains("sweep value 1.5")), "{got:?}");
+    assert!(got.iter().any(|p| p.1 == "sweep.data.train" && p.0 == Some(9)), "{got:?}");
+}
+
+#[test]
+fn duplicate_defense_names_and_syntax_errors_are_reported() {
+    let text = "[scenario]\nname = \"t\"\n[[defense]]\nkind = \"knn-label\"\n[[defense]]\nkind = \"knn-label\"\n";
+    assert!(problems(text).iter().any(|p| p.1 == "defense[1].kind" && p.2.contains("taken")));
+    let got = problems("[scenario]\nname = \"t\"\nseed = = 3\n");
+    assert_eq!(got[0].0, Some(3));
+    assert_eq!(got[0].1, "(syntax)");
+}
+
+#[test]
+fn cnn_on_tabular_data_and_trusted_beyond_train_are_rejected() {
+    let text = "[scenario]\nname = \"t\"\n[data]\nsource = \"blobs\"\ntrain = 10\ntrusted = 10\n[model]\nkind = \"cnn\"\n";
+    let keys: Vec<String> = problems(text).into_iter().map(|p| p.1).collect();
+    assert_eq!(keys, ["data.trusted", "model.kind"]);
+}

@@ -1,4 +1,5 @@
 //! End-to-end: the `poisonlab` binary on small scenarios.
+#![allow(clippy::unwrap_used)] // test helpers: a failure is the test failing
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -57,10 +58,20 @@ fn write_scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 fn run(scenario: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["run", scenario.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"];
+    let mut args = vec![
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
     args.extend(extra);
     let o = poisonlab(&args);
-    assert!(o.status.success(), "run failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "run failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     o
 }
 
@@ -97,7 +108,13 @@ fn strip_seconds(v: &mut serde_json::Value) {
     }
 }
 
-const FILES: [&str; 5] = ["scenario.toml", "runs.jsonl", "runs.csv", "summary.json", "report.md"];
+const FILES: [&str; 5] = [
+    "scenario.toml",
+    "runs.jsonl",
+    "runs.csv",
+    "summary.json",
+    "report.md",
+];
 
 #[test]
 fn runs_are_identical_across_invocations_and_thread_counts_and_resume() {
@@ -108,12 +125,19 @@ fn runs_are_identical_across_invocations_and_thread_counts_and_resume() {
     assert!(String::from_utf8_lossy(&first.stdout).contains("every expectation met"));
     run(&scenario, &b, &["--threads", "2"]);
     for f in FILES {
-        assert_eq!(without_timings(&a.join(f)), without_timings(&b.join(f)), "{f} differs between --threads 1 and 2");
+        assert_eq!(
+            without_timings(&a.join(f)),
+            without_timings(&b.join(f)),
+            "{f} differs between --threads 1 and 2"
+        );
     }
 
     // The record carries the fields SCENARIO.md promises, and the references behave.
     let runs = fs::read_to_string(a.join("runs.jsonl")).unwrap();
-    let records: Vec<serde_json::Value> = runs.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let records: Vec<serde_json::Value> = runs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(records.len(), 4);
     for r in &records {
         for key in ["clean", "poisoned"] {
@@ -121,7 +145,10 @@ fn runs_are_identical_across_invocations_and_thread_counts_and_resume() {
         }
         assert!(r["poisoned"]["asr"].as_f64().is_some());
         let defenses = r["defenses"].as_array().unwrap();
-        let names: Vec<&str> = defenses.iter().map(|d| d["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = defenses
+            .iter()
+            .map(|d| d["name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["knn-label", "loss-filter", "perfect", "random"]);
         for d in defenses {
             for m in ["tpr", "fpr", "precision", "f1", "auroc"] {
@@ -131,7 +158,10 @@ fn runs_are_identical_across_invocations_and_thread_counts_and_resume() {
             assert!(d.get("recovery").is_some() && d.get("der").is_some());
         }
         let perfect = &defenses[2]["detection"];
-        assert_eq!((perfect["tpr"].as_f64(), perfect["fpr"].as_f64()), (Some(1.0), Some(0.0)));
+        assert_eq!(
+            (perfect["tpr"].as_f64(), perfect["fpr"].as_f64()),
+            (Some(1.0), Some(0.0))
+        );
         assert_eq!(perfect["tp"].as_u64(), r["n-poison"].as_u64());
     }
 
@@ -139,14 +169,32 @@ fn runs_are_identical_across_invocations_and_thread_counts_and_resume() {
     let cut = runs.len() - runs.lines().last().unwrap().len() / 2;
     fs::write(a.join("runs.jsonl"), &runs[..cut]).unwrap();
     let again = run(&scenario, &a, &["--threads", "2"]);
-    assert!(String::from_utf8_lossy(&again.stdout).contains("1 new, 3 resumed"), "{}", String::from_utf8_lossy(&again.stdout));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("1 new, 3 resumed"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
     for f in FILES {
-        assert_eq!(without_timings(&a.join(f)), without_timings(&b.join(f)), "{f} differs after resume");
+        assert_eq!(
+            without_timings(&a.join(f)),
+            without_timings(&b.join(f)),
+            "{f} differs after resume"
+        );
     }
 
     // A different scenario in the same folder is refused unless --fresh.
-    let other = write_scenario(tmp.path(), "other.toml", &TINY.replace("seed = 11", "seed = 12"));
-    let refused = poisonlab(&["run", other.to_str().unwrap(), "--out", a.to_str().unwrap(), "--quiet"]);
+    let other = write_scenario(
+        tmp.path(),
+        "other.toml",
+        &TINY.replace("seed = 11", "seed = 12"),
+    );
+    let refused = poisonlab(&[
+        "run",
+        other.to_str().unwrap(),
+        "--out",
+        a.to_str().unwrap(),
+        "--quiet",
+    ]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--fresh"));
 }
@@ -164,8 +212,14 @@ fn validate_lists_every_problem_and_exits_2() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("3 problems"), "{err}");
     assert!(err.contains("line 9: attack.sorce: unknown key"), "{err}");
-    assert!(err.contains("line 8: attack.rate: must be in [0, 1], got 1.5"), "{err}");
-    assert!(err.contains("line 7: attack.target: class 12 is not in the dataset"), "{err}");
+    assert!(
+        err.contains("line 8: attack.rate: must be in [0, 1], got 1.5"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 7: attack.target: class 12 is not in the dataset"),
+        "{err}"
+    );
 
     let missing = tmp.path().join("nowhere.toml");
     let o = poisonlab(&["run", missing.to_str().unwrap()]);
@@ -184,9 +238,19 @@ fn unmet_expectations_fail_the_check() {
     let text = TINY
         .replace("repeats = 2", "repeats = 1")
         .replace("\"attack.rate\" = [0.2, 0.6]", "\"attack.rate\" = [0.2]")
-        .replace("[expect]", "[expect]\n\"defense.random.tpr\" = { min = 0.99 }");
+        .replace(
+            "[expect]",
+            "[expect]\n\"defense.random.tpr\" = { min = 0.99 }",
+        );
     let scenario = write_scenario(tmp.path(), "strict.toml", &text);
-    let o = poisonlab(&["run", scenario.to_str().unwrap(), "--out", tmp.path().join("o").to_str().unwrap(), "--quiet", "--check"]);
+    let o = poisonlab(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        tmp.path().join("o").to_str().unwrap(),
+        "--quiet",
+        "--check",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("defense.random.tpr"), "{out}");
@@ -198,7 +262,16 @@ fn list_names_every_kind() {
     let o = poisonlab(&["list"]);
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
-    for name in ["synthetic-digits", "blobs", "mlp", "cnn", "label-flip", "knn-label", "loss-filter", "perfect"] {
+    for name in [
+        "synthetic-digits",
+        "blobs",
+        "mlp",
+        "cnn",
+        "label-flip",
+        "knn-label",
+        "loss-filter",
+        "perfect",
+    ] {
         assert!(out.contains(name), "{name} missing");
     }
 }

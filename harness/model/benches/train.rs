@@ -1,5 +1,6 @@
 //! Training throughput (samples/s) of the MLP and the CNN on synthetic digits,
 //! batch 64, one epoch over 1 024 samples per iteration, one thread.
+#![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use poisonlab_core::seed::stream;

@@ -153,10 +153,7 @@ pub fn run(
                     let tx = tx.clone();
                     let (ctx, next, pending, plan) = (&ctx, &next, &pending, &plan);
                     s.spawn(move || {
-                        loop {
-                            let Some(&i) = pending.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                                break;
-                            };
+                        while let Some(&i) = pending.get(next.fetch_add(1, Ordering::Relaxed)) {
                             let p = &plan[i];
                             let step = |what: &str| progress.step(&p.label, what);
                             let result = run_one(ctx, &scenario.points[p.point], p.repeat, &step);

@@ -83,9 +83,8 @@ impl<'a> Reader<'a> {
                         message
                     };
                     self.problem(&full, message);
-                    if table.remove(&key).is_none() {
-                        return None;
-                    }
+                    // Drop the offending key and read the rest again.
+                    table.remove(&key)?;
                 }
             }
         }

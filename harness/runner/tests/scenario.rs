@@ -1,4 +1,5 @@
 //! Scenario files: every problem reported at once, with key and line.
+#![allow(clippy::unwrap_used)] // test helpers: a failure is the test failing
 
 use poisonlab_runner::{AttackSpec, DefenseKind, Scenario};
 
@@ -83,7 +84,11 @@ fn misspelled_key_bad_rate_and_bad_class_are_all_reported_with_lines() {
     let text = "[scenario]\nname = \"t\"\n\n[attack]\nkind = \"label-flip\"\nsource = 1\ntarget = 12\nrate = 1.5\nrat = 0.1\n";
     let got = problems(text);
     assert_eq!(got.len(), 3, "{got:?}");
-    let find = |key: &str| got.iter().find(|p| p.1 == key).unwrap_or_else(|| panic!("{key} missing from {got:?}"));
+    let find = |key: &str| {
+        got.iter()
+            .find(|p| p.1 == key)
+            .unwrap_or_else(|| panic!("{key} missing from {got:?}"))
+    };
     assert_eq!(find("attack.rat").0, Some(9));
     assert!(find("attack.rat").2.contains("unknown key"));
     assert_eq!(find("attack.rate").0, Some(8));
@@ -96,8 +101,17 @@ fn misspelled_key_bad_rate_and_bad_class_are_all_reported_with_lines() {
 fn problems_in_several_tables_are_collected() {
     let text = "[scenario]\nname = \"bad name!\"\nrepeats = 0\nextra = 1\n[model]\nepochs = 0\nkind = \"transformer\"\n[[defense]]\nkind = \"knn-label\"\nk = 0\n[[defense]]\nkind = \"nope\"\n[wat]\n";
     let keys: Vec<String> = problems(text).into_iter().map(|p| p.1).collect();
-    for expected in ["scenario.extra", "model.kind", "defense[0].k", "defense[1].kind", "wat"] {
-        assert!(keys.contains(&expected.to_string()), "{expected} not in {keys:?}");
+    for expected in [
+        "scenario.extra",
+        "model.kind",
+        "defense[0].k",
+        "defense[1].kind",
+        "wat",
+    ] {
+        assert!(
+            keys.contains(&expected.to_string()),
+            "{expected} not in {keys:?}"
+        );
     }
 }
 
@@ -120,14 +134,26 @@ fn wrong_types_name_the_key() {
 fn bad_sweep_values_point_at_the_sweep_line() {
     let text = "[scenario]\nname = \"t\"\n[attack]\nkind = \"label-flip\"\nsource = 1\ntarget = 2\n[sweep]\n\"attack.rate\" = [0.1, 1.5]\n\"data.train\" = [10]\n";
     let got = problems(text);
-    assert!(got.iter().any(|p| p.1 == "attack.rate" && p.0 == Some(8) && p.2.contains("sweep value 1.5")), "{got:?}");
-    assert!(got.iter().any(|p| p.1 == "sweep.data.train" && p.0 == Some(9)), "{got:?}");
+    assert!(
+        got.iter()
+            .any(|p| p.1 == "attack.rate" && p.0 == Some(8) && p.2.contains("sweep value 1.5")),
+        "{got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|p| p.1 == "sweep.data.train" && p.0 == Some(9)),
+        "{got:?}"
+    );
 }
 
 #[test]
 fn duplicate_defense_names_and_syntax_errors_are_reported() {
     let text = "[scenario]\nname = \"t\"\n[[defense]]\nkind = \"knn-label\"\n[[defense]]\nkind = \"knn-label\"\n";
-    assert!(problems(text).iter().any(|p| p.1 == "defense[1].kind" && p.2.contains("taken")));
+    assert!(
+        problems(text)
+            .iter()
+            .any(|p| p.1 == "defense[1].kind" && p.2.contains("taken"))
+    );
     let got = problems("[scenario]\nname = \"t\"\nseed = = 3\n");
     assert_eq!(got[0].0, Some(3));
     assert_eq!(got[0].1, "(syntax)");

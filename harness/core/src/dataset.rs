@@ -96,6 +96,11 @@ impl Dataset {
         &self.features
     }
 
+    /// All features, row-major, for in-place transforms (normalisation, triggers).
+    pub fn features_mut(&mut self) -> &mut [f32] {
+        &mut self.features
+    }
+
     /// The labels, one per sample.
     pub fn labels(&self) -> &[usize] {
         &self.labels

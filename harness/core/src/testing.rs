@@ -43,4 +43,15 @@ impl Classifier for StubClassifier {
     fn input_gradient(&self, data: &Dataset) -> Matrix {
         Matrix::new(data.len(), data.dim(), vec![0.0; data.len() * data.dim()])
     }
+
+    /// The embedding is the identity, so the gradient is `x − target`.
+    fn feature_gradient(&self, data: &Dataset, targets: &Matrix) -> Matrix {
+        let diff = data
+            .features()
+            .iter()
+            .zip(&targets.data)
+            .map(|(x, t)| x - t)
+            .collect();
+        Matrix::new(data.len(), data.dim(), diff)
+    }
 }

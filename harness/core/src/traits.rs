@@ -33,6 +33,11 @@ pub trait Classifier {
     /// Gradient of each sample's loss (against its label in `data`) with respect
     /// to its input features, `len × dim`.
     fn input_gradient(&self, data: &Dataset) -> Matrix;
+
+    /// Gradient of ½‖embed(x) − target‖² with respect to each input `x`, where
+    /// `targets` holds one embedding-width row per sample, `len × dim`.
+    /// Feature-collision attacks (Poison Frogs) descend it.
+    fn feature_gradient(&self, data: &Dataset, targets: &Matrix) -> Matrix;
 }
 
 /// Something that turns a training set into a [`Classifier`].
@@ -53,12 +58,27 @@ pub struct AttackInput<'a> {
     pub train: &'a Dataset,
     /// The clean test set, from which the attack builds its test-time inputs.
     pub test: &'a Dataset,
+    /// A model trained on the clean training set, for attacks that need
+    /// gradients (feature collision); `None` for black-box attacks.
+    pub surrogate: Option<&'a dyn Classifier>,
 }
 
 impl<'a> AttackInput<'a> {
-    /// The input for poisoning `train` and measuring on `test`.
+    /// The input for poisoning `train` and measuring on `test`, without a surrogate.
     pub fn new(train: &'a Dataset, test: &'a Dataset) -> Self {
-        Self { train, test }
+        Self {
+            train,
+            test,
+            surrogate: None,
+        }
+    }
+
+    /// The same input with a surrogate model the attack may query.
+    pub fn with_surrogate(self, surrogate: &'a dyn Classifier) -> Self {
+        Self {
+            surrogate: Some(surrogate),
+            ..self
+        }
     }
 }
 

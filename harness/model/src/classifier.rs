@@ -80,24 +80,51 @@ impl Classifier for TrainedModel {
     }
 
     fn input_gradient(&self, data: &Dataset) -> Matrix {
+        let k = self.n_classes;
+        self.gradient(data, |x, rows| {
+            let mut one_hot = vec![0.0f32; rows.len() * k];
+            for (r, &y) in data.labels()[rows].iter().enumerate() {
+                one_hot[r * k + y] = 1.0;
+            }
+            let y = Tensor::<2>::from_data(TensorData::new(one_hot, [x.dims()[0], k]), &x.device());
+            // The sum of per-sample losses: each row's gradient is its own loss's gradient.
+            (log_softmax(self.trained.forward(x, &self.shape), 1) * y)
+                .sum()
+                .neg()
+        })
+    }
+
+    fn feature_gradient(&self, data: &Dataset, targets: &Matrix) -> Matrix {
+        self.gradient(data, |x, rows| {
+            let width = targets.cols;
+            let t = targets.data[rows.start * width..rows.end * width].to_vec();
+            let t = Tensor::<2>::from_data(TensorData::new(t, [x.dims()[0], width]), &x.device());
+            // ½ Σ ‖embed(x) − t‖²: each row's gradient is its own distance's gradient.
+            (self.trained.embed(x, &self.shape) - t)
+                .powf_scalar(2.0)
+                .sum()
+                .mul_scalar(0.5)
+        })
+    }
+}
+
+impl TrainedModel {
+    /// The gradient of `objective(x, rows)` (a scalar summed over the batch rows)
+    /// with respect to the inputs, batch by batch.
+    fn gradient(
+        &self,
+        data: &Dataset,
+        objective: impl Fn(Tensor<2>, std::ops::Range<usize>) -> Tensor<1>,
+    ) -> Matrix {
         let device = backend::autodiff_device();
-        let (dim, k) = (data.dim(), self.n_classes);
+        let dim = data.dim();
         let mut out = Vec::with_capacity(data.len() * dim);
         for start in (0..data.len()).step_by(EVAL_BATCH) {
             let end = (start + EVAL_BATCH).min(data.len());
-            let b = end - start;
             let x = data.features()[start * dim..end * dim].to_vec();
-            let x = Tensor::<2>::from_data(TensorData::new(x, [b, dim]), &device).require_grad();
-            let mut one_hot = vec![0.0f32; b * k];
-            for (r, &y) in data.labels()[start..end].iter().enumerate() {
-                one_hot[r * k + y] = 1.0;
-            }
-            let y = Tensor::<2>::from_data(TensorData::new(one_hot, [b, k]), &device);
-            // The sum of per-sample losses: each row's gradient is its own loss's gradient.
-            let loss = (log_softmax(self.trained.forward(x.clone(), &self.shape), 1) * y)
-                .sum()
-                .neg();
-            let grads = loss.backward();
+            let x = Tensor::<2>::from_data(TensorData::new(x, [end - start, dim]), &device)
+                .require_grad();
+            let grads = objective(x.clone(), start..end).backward();
             let g = x
                 .grad(&grads)
                 .unwrap_or_else(|| unreachable!("the input requires a gradient"));

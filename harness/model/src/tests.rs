@@ -125,3 +125,36 @@ fn cnn_rejects_tabular_and_tiny_images() {
     let err = BurnTrainer::new(params(ModelKind::Cnn, 1)).fit(&tiny, &mut stream(5, 0, "m"));
     assert!(matches!(err, Err(ModelError::ImageTooSmall { .. })));
 }
+
+#[test]
+fn feature_gradient_matches_finite_differences() {
+    let train = two_classes(40, &[4], &mut stream(6, 0, "train"));
+    let model = BurnTrainer::new(params(ModelKind::Mlp, 2))
+        .fit(&train, &mut stream(6, 0, "m"))
+        .unwrap();
+    let one = train.subset(&[3]);
+    let target = model.embed(&train.subset(&[8]));
+    let objective = |d: &Dataset| -> f32 {
+        let e = model.embed(d);
+        e.data
+            .iter()
+            .zip(&target.data)
+            .map(|(a, b)| 0.5 * (a - b) * (a - b))
+            .sum()
+    };
+    let grad = model.feature_gradient(&one, &target);
+    assert_eq!((grad.rows, grad.cols), (1, 4));
+    let h = 1e-2f32;
+    for j in 0..4 {
+        let mut plus = one.clone();
+        plus.sample_mut(0)[j] += h;
+        let mut minus = one.clone();
+        minus.sample_mut(0)[j] -= h;
+        let fd = (objective(&plus) - objective(&minus)) / (2.0 * h);
+        let g = grad.row(0)[j];
+        assert!(
+            (fd - g).abs() < 2e-3 + 0.05 * g.abs(),
+            "feature {j}: fd {fd} vs grad {g}"
+        );
+    }
+}

@@ -17,6 +17,15 @@ fn cell(metrics: &OrderedMap, key: &str) -> String {
     }
 }
 
+/// A count: an integer when every repeat agrees, else the mean with one decimal.
+fn count_cell(metrics: &OrderedMap, key: &str) -> String {
+    match metrics.get(key) {
+        None => "—".into(),
+        Some(s) if s.std.is_none_or(|sd| sd == 0.0) => format!("{}", s.mean.round()),
+        Some(s) => format!("{:.1}", s.mean),
+    }
+}
+
 fn describe(scenario: &Scenario) -> String {
     let data = match &scenario.data.source {
         Source::SyntheticDigits(p) => format!(
@@ -68,7 +77,7 @@ pub fn markdown(scenario: &Scenario, records: &[RunRecord], summary: &[PointSumm
         if !point.point.is_empty() {
             let _ = writeln!(out, "## {}\n", point.label());
         }
-        let n_poison = cell(&point.metrics, "n-poison");
+        let n_poison = count_cell(&point.metrics, "n-poison");
         let _ = writeln!(out, "Poisoned training samples: {n_poison}.\n");
         let _ = writeln!(out, "| model | CA | ASR | RA |\n|---|---|---|---|");
         for v in ["clean", "poisoned"] {
@@ -107,7 +116,7 @@ pub fn markdown(scenario: &Scenario, records: &[RunRecord], summary: &[PointSumm
             let _ = writeln!(
                 out,
                 "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                cell(mm, &format!("{p}.flagged")),
+                count_cell(mm, &format!("{p}.flagged")),
                 cell(mm, &format!("{p}.tpr")),
                 cell(mm, &format!("{p}.fpr")),
                 cell(mm, &format!("{p}.precision")),

@@ -1,6 +1,6 @@
 //! Train/test pairs, holdouts and truncation.
 
-use poisonlab_core::{Dataset, Rng};
+use poisonlab_core::{CoreError, Dataset, Rng};
 
 use crate::DataError;
 use crate::sampling::below;
@@ -33,6 +33,19 @@ pub(crate) fn build(
     let ids = (first_id..).take(labels.len()).collect();
     Dataset::new(features, shape, labels, n_classes, Some(ids))
         .expect("generators build consistent dataset columns")
+}
+
+/// A dataset read from files, with ids `first_id..first_id + n`; an error
+/// when the columns disagree.
+pub(crate) fn try_build(
+    features: Vec<f32>,
+    shape: Vec<usize>,
+    labels: Vec<usize>,
+    n_classes: usize,
+    first_id: u64,
+) -> Result<Dataset, CoreError> {
+    let ids = (first_id..).take(labels.len()).collect();
+    Dataset::new(features, shape, labels, n_classes, Some(ids))
 }
 
 /// The first `n` samples of `data` (all of them when `n` is `None` or at least

@@ -14,6 +14,7 @@ mod expect;
 mod pipeline;
 mod problem;
 mod record;
+mod registry;
 mod report;
 mod results;
 mod scenario;
@@ -26,10 +27,10 @@ pub use expect::{Expectation, Unmet};
 pub use pipeline::LoadedData;
 pub use problem::{Problem, Problems};
 pub use record::{DefenseRecord, Detection, ModelEval, RunRecord};
+pub use registry::{AttackSpec, Custody, DataFacts};
 pub use results::files;
 pub use scenario::{
-    AttackSpec, CATALOGUE, DataCommon, DataSpec, DefenseKind, DefenseSpec, Meta, Point, Scenario,
-    Source,
+    CATALOGUE, DataCommon, DataSpec, DefenseKind, DefenseSpec, Meta, Point, Scenario, Source,
 };
 pub use summary::PointSummary;
 

@@ -6,19 +6,18 @@ use std::time::Instant;
 use poisonlab_core::metrics::{self, Confusion};
 use poisonlab_core::seed::{run_seed, stream};
 use poisonlab_core::{
-    Attack, AttackInput, AttackTest, Classifier, Dataset, Defense, DefenseInput, FilterVerdict,
-    Poisoned, Verdict,
+    AttackInput, AttackTest, Classifier, Dataset, Defense, DefenseInput, FilterVerdict, Poisoned,
+    Verdict,
 };
 use poisonlab_data::{limit, stratified_holdout};
 use poisonlab_knn_label::KnnLabel;
-use poisonlab_label_flip::LabelFlip;
 use poisonlab_loss_filter::LossFilter;
 use poisonlab_model::BurnTrainer;
 use rand::Rng as _;
 
 use crate::RunError;
 use crate::record::{DefenseRecord, Detection, ModelEval, RunRecord};
-use crate::scenario::{AttackSpec, DataSpec, DefenseKind, Point, Source};
+use crate::scenario::{DataSpec, DefenseKind, Point, Source};
 
 /// The scenario's data, loaded once and shared by every run.
 #[derive(Debug, Clone)]
@@ -79,28 +78,6 @@ fn evaluate(model: &dyn Classifier, test: &Dataset, attack: Option<&AttackTest>)
         asr,
         ra,
         per_class_recall: metrics::per_class_recall(&predicted, test.labels(), test.n_classes()),
-    }
-}
-
-fn poison(
-    spec: &AttackSpec,
-    input: AttackInput<'_>,
-    rng: &mut poisonlab_core::Rng,
-) -> Result<Poisoned, RunError> {
-    match spec {
-        AttackSpec::None => Ok(Poisoned {
-            data: input.train.clone(),
-            is_poison: vec![false; input.train.len()],
-            attack_test: None,
-        }),
-        AttackSpec::LabelFlip(p) => {
-            LabelFlip::new(p.clone())
-                .poison(input, rng)
-                .map_err(|e| RunError::Attack {
-                    kind: "label-flip",
-                    message: e.to_string(),
-                })
-        }
     }
 }
 
@@ -241,15 +218,6 @@ pub(crate) fn run_one(
         seconds.insert(name.to_string(), start.elapsed().as_secs_f64());
     };
 
-    step("poisoning");
-    let t = Instant::now();
-    let poisoned = poison(
-        &point.attack,
-        AttackInput::new(&data.train, &data.test),
-        &mut stream(ctx.seed, repeat, "attack"),
-    )?;
-    timed("poison", t);
-
     let trainer = Trainer {
         params: BurnTrainer::new(point.model.clone()),
         seed: ctx.seed,
@@ -258,12 +226,24 @@ pub(crate) fn run_one(
     step("training the clean model");
     let t = Instant::now();
     let clean_model = trainer.train(&data.train, "clean")?;
+    timed("train-clean", t);
+
+    // The clean model doubles as the surrogate of attacks that need gradients.
+    step("poisoning");
+    let t = Instant::now();
+    let mut input = AttackInput::new(&data.train, &data.test);
+    if point.attack.needs_surrogate() {
+        input = input.with_surrogate(clean_model.as_ref());
+    }
+    let poisoned = point
+        .attack
+        .poison(input, &mut stream(ctx.seed, repeat, "attack"))?;
+    timed("poison", t);
     let clean_eval = evaluate(
         clean_model.as_ref(),
         &data.test,
         poisoned.attack_test.as_ref(),
     );
-    timed("train-clean", t);
 
     step("training the poisoned model");
     let t = Instant::now();

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::record::RunRecord;
-use crate::scenario::{AttackSpec, Scenario, Source};
+use crate::scenario::{Scenario, Source};
 use crate::summary::{PointSummary, indexmap_like::OrderedMap};
 
 /// `mean ± ci95` with three decimals; `—` when undefined.
@@ -34,13 +34,9 @@ fn describe(scenario: &Scenario) -> String {
         ),
         Source::Blobs(p) => format!("blobs ({} classes, {} dimensions)", p.classes, p.dim),
     };
-    let attack = match scenario.points.first().map(|p| &p.attack) {
-        Some(AttackSpec::LabelFlip(p)) => match (p.source, p.target) {
-            (Some(s), Some(t)) => format!("label-flip, targeted {s} → {t}, rate {}", p.rate),
-            _ => format!("label-flip, random, rate {}", p.rate),
-        },
-        _ => "none".into(),
-    };
+    let attack = scenario.points.first().map_or("none".into(), |p| {
+        format!("{} (acts at the {:?})", p.attack.describe(), p.attack_at).to_lowercase()
+    });
     let model = scenario.points.first().map_or(String::new(), |p| {
         format!(
             "{:?}, {} epochs, batch {}, Adam lr {}",

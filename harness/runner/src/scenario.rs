@@ -2,7 +2,6 @@
 
 use poisonlab_data::{BlobsParams, SyntheticDigitsParams};
 use poisonlab_knn_label::KnnLabelParams;
-use poisonlab_label_flip::LabelFlipParams;
 use poisonlab_loss_filter::LossFilterParams;
 use poisonlab_model::ModelParams;
 use serde::{Deserialize, Serialize};
@@ -10,6 +9,7 @@ use toml::{Table, Value};
 
 use crate::expect::Expectation;
 use crate::problem::{Lines, Problem, Problems};
+use crate::registry::{AttackSpec, Custody, DataFacts};
 use crate::spec::{Reader, sub_table, take_kind};
 
 /// The `[scenario]` table.
@@ -68,27 +68,20 @@ pub struct DataSpec {
 }
 
 impl DataSpec {
-    /// Class count, known from the spec alone.
-    pub fn n_classes(&self) -> usize {
+    /// Class count and sample shape, as far as the spec alone tells
+    /// (file sources are only known once loaded).
+    pub fn facts(&self) -> DataFacts {
         match &self.source {
-            Source::SyntheticDigits(_) => SyntheticDigitsParams::N_CLASSES,
-            Source::Blobs(p) => p.classes,
+            Source::SyntheticDigits(_) => DataFacts {
+                n_classes: Some(SyntheticDigitsParams::N_CLASSES),
+                shape: Some(SyntheticDigitsParams::SHAPE.to_vec()),
+            },
+            Source::Blobs(p) => DataFacts {
+                n_classes: Some(p.classes),
+                shape: Some(vec![p.dim]),
+            },
         }
     }
-
-    /// True for image data.
-    pub fn is_image(&self) -> bool {
-        matches!(self.source, Source::SyntheticDigits(_))
-    }
-}
-
-/// The checked `[attack]` table.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AttackSpec {
-    /// No attack (`kind = "none"`): the poisoned model is the clean one retrained.
-    None,
-    /// Label flipping (`kind = "label-flip"`).
-    LabelFlip(LabelFlipParams),
 }
 
 /// One checked `[[defense]]` table.
@@ -118,6 +111,8 @@ pub struct Point {
     pub model: ModelParams,
     /// The attack.
     pub attack: AttackSpec,
+    /// Where the attacker acts in the custody chain.
+    pub attack_at: Custody,
     /// The defenses, in file order.
     pub defenses: Vec<DefenseSpec>,
 }
@@ -217,7 +212,10 @@ impl Scenario {
             }
         };
         let lines = Lines::index(text);
-        let mut r = Reader::new(&lines);
+        let base_dir = std::path::Path::new(file)
+            .parent()
+            .unwrap_or(std::path::Path::new("."));
+        let mut r = Reader::new(&lines, base_dir);
         for key in root.keys() {
             if !TOP_LEVEL.contains(&key.as_str()) {
                 r.problem(
@@ -240,7 +238,7 @@ impl Scenario {
             check_meta(&mut r, m);
         }
         let data = read_data(&mut r, &root);
-        let n_classes = data.as_ref().map(DataSpec::n_classes);
+        let facts = data.as_ref().map(DataSpec::facts).unwrap_or_default();
         let sweep = read_sweep(&mut r, &root);
         let expect = crate::expect::read(&mut r, &root);
 
@@ -259,7 +257,7 @@ impl Scenario {
                 break;
             }
             let before = r.problems.len();
-            let point = read_point(&mut r, &table, n_classes, data.as_ref());
+            let point = read_point(&mut r, &table, &facts);
             // Problems with swept values point at the [sweep] line.
             for p in &mut r.problems[before..] {
                 if let Some((key, value)) = assignments.iter().find(|(k, _)| *k == p.key) {
@@ -309,15 +307,9 @@ impl Scenario {
         if let Some(point) = self.points.first() {
             root.insert("model".into(), to_value(&point.model));
             let mut attack = Table::new();
-            match &point.attack {
-                AttackSpec::None => {
-                    attack.insert("kind".into(), Value::String("none".into()));
-                }
-                AttackSpec::LabelFlip(p) => {
-                    attack.insert("kind".into(), Value::String("label-flip".into()));
-                    extend(&mut attack, to_value(p));
-                }
-            }
+            attack.insert("kind".into(), Value::String(point.attack.kind().into()));
+            attack.insert("at".into(), to_value(&point.attack_at));
+            attack.extend(point.attack.params_table());
             root.insert("attack".into(), Value::Table(attack));
             let defenses = point
                 .defenses
@@ -566,65 +558,58 @@ fn defense_name(t: &Table) -> Option<String> {
         .map(str::to_string)
 }
 
-fn read_point(
-    r: &mut Reader<'_>,
-    root: &Table,
-    n_classes: Option<usize>,
-    data: Option<&DataSpec>,
-) -> Option<Point> {
+fn read_point(r: &mut Reader<'_>, root: &Table, facts: &DataFacts) -> Option<Point> {
     let model_table = sub_table(r, root, "model").unwrap_or_default();
     let model = r.read::<ModelParams>(&["model"], &model_table);
     if let Some(m) = &model {
         if let Err(e) = m.check() {
             r.param_errors(&["model"], e);
         }
-        if m.kind == poisonlab_model::ModelKind::Cnn && data.is_some_and(|d| !d.is_image()) {
+        if m.kind == poisonlab_model::ModelKind::Cnn
+            && facts.shape.as_ref().is_some_and(|s| s.len() != 3)
+        {
             r.problem(
                 &["model", "kind"],
                 "cnn needs image data; this [data] source is tabular",
             );
         }
     }
-    let attack = read_attack(r, root, n_classes);
+    let attack = read_attack(r, root, facts);
     let defenses = read_defenses(r, root);
+    let (attack, attack_at) = attack?;
     Some(Point {
         assignments: Vec::new(),
         model: model?,
-        attack: attack?,
+        attack,
+        attack_at,
         defenses: defenses?,
     })
 }
 
-fn read_attack(r: &mut Reader<'_>, root: &Table, n_classes: Option<usize>) -> Option<AttackSpec> {
+fn read_attack(
+    r: &mut Reader<'_>,
+    root: &Table,
+    facts: &DataFacts,
+) -> Option<(AttackSpec, Custody)> {
     let Some(mut table) = sub_table(r, root, "attack") else {
-        return Some(AttackSpec::None);
+        return Some((AttackSpec::None, Custody::default()));
     };
     let kind = take_kind(r, &["attack"], &mut table, "kind")?;
-    match kind.as_str() {
-        "none" => {
-            for key in table.keys() {
+    let at = match table.remove("at") {
+        None => Custody::default(),
+        Some(v) => match v.as_str() {
+            Some("source") => Custody::Source,
+            Some("transit") => Custody::Transit,
+            _ => {
                 r.problem(
-                    &["attack", key],
-                    "unknown key; kind = \"none\" takes no keys",
+                    &["attack", "at"],
+                    format!("must be \"source\" or \"transit\", got {v}"),
                 );
+                Custody::default()
             }
-            Some(AttackSpec::None)
-        }
-        "label-flip" => {
-            let p = r.read::<LabelFlipParams>(&["attack"], &table)?;
-            p.check(n_classes)
-                .map_err(|e| r.param_errors(&["attack"], e))
-                .ok()?;
-            Some(AttackSpec::LabelFlip(p))
-        }
-        other => {
-            r.problem(
-                &["attack", "kind"],
-                format!("unknown attack {other:?}; expected none or label-flip"),
-            );
-            None
-        }
-    }
+        },
+    };
+    Some((AttackSpec::read(r, &kind, &table, facts)?, at))
 }
 
 fn read_defenses(r: &mut Reader<'_>, root: &Table) -> Option<Vec<DefenseSpec>> {

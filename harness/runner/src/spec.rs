@@ -9,6 +9,8 @@ use crate::problem::{Lines, Problem};
 /// Collects problems while a scenario is read, locating each by key path.
 pub(crate) struct Reader<'a> {
     lines: &'a Lines,
+    /// The scenario file's folder: relative paths in it are relative to this.
+    pub(crate) base_dir: std::path::PathBuf,
     pub(crate) problems: Vec<Problem>,
 }
 
@@ -29,9 +31,10 @@ pub(crate) fn display_path(path: &[&str]) -> String {
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(lines: &'a Lines) -> Self {
+    pub(crate) fn new(lines: &'a Lines, base_dir: &std::path::Path) -> Self {
         Self {
             lines,
+            base_dir: base_dir.to_path_buf(),
             problems: Vec::new(),
         }
     }
@@ -65,29 +68,46 @@ impl<'a> Reader<'a> {
             match serde_path_to_error::deserialize::<_, T>(Value::Table(table.clone())) {
                 Ok(v) => return Some(v),
                 Err(err) => {
-                    let message = err.inner().to_string();
-                    let key = unknown_field(&message).unwrap_or_else(|| {
-                        err.path()
-                            .iter()
-                            .next()
-                            .map(|s| s.to_string())
-                            .unwrap_or_default()
-                    });
-                    let mut full = path.to_vec();
-                    if !key.is_empty() && key != "?" {
-                        full.push(&key);
+                    let message = err.inner().to_string().trim().to_string();
+                    // The path to the problem inside this table: nested keys such as
+                    // `trigger.size` keep their parents.
+                    let mut key: Vec<String> = err
+                        .path()
+                        .iter()
+                        .map(|seg| seg.to_string())
+                        .filter(|seg| seg != "?")
+                        .collect();
+                    let unknown = unknown_field(&message);
+                    if let Some(field) = &unknown
+                        && key.last() != Some(field)
+                    {
+                        key.push(field.clone());
                     }
-                    let message = if unknown_field(&message).is_some() {
+                    let mut full = path.to_vec();
+                    full.extend(key.iter().map(String::as_str));
+                    let message = if unknown.is_some() {
                         format!("unknown key; {}", expected_part(&message))
                     } else {
                         message
                     };
                     self.problem(&full, message);
                     // Drop the offending key and read the rest again.
-                    table.remove(&key)?;
+                    remove_path(&mut table, &key)?;
                 }
             }
         }
+    }
+}
+
+/// Remove the value at `key` (a path of nested keys) from `table`.
+fn remove_path(table: &mut Table, key: &[String]) -> Option<Value> {
+    match key {
+        [] => None,
+        [last] => table.remove(last),
+        [first, rest @ ..] => match table.get_mut(first) {
+            Some(Value::Table(t)) => remove_path(t, rest),
+            _ => None,
+        },
     }
 }
 
@@ -100,7 +120,11 @@ fn unknown_field(message: &str) -> Option<String> {
 /// The "expected one of ..." part of serde's unknown-field message.
 fn expected_part(message: &str) -> String {
     match message.find("expected") {
-        Some(i) => message[i..].replace('`', "\""),
+        Some(i) => message[i..]
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .replace('`', "\""),
         None => "this table takes no such key".to_string(),
     }
 }
@@ -152,6 +176,31 @@ mod tests {
         rate: f64,
         #[serde(default)]
         k: usize,
+        #[serde(default)]
+        inner: Inner,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        #[serde(default)]
+        size: usize,
+    }
+
+    #[test]
+    fn nested_unknown_keys_keep_their_path() {
+        let text = "[t]\ninner = { sise = 2, size = 3 }\nrate = 0.5\n";
+        let lines = Lines::index(text);
+        let root: Table = text.parse().unwrap();
+        let mut r = Reader::new(&lines, std::path::Path::new("."));
+        let p: Option<P> = r.read(&["t"], root["t"].as_table().unwrap());
+        assert_eq!(p.map(|p| (p.rate, p.inner.size)), Some((0.5, 3)));
+        assert_eq!(r.problems.len(), 1);
+        assert_eq!(
+            (r.problems[0].key.as_str(), r.problems[0].line),
+            ("t.inner.sise", Some(2))
+        );
     }
 
     #[test]
@@ -159,7 +208,7 @@ mod tests {
         let text = "[t]\nrat = 1\nk = \"x\"\nfoo = 2\nrate = 0.5\n";
         let lines = Lines::index(text);
         let root: Table = text.parse().unwrap();
-        let mut r = Reader::new(&lines);
+        let mut r = Reader::new(&lines, std::path::Path::new("."));
         let t = root["t"].as_table().unwrap();
         let p: Option<P> = r.read(&["t"], t);
         assert_eq!(p.map(|p| p.rate), Some(0.5));

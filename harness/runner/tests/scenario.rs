@@ -59,7 +59,7 @@ fn a_good_scenario_expands_its_sweep() {
         .iter()
         .map(|p| match &p.attack {
             AttackSpec::LabelFlip(a) => a.rate,
-            AttackSpec::None => -1.0,
+            _ => -1.0,
         })
         .collect();
     assert_eq!(rates, [0.1, 0.1, 0.1, 0.2, 0.2, 0.2]);

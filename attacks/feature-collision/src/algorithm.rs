@@ -1,0 +1,250 @@
+use poisonlab_core::{Attack, AttackInput, AttackTest, Classifier, Dataset, Matrix, Poisoned, Rng};
+use rand::seq::index::sample;
+
+use crate::{FeatureCollisionError, FeatureCollisionParams};
+
+/// The feature-collision attack with checked parameters.
+#[derive(Debug, Clone)]
+pub struct FeatureCollision {
+    params: FeatureCollisionParams,
+}
+
+impl FeatureCollision {
+    /// An attack for parameters that passed [`FeatureCollisionParams::check`].
+    pub fn new(params: FeatureCollisionParams) -> Self {
+        Self { params }
+    }
+}
+
+/// ½‖f(x) − t‖² per row.
+fn feature_distance(model: &dyn Classifier, x: &Dataset, target: &Matrix) -> Vec<f32> {
+    let e = model.embed(x);
+    (0..e.rows)
+        .map(|i| {
+            e.row(i)
+                .iter()
+                .zip(target.row(i))
+                .map(|(a, b)| 0.5 * (a - b) * (a - b))
+                .sum()
+        })
+        .collect()
+}
+
+/// Craft poisons for one target: rows of `bases` move toward `target`'s embedding.
+fn craft(
+    model: &dyn Classifier,
+    bases: &Dataset,
+    target: &[f32],
+    p: &FeatureCollisionParams,
+) -> Dataset {
+    let n = bases.len();
+    let dim = bases.dim();
+    let t_emb = model.embed(
+        &Dataset::new(
+            target.to_vec(),
+            bases.shape().to_vec(),
+            vec![0],
+            bases.n_classes(),
+            None,
+        )
+        .unwrap_or_else(|_| unreachable!("one sample of the bases' shape")),
+    );
+    let width = t_emb.cols;
+    let targets = Matrix::new(n, width, t_emb.data.repeat(n));
+    let beta = (p.beta * (width as f64 / dim as f64).powi(2)) as f32;
+    // Watermark start: (1 − γ)·b + γ·t.
+    let mut x = bases.clone();
+    let gamma = p.opacity as f32;
+    for i in 0..n {
+        for (v, &t) in x.sample_mut(i).iter_mut().zip(target) {
+            *v = (1.0 - gamma) * *v + gamma * t;
+        }
+    }
+    let mut step = vec![p.step as f32; n];
+    let mut obj = objective(model, &x, &targets, bases, beta);
+    for _ in 0..p.iterations {
+        let grad = model.feature_gradient(&x, &targets);
+        let mut next = x.clone();
+        for (i, &lam) in step.iter().enumerate() {
+            let base = bases.sample(i);
+            let g = grad.row(i);
+            for (j, v) in next.sample_mut(i).iter_mut().enumerate() {
+                // Forward (gradient) step, then the proximal step of β‖x − b‖², then the valid range.
+                let fwd = *v - lam * g[j];
+                *v = ((fwd + lam * beta * base[j]) / (1.0 + lam * beta)).clamp(0.0, 1.0);
+            }
+        }
+        let new_obj = objective(model, &next, &targets, bases, beta);
+        for i in 0..n {
+            if new_obj[i] <= obj[i] {
+                x.sample_mut(i).copy_from_slice(next.sample(i));
+                obj[i] = new_obj[i];
+            } else {
+                step[i] *= 0.5;
+            }
+        }
+    }
+    x
+}
+
+fn objective(
+    model: &dyn Classifier,
+    x: &Dataset,
+    targets: &Matrix,
+    bases: &Dataset,
+    beta: f32,
+) -> Vec<f32> {
+    let feat = feature_distance(model, x, targets);
+    (0..x.len())
+        .map(|i| {
+            let d: f32 = x
+                .sample(i)
+                .iter()
+                .zip(bases.sample(i))
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum();
+            feat[i] + 0.5 * beta * d
+        })
+        .collect()
+}
+
+impl Attack for FeatureCollision {
+    type Error = FeatureCollisionError;
+
+    fn poison(
+        &self,
+        input: AttackInput<'_>,
+        rng: &mut Rng,
+    ) -> Result<Poisoned, FeatureCollisionError> {
+        let p = &self.params;
+        let model = input.surrogate.ok_or(FeatureCollisionError::NoSurrogate)?;
+        let of_class = |d: &Dataset, c: usize| -> Vec<usize> {
+            (0..d.len()).filter(|&i| d.labels()[i] == c).collect()
+        };
+        let target_pool = of_class(input.test, p.target_class);
+        if target_pool.len() < p.targets {
+            return Err(FeatureCollisionError::TooFewTargets {
+                class: p.target_class,
+                wanted: p.targets,
+                available: target_pool.len(),
+            });
+        }
+        let base_pool = of_class(input.train, p.base_class);
+        let wanted = p.targets * p.poisons_per_target;
+        if base_pool.len() < wanted {
+            return Err(FeatureCollisionError::TooFewBases {
+                class: p.base_class,
+                wanted,
+                available: base_pool.len(),
+            });
+        }
+        let targets: Vec<usize> = sample(rng, target_pool.len(), p.targets)
+            .into_iter()
+            .map(|i| target_pool[i])
+            .collect();
+        let bases: Vec<usize> = sample(rng, base_pool.len(), wanted)
+            .into_iter()
+            .map(|i| base_pool[i])
+            .collect();
+        let mut data = input.train.clone();
+        let mut is_poison = vec![false; data.len()];
+        for (t, chunk) in targets.iter().zip(bases.chunks(p.poisons_per_target)) {
+            let crafted = craft(model, &input.train.subset(chunk), input.test.sample(*t), p);
+            for (k, &i) in chunk.iter().enumerate() {
+                data.sample_mut(i).copy_from_slice(crafted.sample(k));
+                is_poison[i] = true;
+            }
+        }
+        Ok(Poisoned {
+            data,
+            is_poison,
+            attack_test: Some(AttackTest {
+                inputs: input.test.subset(&targets),
+                targets: vec![p.base_class; targets.len()],
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use poisonlab_core::seed::stream;
+    use poisonlab_core::testing::StubClassifier;
+
+    fn data(n: usize, offset: u64) -> Dataset {
+        // Class c sits at value 0.1 + 0.2·c in every feature.
+        let labels: Vec<usize> = (0..n).map(|i| i % 3).collect();
+        let x = labels
+            .iter()
+            .flat_map(|&c| vec![0.1 + 0.2 * c as f32; 4])
+            .collect();
+        Dataset::new(
+            x,
+            vec![4],
+            labels,
+            3,
+            Some((0..n as u64).map(|i| i + offset).collect()),
+        )
+        .unwrap()
+    }
+
+    fn params() -> FeatureCollisionParams {
+        FeatureCollisionParams {
+            targets: 2,
+            poisons_per_target: 3,
+            iterations: 50,
+            ..FeatureCollisionParams::default()
+        }
+    }
+
+    #[test]
+    fn poisons_keep_labels_and_move_toward_the_target() {
+        let (train, test) = (data(30, 0), data(12, 100));
+        let model = StubClassifier::uniform(3); // embedding = input
+        let p = FeatureCollision::new(params())
+            .poison(
+                AttackInput::new(&train, &test).with_surrogate(&model),
+                &mut stream(0, 0, "fc"),
+            )
+            .unwrap();
+        assert_eq!(p.n_poison(), 6);
+        assert_eq!(p.data.labels(), train.labels());
+        for i in (0..30).filter(|&i| p.is_poison[i]) {
+            assert_eq!(train.labels()[i], 1);
+            // Base at 0.3, target class 0 at 0.1: the poison moved toward 0.1 but stays in range.
+            for &v in p.data.sample(i) {
+                assert!((0.1 - 1e-6..0.3).contains(&v), "{v}");
+            }
+        }
+        for i in (0..30).filter(|&i| !p.is_poison[i]) {
+            assert_eq!(p.data.sample(i), train.sample(i));
+        }
+        let t = p.attack_test.unwrap();
+        assert_eq!(t.targets, vec![1, 1]);
+        assert!(t.inputs.labels().iter().all(|&y| y == 0));
+    }
+
+    #[test]
+    fn without_a_surrogate_or_enough_samples_it_errs() {
+        let (train, test) = (data(30, 0), data(12, 100));
+        let fc = FeatureCollision::new(params());
+        assert_eq!(
+            fc.poison(AttackInput::new(&train, &test), &mut stream(0, 0, "fc"))
+                .unwrap_err(),
+            FeatureCollisionError::NoSurrogate
+        );
+        let model = StubClassifier::uniform(3);
+        let many = FeatureCollision::new(FeatureCollisionParams {
+            targets: 5,
+            ..params()
+        });
+        assert!(matches!(
+            many.poison(
+                AttackInput::new(&train, &test).with_surrogate(&model),
+                &mut stream(0, 0, "fc")
+            ),
+            Err(FeatureCollisionError::TooFewTargets { available: 4, .. })
+        ));
+    }
+}

@@ -1,0 +1,234 @@
+//! The attacks a scenario can name: one place that maps `kind` to parameters,
+//! checks, the resolved TOML and the attack itself. Adding an attack is one
+//! variant and one arm in each function here.
+
+use poisonlab_badnets::{BadNets, BadNetsParams};
+use poisonlab_blend::{Blend, BlendParams};
+use poisonlab_core::{Attack, AttackInput, Poisoned, Rng};
+use poisonlab_feature_collision::{FeatureCollision, FeatureCollisionParams};
+use poisonlab_label_flip::{LabelFlip, LabelFlipParams};
+use serde::{Deserialize, Serialize};
+use toml::{Table, Value};
+
+use crate::RunError;
+use crate::spec::Reader;
+
+/// Where in the custody chain the attacker acts (`[attack] at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Custody {
+    /// At the data's source, before it is signed (the default): provenance cannot see it.
+    #[default]
+    Source,
+    /// In transit, after the data was signed: a manifest check catches it.
+    Transit,
+}
+
+/// The checked `[attack]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttackSpec {
+    /// No attack (`kind = "none"`).
+    None,
+    /// Label flipping (`kind = "label-flip"`).
+    LabelFlip(LabelFlipParams),
+    /// BadNets trigger backdoor (`kind = "badnets"`), its trigger image loaded.
+    BadNets(BadNets),
+    /// Blended trigger backdoor (`kind = "blend"`), its pattern image loaded.
+    Blend(Blend),
+    /// Clean-label feature collision (`kind = "feature-collision"`).
+    FeatureCollision(FeatureCollisionParams),
+}
+
+/// Attack kinds, for messages.
+const KINDS: &str = "none, label-flip, badnets, blend or feature-collision";
+
+/// What shape and classes the data has, as far as known before loading.
+#[derive(Debug, Clone, Default)]
+pub struct DataFacts {
+    /// Class count.
+    pub n_classes: Option<usize>,
+    /// Shape of one sample.
+    pub shape: Option<Vec<usize>>,
+}
+
+impl AttackSpec {
+    /// Read `[attack]` (without `kind` and `at`, already taken) for `kind`.
+    pub(crate) fn read(
+        r: &mut Reader<'_>,
+        kind: &str,
+        table: &Table,
+        facts: &DataFacts,
+    ) -> Option<AttackSpec> {
+        let path = ["attack"];
+        let spec = match kind {
+            "none" => {
+                for key in table.keys() {
+                    r.problem(
+                        &["attack", key],
+                        "unknown key; kind = \"none\" takes no keys",
+                    );
+                }
+                AttackSpec::None
+            }
+            "label-flip" => AttackSpec::LabelFlip(r.read(&path, table)?),
+            "badnets" => {
+                let p: BadNetsParams = r.read(&path, table)?;
+                // Parameter rules first; the trigger image only loads when they hold.
+                if let Err(e) = p.check(facts.shape.as_deref(), facts.n_classes) {
+                    r.param_errors(&path, e);
+                    return None;
+                }
+                match BadNets::new(p, &r.base_dir) {
+                    Ok(a) => AttackSpec::BadNets(a),
+                    Err(e) => {
+                        r.problem(&["attack", "trigger", "path"], e.to_string());
+                        return None;
+                    }
+                }
+            }
+            "blend" => {
+                let p: BlendParams = r.read(&path, table)?;
+                if let Err(e) = p.check(facts.shape.as_deref(), facts.n_classes) {
+                    r.param_errors(&path, e);
+                    return None;
+                }
+                match Blend::new(p, &r.base_dir) {
+                    Ok(a) => AttackSpec::Blend(a),
+                    Err(e) => {
+                        r.problem(&["attack", "path"], e.to_string());
+                        return None;
+                    }
+                }
+            }
+            "feature-collision" => AttackSpec::FeatureCollision(r.read(&path, table)?),
+            other => {
+                r.problem(
+                    &["attack", "kind"],
+                    format!("unknown attack {other:?}; expected {KINDS}"),
+                );
+                return None;
+            }
+        };
+        let checked = spec.check(facts);
+        if let Err(e) = checked {
+            r.param_errors(&path, e);
+            return None;
+        }
+        Some(spec)
+    }
+
+    /// Check the parameters against what is known of the data.
+    pub fn check(&self, facts: &DataFacts) -> Result<(), Vec<poisonlab_core::ParamError>> {
+        match self {
+            AttackSpec::None => Ok(()),
+            AttackSpec::LabelFlip(p) => p.check(facts.n_classes),
+            AttackSpec::BadNets(a) => a.check(facts.shape.as_deref(), facts.n_classes),
+            AttackSpec::Blend(a) => a.check(facts.shape.as_deref(), facts.n_classes),
+            AttackSpec::FeatureCollision(p) => p.check(facts.n_classes),
+        }
+    }
+
+    /// The `kind` name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AttackSpec::None => "none",
+            AttackSpec::LabelFlip(_) => "label-flip",
+            AttackSpec::BadNets(_) => "badnets",
+            AttackSpec::Blend(_) => "blend",
+            AttackSpec::FeatureCollision(_) => "feature-collision",
+        }
+    }
+
+    /// True when the attack needs a surrogate model trained on clean data.
+    pub fn needs_surrogate(&self) -> bool {
+        matches!(self, AttackSpec::FeatureCollision(_))
+    }
+
+    /// The parameters as a TOML table (for the resolved scenario).
+    pub(crate) fn params_table(&self) -> Table {
+        let value = match self {
+            AttackSpec::None => return Table::new(),
+            AttackSpec::LabelFlip(p) => Value::try_from(p),
+            AttackSpec::BadNets(a) => Value::try_from(a.params()),
+            AttackSpec::Blend(a) => Value::try_from(a.params()),
+            AttackSpec::FeatureCollision(p) => Value::try_from(p),
+        };
+        match value {
+            Ok(Value::Table(t)) => t,
+            _ => Table::new(),
+        }
+    }
+
+    /// One line for the report.
+    pub fn describe(&self) -> String {
+        match self {
+            AttackSpec::None => "none".into(),
+            AttackSpec::LabelFlip(p) => match (p.source, p.target) {
+                (Some(s), Some(t)) => format!("label-flip, targeted {s} → {t}, rate {}", p.rate),
+                _ => format!("label-flip, random, rate {}", p.rate),
+            },
+            AttackSpec::BadNets(a) => {
+                let p = a.params();
+                let t = &p.trigger;
+                let goal = if p.all_to_all {
+                    "all-to-all (y → y+1)".to_string()
+                } else {
+                    format!("all-to-one → {}", p.target)
+                };
+                format!(
+                    "badnets, {goal}, rate {}, {:?} trigger {}×{} px at {}, {:?} mode",
+                    p.rate,
+                    t.shape,
+                    a.trigger_extent().0,
+                    a.trigger_extent().1,
+                    t.position
+                        .map_or(format!("{:?}", t.corner), |[r, c]| format!("({r}, {c})")),
+                    p.mode
+                )
+            }
+            AttackSpec::Blend(a) => {
+                let p = a.params();
+                format!(
+                    "blend, → {}, rate {}, alpha {} (test {}), {:?} pattern, {:?} mode",
+                    p.target,
+                    p.rate,
+                    p.alpha,
+                    p.test_alpha(),
+                    p.pattern,
+                    p.mode
+                )
+            }
+            AttackSpec::FeatureCollision(p) => format!(
+                "feature-collision (clean-label), {} targets of class {} → {}, {} poisons each, opacity {}",
+                p.targets, p.target_class, p.base_class, p.poisons_per_target, p.opacity
+            ),
+        }
+    }
+
+    /// Poison the training set.
+    pub(crate) fn poison(
+        &self,
+        input: AttackInput<'_>,
+        rng: &mut Rng,
+    ) -> Result<Poisoned, RunError> {
+        let err = |e: &dyn std::fmt::Display| RunError::Attack {
+            kind: self.kind(),
+            message: e.to_string(),
+        };
+        match self {
+            AttackSpec::None => Ok(Poisoned {
+                data: input.train.clone(),
+                is_poison: vec![false; input.train.len()],
+                attack_test: None,
+            }),
+            AttackSpec::LabelFlip(p) => LabelFlip::new(p.clone())
+                .poison(input, rng)
+                .map_err(|e| err(&e)),
+            AttackSpec::BadNets(a) => a.poison(input, rng).map_err(|e| err(&e)),
+            AttackSpec::Blend(a) => a.poison(input, rng).map_err(|e| err(&e)),
+            AttackSpec::FeatureCollision(p) => FeatureCollision::new(p.clone())
+                .poison(input, rng)
+                .map_err(|e| err(&e)),
+        }
+    }
+}

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use poisonlab_runner::{
-    CATALOGUE, Outcome, Progress, RunError, RunOptions, Scenario, load_scenario,
+    CATALOGUE, Outcome, Progress, RunError, RunOptions, Scenario, Source, load_scenario,
 };
 
 /// Exit code for a run that failed or checks that were not met.
@@ -58,6 +58,38 @@ enum Command {
     },
     /// List data sources, models, attacks and defenses.
     List,
+    /// Look at, download and export datasets.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Print format, shape, class counts, value range and SHA-256 of data files.
+    Inspect {
+        /// IDX (raw or .gz), CIFAR-10 .bin or CSV files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Download a dataset, verified against pinned SHA-256 sums (resumes partial downloads).
+    Fetch {
+        /// mnist, fashion-mnist or cifar10.
+        name: String,
+        /// Folder to put the files in.
+        #[arg(long)]
+        to: PathBuf,
+        /// Base URL of a mirror instead of the default one.
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Write the poisoned training set of a scenario's first run, its poison mask and a contact sheet.
+    Export {
+        /// The scenario TOML file.
+        scenario: PathBuf,
+        /// Folder to write to.
+        #[arg(long)]
+        to: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -106,8 +138,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate { files } => {
             let mut bad = false;
             for file in files {
+                let name = file.display().to_string();
                 match load_scenario(&file) {
-                    Ok(s) => println!("{}: ok ({} run(s))", file.display(), s.n_runs()),
+                    // File sources are read too: a corrupt file is bad input like a bad key.
+                    Ok(s) if is_file_source(&s) => {
+                        match poisonlab_runner::load_checked(&s, &name) {
+                            Ok(_) => {
+                                println!("{name}: ok ({} run(s), data files read)", s.n_runs())
+                            }
+                            Err(e) => {
+                                eprintln!("{name}: {e}");
+                                bad = true;
+                            }
+                        }
+                    }
+                    Ok(s) => println!("{name}: ok ({} run(s))", s.n_runs()),
                     Err(problems) => {
                         eprintln!("{problems}");
                         bad = true;
@@ -120,6 +165,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        Command::Data(cmd) => data(cmd),
         Command::List => {
             let mut section = "";
             for (group, name, about) in CATALOGUE {
@@ -143,7 +189,7 @@ fn run_scenario(
     let bar = Bar::new(quiet);
     let outcome = match poisonlab_runner::run(scenario, opts, &bar) {
         Ok(o) => o,
-        Err(e @ RunError::OtherScenario(_)) => {
+        Err(e @ (RunError::OtherScenario(_) | RunError::Invalid(_) | RunError::Data(_))) => {
             bar.bar.finish_and_clear();
             eprintln!("error: {e}");
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
@@ -180,6 +226,108 @@ fn run_scenario(
         }
     }
     Ok(code)
+}
+
+fn is_file_source(s: &Scenario) -> bool {
+    !matches!(s.data.source, Source::SyntheticDigits(_) | Source::Blobs(_))
+}
+
+fn data(cmd: DataCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        DataCommand::Inspect { paths } => {
+            let mut bad = false;
+            for path in paths {
+                match poisonlab_data::inspect(&path) {
+                    Ok(info) => println!("{info}"),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        bad = true;
+                    }
+                }
+            }
+            Ok(if bad {
+                ExitCode::from(EXIT_BAD_INPUT)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        DataCommand::Fetch { name, to, url } => {
+            let Some(cat) = poisonlab_data::catalogue(&name) else {
+                let known: Vec<&str> = poisonlab_data::catalogues()
+                    .iter()
+                    .map(|c| c.dataset)
+                    .collect();
+                eprintln!(
+                    "error: unknown dataset {name:?}; known: {}",
+                    known.join(", ")
+                );
+                return Ok(ExitCode::from(EXIT_BAD_INPUT));
+            };
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let mut progress = |file: &str, done: u64, total: Option<u64>| {
+                if let Some(t) = total {
+                    bar.set_length(t);
+                }
+                bar.set_position(done);
+                bar.set_message(file.to_string());
+            };
+            let files = poisonlab_data::fetch(cat, &to, url.as_deref(), &mut progress)
+                .with_context(|| format!("fetching {name}"))?;
+            bar.finish_and_clear();
+            println!(
+                "{name}: {} file(s) verified in {}",
+                files.len(),
+                to.display()
+            );
+            for f in &files {
+                println!("  {}", f.display());
+            }
+            let dir = to.display();
+            if name == "cifar10" {
+                println!(
+                    "\nUse them in a scenario with:\n\n[data]\nsource = \"cifar10\"\ndir = \"{dir}/{}\"",
+                    poisonlab_data::CIFAR_BIN_DIR
+                );
+            } else {
+                println!(
+                    "\nUse them in a scenario (paths relative to the scenario file) with:\n\n[data]\nsource = \"idx\"\ndir = \"{dir}\""
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DataCommand::Export { scenario, to } => {
+            let s = match load_scenario(&scenario) {
+                Ok(s) => s,
+                Err(problems) => {
+                    eprintln!("{problems}");
+                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                }
+            };
+            match poisonlab_runner::export(&s, &scenario.display().to_string(), &to) {
+                Ok(out) => {
+                    println!(
+                        "{} training samples ({} poisoned) written:",
+                        out.n, out.n_poison
+                    );
+                    for f in out.files {
+                        println!("  {}", f.display());
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e @ (RunError::Invalid(_) | RunError::Data(_))) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::from(EXIT_BAD_INPUT))
+                }
+                Err(e) => Err(e).context("exporting"),
+            }
+        }
+    }
 }
 
 fn print_outcome(o: &Outcome) {

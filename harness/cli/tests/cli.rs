@@ -275,3 +275,170 @@ fn list_names_every_kind() {
         assert!(out.contains(name), "{name} missing");
     }
 }
+
+/// The tiny IDX fixture of poisonlab-data: 300 train (gzip) / 100 test (raw) digits.
+fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/tests/fixtures/tiny-idx")
+}
+
+fn idx_scenario(dir: &Path) -> String {
+    format!(
+        "[scenario]\nname = \"idx\"\n[data]\nsource = \"idx\"\ndir = \"{}\"\n[model]\nhidden = [16]\nepochs = 1\n\
+         [attack]\nkind = \"label-flip\"\nsource = 7\ntarget = 1\nrate = 0.5\n[[defense]]\nkind = \"loss-filter\"\n",
+        dir.display()
+    )
+}
+
+#[test]
+fn idx_files_run_end_to_end_inspect_and_export() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(tmp.path(), "idx.toml", &idx_scenario(&fixture_dir()));
+    let out = tmp.path().join("out");
+    run(&scenario, &out, &[]);
+    let resolved = fs::read_to_string(out.join("scenario.toml")).unwrap();
+    assert!(
+        resolved.contains("n-train = 300") && resolved.contains("classes = 10"),
+        "{resolved}"
+    );
+    let record: serde_json::Value = serde_json::from_str(
+        fs::read_to_string(out.join("runs.jsonl"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(record["n-poison"].as_u64().unwrap() > 0);
+
+    let o = poisonlab(&[
+        "data",
+        "inspect",
+        fixture_dir()
+            .join("train-images-idx3-ubyte.gz")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("300") && text.contains("28"), "{text}");
+
+    let export = tmp.path().join("export");
+    let o = poisonlab(&[
+        "data",
+        "export",
+        scenario.to_str().unwrap(),
+        "--to",
+        export.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "poison-mask.csv",
+        "contact-sheet.png",
+    ] {
+        assert!(export.join(f).exists(), "{f} missing");
+    }
+    let mask = fs::read_to_string(export.join("poison-mask.csv")).unwrap();
+    let flipped = mask
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains(",true,7,1"))
+        .count();
+    assert_eq!(flipped as u64, record["n-poison"].as_u64().unwrap());
+}
+
+#[test]
+fn corrupt_data_files_exit_2_naming_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = |name: &str| {
+        let dir = tmp.path().join(name);
+        fs::create_dir_all(&dir).unwrap();
+        for entry in fs::read_dir(fixture_dir()).unwrap() {
+            let entry = entry.unwrap();
+            fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+        }
+        dir
+    };
+    let expect_exit_2 = |dir: &Path, what: &str, needle: &str| {
+        let scenario = write_scenario(tmp.path(), &format!("{what}.toml"), &idx_scenario(dir));
+        for cmd in ["validate", "run"] {
+            let o = poisonlab(
+                &[cmd, scenario.to_str().unwrap(), "--quiet"][..if cmd == "run" { 3 } else { 2 }],
+            );
+            assert_eq!(
+                o.status.code(),
+                Some(2),
+                "{what} via {cmd}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(err.contains(needle), "{what} via {cmd}: {err}");
+        }
+    };
+    // A gzip stream cut short.
+    let dir = copy("truncated");
+    let gz = dir.join("train-images-idx3-ubyte.gz");
+    let bytes = fs::read(&gz).unwrap();
+    fs::write(&gz, &bytes[..bytes.len() / 2]).unwrap();
+    expect_exit_2(&dir, "truncated", "train-images-idx3-ubyte.gz");
+    // Wrong magic number.
+    let dir = copy("magic");
+    let raw = dir.join("t10k-images-idx3-ubyte");
+    let mut bytes = fs::read(&raw).unwrap();
+    bytes[3] = 0x01;
+    fs::write(&raw, bytes).unwrap();
+    expect_exit_2(&dir, "magic", "t10k-images-idx3-ubyte");
+    // Label count ≠ image count.
+    let dir = copy("count");
+    let labels = dir.join("t10k-labels-idx1-ubyte");
+    let mut bytes = fs::read(&labels).unwrap();
+    bytes[7] -= 1;
+    bytes.pop();
+    fs::write(&labels, bytes).unwrap();
+    expect_exit_2(&dir, "count", "t10k-labels-idx1-ubyte");
+    // A CSV with a text cell.
+    let train = tmp.path().join("train.csv");
+    fs::write(&train, "a,b,label\n1,2,0\n3,oops,1\n").unwrap();
+    fs::write(tmp.path().join("test.csv"), "a,b,label\n1,2,0\n3,4,1\n").unwrap();
+    let csv = write_scenario(
+        tmp.path(),
+        "csv.toml",
+        "[scenario]\nname = \"csv\"\n[data]\nsource = \"csv\"\ntrain = \"train.csv\"\ntest = \"test.csv\"\n",
+    );
+    let o = poisonlab(&["run", csv.to_str().unwrap(), "--quiet"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("train.csv") && err.contains("oops"), "{err}");
+    // A CIFAR batch whose length is not a multiple of 3073.
+    let cifar = tmp.path().join("cifar");
+    fs::create_dir_all(&cifar).unwrap();
+    for name in [
+        "data_batch_1.bin",
+        "data_batch_2.bin",
+        "data_batch_3.bin",
+        "data_batch_4.bin",
+        "data_batch_5.bin",
+        "test_batch.bin",
+    ] {
+        fs::write(cifar.join(name), vec![0u8; 3073]).unwrap();
+    }
+    fs::write(cifar.join("data_batch_3.bin"), vec![0u8; 3000]).unwrap();
+    let c = write_scenario(
+        tmp.path(),
+        "cifar.toml",
+        "[scenario]\nname = \"c\"\n[data]\nsource = \"cifar10\"\ndir = \"cifar\"\n",
+    );
+    let o = poisonlab(&["validate", c.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("data_batch_3.bin"));
+    // A missing data file names the path.
+    let missing = write_scenario(
+        tmp.path(),
+        "missing.toml",
+        &idx_scenario(&tmp.path().join("nowhere")),
+    );
+    let o = poisonlab(&["validate", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nowhere"));
+}

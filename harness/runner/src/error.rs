@@ -38,6 +38,9 @@ pub enum RunError {
         .0.display()
     )]
     OtherScenario(PathBuf),
+    /// The scenario does not fit the data it loaded (checks that need the data).
+    #[error("{0}")]
+    Invalid(crate::Problems),
     /// A worker thread panicked (a bug).
     #[error("a worker thread panicked: {0}")]
     Panic(String),

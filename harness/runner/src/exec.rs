@@ -104,9 +104,14 @@ fn same_run(record: &RunRecord, scenario: &Scenario, planned: &Planned) -> bool 
 }
 
 /// Prepare `out`: write the resolved scenario and return the records already there.
-fn prepare(dir: &Path, scenario: &Scenario, fresh: bool) -> Result<Vec<RunRecord>, RunError> {
+fn prepare(
+    dir: &Path,
+    scenario: &Scenario,
+    data: &LoadedData,
+    fresh: bool,
+) -> Result<Vec<RunRecord>, RunError> {
     std::fs::create_dir_all(dir).map_err(RunError::io(dir))?;
-    let resolved = scenario.resolved_toml();
+    let resolved = scenario.resolved_toml_with(Some(data));
     let scenario_path = dir.join(files::SCENARIO);
     let existing = match std::fs::read_to_string(&scenario_path) {
         Ok(old) if old == resolved && !fresh => read_records(&dir.join(files::RUNS))?,
@@ -117,6 +122,49 @@ fn prepare(dir: &Path, scenario: &Scenario, fresh: bool) -> Result<Vec<RunRecord
     Ok(existing)
 }
 
+/// Load the scenario's data and check every point against it: the class count
+/// and sample shape of file sources are only known now.
+pub fn load_checked(scenario: &Scenario, file: &str) -> Result<LoadedData, RunError> {
+    let data = LoadedData::load(&scenario.data, scenario.meta.seed)?;
+    let facts = data.facts();
+    let mut list = Vec::new();
+    for point in &scenario.points {
+        if let Err(errors) = point.attack.check(&facts) {
+            for e in errors {
+                let p = crate::Problem {
+                    line: None,
+                    key: format!("attack.{}", e.key),
+                    message: e.message,
+                };
+                if !list.contains(&p) {
+                    list.push(p);
+                }
+            }
+        }
+        if point.model.kind == poisonlab_model::ModelKind::Cnn && !data.train.is_image() {
+            let p = crate::Problem {
+                line: None,
+                key: "model.kind".into(),
+                message: format!(
+                    "cnn needs image data; the data has shape {:?}",
+                    data.train.shape()
+                ),
+            };
+            if !list.contains(&p) {
+                list.push(p);
+            }
+        }
+    }
+    if list.is_empty() {
+        Ok(data)
+    } else {
+        Err(RunError::Invalid(crate::Problems {
+            file: file.to_string(),
+            list,
+        }))
+    }
+}
+
 /// Run every (point, repeat) of `scenario` not already in `opts.out`, then write all results files.
 pub fn run(
     scenario: &Scenario,
@@ -125,7 +173,8 @@ pub fn run(
 ) -> Result<Outcome, RunError> {
     let dir = &opts.out;
     let plan = plan(scenario);
-    let existing = prepare(dir, scenario, opts.fresh)?;
+    let data = load_checked(scenario, "scenario")?;
+    let existing = prepare(dir, scenario, &data, opts.fresh)?;
     let mut done: Vec<Option<RunRecord>> = plan
         .iter()
         .map(|p| existing.iter().find(|r| same_run(r, scenario, p)).cloned())
@@ -138,7 +187,6 @@ pub fn run(
     let pending: Vec<usize> = (0..plan.len()).filter(|&i| done[i].is_none()).collect();
     let mut failures = Vec::new();
     if !pending.is_empty() {
-        let data = LoadedData::load(&scenario.data, scenario.meta.seed)?;
         let ctx = RunContext {
             seed: scenario.meta.seed,
             data: &data,

@@ -11,6 +11,7 @@
 mod error;
 mod exec;
 mod expect;
+mod export;
 mod pipeline;
 mod problem;
 mod record;
@@ -22,15 +23,17 @@ mod spec;
 mod summary;
 
 pub use error::RunError;
-pub use exec::{Outcome, Progress, RunOptions, Silent, run};
+pub use exec::{Outcome, Progress, RunOptions, Silent, load_checked, run};
 pub use expect::{Expectation, Unmet};
+pub use export::{Exported, export};
 pub use pipeline::LoadedData;
 pub use problem::{Problem, Problems};
 pub use record::{DefenseRecord, Detection, ModelEval, RunRecord};
 pub use registry::{AttackSpec, Custody, DataFacts};
 pub use results::files;
 pub use scenario::{
-    CATALOGUE, DataCommon, DataSpec, DefenseKind, DefenseSpec, Meta, Point, Scenario, Source,
+    CATALOGUE, DataCommon, DataSpec, DefenseKind, DefenseSpec, Meta, Normalize, Point, Scenario,
+    Source,
 };
 pub use summary::PointSummary;
 

@@ -17,7 +17,8 @@ use rand::Rng as _;
 
 use crate::RunError;
 use crate::record::{DefenseRecord, Detection, ModelEval, RunRecord};
-use crate::scenario::{DataSpec, DefenseKind, Point, Source};
+use crate::registry::DataFacts;
+use crate::scenario::{DataSpec, DefenseKind, Normalize, Point, Source};
 
 /// The scenario's data, loaded once and shared by every run.
 #[derive(Debug, Clone)]
@@ -28,6 +29,8 @@ pub struct LoadedData {
     pub test: Dataset,
     /// Clean held-out samples for defenses that need them.
     pub trusted: Option<Dataset>,
+    /// Names of the classes when a CSV file labelled them with strings.
+    pub class_names: Option<Vec<String>>,
     /// Seconds it took.
     pub seconds: f64,
 }
@@ -38,12 +41,24 @@ impl LoadedData {
     pub fn load(spec: &DataSpec, seed: u64) -> Result<Self, RunError> {
         let start = Instant::now();
         let mut rng = stream(seed, 0, "data");
+        let mut class_names = None;
         let splits = match &spec.source {
             Source::SyntheticDigits(p) => p.generate(&mut rng),
             Source::Blobs(p) => p.generate(&mut rng),
+            Source::Idx(paths) => poisonlab_data::load_idx(paths)?,
+            Source::Cifar10(dir) => poisonlab_data::load_cifar10(dir)?,
+            Source::Csv(paths) => {
+                let csv = poisonlab_data::load_csv(paths)?;
+                class_names = csv.class_names;
+                csv.splits
+            }
         };
-        let train = limit(&splits.train, spec.common.limit_train);
-        let test = limit(&splits.test, spec.common.limit_test);
+        // Move, don't copy: a 60 000-image set is held once.
+        let mut train = first(splits.train, spec.common.limit_train);
+        let mut test = first(splits.test, spec.common.limit_test);
+        if spec.common.normalize == Normalize::Standardize {
+            poisonlab_data::standardize(&mut train, &mut [&mut test]);
+        }
         let (train, trusted) = if spec.common.trusted > 0 {
             let (rest, held) =
                 stratified_holdout(&train, spec.common.trusted, &mut stream(seed, 0, "trusted"))?;
@@ -55,8 +70,25 @@ impl LoadedData {
             train,
             test,
             trusted,
+            class_names,
             seconds: start.elapsed().as_secs_f64(),
         })
+    }
+
+    /// What the data turned out to be, for checks that need it.
+    pub fn facts(&self) -> DataFacts {
+        DataFacts {
+            n_classes: Some(self.train.n_classes()),
+            shape: Some(self.train.shape().to_vec()),
+        }
+    }
+}
+
+/// The first `n` samples (all when `n` is `None` or beyond the data), moving the data.
+fn first(data: Dataset, n: Option<usize>) -> Dataset {
+    match n {
+        Some(n) if n < data.len() => limit(&data, Some(n)),
+        _ => data,
     }
 }
 
@@ -201,6 +233,30 @@ impl Baseline<'_> {
             error: None,
             seconds: start.elapsed().as_secs_f64(),
         })
+    }
+}
+
+/// The poisoned training set of one (point, repeat), exactly as its run sees it.
+pub(crate) fn poisoned_set(
+    ctx: &RunContext<'_>,
+    point: &Point,
+    repeat: u64,
+) -> Result<Poisoned, RunError> {
+    let data = ctx.data;
+    let input = AttackInput::new(&data.train, &data.test);
+    let rng = &mut stream(ctx.seed, repeat, "attack");
+    if point.attack.needs_surrogate() {
+        let trainer = Trainer {
+            params: BurnTrainer::new(point.model.clone()),
+            seed: ctx.seed,
+            repeat,
+        };
+        let clean = trainer.train(&data.train, "clean")?;
+        point
+            .attack
+            .poison(input.with_surrogate(clean.as_ref()), rng)
+    } else {
+        point.attack.poison(input, rng)
     }
 }
 

@@ -33,6 +33,13 @@ fn describe(scenario: &Scenario) -> String {
             p.train, p.test
         ),
         Source::Blobs(p) => format!("blobs ({} classes, {} dimensions)", p.classes, p.dim),
+        Source::Idx(p) => format!("idx files ({})", p.train_images.display()),
+        Source::Cifar10(dir) => format!("cifar10 batches ({})", dir.display()),
+        Source::Csv(p) => format!(
+            "csv files ({}, label column {:?})",
+            p.train.display(),
+            p.label_column
+        ),
     };
     let attack = scenario.points.first().map_or("none".into(), |p| {
         format!("{} (acts at the {:?})", p.attack.describe(), p.attack_at).to_lowercase()

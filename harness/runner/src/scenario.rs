@@ -4,6 +4,9 @@ use poisonlab_data::{BlobsParams, SyntheticDigitsParams};
 use poisonlab_knn_label::KnnLabelParams;
 use poisonlab_loss_filter::LossFilterParams;
 use poisonlab_model::ModelParams;
+use std::path::{Path, PathBuf};
+
+use poisonlab_data::{CsvPaths, IdxPaths};
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
@@ -40,6 +43,69 @@ pub enum Source {
     SyntheticDigits(SyntheticDigitsParams),
     /// Gaussian clusters (`blobs`).
     Blobs(BlobsParams),
+    /// MNIST-family IDX files (`idx`), paths resolved against the scenario's folder.
+    Idx(IdxPaths),
+    /// CIFAR-10 binary batches in a folder (`cifar10`).
+    Cifar10(PathBuf),
+    /// Tabular CSV files (`csv`).
+    Csv(CsvPaths),
+}
+
+impl Source {
+    /// The `source` name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Source::SyntheticDigits(_) => "synthetic-digits",
+            Source::Blobs(_) => "blobs",
+            Source::Idx(_) => "idx",
+            Source::Cifar10(_) => "cifar10",
+            Source::Csv(_) => "csv",
+        }
+    }
+}
+
+/// How features are scaled after loading (`[data] normalize`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Normalize {
+    /// As loaded (pixels in [0, 1]).
+    #[default]
+    None,
+    /// Per feature: subtract the training mean, divide by the training std.
+    Standardize,
+}
+
+/// `[data]` keys of the idx source.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct IdxKeys {
+    /// A folder with the four standard MNIST file names (raw or .gz).
+    dir: Option<PathBuf>,
+    train_images: Option<PathBuf>,
+    train_labels: Option<PathBuf>,
+    test_images: Option<PathBuf>,
+    test_labels: Option<PathBuf>,
+}
+
+/// `[data]` keys of the cifar10 source.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct CifarKeys {
+    dir: PathBuf,
+}
+
+/// `[data]` keys of the csv source.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct CsvKeys {
+    train: PathBuf,
+    test: PathBuf,
+    #[serde(default = "default_label_column")]
+    label_column: String,
+}
+
+fn default_label_column() -> String {
+    poisonlab_data::DEFAULT_LABEL_COLUMN.to_string()
 }
 
 /// Keys of `[data]` that apply to every source.
@@ -56,6 +122,9 @@ pub struct DataCommon {
     /// trusted reference. Default 0.
     #[serde(default)]
     pub trusted: usize,
+    /// `none` (default) or `standardize` (with training statistics).
+    #[serde(default)]
+    pub normalize: Normalize,
 }
 
 /// The checked `[data]` table.
@@ -80,6 +149,8 @@ impl DataSpec {
                 n_classes: Some(p.classes),
                 shape: Some(vec![p.dim]),
             },
+            // Known once the files are read; the runner checks again then.
+            Source::Idx(_) | Source::Cifar10(_) | Source::Csv(_) => DataFacts::default(),
         }
     }
 }
@@ -187,8 +258,10 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Top-level tables. `versions` and `loaded` are written into resolved
+/// scenarios for the record and ignored when such a file is run again.
 const TOP_LEVEL: &[&str] = &[
-    "scenario", "data", "model", "attack", "defense", "sweep", "expect", "versions",
+    "scenario", "data", "model", "attack", "defense", "sweep", "expect", "versions", "loaded",
 ];
 const RESERVED_DEFENSE_NAMES: &[&str] = &["perfect", "random", "clean", "poisoned"];
 
@@ -291,17 +364,67 @@ impl Scenario {
         self.points.len() * self.meta.repeats as usize
     }
 
-    /// The scenario as resolved, defaults filled in, as TOML (written next to results).
+    /// The scenario as resolved, defaults filled in, as TOML (written next to
+    /// results), with what loading the data found when `loaded` is given.
+    pub fn resolved_toml_with(&self, loaded: Option<&crate::LoadedData>) -> String {
+        let mut text = self.resolved_toml();
+        if let Some(d) = loaded {
+            let mut t = Table::new();
+            let int = |n: usize| Value::Integer(n as i64);
+            t.insert("n-train".into(), int(d.train.len()));
+            t.insert("n-test".into(), int(d.test.len()));
+            t.insert(
+                "n-trusted".into(),
+                int(d.trusted.as_ref().map_or(0, |t| t.len())),
+            );
+            t.insert(
+                "shape".into(),
+                Value::Array(d.train.shape().iter().map(|&n| int(n)).collect()),
+            );
+            t.insert("classes".into(), int(d.train.n_classes()));
+            if let Some(names) = &d.class_names {
+                // Class i is the i-th string label in sorted order.
+                t.insert(
+                    "class-names".into(),
+                    Value::Array(names.iter().map(|n| Value::String(n.clone())).collect()),
+                );
+            }
+            let mut root = Table::new();
+            root.insert("loaded".into(), Value::Table(t));
+            text.push('\n');
+            text.push_str(&toml::to_string_pretty(&root).unwrap_or_default());
+        }
+        text
+    }
+
+    /// The scenario as resolved, defaults filled in, as TOML.
     pub fn resolved_toml(&self) -> String {
         let mut root = Table::new();
         root.insert("scenario".into(), to_value(&self.meta));
         let mut data = Table::new();
-        let (name, params) = match &self.data.source {
-            Source::SyntheticDigits(p) => ("synthetic-digits", to_value(p)),
-            Source::Blobs(p) => ("blobs", to_value(p)),
-        };
-        data.insert("source".into(), Value::String(name.into()));
-        extend(&mut data, params);
+        data.insert(
+            "source".into(),
+            Value::String(self.data.source.name().into()),
+        );
+        let path = |p: &Path| Value::String(p.display().to_string());
+        match &self.data.source {
+            Source::SyntheticDigits(p) => extend(&mut data, to_value(p)),
+            Source::Blobs(p) => extend(&mut data, to_value(p)),
+            Source::Idx(p) => {
+                data.insert("train-images".into(), path(&p.train_images));
+                data.insert("train-labels".into(), path(&p.train_labels));
+                data.insert("test-images".into(), path(&p.test_images));
+                data.insert("test-labels".into(), path(&p.test_labels));
+            }
+            Source::Cifar10(dir) => {
+                data.insert("dir".into(), path(dir));
+            }
+            Source::Csv(p) => {
+                data.insert("train".into(), path(&p.train));
+                data.insert("test".into(), path(&p.test));
+                data.insert("label-column".into(), Value::String(p.label_column.clone()));
+            }
+        }
         extend(&mut data, to_value(&self.data.common));
         root.insert("data".into(), Value::Table(data));
         if let Some(point) = self.points.first() {
@@ -409,12 +532,23 @@ fn read_data(r: &mut Reader<'_>, root: &Table) -> Option<DataSpec> {
         }
     };
     let mut common_table = Table::new();
-    for key in ["limit-train", "limit-test", "trusted"] {
+    for key in ["limit-train", "limit-test", "trusted", "normalize"] {
         if let Some(v) = table.remove(key) {
             common_table.insert(key.into(), v);
         }
     }
     let common = r.read::<DataCommon>(&["data"], &common_table)?;
+    let base = r.base_dir.clone();
+    let file = |r: &mut Reader<'_>, key: &str, p: PathBuf| -> PathBuf {
+        let full = base.join(p);
+        if !full.exists() {
+            r.problem(
+                &["data", key],
+                format!("no such file or folder: {}", full.display()),
+            );
+        }
+        full
+    };
     let source = match source.as_str() {
         "synthetic-digits" => {
             let p = r.read::<SyntheticDigitsParams>(&["data"], &table)?;
@@ -426,38 +560,95 @@ fn read_data(r: &mut Reader<'_>, root: &Table) -> Option<DataSpec> {
             p.check().map_err(|e| r.param_errors(&["data"], e)).ok()?;
             Source::Blobs(p)
         }
-        "idx" | "cifar10" | "csv" => {
-            r.problem(
-                &["data", "source"],
-                format!("{source:?} files are not supported yet; use synthetic-digits or blobs"),
-            );
-            return None;
+        "idx" => {
+            let k = r.read::<IdxKeys>(&["data"], &table)?;
+            let defaults = k.dir.as_ref().map(|d| IdxPaths::in_dir(&base.join(d)));
+            let pick = |r: &mut Reader<'_>,
+                        key: &str,
+                        given: Option<PathBuf>,
+                        default: Option<PathBuf>| {
+                match (given, default) {
+                    (Some(p), _) => Some(file(r, key, p)),
+                    (None, Some(d)) => Some(file(r, "dir", d)),
+                    (None, None) => {
+                        r.problem(&["data", key], "is required for source = \"idx\" (or give `dir` with the standard MNIST file names)");
+                        None
+                    }
+                }
+            };
+            let d = defaults.as_ref();
+            let paths = IdxPaths {
+                train_images: pick(
+                    r,
+                    "train-images",
+                    k.train_images,
+                    d.map(|d| d.train_images.clone()),
+                )?,
+                train_labels: pick(
+                    r,
+                    "train-labels",
+                    k.train_labels,
+                    d.map(|d| d.train_labels.clone()),
+                )?,
+                test_images: pick(
+                    r,
+                    "test-images",
+                    k.test_images,
+                    d.map(|d| d.test_images.clone()),
+                )?,
+                test_labels: pick(
+                    r,
+                    "test-labels",
+                    k.test_labels,
+                    d.map(|d| d.test_labels.clone()),
+                )?,
+            };
+            Source::Idx(paths)
+        }
+        "cifar10" => {
+            let k = r.read::<CifarKeys>(&["data"], &table)?;
+            Source::Cifar10(file(r, "dir", k.dir))
+        }
+        "csv" => {
+            let k = r.read::<CsvKeys>(&["data"], &table)?;
+            let (train, test) = (file(r, "train", k.train), file(r, "test", k.test));
+            Source::Csv(CsvPaths {
+                train,
+                test,
+                label_column: k.label_column,
+            })
         }
         other => {
             r.problem(
                 &["data", "source"],
-                format!("unknown source {other:?}; expected synthetic-digits or blobs"),
+                format!("unknown source {other:?}; expected synthetic-digits, blobs, idx, cifar10 or csv"),
             );
             return None;
         }
     };
     let spec = DataSpec { source, common };
-    let train_n = match &spec.source {
-        Source::SyntheticDigits(p) => p.train,
-        Source::Blobs(p) => p.train,
-    };
-    let train_n = spec.common.limit_train.map_or(train_n, |l| l.min(train_n));
     if spec.common.limit_train == Some(0) {
         r.problem(&["data", "limit-train"], "must be at least 1, got 0");
     }
     if spec.common.limit_test == Some(0) {
         r.problem(&["data", "limit-test"], "must be at least 1, got 0");
     }
-    if spec.common.trusted >= train_n {
+    let generated = match &spec.source {
+        Source::SyntheticDigits(p) => Some(p.train),
+        Source::Blobs(p) => Some(p.train),
+        _ => None,
+    };
+    let train_n = match (generated, spec.common.limit_train) {
+        (Some(g), Some(l)) => Some(g.min(l)),
+        (g, l) => g.or(l),
+    };
+    if let Some(n) = train_n
+        && spec.common.trusted >= n
+    {
         r.problem(
             &["data", "trusted"],
             format!(
-                "must leave training samples: {} trusted of {train_n} training samples",
+                "must leave training samples: {} trusted of {n} training samples",
                 spec.common.trusted
             ),
         );
@@ -521,17 +712,16 @@ fn grid(sweep: &[(String, Vec<Value>)]) -> Vec<Vec<(String, Value)>> {
 fn assign(root: &mut Table, key: &str, value: Value) -> Result<(), String> {
     let parts: Vec<&str> = key.split('.').collect();
     match parts.as_slice() {
-        [section @ ("model" | "attack"), field] => {
+        [section @ ("model" | "attack"), fields @ ..] if !fields.is_empty() => {
             let t = root
                 .entry(section.to_string())
                 .or_insert_with(|| Value::Table(Table::new()));
             let Value::Table(t) = t else {
                 return Err(format!("[{section}] is not a table"));
             };
-            t.insert(field.to_string(), value);
-            Ok(())
+            set_nested(t, fields, value)
         }
-        ["defense", name, field] => {
+        ["defense", name, fields @ ..] if !fields.is_empty() => {
             let Some(Value::Array(defenses)) = root.get_mut("defense") else {
                 return Err("the scenario has no [[defense]] tables".into());
             };
@@ -540,14 +730,30 @@ fn assign(root: &mut Table, key: &str, value: Value) -> Result<(), String> {
                 _ => None,
             });
             match found {
-                Some(t) => {
-                    t.insert(field.to_string(), value);
-                    Ok(())
-                }
+                Some(t) => set_nested(t, fields, value),
                 None => Err(format!("no [[defense]] is named {name:?}")),
             }
         }
         _ => Err("must be model.<key>, attack.<key> or defense.<name>.<key>".into()),
+    }
+}
+
+/// Set `fields` (a path of nested keys, e.g. `trigger.size`) in `table`,
+/// creating inner tables such as an omitted `trigger` as needed.
+fn set_nested(table: &mut Table, fields: &[&str], value: Value) -> Result<(), String> {
+    match fields {
+        [] => Err("empty key".into()),
+        [last] => {
+            table.insert(last.to_string(), value);
+            Ok(())
+        }
+        [first, rest @ ..] => match table
+            .entry(first.to_string())
+            .or_insert_with(|| Value::Table(Table::new()))
+        {
+            Value::Table(inner) => set_nested(inner, rest, value),
+            _ => Err(format!("`{first}` is not a table")),
+        },
     }
 }
 

@@ -165,3 +165,18 @@ fn cnn_on_tabular_data_and_trusted_beyond_train_are_rejected() {
     let keys: Vec<String> = problems(text).into_iter().map(|p| p.1).collect();
     assert_eq!(keys, ["data.trusted", "model.kind"]);
 }
+
+#[test]
+fn nested_keys_can_be_swept() {
+    let text = "[scenario]\nname = \"t\"\n[attack]\nkind = \"badnets\"\ntrigger = { shape = \"square\" }\n[sweep]\n\"attack.trigger.size\" = [2, 4]\n";
+    let s = Scenario::parse(text, "t.toml").unwrap();
+    let sizes: Vec<usize> = s
+        .points
+        .iter()
+        .map(|p| match &p.attack {
+            AttackSpec::BadNets(a) => a.params().trigger.size,
+            _ => 0,
+        })
+        .collect();
+    assert_eq!(sizes, [2, 4]);
+}

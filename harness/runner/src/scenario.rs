@@ -539,8 +539,7 @@ fn read_data(r: &mut Reader<'_>, root: &Table) -> Option<DataSpec> {
     }
     let common = r.read::<DataCommon>(&["data"], &common_table)?;
     let base = r.base_dir.clone();
-    let file = |r: &mut Reader<'_>, key: &str, p: PathBuf| -> PathBuf {
-        let full = base.join(p);
+    let exists = |r: &mut Reader<'_>, key: &str, full: PathBuf| -> PathBuf {
         if !full.exists() {
             r.problem(
                 &["data", key],
@@ -549,6 +548,7 @@ fn read_data(r: &mut Reader<'_>, root: &Table) -> Option<DataSpec> {
         }
         full
     };
+    let file = |r: &mut Reader<'_>, key: &str, p: PathBuf| exists(r, key, base.join(p));
     let source = match source.as_str() {
         "synthetic-digits" => {
             let p = r.read::<SyntheticDigitsParams>(&["data"], &table)?;
@@ -569,7 +569,7 @@ fn read_data(r: &mut Reader<'_>, root: &Table) -> Option<DataSpec> {
                         default: Option<PathBuf>| {
                 match (given, default) {
                     (Some(p), _) => Some(file(r, key, p)),
-                    (None, Some(d)) => Some(file(r, "dir", d)),
+                    (None, Some(d)) => Some(exists(r, "dir", d)),
                     (None, None) => {
                         r.problem(&["data", key], "is required for source = \"idx\" (or give `dir` with the standard MNIST file names)");
                         None

@@ -32,6 +32,11 @@ impl TrainedModel {
         }
     }
 
+    /// The trained network, its input layout and class count, for more training.
+    pub(crate) fn into_parts(self) -> (Net, InputShape, usize) {
+        (self.trained, self.shape, self.n_classes)
+    }
+
     /// Run `f` over the data in batches on the inference device and stack the rows.
     fn batched(&self, data: &Dataset, f: impl Fn(Tensor<2>) -> Tensor<2>) -> Matrix {
         let device = backend::device();

@@ -158,3 +158,24 @@ fn feature_gradient_matches_finite_differences() {
         );
     }
 }
+
+#[test]
+fn resume_continues_from_the_trained_weights() {
+    let train = two_classes(80, &[6], &mut stream(7, 0, "train"));
+    let one = BurnTrainer::new(params(ModelKind::Mlp, 1));
+    let two = BurnTrainer::new(params(ModelKind::Mlp, 2));
+    // One epoch, then one more from where it stopped, is not a fresh start:
+    let first = one.fit(&train, &mut stream(7, 0, "m")).unwrap();
+    let before = first.predict_proba(&train);
+    let resumed = one
+        .resume(first, &train, &mut stream(7, 0, "more"))
+        .unwrap();
+    assert_ne!(resumed.predict_proba(&train), before);
+    let fresh = one.fit(&train, &mut stream(7, 0, "more")).unwrap();
+    assert_ne!(resumed.predict_proba(&train), fresh.predict_proba(&train));
+    // and it keeps learning: the loss after two passes is below the loss after one.
+    let loss = |m: &crate::TrainedModel| m.losses(&train).iter().sum::<f32>();
+    let twice = two.fit(&train, &mut stream(7, 0, "m")).unwrap();
+    assert!(loss(&resumed) < loss(&one.fit(&train, &mut stream(7, 0, "m")).unwrap()));
+    assert!(loss(&twice).is_finite());
+}

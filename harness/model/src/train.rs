@@ -39,6 +39,23 @@ impl BurnTrainer {
         Ok(TrainedModel::new(net, shape, data.n_classes()))
     }
 
+    /// Continue training `model` on `data` (warm start, a fresh Adam state):
+    /// the round-by-round training of continual scenarios. Batch order comes from `rng`.
+    pub fn resume(
+        &self,
+        model: TrainedModel,
+        data: &Dataset,
+        rng: &mut Rng,
+    ) -> Result<TrainedModel, ModelError> {
+        if data.is_empty() {
+            return Err(ModelError::EmptyData);
+        }
+        let (net, shape, n_classes) = model.into_parts();
+        let device = backend::autodiff_device();
+        let net = self.run_epochs(net, &shape, data, rng, &device)?;
+        Ok(TrainedModel::new(net, shape, n_classes))
+    }
+
     fn run_epochs(
         &self,
         mut net: Net,

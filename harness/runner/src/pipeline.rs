@@ -10,12 +10,15 @@ use poisonlab_core::{
     Verdict,
 };
 use poisonlab_data::{limit, stratified_holdout};
+use poisonlab_drift::{Drift, class_mean};
 use poisonlab_knn_label::KnnLabel;
 use poisonlab_loss_filter::LossFilter;
-use poisonlab_model::BurnTrainer;
+use poisonlab_model::{BurnTrainer, ModelParams, TrainedModel};
 use rand::Rng as _;
+use std::ops::Range;
 
 use crate::RunError;
+use crate::record::{AttackInfo, RoundRecord};
 use crate::record::{DefenseRecord, Detection, ModelEval, RunRecord};
 use crate::registry::DataFacts;
 use crate::scenario::{DataSpec, DefenseKind, Normalize, Point, Source};
@@ -134,26 +137,225 @@ pub(crate) struct RunContext<'a> {
     pub data: &'a LoadedData,
 }
 
-/// Trains every model of one run.
+/// Trains every model of one run: at once, or round by round for drift runs.
 struct Trainer {
     params: BurnTrainer,
     seed: u64,
     repeat: u64,
+    /// Round-by-round training: the sample ranges of each round in the
+    /// training set, and the trainer of one round (its epochs per round).
+    rounds: Option<(Vec<Range<usize>>, BurnTrainer)>,
 }
 
 impl Trainer {
     /// Every training run starts from the same `model` stream (same initial
-    /// weights), so clean, poisoned and retrained models differ only by their data.
+    /// weights; round r ≥ 2 shuffles with stream `round{r}`), so clean, poisoned
+    /// and retrained models differ only by their data.
     fn train(&self, data: &Dataset, what: &str) -> Result<Box<dyn Classifier>, RunError> {
-        let model = self
-            .params
-            .fit(data, &mut stream(self.seed, self.repeat, "model"))
-            .map_err(|source| RunError::Train {
-                what: what.to_string(),
-                source,
-            })?;
+        let all: Vec<usize> = (0..data.len()).collect();
+        self.train_kept(data, &all, what)
+    }
+
+    /// Train on the samples `kept` (ascending) of `data`; in round mode each
+    /// round keeps its own samples.
+    fn train_kept(
+        &self,
+        data: &Dataset,
+        kept: &[usize],
+        what: &str,
+    ) -> Result<Box<dyn Classifier>, RunError> {
+        let subset = if kept.len() == data.len() {
+            data.clone()
+        } else {
+            data.subset(kept)
+        };
+        let model = match &self.rounds {
+            None => self
+                .params
+                .fit(&subset, &mut stream(self.seed, self.repeat, "model")),
+            Some((ranges, per_round)) => {
+                let mut start = 0;
+                let bounds: Vec<Range<usize>> = ranges
+                    .iter()
+                    .map(|r| {
+                        let n = kept.iter().filter(|&&i| r.contains(&i)).count();
+                        start += n;
+                        start - n..start
+                    })
+                    .collect();
+                self.fit_rounds(per_round, &subset, &bounds, |_, _| {})
+            }
+        };
+        let model = model.map_err(|source| RunError::Train {
+            what: what.to_string(),
+            source,
+        })?;
         Ok(Box::new(model))
     }
+
+    /// Train round by round on `bounds` of `data`, warm-starting each round;
+    /// `each(round, model)` sees the model after every round.
+    fn fit_rounds(
+        &self,
+        per_round: &BurnTrainer,
+        data: &Dataset,
+        bounds: &[Range<usize>],
+        mut each: impl FnMut(usize, &TrainedModel),
+    ) -> Result<TrainedModel, poisonlab_model::ModelError> {
+        let mut model: Option<TrainedModel> = None;
+        for (r, range) in bounds.iter().enumerate() {
+            let chunk = data.subset(&range.clone().collect::<Vec<_>>());
+            let next = match model.take() {
+                None => per_round.fit(&chunk, &mut stream(self.seed, self.repeat, "model"))?,
+                Some(m) if chunk.is_empty() => m,
+                Some(m) => per_round.resume(
+                    m,
+                    &chunk,
+                    &mut stream(self.seed, self.repeat, &format!("round{}", r + 1)),
+                )?,
+            };
+            each(r + 1, &next);
+            model = Some(next);
+        }
+        model.ok_or(poisonlab_model::ModelError::EmptyData)
+    }
+}
+
+/// Split `n` samples into `rounds` contiguous ranges of (nearly) equal size.
+fn round_ranges(n: usize, rounds: usize) -> Vec<Range<usize>> {
+    (0..rounds)
+        .map(|r| r * n / rounds..(r + 1) * n / rounds)
+        .collect()
+}
+
+/// Poison each round's share of the training set; returns the poisoned set
+/// (attack test inputs included) and each round's (poisons, samples).
+fn drift_poison(
+    ctx: &RunContext<'_>,
+    drift: &Drift,
+    ranges: &[Range<usize>],
+    repeat: u64,
+) -> Result<(Poisoned, Vec<(usize, usize)>), RunError> {
+    let data = ctx.data;
+    let p = drift.params();
+    // The attacker knows the clean target-class mean (for method = "shift").
+    let target_mean = class_mean(&data.train, p.target);
+    let mut poisoned_data = data.train.clone();
+    let mut is_poison = vec![false; data.train.len()];
+    let mut shares = Vec::new();
+    for (r, range) in ranges.iter().enumerate() {
+        let idx: Vec<usize> = range.clone().collect();
+        let chunk = data.train.subset(&idx);
+        let rng = &mut stream(ctx.seed, repeat, &format!("attack:round{}", r + 1));
+        let round = drift
+            .poison_round(r + 1, &chunk, &target_mean, rng)
+            .map_err(|e| RunError::Attack {
+                kind: "drift",
+                message: e.to_string(),
+            })?;
+        for (k, &i) in idx.iter().enumerate() {
+            poisoned_data
+                .sample_mut(i)
+                .copy_from_slice(round.data.sample(k));
+            poisoned_data.set_label(i, round.data.labels()[k]);
+            is_poison[i] = round.is_poison[k];
+        }
+        shares.push((round.n_poison(), chunk.len()));
+    }
+    let attack_test = Some(drift.attack_test(&data.test));
+    Ok((
+        Poisoned {
+            data: poisoned_data,
+            is_poison,
+            attack_test,
+        },
+        shares,
+    ))
+}
+
+/// What a drift run's round loop produces.
+struct DriftOutcome {
+    poisoned: Poisoned,
+    clean_model: Box<dyn Classifier>,
+    poisoned_model: Box<dyn Classifier>,
+    rounds: Vec<RoundRecord>,
+}
+
+/// Poison a drift run round by round and train clean and poisoned models in
+/// rounds, measuring both after every round.
+fn drift_rounds(
+    ctx: &RunContext<'_>,
+    drift: &Drift,
+    trainer: &Trainer,
+    repeat: u64,
+    step: &dyn Fn(&str),
+) -> Result<DriftOutcome, RunError> {
+    let data = ctx.data;
+    let Some((ranges, per_round)) = &trainer.rounds else {
+        unreachable!("drift runs train in rounds")
+    };
+    let p = drift.params();
+    let (poisoned, shares) = drift_poison(ctx, drift, ranges, repeat)?;
+    let Poisoned {
+        data: poisoned_data,
+        is_poison,
+        ..
+    } = poisoned;
+    let attack_test = drift.attack_test(&data.test);
+    let others: Vec<usize> = (0..data.test.len())
+        .filter(|&i| data.test.labels()[i] != p.source)
+        .collect();
+    let other_test = data.test.subset(&others);
+    let measure = |m: &TrainedModel| {
+        let ca = metrics::agreement(&m.predict(&data.test), data.test.labels());
+        let asr = metrics::agreement(&m.predict(&attack_test.inputs), &attack_test.targets);
+        let other = metrics::agreement(&m.predict(&other_test), other_test.labels());
+        (ca, asr, other)
+    };
+    step("training the clean model in rounds");
+    let mut clean_series = Vec::new();
+    let clean = trainer
+        .fit_rounds(per_round, &data.train, ranges, |_, m| {
+            clean_series.push(measure(m))
+        })
+        .map_err(|source| RunError::Train {
+            what: "clean".into(),
+            source,
+        })?;
+    step("training the poisoned model in rounds");
+    let mut series = Vec::new();
+    let poisoned_model = trainer
+        .fit_rounds(per_round, &poisoned_data, ranges, |_, m| {
+            series.push(measure(m))
+        })
+        .map_err(|source| RunError::Train {
+            what: "poisoned".into(),
+            source,
+        })?;
+    let rounds = (0..ranges.len())
+        .map(|r| RoundRecord {
+            round: r + 1,
+            n: shares[r].1,
+            n_poison: shares[r].0,
+            poison_share: shares[r].0 as f64 / shares[r].1.max(1) as f64,
+            clean_ca: clean_series[r].0,
+            clean_ca_other: clean_series[r].2,
+            ca: series[r].0,
+            asr: series[r].1,
+            ca_other: series[r].2,
+        })
+        .collect();
+    let poisoned = Poisoned {
+        data: poisoned_data,
+        is_poison,
+        attack_test: Some(attack_test),
+    };
+    Ok(DriftOutcome {
+        poisoned,
+        clean_model: Box::new(clean),
+        poisoned_model: Box::new(poisoned_model),
+        rounds,
+    })
 }
 
 /// The models and data a run shares between its defenses.
@@ -208,8 +410,9 @@ impl Baseline<'_> {
                 seconds: start.elapsed().as_secs_f64(),
             });
         } else {
-            let model = self.trainer.train(
-                &self.poisoned.data.subset(&kept),
+            let model = self.trainer.train_kept(
+                &self.poisoned.data,
+                &kept,
                 &format!("{name}-retrained"),
             )?;
             evaluate(model.as_ref(), test, attack_test)
@@ -245,11 +448,15 @@ pub(crate) fn poisoned_set(
     let data = ctx.data;
     let input = AttackInput::new(&data.train, &data.test);
     let rng = &mut stream(ctx.seed, repeat, "attack");
-    if point.attack.needs_surrogate() {
+    if let Some(drift) = point.attack.rounds() {
+        let ranges = round_ranges(data.train.len(), drift.params().rounds);
+        Ok(drift_poison(ctx, drift, &ranges, repeat)?.0)
+    } else if point.attack.needs_surrogate() {
         let trainer = Trainer {
             params: BurnTrainer::new(point.model.clone()),
             seed: ctx.seed,
             repeat,
+            rounds: None,
         };
         let clean = trainer.train(&data.train, "clean")?;
         point
@@ -274,47 +481,79 @@ pub(crate) fn run_one(
         seconds.insert(name.to_string(), start.elapsed().as_secs_f64());
     };
 
+    let drift = point.attack.rounds();
     let trainer = Trainer {
         params: BurnTrainer::new(point.model.clone()),
         seed: ctx.seed,
         repeat,
+        rounds: drift.map(|d| {
+            let per_round = ModelParams {
+                epochs: d.params().epochs_per_round,
+                ..point.model.clone()
+            };
+            (
+                round_ranges(data.train.len(), d.params().rounds),
+                BurnTrainer::new(per_round),
+            )
+        }),
     };
-    step("training the clean model");
-    let t = Instant::now();
-    let clean_model = trainer.train(&data.train, "clean")?;
-    timed("train-clean", t);
+    let (poisoned, clean_eval, poisoned_model, rounds) = match drift {
+        Some(d) => {
+            let t = Instant::now();
+            let DriftOutcome {
+                poisoned,
+                clean_model,
+                poisoned_model,
+                rounds,
+            } = drift_rounds(ctx, d, &trainer, repeat, step)?;
+            timed("train-rounds", t);
+            let clean_eval = evaluate(
+                clean_model.as_ref(),
+                &data.test,
+                poisoned.attack_test.as_ref(),
+            );
+            (poisoned, clean_eval, poisoned_model, Some(rounds))
+        }
+        None => {
+            step("training the clean model");
+            let t = Instant::now();
+            let clean_model = trainer.train(&data.train, "clean")?;
+            timed("train-clean", t);
 
-    // The clean model doubles as the surrogate of attacks that need gradients.
-    step("poisoning");
-    let t = Instant::now();
-    let mut input = AttackInput::new(&data.train, &data.test);
-    if point.attack.needs_surrogate() {
-        input = input.with_surrogate(clean_model.as_ref());
-    }
-    let poisoned = point
-        .attack
-        .poison(input, &mut stream(ctx.seed, repeat, "attack"))?;
-    timed("poison", t);
-    let clean_eval = evaluate(
-        clean_model.as_ref(),
-        &data.test,
-        poisoned.attack_test.as_ref(),
-    );
+            // The clean model doubles as the surrogate of attacks that need gradients.
+            step("poisoning");
+            let t = Instant::now();
+            let mut input = AttackInput::new(&data.train, &data.test);
+            if point.attack.needs_surrogate() {
+                input = input.with_surrogate(clean_model.as_ref());
+            }
+            let poisoned = point
+                .attack
+                .poison(input, &mut stream(ctx.seed, repeat, "attack"))?;
+            timed("poison", t);
+            let clean_eval = evaluate(
+                clean_model.as_ref(),
+                &data.test,
+                poisoned.attack_test.as_ref(),
+            );
 
-    step("training the poisoned model");
-    let t = Instant::now();
-    let poisoned_model = if poisoned.data == data.train {
-        // Nothing changed: the same data and stream give the same model.
-        clean_model
-    } else {
-        trainer.train(&poisoned.data, "poisoned")?
+            step("training the poisoned model");
+            let t = Instant::now();
+            let poisoned_model = if poisoned.data == data.train {
+                // Nothing changed: the same data and stream give the same model.
+                clean_model
+            } else {
+                trainer.train(&poisoned.data, "poisoned")?
+            };
+            timed("train-poisoned", t);
+            (poisoned, clean_eval, poisoned_model, None)
+        }
     };
     let poisoned_eval = evaluate(
         poisoned_model.as_ref(),
         &data.test,
         poisoned.attack_test.as_ref(),
     );
-    timed("train-poisoned", t);
     let base = Baseline {
         ctx,
         trainer,
@@ -383,10 +622,15 @@ pub(crate) fn run_one(
         seed: run_seed(ctx.seed, repeat),
         n_train: data.train.len(),
         n_poison: base.poisoned.n_poison(),
+        attack: AttackInfo {
+            kind: point.attack.kind().to_string(),
+            at: point.attack_at,
+        },
         n_test: data.test.len(),
         clean: base.clean_eval,
         poisoned: base.poisoned_eval,
         defenses,
+        rounds,
         seconds,
     })
 }

@@ -18,6 +18,8 @@ pub struct RunRecord {
     pub n_train: usize,
     /// Poisoned training samples.
     pub n_poison: usize,
+    /// The attack's kind and where in the custody chain it acts (`source` or `transit`).
+    pub attack: AttackInfo,
     /// Test samples.
     pub n_test: usize,
     /// The model trained on clean data.
@@ -26,8 +28,44 @@ pub struct RunRecord {
     pub poisoned: ModelEval,
     /// Each defense, then the `perfect` and `random` references.
     pub defenses: Vec<DefenseRecord>,
+    /// Round-by-round series of runs that train in rounds (drift); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<Vec<RoundRecord>>,
     /// Wall time of each step, in seconds (varies between runs; not a result).
     pub seconds: BTreeMap<String, f64>,
+}
+
+/// Which attack a run used and where it acted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttackInfo {
+    /// The `[attack] kind`.
+    pub kind: String,
+    /// `source` (before the data is signed) or `transit` (after).
+    pub at: crate::registry::Custody,
+}
+
+/// One round of a run that trains in rounds: the model after that round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RoundRecord {
+    /// Round number, from 1.
+    pub round: usize,
+    /// Training samples that arrived this round.
+    pub n: usize,
+    /// Poisoned among them.
+    pub n_poison: usize,
+    /// n-poison / n.
+    pub poison_share: f64,
+    /// Clean accuracy of the model trained on clean rounds.
+    pub clean_ca: Option<f64>,
+    /// Its accuracy on test samples of every class but the drifting one.
+    pub clean_ca_other: Option<f64>,
+    /// Clean accuracy of the model trained on the poisoned rounds.
+    pub ca: Option<f64>,
+    /// Share of drifting-class test samples it assigns to the drift target.
+    pub asr: Option<f64>,
+    /// Its accuracy on test samples of every class but the drifting one.
+    pub ca_other: Option<f64>,
 }
 
 /// How a model does on the test set.
@@ -100,6 +138,17 @@ impl RunRecord {
         let mut out = vec![("n-poison".to_string(), Some(self.n_poison as f64))];
         eval_metrics(&mut out, "clean", &self.clean);
         eval_metrics(&mut out, "poisoned", &self.poisoned);
+        for r in self.rounds.iter().flatten() {
+            let p = format!("round.{}", r.round);
+            out.extend([
+                (format!("{p}.poison-share"), Some(r.poison_share)),
+                (format!("{p}.clean-ca"), r.clean_ca),
+                (format!("{p}.clean-ca-other"), r.clean_ca_other),
+                (format!("{p}.ca"), r.ca),
+                (format!("{p}.asr"), r.asr),
+                (format!("{p}.ca-other"), r.ca_other),
+            ]);
+        }
         for d in &self.defenses {
             let p = format!("defense.{}", d.name);
             if let Some(det) = &d.detection {

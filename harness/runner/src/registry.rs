@@ -5,6 +5,7 @@
 use poisonlab_badnets::{BadNets, BadNetsParams};
 use poisonlab_blend::{Blend, BlendParams};
 use poisonlab_core::{Attack, AttackInput, Poisoned, Rng};
+use poisonlab_drift::{Drift, DriftParams};
 use poisonlab_feature_collision::{FeatureCollision, FeatureCollisionParams};
 use poisonlab_label_flip::{LabelFlip, LabelFlipParams};
 use serde::{Deserialize, Serialize};
@@ -37,10 +38,12 @@ pub enum AttackSpec {
     Blend(Blend),
     /// Clean-label feature collision (`kind = "feature-collision"`).
     FeatureCollision(FeatureCollisionParams),
+    /// Gradual drift injection over training rounds (`kind = "drift"`).
+    Drift(Drift),
 }
 
 /// Attack kinds, for messages.
-const KINDS: &str = "none, label-flip, badnets, blend or feature-collision";
+const KINDS: &str = "none, label-flip, badnets, blend, feature-collision or drift";
 
 /// What shape and classes the data has, as far as known before loading.
 #[derive(Debug, Clone, Default)]
@@ -101,6 +104,7 @@ impl AttackSpec {
                 }
             }
             "feature-collision" => AttackSpec::FeatureCollision(r.read(&path, table)?),
+            "drift" => AttackSpec::Drift(Drift::new(r.read::<DriftParams>(&path, table)?)),
             other => {
                 r.problem(
                     &["attack", "kind"],
@@ -125,6 +129,7 @@ impl AttackSpec {
             AttackSpec::BadNets(a) => a.check(facts.shape.as_deref(), facts.n_classes),
             AttackSpec::Blend(a) => a.check(facts.shape.as_deref(), facts.n_classes),
             AttackSpec::FeatureCollision(p) => p.check(facts.n_classes),
+            AttackSpec::Drift(d) => d.params().check(facts.n_classes),
         }
     }
 
@@ -136,6 +141,7 @@ impl AttackSpec {
             AttackSpec::BadNets(_) => "badnets",
             AttackSpec::Blend(_) => "blend",
             AttackSpec::FeatureCollision(_) => "feature-collision",
+            AttackSpec::Drift(_) => "drift",
         }
     }
 
@@ -152,10 +158,19 @@ impl AttackSpec {
             AttackSpec::BadNets(a) => Value::try_from(a.params()),
             AttackSpec::Blend(a) => Value::try_from(a.params()),
             AttackSpec::FeatureCollision(p) => Value::try_from(p),
+            AttackSpec::Drift(d) => Value::try_from(d.params()),
         };
         match value {
             Ok(Value::Table(t)) => t,
             _ => Table::new(),
+        }
+    }
+
+    /// The drift attack, when the run trains in rounds.
+    pub fn rounds(&self) -> Option<&Drift> {
+        match self {
+            AttackSpec::Drift(d) => Some(d),
+            _ => None,
         }
     }
 
@@ -198,6 +213,20 @@ impl AttackSpec {
                     p.mode
                 )
             }
+            AttackSpec::Drift(d) => {
+                let p = d.params();
+                format!(
+                    "drift {} → {} over {} rounds, {:?} schedule to {} of each round's class-{} samples, {:?}, {} epoch(s) per round",
+                    p.source,
+                    p.target,
+                    p.rounds,
+                    p.schedule,
+                    p.max_rate,
+                    p.source,
+                    p.method,
+                    p.epochs_per_round
+                )
+            }
             AttackSpec::FeatureCollision(p) => format!(
                 "feature-collision (clean-label), {} targets of class {} → {}, {} poisons each, opacity {}",
                 p.targets, p.target_class, p.base_class, p.poisons_per_target, p.opacity
@@ -229,6 +258,10 @@ impl AttackSpec {
             AttackSpec::FeatureCollision(p) => FeatureCollision::new(p.clone())
                 .poison(input, rng)
                 .map_err(|e| err(&e)),
+            // The runner's round loop poisons drift runs round by round.
+            AttackSpec::Drift(_) => Err(err(
+                &"drift poisons round by round, in the runner's round loop",
+            )),
         }
     }
 }

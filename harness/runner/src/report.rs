@@ -93,6 +93,32 @@ pub fn markdown(scenario: &Scenario, records: &[RunRecord], summary: &[PointSumm
                 cell(mm, &format!("{v}.ra"))
             );
         }
+        let rounds = (1..)
+            .take_while(|r| point.metrics.get(&format!("round.{r}.ca")).is_some())
+            .count();
+        if rounds > 0 {
+            let _ = writeln!(
+                out,
+                "\nRound by round (each model after training on that round's data; ASR = drifting-class \
+                 test samples called the drift target; \"other\" = every class but the drifting one):\n\n\
+                 | round | poison share | clean CA | poisoned CA | ASR | clean CA other | poisoned CA other |\n\
+                 |---|---|---|---|---|---|---|"
+            );
+            for r in 1..=rounds {
+                let mm = &point.metrics;
+                let k = |m: &str| cell(mm, &format!("round.{r}.{m}"));
+                let _ = writeln!(
+                    out,
+                    "| {r} | {} | {} | {} | {} | {} | {} |",
+                    k("poison-share"),
+                    k("clean-ca"),
+                    k("ca"),
+                    k("asr"),
+                    k("clean-ca-other"),
+                    k("ca-other")
+                );
+            }
+        }
         let _ = writeln!(
             out,
             "\n| defense | flagged | TPR | FPR | precision | F1 | AUROC | CA after | ASR after | recovery | DER |\n\

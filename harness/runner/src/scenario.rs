@@ -237,6 +237,26 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "random or targeted source→target label flipping (Biggio et al. 2011)",
     ),
     (
+        "attack",
+        "badnets",
+        "pixel / pattern / square / image trigger backdoor, all-to-one or all-to-all (Gu et al. 2017)",
+    ),
+    (
+        "attack",
+        "blend",
+        "noise or image pattern blended in with ratio alpha (Chen et al. 2017)",
+    ),
+    (
+        "attack",
+        "feature-collision",
+        "clean-label poisons that collide with a target in embedding space (Shafahi et al. 2018)",
+    ),
+    (
+        "attack",
+        "drift",
+        "gradual concept drift A → B injected over training rounds, warm-started training",
+    ),
+    (
         "defense",
         "knn-label",
         "flag labels that disagree with their k nearest neighbours in embedding space (Peri et al. 2020)",

@@ -38,9 +38,9 @@ pub(crate) fn read(r: &mut Reader<'_>, root: &Table) -> Vec<Expectation> {
         let Some(b) = r.read::<Bounds>(&path, t) else {
             continue;
         };
-        let prefix_ok = metric.starts_with("clean.")
-            || metric.starts_with("poisoned.")
-            || metric.starts_with("defense.");
+        let prefix_ok = ["clean.", "poisoned.", "defense.", "round.", "n-poison"]
+            .iter()
+            .any(|p| metric.starts_with(p));
         if !prefix_ok {
             r.problem(
                 &path,

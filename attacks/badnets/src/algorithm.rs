@@ -1,10 +1,11 @@
 use std::path::Path;
 
+use poisonlab_core::poison_count;
 use poisonlab_core::{Attack, AttackInput, AttackTest, Dataset, ParamError, Poisoned, Rng};
 use rand::seq::index::sample;
 
 use crate::trigger::Patch;
-use crate::{BadNetsError, BadNetsParams, Mode, poison_count};
+use crate::{BadNetsError, BadNetsParams, Mode};
 
 /// The BadNets attack: a built trigger and the parameters it came from.
 #[derive(Debug, Clone, PartialEq)]

@@ -24,4 +24,4 @@ mod trigger;
 
 pub use algorithm::BadNets;
 pub use error::BadNetsError;
-pub use params::{Apply, BadNetsParams, Corner, Mode, TriggerParams, TriggerShape, poison_count};
+pub use params::{Apply, BadNetsParams, Corner, Mode, TriggerParams, TriggerShape};

@@ -1,6 +1,6 @@
-use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
+
+use poisonlab_core::png_image::Png8;
 
 use crate::{Apply, BadNetsError, TriggerParams, TriggerShape};
 
@@ -95,43 +95,23 @@ impl Patch {
 /// The mask in a PNG file: rows, columns, and one value in [0, 1] per pixel
 /// (the alpha channel when there is one, otherwise the grey level or luminance).
 fn read_mask(path: &Path) -> Result<(usize, usize, Vec<f32>), BadNetsError> {
-    let fail = |message: String| BadNetsError::Png {
+    let png = Png8::read(path).map_err(|message| BadNetsError::Png {
         path: path.to_path_buf(),
         message,
-    };
-    let file = File::open(path).map_err(|e| fail(e.to_string()))?;
-    let mut decoder = png::Decoder::new(BufReader::new(file));
-    decoder.set_transformations(png::Transformations::normalize_to_color8());
-    let mut reader = decoder.read_info().map_err(|e| fail(e.to_string()))?;
-    let size = reader
-        .output_buffer_size()
-        .ok_or_else(|| fail("the image is too large to decode".into()))?;
-    let mut buf = vec![0; size];
-    let info = reader
-        .next_frame(&mut buf)
-        .map_err(|e| fail(e.to_string()))?;
-    let (rows, cols) = (info.height as usize, info.width as usize);
-    let bytes = &buf[..info.buffer_size()];
-    let channels = info.color_type.samples();
-    if rows * cols * channels != bytes.len() || info.bit_depth != png::BitDepth::Eight {
-        return Err(fail(format!(
-            "unexpected decoded layout: {:?} {:?} {cols}×{rows}",
-            info.color_type, info.bit_depth
-        )));
-    }
-    let mask = bytes
-        .chunks_exact(channels)
+    })?;
+    let mask = png
+        .pixels()
         .map(|px| {
-            let v = match info.color_type {
-                png::ColorType::GrayscaleAlpha => px[1],
-                png::ColorType::Rgba => px[3],
-                png::ColorType::Rgb => luminance(px[0], px[1], px[2]),
-                _ => px[0],
+            let v = match px.len() {
+                2 => px[1],                          // grey + alpha: the alpha
+                4 => px[3],                          // RGBA: the alpha
+                3 => luminance(px[0], px[1], px[2]), // RGB: the brightness
+                _ => px[0],                          // grey
             };
             f32::from(v) / 255.0
         })
         .collect();
-    Ok((rows, cols, mask))
+    Ok((png.rows, png.cols, mask))
 }
 
 /// Rec. 601 luma of an 8-bit RGB pixel, rounded back to 8 bits.

@@ -1,11 +1,12 @@
 use std::path::Path;
 
+use poisonlab_core::poison_count;
 use poisonlab_core::{Attack, AttackInput, AttackTest, Dataset, ParamError, Poisoned, Rng};
 use rand::Rng as _;
 use rand::seq::index::sample;
 
 use crate::pattern::{PngPattern, blend};
-use crate::{BlendError, BlendParams, Mode, Pattern, poison_count};
+use crate::{BlendError, BlendParams, Mode, Pattern};
 
 /// The blend attack: its parameters and, for an image pattern, the loaded PNG.
 #[derive(Debug, Clone, PartialEq)]

@@ -22,5 +22,5 @@ mod pattern;
 
 pub use algorithm::Blend;
 pub use error::BlendError;
-pub use params::{BlendParams, Mode, Pattern, poison_count};
+pub use params::{BlendParams, Mode, Pattern};
 pub use pattern::blend;

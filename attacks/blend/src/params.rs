@@ -69,18 +69,6 @@ impl Default for BlendParams {
     }
 }
 
-/// Poisons for `rate` of `eligible` samples: rounded to nearest, at least one
-/// when the rate is above zero and anything is eligible.
-pub fn poison_count(rate: f64, eligible: usize) -> usize {
-    let n = (rate * eligible as f64).round() as usize;
-    if rate > 0.0 && eligible > 0 {
-        n.max(1)
-    } else {
-        n
-    }
-    .min(eligible)
-}
-
 impl BlendParams {
     /// The blend weight used on test inputs: `test-alpha`, else `alpha`.
     pub fn test_alpha(&self) -> f64 {
@@ -316,15 +304,5 @@ mod tests {
         };
         let text = toml::to_string(&p).unwrap();
         assert_eq!(toml::from_str::<BlendParams>(&text).unwrap(), p);
-    }
-
-    #[test]
-    fn poison_count_rounds_and_keeps_one() {
-        assert_eq!(poison_count(0.1, 25), 3);
-        assert_eq!(poison_count(0.1, 24), 2);
-        assert_eq!(poison_count(0.001, 100), 1);
-        assert_eq!(poison_count(0.0, 100), 0);
-        assert_eq!(poison_count(1.0, 7), 7);
-        assert_eq!(poison_count(0.5, 0), 0);
     }
 }

@@ -1,8 +1,7 @@
-use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
 
 use poisonlab_core::ParamError;
+use poisonlab_core::png_image::Png8;
 
 use crate::BlendError;
 
@@ -25,38 +24,20 @@ enum Pixels {
 impl PngPattern {
     /// Read the PNG at `path` (alpha, if any, is ignored).
     pub fn read(path: &Path) -> Result<Self, BlendError> {
-        let fail = |message: String| BlendError::Png {
+        let png = Png8::read(path).map_err(|message| BlendError::Png {
             path: path.to_path_buf(),
             message,
-        };
-        let file = File::open(path).map_err(|e| fail(e.to_string()))?;
-        let mut decoder = png::Decoder::new(BufReader::new(file));
-        decoder.set_transformations(png::Transformations::normalize_to_color8());
-        let mut reader = decoder.read_info().map_err(|e| fail(e.to_string()))?;
-        let size = reader
-            .output_buffer_size()
-            .ok_or_else(|| fail("the image is too large to decode".into()))?;
-        let mut buf = vec![0; size];
-        let info = reader
-            .next_frame(&mut buf)
-            .map_err(|e| fail(e.to_string()))?;
-        let (rows, cols) = (info.height as usize, info.width as usize);
-        let bytes = &buf[..info.buffer_size()];
-        let channels = info.color_type.samples();
-        if rows * cols * channels != bytes.len() || info.bit_depth != png::BitDepth::Eight {
-            return Err(fail(format!(
-                "unexpected decoded layout: {:?} {:?} {cols}×{rows}",
-                info.color_type, info.bit_depth
-            )));
-        }
+        })?;
+        let (rows, cols) = (png.rows, png.cols);
         let unit = |b: u8| f32::from(b) / 255.0;
-        let pixels = match info.color_type {
-            png::ColorType::Rgb | png::ColorType::Rgba => Pixels::Rgb(
+        let pixels = match png.channels {
+            // RGB(A): channels-first RGB, alpha ignored.
+            3 | 4 => Pixels::Rgb(
                 (0..3)
-                    .flat_map(|ch| bytes.chunks_exact(channels).map(move |px| unit(px[ch])))
+                    .flat_map(|ch| png.pixels().map(move |px| unit(px[ch])))
                     .collect(),
             ),
-            _ => Pixels::Grey(bytes.chunks_exact(channels).map(|px| unit(px[0])).collect()),
+            _ => Pixels::Grey(png.pixels().map(|px| unit(px[0])).collect()),
         };
         Ok(Self { rows, cols, pixels })
     }

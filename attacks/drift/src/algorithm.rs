@@ -1,4 +1,4 @@
-use poisonlab_core::{AttackTest, Dataset, Poisoned, Rng};
+use poisonlab_core::{AttackTest, Dataset, Poisoned, Rng, poison_count};
 use rand::seq::index::sample;
 
 use crate::{DriftError, DriftParams, Method};
@@ -49,13 +49,7 @@ impl Drift {
         let eligible: Vec<usize> = (0..data.len())
             .filter(|&i| data.labels()[i] == p.source)
             .collect();
-        let n = (rate * eligible.len() as f64).round() as usize;
-        let n = if rate > 0.0 && !eligible.is_empty() {
-            n.max(1)
-        } else {
-            n
-        }
-        .min(eligible.len());
+        let n = poison_count(rate, eligible.len());
         let mut out = data.clone();
         let mut is_poison = vec![false; data.len()];
         let mut picked: Vec<usize> = sample(rng, eligible.len(), n)

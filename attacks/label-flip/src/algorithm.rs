@@ -2,7 +2,9 @@ use poisonlab_core::{Attack, AttackInput, AttackTest, Poisoned, Rng};
 use rand::Rng as _;
 use rand::seq::index::sample;
 
-use crate::{Flip, LabelFlipError, LabelFlipParams, poison_count};
+use poisonlab_core::poison_count;
+
+use crate::{Flip, LabelFlipError, LabelFlipParams};
 
 /// The label-flipping attack with checked parameters.
 #[derive(Debug, Clone)]

@@ -14,4 +14,4 @@ mod params;
 
 pub use algorithm::LabelFlip;
 pub use error::LabelFlipError;
-pub use params::{Flip, LabelFlipParams, poison_count};
+pub use params::{Flip, LabelFlipParams};

@@ -38,18 +38,6 @@ fn default_rate() -> f64 {
     0.1
 }
 
-/// Poisons for `rate` of `eligible` samples: rounded to nearest, at least one
-/// when the rate is above zero and anything is eligible.
-pub fn poison_count(rate: f64, eligible: usize) -> usize {
-    let n = (rate * eligible as f64).round() as usize;
-    if rate > 0.0 && eligible > 0 {
-        n.max(1)
-    } else {
-        n
-    }
-    .min(eligible)
-}
-
 impl LabelFlipParams {
     /// Check every value against a dataset of `n_classes` classes (when known).
     pub fn check(&self, n_classes: Option<usize>) -> Result<(), Vec<ParamError>> {
@@ -141,15 +129,5 @@ mod tests {
         assert_eq!(keys(&random, 10), ["source", "target"]);
         // Without a known class count, only the structural rules apply.
         assert!(targeted(1, 12, 0.1).check(None).is_ok());
-    }
-
-    #[test]
-    fn poison_count_rounds_and_keeps_one() {
-        assert_eq!(poison_count(0.1, 25), 3); // 2.5 rounds away from zero
-        assert_eq!(poison_count(0.1, 24), 2);
-        assert_eq!(poison_count(0.001, 100), 1);
-        assert_eq!(poison_count(0.0, 100), 0);
-        assert_eq!(poison_count(1.0, 7), 7);
-        assert_eq!(poison_count(0.5, 0), 0);
     }
 }

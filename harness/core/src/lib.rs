@@ -11,6 +11,7 @@
 mod dataset;
 mod error;
 pub mod metrics;
+pub mod png_image;
 mod poisoned;
 pub mod seed;
 pub mod testing;
@@ -18,7 +19,7 @@ mod traits;
 
 pub use dataset::{Dataset, Matrix};
 pub use error::{CoreError, ParamError};
-pub use poisoned::{AttackTest, Poisoned};
+pub use poisoned::{AttackTest, Poisoned, poison_count};
 pub use seed::{Rng, stream};
 pub use traits::{
     Attack, AttackInput, Classifier, Defense, DefenseInput, FilterVerdict, Trainer, Verdict,

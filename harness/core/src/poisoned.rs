@@ -32,6 +32,19 @@ impl Poisoned {
     }
 }
 
+/// Poisons for `rate` of `eligible` samples, the rule every attack uses:
+/// rounded to nearest (halves away from zero), at least one when the rate is
+/// above zero and anything is eligible, never more than `eligible`.
+pub fn poison_count(rate: f64, eligible: usize) -> usize {
+    let n = (rate * eligible as f64).round() as usize;
+    if rate > 0.0 && eligible > 0 {
+        n.max(1)
+    } else {
+        n
+    }
+    .min(eligible)
+}
+
 /// Test inputs on which an attack is measured.
 ///
 /// `inputs` holds the (possibly triggered) test samples labelled with their
@@ -44,4 +57,19 @@ pub struct AttackTest {
     pub inputs: Dataset,
     /// The attacker's desired class for each input.
     pub targets: Vec<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::poison_count;
+
+    #[test]
+    fn poison_count_rounds_and_keeps_one() {
+        assert_eq!(poison_count(0.1, 25), 3); // 2.5 rounds away from zero
+        assert_eq!(poison_count(0.1, 24), 2);
+        assert_eq!(poison_count(0.001, 100), 1);
+        assert_eq!(poison_count(0.0, 100), 0);
+        assert_eq!(poison_count(1.0, 7), 7);
+        assert_eq!(poison_count(0.5, 0), 0);
+    }
 }

@@ -22,5 +22,6 @@ pub use error::{CoreError, ParamError};
 pub use poisoned::{AttackTest, Poisoned, poison_count};
 pub use seed::{Rng, stream};
 pub use traits::{
-    Attack, AttackInput, Classifier, Defense, DefenseInput, FilterVerdict, Trainer, Verdict,
+    Attack, AttackInput, Classifier, Defense, DefenseInput, FilterVerdict, Retrain, Trainer,
+    Verdict,
 };

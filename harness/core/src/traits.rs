@@ -104,7 +104,14 @@ pub struct DefenseInput<'a> {
     pub model: &'a dyn Classifier,
     /// Clean samples held out of training, when the scenario sets `trusted`.
     pub trusted: Option<&'a Dataset>,
+    /// Trains a fresh model the way the scenario does (same model, same
+    /// seeded initial weights), for defenses that retrain on part of the data
+    /// (exclusionary reclassification); `None` where the runner offers none.
+    pub retrain: Option<&'a Retrain<'a>>,
 }
+
+/// Trains a fresh model on the given samples, or says why it could not.
+pub type Retrain<'a> = dyn Fn(&Dataset) -> Result<Box<dyn Classifier>, String> + 'a;
 
 impl<'a> DefenseInput<'a> {
     /// The input for inspecting `train` with `model` trained on it.
@@ -117,6 +124,15 @@ impl<'a> DefenseInput<'a> {
             train,
             model,
             trusted,
+            retrain: None,
+        }
+    }
+
+    /// The same input with a way to train fresh models.
+    pub fn with_retrain(self, retrain: &'a Retrain<'a>) -> Self {
+        Self {
+            retrain: Some(retrain),
+            ..self
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The network: optional conv-pool stages followed by dense layers.
 
 use burn::module::{Module, Param};
+use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::relu;
@@ -29,9 +30,12 @@ pub struct Net {
     dense: Vec<Linear>,
 }
 
-/// Output width of a valid 3×3 convolution followed by a 2×2 max-pool.
+/// Output width of a 3×3 convolution padded by one pixel (size kept)
+/// followed by a 2×2 max-pool. Padding keeps the image borders in play: with
+/// valid convolutions a 28-pixel image loses its last row and column at the
+/// second pooling, which is exactly where corner triggers sit.
 fn conv_pool(size: usize) -> usize {
-    (size - 2) / 2
+    size / 2
 }
 
 impl Net {
@@ -58,7 +62,7 @@ impl Net {
                 let &[c, h, w] = shape else {
                     return Err(ModelError::CnnNeedsImages(shape.to_vec()));
                 };
-                if h < 10 || w < 10 {
+                if h < 4 || w < 4 {
                     return Err(ModelError::ImageTooSmall {
                         height: h,
                         width: w,
@@ -85,7 +89,7 @@ impl Net {
             let batch = x.dims()[0];
             let mut img: Tensor<4> = x.reshape([batch, c, h, w]); // [batch, c, h, w]
             for conv in &self.convs {
-                // conv 3×3 valid: [batch, out, h-2, w-2]; pool: [batch, out, (h-2)/2, (w-2)/2]
+                // conv 3×3, padding 1: [batch, out, h, w]; pool: [batch, out, h/2, w/2]
                 img = max_pool2d(relu(conv.forward(img)), pool2());
             }
             x = img.flatten(1, 3); // [batch, 32 · h' · w']
@@ -124,7 +128,9 @@ fn linear(d_in: usize, d_out: usize, rng: &mut Rng, device: &Device) -> Linear {
 }
 
 fn conv3x3(c_in: usize, c_out: usize, rng: &mut Rng, device: &Device) -> Conv2d {
-    let mut layer = Conv2dConfig::new([c_in, c_out], [3, 3]).init(device);
+    let mut layer = Conv2dConfig::new([c_in, c_out], [3, 3])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .init(device);
     let fan_in = c_in * 9;
     let w = TensorData::new(uniform(c_out * fan_in, fan_in, rng), [c_out, c_in, 3, 3]);
     let b = TensorData::new(uniform(c_out, fan_in, rng), [c_out]);

@@ -121,7 +121,7 @@ fn cnn_rejects_tabular_and_tiny_images() {
     let flat = two_classes(10, &[8], &mut stream(5, 0, "x"));
     let err = BurnTrainer::new(params(ModelKind::Cnn, 1)).fit(&flat, &mut stream(5, 0, "m"));
     assert!(matches!(err, Err(ModelError::CnnNeedsImages(_))));
-    let tiny = two_classes(10, &[1, 6, 6], &mut stream(5, 0, "x"));
+    let tiny = two_classes(10, &[1, 3, 3], &mut stream(5, 0, "x"));
     let err = BurnTrainer::new(params(ModelKind::Cnn, 1)).fit(&tiny, &mut stream(5, 0, "m"));
     assert!(matches!(err, Err(ModelError::ImageTooSmall { .. })));
 }

@@ -29,11 +29,10 @@ pub use export::{Exported, export};
 pub use pipeline::LoadedData;
 pub use problem::{Problem, Problems};
 pub use record::{DefenseRecord, Detection, ModelEval, RunRecord};
-pub use registry::{AttackSpec, Custody, DataFacts};
+pub use registry::{AttackSpec, Custody, DataFacts, DefenseKind};
 pub use results::files;
 pub use scenario::{
-    CATALOGUE, DataCommon, DataSpec, DefenseKind, DefenseSpec, Meta, Normalize, Point, Scenario,
-    Source,
+    CATALOGUE, DataCommon, DataSpec, DefenseSpec, Meta, Normalize, Point, Scenario, Source,
 };
 pub use summary::PointSummary;
 

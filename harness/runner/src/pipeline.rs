@@ -6,13 +6,10 @@ use std::time::Instant;
 use poisonlab_core::metrics::{self, Confusion};
 use poisonlab_core::seed::{run_seed, stream};
 use poisonlab_core::{
-    AttackInput, AttackTest, Classifier, Dataset, Defense, DefenseInput, FilterVerdict, Poisoned,
-    Verdict,
+    AttackInput, AttackTest, Classifier, Dataset, DefenseInput, FilterVerdict, Poisoned,
 };
 use poisonlab_data::{limit, stratified_holdout};
 use poisonlab_drift::{Drift, class_mean};
-use poisonlab_knn_label::KnnLabel;
-use poisonlab_loss_filter::LossFilter;
 use poisonlab_model::{BurnTrainer, ModelParams, TrainedModel};
 use rand::Rng as _;
 use std::ops::Range;
@@ -21,7 +18,7 @@ use crate::RunError;
 use crate::record::{AttackInfo, RoundRecord};
 use crate::record::{DefenseRecord, Detection, ModelEval, RunRecord};
 use crate::registry::DataFacts;
-use crate::scenario::{DataSpec, DefenseKind, Normalize, Point, Source};
+use crate::scenario::{DataSpec, Normalize, Point, Source};
 
 /// The scenario's data, loaded once and shared by every run.
 #[derive(Debug, Clone)]
@@ -116,21 +113,6 @@ fn evaluate(model: &dyn Classifier, test: &Dataset, attack: Option<&AttackTest>)
     }
 }
 
-fn inspect(
-    kind: &DefenseKind,
-    input: DefenseInput<'_>,
-    rng: &mut poisonlab_core::Rng,
-) -> Result<Verdict, String> {
-    match kind {
-        DefenseKind::KnnLabel(p) => KnnLabel::new(p.clone())
-            .inspect(input, rng)
-            .map_err(|e| e.to_string()),
-        DefenseKind::LossFilter(p) => LossFilter::new(p.clone())
-            .inspect(input, rng)
-            .map_err(|e| e.to_string()),
-    }
-}
-
 /// Everything a run needs besides the point.
 pub(crate) struct RunContext<'a> {
     pub seed: u64,
@@ -164,15 +146,18 @@ impl Trainer {
         kept: &[usize],
         what: &str,
     ) -> Result<Box<dyn Classifier>, RunError> {
+        // Keeping everything trains on `data` itself: no copy of the training set.
+        let owned;
         let subset = if kept.len() == data.len() {
-            data.clone()
+            data
         } else {
-            data.subset(kept)
+            owned = data.subset(kept);
+            &owned
         };
         let model = match &self.rounds {
             None => self
                 .params
-                .fit(&subset, &mut stream(self.seed, self.repeat, "model")),
+                .fit(subset, &mut stream(self.seed, self.repeat, "model")),
             Some((ranges, per_round)) => {
                 let mut start = 0;
                 let bounds: Vec<Range<usize>> = ranges
@@ -183,7 +168,7 @@ impl Trainer {
                         start - n..start
                     })
                     .collect();
-                self.fit_rounds(per_round, &subset, &bounds, |_, _| {})
+                self.fit_rounds(per_round, subset, &bounds, |_, _| {})
             }
         };
         let model = model.map_err(|source| RunError::Train {
@@ -567,13 +552,19 @@ pub(crate) fn run_one(
     for d in &point.defenses {
         step(&format!("defense {}", d.name));
         let t = Instant::now();
+        // Defenses that retrain (exclusionary reclassification) train the way the run does.
+        let retrain = |subset: &Dataset| {
+            base.trainer
+                .train(subset, "defense-internal")
+                .map_err(|e| e.to_string())
+        };
         let input = DefenseInput::new(
             &base.poisoned.data,
             base.poisoned_model.as_ref(),
             data.trusted.as_ref(),
-        );
-        let verdict = inspect(
-            &d.kind,
+        )
+        .with_retrain(&retrain);
+        let verdict = d.kind.inspect(
             input,
             &mut stream(ctx.seed, repeat, &format!("defense:{}", d.name)),
         );

@@ -1,13 +1,18 @@
-//! The attacks a scenario can name: one place that maps `kind` to parameters,
-//! checks, the resolved TOML and the attack itself. Adding an attack is one
-//! variant and one arm in each function here.
+//! The attacks and defenses a scenario can name: one place that maps `kind` to
+//! parameters, checks, the resolved TOML and the algorithm itself. Adding an
+//! attack or a defense is one variant and one arm in each function here.
 
+use poisonlab_activation_clustering::{ActivationClustering, ActivationClusteringParams};
 use poisonlab_badnets::{BadNets, BadNetsParams};
 use poisonlab_blend::{Blend, BlendParams};
 use poisonlab_core::{Attack, AttackInput, Poisoned, Rng};
+use poisonlab_core::{Defense, DefenseInput, Verdict};
 use poisonlab_drift::{Drift, DriftParams};
 use poisonlab_feature_collision::{FeatureCollision, FeatureCollisionParams};
+use poisonlab_knn_label::{KnnLabel, KnnLabelParams};
 use poisonlab_label_flip::{LabelFlip, LabelFlipParams};
+use poisonlab_loss_filter::{LossFilter, LossFilterParams};
+use poisonlab_spectral_signatures::{SpectralSignatures, SpectralSignaturesParams};
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
@@ -262,6 +267,122 @@ impl AttackSpec {
             AttackSpec::Drift(_) => Err(err(
                 &"drift poisons round by round, in the runner's round loop",
             )),
+        }
+    }
+}
+
+/// The checked parameters of one `[[defense]]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefenseKind {
+    /// Deep k-NN label consistency (`knn-label`).
+    KnnLabel(KnnLabelParams),
+    /// Highest-loss filter (`loss-filter`).
+    LossFilter(LossFilterParams),
+    /// Spectral signatures (`spectral-signatures`).
+    SpectralSignatures(SpectralSignaturesParams),
+    /// Activation clustering (`activation-clustering`).
+    ActivationClustering(ActivationClusteringParams),
+}
+
+/// Defense kinds, for messages.
+const DEFENSES: &str = "knn-label, loss-filter, spectral-signatures or activation-clustering";
+
+impl DefenseKind {
+    /// Read a `[[defense]]` table (without `kind` and `name`) for `kind`.
+    pub(crate) fn read(
+        r: &mut Reader<'_>,
+        kind: &str,
+        table: &Table,
+        path: &[&str],
+    ) -> Option<DefenseKind> {
+        fn checked<P>(
+            r: &mut Reader<'_>,
+            path: &[&str],
+            p: P,
+            check: impl Fn(&P) -> Result<(), Vec<poisonlab_core::ParamError>>,
+        ) -> Option<P> {
+            match check(&p) {
+                Ok(()) => Some(p),
+                Err(e) => {
+                    r.param_errors(path, e);
+                    None
+                }
+            }
+        }
+        match kind {
+            "knn-label" => {
+                let p = r.read(path, table)?;
+                checked(r, path, p, KnnLabelParams::check).map(DefenseKind::KnnLabel)
+            }
+            "loss-filter" => {
+                let p = r.read(path, table)?;
+                checked(r, path, p, LossFilterParams::check).map(DefenseKind::LossFilter)
+            }
+            "spectral-signatures" => {
+                let p = r.read(path, table)?;
+                checked(r, path, p, SpectralSignaturesParams::check)
+                    .map(DefenseKind::SpectralSignatures)
+            }
+            "activation-clustering" => {
+                let p = r.read(path, table)?;
+                checked(r, path, p, ActivationClusteringParams::check)
+                    .map(DefenseKind::ActivationClustering)
+            }
+            other => {
+                let mut key = path.to_vec();
+                key.push("kind");
+                r.problem(
+                    &key,
+                    format!("unknown defense {other:?}; expected {DEFENSES}"),
+                );
+                None
+            }
+        }
+    }
+
+    /// The `kind` name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DefenseKind::KnnLabel(_) => "knn-label",
+            DefenseKind::LossFilter(_) => "loss-filter",
+            DefenseKind::SpectralSignatures(_) => "spectral-signatures",
+            DefenseKind::ActivationClustering(_) => "activation-clustering",
+        }
+    }
+
+    /// The parameters as a TOML table (for the resolved scenario).
+    pub(crate) fn params_table(&self) -> Table {
+        let value = match self {
+            DefenseKind::KnnLabel(p) => Value::try_from(p),
+            DefenseKind::LossFilter(p) => Value::try_from(p),
+            DefenseKind::SpectralSignatures(p) => Value::try_from(p),
+            DefenseKind::ActivationClustering(p) => Value::try_from(p),
+        };
+        match value {
+            Ok(Value::Table(t)) => t,
+            _ => Table::new(),
+        }
+    }
+
+    /// Run the defense.
+    pub(crate) fn inspect(
+        &self,
+        input: DefenseInput<'_>,
+        rng: &mut Rng,
+    ) -> Result<Verdict, String> {
+        match self {
+            DefenseKind::KnnLabel(p) => KnnLabel::new(p.clone())
+                .inspect(input, rng)
+                .map_err(|e| e.to_string()),
+            DefenseKind::LossFilter(p) => LossFilter::new(p.clone())
+                .inspect(input, rng)
+                .map_err(|e| e.to_string()),
+            DefenseKind::SpectralSignatures(p) => SpectralSignatures::new(p.clone())
+                .inspect(input, rng)
+                .map_err(|e| e.to_string()),
+            DefenseKind::ActivationClustering(p) => ActivationClustering::new(p.clone())
+                .inspect(input, rng)
+                .map_err(|e| e.to_string()),
         }
     }
 }

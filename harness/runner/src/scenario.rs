@@ -1,8 +1,6 @@
 //! The scenario: what a user wrote, checked and expanded into sweep points.
 
 use poisonlab_data::{BlobsParams, SyntheticDigitsParams};
-use poisonlab_knn_label::KnnLabelParams;
-use poisonlab_loss_filter::LossFilterParams;
 use poisonlab_model::ModelParams;
 use std::path::{Path, PathBuf};
 
@@ -12,7 +10,7 @@ use toml::{Table, Value};
 
 use crate::expect::Expectation;
 use crate::problem::{Lines, Problem, Problems};
-use crate::registry::{AttackSpec, Custody, DataFacts};
+use crate::registry::{AttackSpec, Custody, DataFacts, DefenseKind};
 use crate::spec::{Reader, sub_table, take_kind};
 
 /// The `[scenario]` table.
@@ -164,15 +162,6 @@ pub struct DefenseSpec {
     pub kind: DefenseKind,
 }
 
-/// Defenses a scenario can name.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DefenseKind {
-    /// Deep k-NN label consistency (`knn-label`).
-    KnnLabel(KnnLabelParams),
-    /// Highest-loss filter (`loss-filter`).
-    LossFilter(LossFilterParams),
-}
-
 /// One sweep point: the swept values and the specs they give.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
@@ -265,6 +254,16 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "defense",
         "loss-filter",
         "flag the highest-loss fraction of the training set (Koh et al. 2018)",
+    ),
+    (
+        "defense",
+        "activation-clustering",
+        "2-means on each class's PCA-reduced embeddings; flags a well-separated smaller cluster (Chen et al. 2018)",
+    ),
+    (
+        "defense",
+        "spectral-signatures",
+        "flag outliers along the top singular direction of each class's embeddings (Tran et al. 2018)",
     ),
     (
         "reference",
@@ -459,13 +458,9 @@ impl Scenario {
                 .iter()
                 .map(|d| {
                     let mut t = Table::new();
-                    let (kind, params) = match &d.kind {
-                        DefenseKind::KnnLabel(p) => ("knn-label", to_value(p)),
-                        DefenseKind::LossFilter(p) => ("loss-filter", to_value(p)),
-                    };
-                    t.insert("kind".into(), Value::String(kind.into()));
+                    t.insert("kind".into(), Value::String(d.kind.kind().into()));
                     t.insert("name".into(), Value::String(d.name.clone()));
-                    extend(&mut t, params);
+                    t.extend(d.kind.params_table());
                     Value::Table(t)
                 })
                 .collect();
@@ -876,27 +871,7 @@ fn read_defenses(r: &mut Reader<'_>, root: &Table) -> Option<Vec<DefenseSpec>> {
                 kind.clone()
             }
         };
-        let spec = match kind.as_str() {
-            "knn-label" => r.read::<KnnLabelParams>(&path, &t).and_then(|p| {
-                p.check()
-                    .map_err(|e| r.param_errors(&path, e))
-                    .ok()
-                    .map(|_| DefenseKind::KnnLabel(p))
-            }),
-            "loss-filter" => r.read::<LossFilterParams>(&path, &t).and_then(|p| {
-                p.check()
-                    .map_err(|e| r.param_errors(&path, e))
-                    .ok()
-                    .map(|_| DefenseKind::LossFilter(p))
-            }),
-            other => {
-                r.problem(
-                    &["defense", &idx, "kind"],
-                    format!("unknown defense {other:?}; expected knn-label or loss-filter"),
-                );
-                None
-            }
-        };
+        let spec = DefenseKind::read(r, &kind, &t, &path);
         if RESERVED_DEFENSE_NAMES.contains(&name.as_str())
             || out.iter().any(|d: &DefenseSpec| d.name == name)
         {

@@ -68,7 +68,7 @@ fn a_good_scenario_expands_its_sweep() {
         .iter()
         .map(|p| match &p.defenses[0].kind {
             DefenseKind::KnnLabel(k) => k.k,
-            DefenseKind::LossFilter(_) => 0,
+            _ => 0,
         })
         .collect();
     assert_eq!(ks, [3, 5, 7, 3, 5, 7]);

@@ -1,0 +1,574 @@
+use poisonlab_core::{Defense, DefenseInput, FilterVerdict, Rng, Verdict};
+
+use crate::cluster::{Pca, TwoMeans, silhouettes};
+use crate::{ActivationClusteringError, ActivationClusteringParams, Reduce, Rule};
+
+/// Activation clustering with checked parameters.
+#[derive(Debug, Clone)]
+pub struct ActivationClustering {
+    params: ActivationClusteringParams,
+}
+
+/// What clustering found in one class (by training label).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassSplit {
+    /// The class.
+    pub class: usize,
+    /// Positions in the training set of the class's samples, in order.
+    pub members: Vec<usize>,
+    /// Per member: true when it is in the smaller cluster.
+    pub in_smaller: Vec<bool>,
+    /// Sizes of the larger and the smaller cluster; `[n, 0]` when the class
+    /// could not be split (fewer than two distinct embeddings).
+    pub sizes: [usize; 2],
+    /// Mean silhouette of the split, in [−1, 1]; 0 when unsplit.
+    pub silhouette: f64,
+    /// Per member: its silhouette, negated for members of the larger cluster
+    /// (its margin towards the smaller cluster); 0 when unsplit.
+    pub scores: Vec<f64>,
+}
+
+impl ClassSplit {
+    /// Share of the class in the smaller cluster.
+    pub fn smaller_share(&self) -> f64 {
+        self.sizes[1] as f64 / self.members.len().max(1) as f64
+    }
+
+    /// True when one cluster is strictly smaller than the other: only then is
+    /// there a cluster to call poison.
+    pub fn has_smaller(&self) -> bool {
+        self.sizes[1] > 0 && self.sizes[1] < self.sizes[0]
+    }
+
+    /// Training-set positions of the smaller cluster.
+    pub fn smaller_members(&self) -> Vec<usize> {
+        self.members
+            .iter()
+            .zip(&self.in_smaller)
+            .filter(|(_, s)| **s)
+            .map(|(&i, _)| i)
+            .collect()
+    }
+}
+
+impl ActivationClustering {
+    /// A detector for parameters that passed [`ActivationClusteringParams::check`].
+    pub fn new(params: ActivationClusteringParams) -> Self {
+        Self { params }
+    }
+
+    /// Embed the training set, and per class (in class order) reduce its
+    /// embeddings to `dims` dimensions by PCA, split them with 2-means and
+    /// score the split. Every random choice (power-iteration starts, k-means++
+    /// starts) comes from `rng`.
+    pub fn split_classes(
+        &self,
+        input: &DefenseInput<'_>,
+        rng: &mut Rng,
+    ) -> Result<Vec<ClassSplit>, ActivationClusteringError> {
+        if self.params.reduce == Reduce::Ica {
+            return Err(ActivationClusteringError::IcaNotImplemented);
+        }
+        let train = input.train;
+        let embedding = input.model.embed(train);
+        if embedding.rows != train.len() {
+            return Err(ActivationClusteringError::EmbeddingRows {
+                got: embedding.rows,
+                expected: train.len(),
+            });
+        }
+        if let Some(pos) = embedding.data.iter().position(|v| !v.is_finite()) {
+            return Err(ActivationClusteringError::NonFiniteEmbedding {
+                index: pos / embedding.cols.max(1),
+            });
+        }
+        let cols = embedding.cols;
+        let labels = train.labels();
+        let mut splits = Vec::with_capacity(train.n_classes());
+        for class in 0..train.n_classes() {
+            let members: Vec<usize> = (0..train.len()).filter(|&i| labels[i] == class).collect();
+            let n = members.len();
+            let unsplit = ClassSplit {
+                class,
+                in_smaller: vec![false; n],
+                sizes: [n, 0],
+                silhouette: 0.0,
+                scores: vec![0.0; n],
+                members: members.clone(),
+            };
+            if n < 2 || cols == 0 {
+                splits.push(unsplit);
+                continue;
+            }
+            let points: Vec<f64> = members
+                .iter()
+                .flat_map(|&i| embedding.row(i).iter().map(|&v| f64::from(v)))
+                .collect();
+            let pca = Pca::fit(&points, cols, self.params.dims, rng);
+            let reduced = pca.project(&points);
+            let width = pca.components.len();
+            let Some(km) = TwoMeans::fit(&reduced, width, self.params.restarts, rng) else {
+                splits.push(unsplit);
+                continue;
+            };
+            let sil = silhouettes(&reduced, width, &km.assignment);
+            let silhouette = sil.iter().sum::<f64>() / n as f64;
+            let scores = sil
+                .iter()
+                .zip(&km.assignment)
+                .map(|(&s, &a)| if a == 1 { s } else { -s })
+                .collect();
+            splits.push(ClassSplit {
+                class,
+                in_smaller: km.assignment.iter().map(|&a| a == 1).collect(),
+                sizes: km.sizes,
+                silhouette,
+                scores,
+                members,
+            });
+        }
+        Ok(splits)
+    }
+
+    /// Whether the smaller cluster of `split` is poison under the rule, for
+    /// every rule but exclusionary reclassification.
+    fn judge_by_shape(&self, split: &ClassSplit) -> bool {
+        let p = &self.params;
+        if !split.has_smaller() {
+            return false;
+        }
+        let small = split.smaller_share() < p.size_threshold;
+        let separated = split.silhouette > p.silhouette_threshold;
+        match p.rule {
+            Rule::RelativeSize => small,
+            Rule::Silhouette => separated,
+            Rule::Combined => {
+                separated || (small && split.silhouette > p.silhouette_threshold / 2.0)
+            }
+            Rule::ExclusionaryReclassification => false,
+        }
+    }
+
+    /// Exclusionary reclassification of one class's smaller cluster: true when
+    /// the model retrained without it predicts less than `er-threshold` of it
+    /// as its own label.
+    fn judge_by_retraining(
+        &self,
+        input: &DefenseInput<'_>,
+        split: &ClassSplit,
+    ) -> Result<bool, ActivationClusteringError> {
+        if !split.has_smaller() {
+            return Ok(false);
+        }
+        let retrain = input.retrain.ok_or(ActivationClusteringError::NoRetrain)?;
+        let removed = split.smaller_members();
+        let mut keep = vec![true; input.train.len()];
+        for &i in &removed {
+            keep[i] = false;
+        }
+        let kept: Vec<usize> = (0..keep.len()).filter(|&i| keep[i]).collect();
+        let model = retrain(&input.train.subset(&kept)).map_err(|message| {
+            ActivationClusteringError::RetrainFailed {
+                class: split.class,
+                message,
+            }
+        })?;
+        let predicted = model.predict(&input.train.subset(&removed));
+        if predicted.len() != removed.len() {
+            return Err(ActivationClusteringError::PredictionLength {
+                class: split.class,
+                got: predicted.len(),
+                expected: removed.len(),
+            });
+        }
+        let own = predicted.iter().filter(|&&c| c == split.class).count();
+        Ok((own as f64) < self.params.er_threshold * removed.len() as f64)
+    }
+}
+
+impl Defense for ActivationClustering {
+    type Error = ActivationClusteringError;
+
+    fn inspect(
+        &self,
+        input: DefenseInput<'_>,
+        rng: &mut Rng,
+    ) -> Result<Verdict, ActivationClusteringError> {
+        if self.params.rule == Rule::ExclusionaryReclassification && input.retrain.is_none() {
+            return Err(ActivationClusteringError::NoRetrain);
+        }
+        let n = input.train.len();
+        let mut scores = vec![0.0; n];
+        let mut flags = vec![false; n];
+        for split in self.split_classes(&input, rng)? {
+            for (&i, &s) in split.members.iter().zip(&split.scores) {
+                scores[i] = s;
+            }
+            let poison = match self.params.rule {
+                Rule::ExclusionaryReclassification => self.judge_by_retraining(&input, &split)?,
+                _ => self.judge_by_shape(&split),
+            };
+            if poison {
+                for i in split.smaller_members() {
+                    flags[i] = true;
+                }
+            }
+        }
+        Ok(Verdict::Filter(FilterVerdict { scores, flags }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use poisonlab_core::seed::stream;
+    use poisonlab_core::testing::StubClassifier;
+    use poisonlab_core::{Classifier, Dataset, Matrix};
+    use rand::Rng as _;
+
+    /// Standard deviation of a synthetic class along each axis.
+    type Spread = fn(usize) -> f32;
+    /// What `DefenseInput::retrain` holds.
+    type Retrain<'a> = dyn Fn(&Dataset) -> Result<Box<dyn Classifier>, String> + 'a;
+
+    /// Embedding width of the synthetic data (reduced to 10 by PCA).
+    const WIDTH: usize = 32;
+
+    fn normal(rng: &mut Rng) -> f32 {
+        // Box–Muller.
+        let u: f64 = 1.0 - rng.random::<f64>();
+        let v: f64 = rng.random();
+        ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
+    }
+
+    /// `n` samples of class `label`: an isotropic unit Gaussian blob, with the
+    /// first `poison` of them shifted by `shift` along the first axis.
+    fn blob(rng: &mut Rng, n: usize, poison: usize, shift: f32, centre: f32) -> Vec<f32> {
+        (0..n)
+            .flat_map(|i| {
+                let s = if i < poison { shift } else { 0.0 };
+                (0..WIDTH)
+                    .map(|d| normal(rng) + centre + if d == 0 { s } else { 0.0 })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Class 0: a clean blob of 200. Class 1: 200 samples of which `poison`
+    /// are shifted by `shift`. Returns the data and the poison mask.
+    fn two_classes(seed: u64, poison: usize, shift: f32) -> (Dataset, Vec<bool>) {
+        let mut rng = stream(seed, 0, "data");
+        let mut features = blob(&mut rng, 200, 0, 0.0, 0.0);
+        features.extend(blob(&mut rng, 200, poison, shift, 5.0));
+        let labels = [vec![0; 200], vec![1; 200]].concat();
+        let mask = (0..400).map(|i| (200..200 + poison).contains(&i)).collect();
+        (
+            Dataset::new(features, vec![WIDTH], labels, 2, None).unwrap(),
+            mask,
+        )
+    }
+
+    fn run(params: ActivationClusteringParams, data: &Dataset, seed: u64) -> FilterVerdict {
+        let model = StubClassifier::uniform(data.n_classes());
+        let v = ActivationClustering::new(params)
+            .inspect(
+                DefenseInput::new(data, &model, None),
+                &mut stream(seed, 0, "defense"),
+            )
+            .unwrap();
+        v.as_filter().unwrap().clone()
+    }
+
+    fn splits(data: &Dataset, seed: u64) -> Vec<ClassSplit> {
+        let model = StubClassifier::uniform(data.n_classes());
+        ActivationClustering::new(ActivationClusteringParams::default())
+            .split_classes(
+                &DefenseInput::new(data, &model, None),
+                &mut stream(seed, 0, "defense"),
+            )
+            .unwrap()
+    }
+
+    /// An isotropic-ish class of 300 whose standard deviation along axis `d`
+    /// is `sd(d)`, centred at 0.
+    fn shaped_class(seed: u64, sd: impl Fn(usize) -> f32) -> Dataset {
+        let mut rng = stream(seed, 0, "data");
+        let f: Vec<f32> = (0..300)
+            .flat_map(|_| {
+                (0..WIDTH)
+                    .map(|d| sd(d) * normal(&mut rng))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        Dataset::new(f, vec![WIDTH], vec![0; 300], 1, None).unwrap()
+    }
+
+    #[test]
+    #[ignore = "prints the silhouettes the default threshold is chosen from"]
+    fn measure_silhouettes() {
+        for (poison, shift) in [
+            (0, 0.0),
+            (20, 4.0),
+            (20, 5.0),
+            (20, 6.0),
+            (20, 8.0),
+            (10, 8.0),
+            (96, 6.0),
+            (96, 8.0),
+        ] {
+            let sils: Vec<String> = (0..10)
+                .map(|seed| {
+                    let (data, _) = two_classes(seed, poison, shift);
+                    let s = splits(&data, seed);
+                    format!(
+                        "{:.3}/{:.3}({:.2})",
+                        s[0].silhouette,
+                        s[1].silhouette,
+                        s[1].smaller_share()
+                    )
+                })
+                .collect();
+            eprintln!("poison {poison} shift {shift}: {}", sils.join(" "));
+        }
+        let spectra: [(&str, Spread); 6] = [
+            ("1-D", |d| f32::from(u8::from(d < 1))),
+            ("2-D", |d| f32::from(u8::from(d < 2))),
+            ("5-D", |d| f32::from(u8::from(d < 5))),
+            ("10-D", |d| f32::from(u8::from(d < 10))),
+            ("sd 1/k", |d| 1.0 / (d as f32 + 1.0)),
+            ("sd 1/sqrt k", |d| 1.0 / (d as f32 + 1.0).sqrt()),
+        ];
+        for (name, sd) in spectra {
+            let sils: Vec<String> = (0..10)
+                .map(|seed| format!("{:.3}", splits(&shaped_class(seed, sd), seed)[0].silhouette))
+                .collect();
+            eprintln!("clean {name}: {}", sils.join(" "));
+        }
+    }
+
+    fn with(rule: Rule) -> ActivationClusteringParams {
+        ActivationClusteringParams {
+            rule,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn default_flags_a_separated_ten_percent_cluster_and_nothing_else() {
+        // 20 of 200 in class 1 (10 % of the class, 5 % of the data), 8 sd away.
+        for seed in 0..3 {
+            let (data, mask) = two_classes(seed, 20, 8.0);
+            let v = run(ActivationClusteringParams::default(), &data, seed);
+            assert_eq!(v.flags, mask, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn default_flags_a_separated_cluster_of_almost_half_the_class() {
+        // 96 of 200 (48 %): what a 10 % BadNets poison is of its target class.
+        for seed in 0..3 {
+            let (data, mask) = two_classes(seed, 96, 8.0);
+            assert_eq!(
+                run(ActivationClusteringParams::default(), &data, seed).flags,
+                mask
+            );
+            assert_eq!(run(with(Rule::Silhouette), &data, seed).flags, mask);
+            // The paper's relative-size rule misses it.
+            assert!(
+                !run(with(Rule::RelativeSize), &data, seed)
+                    .flags
+                    .contains(&true)
+            );
+        }
+    }
+
+    #[test]
+    fn no_rule_flags_a_clean_blob() {
+        for seed in 0..3 {
+            let (data, _) = two_classes(seed, 0, 0.0);
+            for rule in [Rule::Combined, Rule::Silhouette, Rule::RelativeSize] {
+                let v = run(with(rule), &data, seed);
+                assert!(!v.flags.contains(&true), "{rule:?} seed {seed}");
+            }
+        }
+    }
+
+    #[test]
+    fn relative_size_flags_a_small_separated_cluster() {
+        let (data, mask) = two_classes(1, 20, 8.0);
+        assert_eq!(run(with(Rule::RelativeSize), &data, 1).flags, mask);
+    }
+
+    #[test]
+    fn combined_lets_a_small_cluster_pass_with_half_the_separation() {
+        // 20 poisons 5 sd away: silhouette between half the threshold and the
+        // threshold. Small, so combined flags it; the silhouette rule alone does not.
+        let (data, mask) = two_classes(3, 20, 5.0);
+        let split = &splits(&data, 3)[1];
+        let t = ActivationClusteringParams::default().silhouette_threshold;
+        assert!(
+            split.silhouette > t / 2.0 && split.silhouette < t,
+            "{}",
+            split.silhouette
+        );
+        assert_eq!(run(with(Rule::Combined), &data, 3).flags, mask);
+        assert!(!run(with(Rule::Silhouette), &data, 3).flags.contains(&true));
+    }
+
+    #[test]
+    fn silhouette_threshold_is_respected() {
+        let (data, mask) = two_classes(0, 20, 8.0);
+        let strict = ActivationClusteringParams {
+            rule: Rule::Silhouette,
+            silhouette_threshold: 0.9,
+            ..Default::default()
+        };
+        assert!(!run(strict, &data, 0).flags.contains(&true));
+        assert_eq!(run(with(Rule::Silhouette), &data, 0).flags, mask);
+    }
+
+    #[test]
+    fn poisons_score_above_every_clean_sample() {
+        let (data, mask) = two_classes(2, 20, 8.0);
+        let v = run(ActivationClusteringParams::default(), &data, 2);
+        let lowest_poison = (0..400)
+            .filter(|&i| mask[i])
+            .map(|i| v.scores[i])
+            .fold(f64::INFINITY, f64::min);
+        let highest_clean = (0..400)
+            .filter(|&i| !mask[i])
+            .map(|i| v.scores[i])
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert!(
+            lowest_poison > highest_clean,
+            "{lowest_poison} <= {highest_clean}"
+        );
+        assert!(v.scores.iter().all(|s| (-1.0..=1.0).contains(s)));
+    }
+
+    #[test]
+    fn same_stream_same_verdict() {
+        let (data, _) = two_classes(4, 20, 5.0);
+        let a = run(ActivationClusteringParams::default(), &data, 9);
+        let b = run(ActivationClusteringParams::default(), &data, 9);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn tiny_and_constant_classes_are_left_alone() {
+        // Class 0 has one sample, class 1 three identical ones, class 2 none.
+        let data = Dataset::new(vec![0., 1., 1., 1.], vec![1], vec![0, 1, 1, 1], 3, None).unwrap();
+        let v = run(ActivationClusteringParams::default(), &data, 0);
+        assert_eq!(v.flags, [false; 4]);
+        assert_eq!(v.scores, [0.0; 4]);
+    }
+
+    #[test]
+    fn non_finite_embeddings_are_an_error() {
+        let data = Dataset::new(vec![0., 1., f32::NAN, 1.], vec![2], vec![0, 0], 1, None).unwrap();
+        let model = StubClassifier::uniform(1);
+        let err = ActivationClustering::new(ActivationClusteringParams::default()).inspect(
+            DefenseInput::new(&data, &model, None),
+            &mut stream(0, 0, "d"),
+        );
+        assert_eq!(
+            err,
+            Err(ActivationClusteringError::NonFiniteEmbedding { index: 1 })
+        );
+    }
+
+    /// A retrain closure whose model predicts `class` for every sample it is
+    /// asked about, counting how often it is called.
+    fn predicting(
+        class: usize,
+        calls: &std::cell::Cell<usize>,
+        total: usize,
+    ) -> impl Fn(&Dataset) -> Result<Box<dyn Classifier>, String> + '_ {
+        move |kept: &Dataset| {
+            calls.set(calls.get() + 1);
+            let removed = total - kept.len();
+            let mut proba = vec![0.0; removed * 2];
+            for row in proba.chunks_exact_mut(2) {
+                row[class] = 1.0;
+            }
+            Ok(Box::new(StubClassifier {
+                n_classes: 2,
+                proba: Some(Matrix::new(removed, 2, proba)),
+            }) as Box<dyn Classifier>)
+        }
+    }
+
+    fn run_er(data: &Dataset, retrain: &Retrain) -> Result<Verdict, ActivationClusteringError> {
+        let model = StubClassifier::uniform(2);
+        ActivationClustering::new(with(Rule::ExclusionaryReclassification)).inspect(
+            DefenseInput::new(data, &model, None).with_retrain(retrain),
+            &mut stream(0, 0, "defense"),
+        )
+    }
+
+    #[test]
+    fn exclusionary_reclassification_flags_a_cluster_that_changes_label() {
+        let (data, mask) = two_classes(0, 20, 8.0);
+        // The retrained model calls everything class 0: class 0's smaller
+        // cluster keeps its label (clean), class 1's does not (poison).
+        let calls = std::cell::Cell::new(0);
+        let retrain = predicting(0, &calls, data.len());
+        let v = run_er(&data, &retrain).unwrap();
+        assert_eq!(v.as_filter().unwrap().flags, mask);
+        // One retraining per class with a strictly smaller cluster.
+        let expected = splits(&data, 0).iter().filter(|s| s.has_smaller()).count();
+        assert_eq!(calls.get(), expected);
+        assert_eq!(expected, 2);
+    }
+
+    #[test]
+    fn exclusionary_reclassification_keeps_a_cluster_that_keeps_its_label() {
+        let (data, _) = two_classes(0, 20, 8.0);
+        // Everything predicted as class 1: class 1's cluster keeps its label;
+        // class 0's does not, so class 0's smaller cluster is flagged instead.
+        let calls = std::cell::Cell::new(0);
+        let retrain = predicting(1, &calls, data.len());
+        let v = run_er(&data, &retrain).unwrap();
+        let flags = &v.as_filter().unwrap().flags;
+        assert!(!flags[200..].contains(&true));
+        let class0 = &splits(&data, 0)[0];
+        for i in class0.smaller_members() {
+            assert!(flags[i]);
+        }
+    }
+
+    #[test]
+    fn exclusionary_reclassification_needs_retrain_and_reports_its_failure() {
+        let (data, _) = two_classes(0, 20, 8.0);
+        let model = StubClassifier::uniform(2);
+        let err = ActivationClustering::new(with(Rule::ExclusionaryReclassification)).inspect(
+            DefenseInput::new(&data, &model, None),
+            &mut stream(0, 0, "d"),
+        );
+        assert_eq!(err, Err(ActivationClusteringError::NoRetrain));
+        let failing =
+            |_: &Dataset| -> Result<Box<dyn Classifier>, String> { Err("out of memory".into()) };
+        assert_eq!(
+            run_er(&data, &failing),
+            Err(ActivationClusteringError::RetrainFailed {
+                class: 0,
+                message: "out of memory".into()
+            })
+        );
+    }
+
+    #[test]
+    fn ica_is_refused_at_run_time_too() {
+        let (data, _) = two_classes(0, 0, 0.0);
+        let params = ActivationClusteringParams {
+            reduce: Reduce::Ica,
+            ..Default::default()
+        };
+        let model = StubClassifier::uniform(2);
+        let err = ActivationClustering::new(params).inspect(
+            DefenseInput::new(&data, &model, None),
+            &mut stream(0, 0, "d"),
+        );
+        assert_eq!(err, Err(ActivationClusteringError::IcaNotImplemented));
+    }
+}

@@ -1,0 +1,239 @@
+use poisonlab_core::ParamError;
+use serde::{Deserialize, Serialize};
+
+/// How the per-class embeddings are reduced before clustering.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reduce {
+    /// Principal component analysis: centre the class, project on the top
+    /// `dims` eigenvectors of its covariance.
+    #[default]
+    Pca,
+    /// Independent component analysis (FastICA), the paper's choice. Not
+    /// implemented yet: [`ActivationClusteringParams::check`] rejects it.
+    Ica,
+}
+
+/// How a class's 2-means split is judged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// The smaller cluster is poison when its share of the class is below
+    /// `size-threshold` (the paper's relative-size rule). Misses poison that
+    /// makes up close to half of its target class.
+    RelativeSize,
+    /// The smaller cluster is poison when the mean silhouette of the split is
+    /// above `silhouette-threshold`: the class is two separated groups, whatever
+    /// their sizes.
+    Silhouette,
+    /// The paper's exclusionary reclassification: retrain without the smaller
+    /// cluster and predict it; the cluster is poison when less than
+    /// `er-threshold` of it is predicted as its own training label. Needs the
+    /// runner's `retrain` and costs one retraining per class that has a
+    /// strictly smaller cluster.
+    ExclusionaryReclassification,
+    /// Silhouette or relative size (default): the smaller cluster is poison when
+    /// the silhouette is above `silhouette-threshold`, or when its share is
+    /// below `size-threshold` and the silhouette is above half of
+    /// `silhouette-threshold`. See the crate documentation for why.
+    #[default]
+    Combined,
+}
+
+/// The `[[defense]]` table for `kind = "activation-clustering"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct ActivationClusteringParams {
+    /// Dimensions the embeddings of each class are reduced to, at least 1
+    /// (capped at the embedding width). Default 10 (the paper's).
+    pub dims: usize,
+    /// `pca` (default) or `ica` (not implemented yet); see [`Reduce`].
+    pub reduce: Reduce,
+    /// `combined` (default), `relative-size`, `silhouette` or
+    /// `exclusionary-reclassification`; see [`Rule`].
+    pub rule: Rule,
+    /// Largest share of its class, exclusive, at which the smaller cluster
+    /// counts as suspiciously small, in (0, 0.5]. Default 0.35 (the paper's).
+    pub size_threshold: f64,
+    /// Mean silhouette of the 2-means split above which a class counts as two
+    /// separated groups, in [0, 1). Default 0.35: on synthetic embeddings a
+    /// clean class split in two scores 0.07 to 0.34 (higher the fewer
+    /// directions carry its variance), a class with a cluster 8 sd away 0.42 to
+    /// 0.47 whatever the cluster's share (table in the crate documentation).
+    pub silhouette_threshold: f64,
+    /// Share of the removed cluster that the retrained model must predict as
+    /// its own label for the cluster to count as clean, in (0, 1]. Default 0.5
+    /// (the paper's: clean when most of it keeps its label).
+    pub er_threshold: f64,
+    /// k-means runs from independent k-means++ starts per class; the one with
+    /// the lowest inertia is kept. At least 1. Default 5.
+    pub restarts: usize,
+}
+
+impl Default for ActivationClusteringParams {
+    fn default() -> Self {
+        Self {
+            dims: 10,
+            reduce: Reduce::Pca,
+            rule: Rule::Combined,
+            size_threshold: 0.35,
+            silhouette_threshold: 0.35,
+            er_threshold: 0.5,
+            restarts: 5,
+        }
+    }
+}
+
+impl ActivationClusteringParams {
+    /// Check every value; returns every problem found.
+    pub fn check(&self) -> Result<(), Vec<ParamError>> {
+        let mut errors = Vec::new();
+        if self.dims == 0 {
+            errors.push(ParamError::new("dims", "must be at least 1, got 0"));
+        }
+        if self.reduce == Reduce::Ica {
+            errors.push(ParamError::new(
+                "reduce",
+                "\"ica\" is not implemented yet; use \"pca\"",
+            ));
+        }
+        if !(self.size_threshold > 0.0 && self.size_threshold <= 0.5) {
+            errors.push(ParamError::new(
+                "size-threshold",
+                format!("must be in (0, 0.5], got {}", self.size_threshold),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.silhouette_threshold) {
+            errors.push(ParamError::new(
+                "silhouette-threshold",
+                format!("must be in [0, 1), got {}", self.silhouette_threshold),
+            ));
+        }
+        if !(self.er_threshold > 0.0 && self.er_threshold <= 1.0) {
+            errors.push(ParamError::new(
+                "er-threshold",
+                format!("must be in (0, 1], got {}", self.er_threshold),
+            ));
+        }
+        if self.restarts == 0 {
+            errors.push(ParamError::new("restarts", "must be at least 1, got 0"));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejected_key(p: ActivationClusteringParams) -> Vec<String> {
+        p.check().unwrap_err().into_iter().map(|e| e.key).collect()
+    }
+
+    #[test]
+    fn defaults_pass() {
+        assert!(ActivationClusteringParams::default().check().is_ok());
+    }
+
+    #[test]
+    fn dims_must_be_positive() {
+        let p = ActivationClusteringParams {
+            dims: 0,
+            ..Default::default()
+        };
+        assert_eq!(rejected_key(p), ["dims"]);
+    }
+
+    #[test]
+    fn ica_is_rejected_as_not_implemented() {
+        let p = ActivationClusteringParams {
+            reduce: Reduce::Ica,
+            ..Default::default()
+        };
+        let e = p.check().unwrap_err();
+        assert_eq!(e[0].key, "reduce");
+        assert!(
+            e[0].message.contains("not implemented yet"),
+            "{}",
+            e[0].message
+        );
+    }
+
+    #[test]
+    fn size_threshold_must_be_at_most_half() {
+        for bad in [0.0, -0.1, 0.51, f64::NAN] {
+            let p = ActivationClusteringParams {
+                size_threshold: bad,
+                ..Default::default()
+            };
+            assert_eq!(rejected_key(p), ["size-threshold"], "{bad}");
+        }
+        let p = ActivationClusteringParams {
+            size_threshold: 0.5,
+            ..Default::default()
+        };
+        assert!(p.check().is_ok());
+    }
+
+    #[test]
+    fn silhouette_threshold_must_be_in_unit_interval() {
+        for bad in [-0.01, 1.0, f64::NAN] {
+            let p = ActivationClusteringParams {
+                silhouette_threshold: bad,
+                ..Default::default()
+            };
+            assert_eq!(rejected_key(p), ["silhouette-threshold"], "{bad}");
+        }
+    }
+
+    #[test]
+    fn er_threshold_must_be_a_proper_share() {
+        for bad in [0.0, 1.01, f64::NAN] {
+            let p = ActivationClusteringParams {
+                er_threshold: bad,
+                ..Default::default()
+            };
+            assert_eq!(rejected_key(p), ["er-threshold"], "{bad}");
+        }
+    }
+
+    #[test]
+    fn restarts_must_be_positive() {
+        let p = ActivationClusteringParams {
+            restarts: 0,
+            ..Default::default()
+        };
+        assert_eq!(rejected_key(p), ["restarts"]);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let p = ActivationClusteringParams {
+            dims: 0,
+            restarts: 0,
+            er_threshold: 2.0,
+            ..Default::default()
+        };
+        assert_eq!(rejected_key(p), ["dims", "er-threshold", "restarts"]);
+    }
+
+    #[test]
+    fn toml_keys_are_kebab_case_and_unknown_keys_are_rejected() {
+        let p: ActivationClusteringParams = toml::from_str(
+            "dims = 4\nrule = \"exclusionary-reclassification\"\nsize-threshold = 0.3\n\
+             silhouette-threshold = 0.2\ner-threshold = 0.6\nrestarts = 2\nreduce = \"pca\"",
+        )
+        .unwrap();
+        assert_eq!(p.dims, 4);
+        assert_eq!(p.rule, Rule::ExclusionaryReclassification);
+        assert_eq!(p.size_threshold, 0.3);
+        let empty: ActivationClusteringParams = toml::from_str("").unwrap();
+        assert_eq!(empty, ActivationClusteringParams::default());
+        assert!(toml::from_str::<ActivationClusteringParams>("size_threshold = 0.3").is_err());
+        assert!(toml::from_str::<ActivationClusteringParams>("rule = \"size\"").is_err());
+    }
+}

@@ -1,11 +1,11 @@
 use std::path::Path;
 
-use poisonlab_core::poison_count;
-use poisonlab_core::{Attack, AttackInput, AttackTest, Dataset, ParamError, Poisoned, Rng};
+use poisonlab_core::{Attack, AttackInput, AttackTest, ParamError, Poisoned, Rng};
+use poisonlab_core::{inject, poison_count};
 use rand::seq::index::sample;
 
 use crate::trigger::Patch;
-use crate::{BadNetsError, BadNetsParams, Mode};
+use crate::{BadNetsError, BadNetsParams};
 
 /// The BadNets attack: a built trigger and the parameters it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,42 +86,6 @@ impl BadNets {
             self.params.target
         }
     }
-
-    /// Triggered, relabelled copies of `train`'s samples at `picks`, with ids
-    /// counting up from one above the largest id in `train`.
-    fn copies(
-        &self,
-        train: &Dataset,
-        picks: &[usize],
-        (dims, at): ([usize; 3], (usize, usize)),
-    ) -> Result<Dataset, BadNetsError> {
-        let k = train.n_classes();
-        let first = match train.ids().iter().max() {
-            None => 0,
-            Some(&max) => max.checked_add(1).ok_or(BadNetsError::IdsExhausted(max))?,
-        };
-        let mut features = Vec::with_capacity(picks.len() * train.dim());
-        let mut labels = Vec::with_capacity(picks.len());
-        let mut ids = Vec::with_capacity(picks.len());
-        for (n, &i) in picks.iter().enumerate() {
-            let start = features.len();
-            features.extend_from_slice(train.sample(i));
-            self.patch.apply(&mut features[start..], dims, at);
-            labels.push(self.relabel(train.labels()[i], k));
-            ids.push(
-                first
-                    .checked_add(n as u64)
-                    .ok_or(BadNetsError::IdsExhausted(u64::MAX))?,
-            );
-        }
-        Ok(Dataset::new(
-            features,
-            train.shape().to_vec(),
-            labels,
-            k,
-            Some(ids),
-        )?)
-    }
 }
 
 impl Attack for BadNets {
@@ -154,27 +118,14 @@ impl Attack for BadNets {
             .collect();
         picks.sort_unstable();
 
-        let (data, is_poison) = match p.mode {
-            Mode::Replace => {
-                let mut data = train.clone();
-                let mut is_poison = vec![false; train.len()];
-                let (dims, at) = train_place;
-                for &i in &picks {
-                    self.patch.apply(data.sample_mut(i), dims, at);
-                    data.set_label(i, self.relabel(train.labels()[i], k));
-                    is_poison[i] = true;
-                }
-                (data, is_poison)
-            }
-            Mode::Add => {
-                let copies = self.copies(train, &picks, train_place)?;
-                let mut data = train.clone();
-                data.extend(&copies);
-                let mut is_poison = vec![false; train.len()];
-                is_poison.resize(data.len(), true);
-                (data, is_poison)
-            }
-        };
+        let (dims, at) = train_place;
+        let (data, is_poison) = inject(
+            train,
+            &picks,
+            p.mode,
+            |x| self.patch.apply(x, dims, at),
+            |y| self.relabel(y, k),
+        )?;
 
         let idx: Vec<usize> = (0..test.len())
             .filter(|&i| poisonable(test.labels()[i]))
@@ -199,7 +150,9 @@ impl Attack for BadNets {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Mode;
     use crate::{Apply, Corner, TriggerParams, TriggerShape};
+    use poisonlab_core::Dataset;
     use poisonlab_core::seed::stream;
     use proptest::prelude::*;
     use rand::Rng as _;

@@ -39,9 +39,6 @@ pub enum BadNetsError {
     /// All-to-all relabelling needs another class to move to.
     #[error("all-to-all badnets needs at least 2 classes")]
     SingleClass,
-    /// Added copies would need ids beyond `u64::MAX`.
-    #[error("no fresh sample ids are left above {0} for the added copies")]
-    IdsExhausted(u64),
     /// Building the poisoned dataset failed.
     #[error(transparent)]
     Dataset(#[from] CoreError),

@@ -1,12 +1,12 @@
 use std::path::Path;
 
-use poisonlab_core::poison_count;
-use poisonlab_core::{Attack, AttackInput, AttackTest, Dataset, ParamError, Poisoned, Rng};
+use poisonlab_core::{Attack, AttackInput, AttackTest, ParamError, Poisoned, Rng};
+use poisonlab_core::{inject, poison_count};
 use rand::Rng as _;
 use rand::seq::index::sample;
 
 use crate::pattern::{PngPattern, blend};
-use crate::{BlendError, BlendParams, Mode, Pattern};
+use crate::{BlendError, BlendParams, Pattern};
 
 /// The blend attack: its parameters and, for an image pattern, the loaded PNG.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,39 +73,6 @@ impl Blend {
             Some(image) => image.layout(shape),
         }
     }
-
-    /// Blended, relabelled copies of `train`'s samples at `picks`, with ids
-    /// counting up from one above the largest id in `train`.
-    fn copies(
-        &self,
-        train: &Dataset,
-        picks: &[usize],
-        pattern: &[f32],
-    ) -> Result<Dataset, BlendError> {
-        let first = match train.ids().iter().max() {
-            None => 0,
-            Some(&max) => max.checked_add(1).ok_or(BlendError::IdsExhausted(max))?,
-        };
-        let mut features = Vec::with_capacity(picks.len() * train.dim());
-        let mut ids = Vec::with_capacity(picks.len());
-        for (n, &i) in picks.iter().enumerate() {
-            let start = features.len();
-            features.extend_from_slice(train.sample(i));
-            blend(&mut features[start..], pattern, self.params.alpha);
-            ids.push(
-                first
-                    .checked_add(n as u64)
-                    .ok_or(BlendError::IdsExhausted(u64::MAX))?,
-            );
-        }
-        Ok(Dataset::new(
-            features,
-            train.shape().to_vec(),
-            vec![self.params.target; picks.len()],
-            train.n_classes(),
-            Some(ids),
-        )?)
-    }
 }
 
 impl Attack for Blend {
@@ -141,26 +108,13 @@ impl Attack for Blend {
             .collect();
         picks.sort_unstable();
 
-        let (data, is_poison) = match p.mode {
-            Mode::Replace => {
-                let mut data = train.clone();
-                let mut is_poison = vec![false; train.len()];
-                for &i in &picks {
-                    blend(data.sample_mut(i), &pattern, p.alpha);
-                    data.set_label(i, p.target);
-                    is_poison[i] = true;
-                }
-                (data, is_poison)
-            }
-            Mode::Add => {
-                let copies = self.copies(train, &picks, &pattern)?;
-                let mut data = train.clone();
-                data.extend(&copies);
-                let mut is_poison = vec![false; train.len()];
-                is_poison.resize(data.len(), true);
-                (data, is_poison)
-            }
-        };
+        let (data, is_poison) = inject(
+            train,
+            &picks,
+            p.mode,
+            |x| blend(x, &pattern, p.alpha),
+            |_| p.target,
+        )?;
 
         let idx: Vec<usize> = (0..test.len())
             .filter(|&i| test.labels()[i] != p.target)
@@ -183,6 +137,8 @@ impl Attack for Blend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Mode;
+    use poisonlab_core::Dataset;
     use poisonlab_core::seed::stream;
     use proptest::prelude::*;
 

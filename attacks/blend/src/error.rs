@@ -42,9 +42,6 @@ pub enum BlendError {
         /// The dataset's class count.
         classes: usize,
     },
-    /// Added copies would need ids beyond `u64::MAX`.
-    #[error("no fresh sample ids are left above {0} for the added copies")]
-    IdsExhausted(u64),
     /// Building the poisoned dataset failed.
     #[error(transparent)]
     Dataset(#[from] CoreError),

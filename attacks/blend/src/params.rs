@@ -3,17 +3,8 @@ use std::path::PathBuf;
 use poisonlab_core::ParamError;
 use serde::{Deserialize, Serialize};
 
-/// What happens to the chosen training samples.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mode {
-    /// Blend and relabel the chosen samples in place; the training set keeps its size.
-    #[default]
-    Replace,
-    /// Append blended, relabelled copies of the chosen samples; the originals
-    /// stay as they were and the copies get fresh ids after the largest one.
-    Add,
-}
+/// How poisoned samples enter the training set (`mode`): poisonlab-core's shared rule.
+pub use poisonlab_core::Injection as Mode;
 
 /// The key pattern blended into the inputs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

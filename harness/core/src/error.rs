@@ -35,6 +35,9 @@ pub enum CoreError {
         /// Class count.
         classes: usize,
     },
+    /// Appending samples would need ids beyond u64::MAX.
+    #[error("no sample ids left: the dataset's ids reach u64::MAX")]
+    IdsExhausted,
     /// A sample shape with a zero or no dimension.
     #[error("sample shape {0:?} is empty or has a zero dimension")]
     BadShape(Vec<usize>),

@@ -19,7 +19,7 @@ mod traits;
 
 pub use dataset::{Dataset, Matrix};
 pub use error::{CoreError, ParamError};
-pub use poisoned::{AttackTest, Poisoned, poison_count};
+pub use poisoned::{AttackTest, Injection, Poisoned, inject, poison_count};
 pub use seed::{Rng, stream};
 pub use traits::{
     Attack, AttackInput, Classifier, Defense, DefenseInput, FilterVerdict, Retrain, Trainer,

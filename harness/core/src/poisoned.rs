@@ -1,4 +1,67 @@
-use crate::Dataset;
+use serde::{Deserialize, Serialize};
+
+use crate::{CoreError, Dataset};
+
+/// How poisoned samples enter the training set (`mode` of trigger attacks).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Injection {
+    /// Change and relabel the chosen samples in place; the training set keeps its size.
+    #[default]
+    Replace,
+    /// Append changed, relabelled copies of the chosen samples; the originals
+    /// stay as they were and the copies get fresh ids after the largest one.
+    Add,
+}
+
+/// Poison the samples `picks` (ascending) of `train`: each one's features go
+/// through `change` and its label becomes `relabel(old label)`, in place or as
+/// appended copies. Returns the poisoned set and its mask.
+pub fn inject(
+    train: &Dataset,
+    picks: &[usize],
+    mode: Injection,
+    change: impl Fn(&mut [f32]),
+    relabel: impl Fn(usize) -> usize,
+) -> Result<(Dataset, Vec<bool>), CoreError> {
+    let mut data = train.clone();
+    let mut is_poison = vec![false; train.len()];
+    match mode {
+        Injection::Replace => {
+            for &i in picks {
+                change(data.sample_mut(i));
+                data.set_label(i, relabel(train.labels()[i]));
+                is_poison[i] = true;
+            }
+        }
+        Injection::Add => {
+            let first = match train.ids().iter().max() {
+                None => 0,
+                Some(&max) => max.checked_add(1).ok_or(CoreError::IdsExhausted)?,
+            };
+            let mut features = Vec::with_capacity(picks.len() * train.dim());
+            let mut labels = Vec::with_capacity(picks.len());
+            let mut ids = Vec::with_capacity(picks.len());
+            for (n, &i) in picks.iter().enumerate() {
+                let start = features.len();
+                features.extend_from_slice(train.sample(i));
+                change(&mut features[start..]);
+                labels.push(relabel(train.labels()[i]));
+                ids.push(first.checked_add(n as u64).ok_or(CoreError::IdsExhausted)?);
+            }
+            let copies = Dataset::new(
+                features,
+                train.shape().to_vec(),
+                labels,
+                train.n_classes(),
+                Some(ids),
+            )?;
+            data.extend(&copies);
+            is_poison.resize(data.len(), true);
+        }
+    }
+    Ok((data, is_poison))
+}
 
 /// A poisoned training set with its ground truth.
 ///
@@ -61,7 +124,48 @@ pub struct AttackTest {
 
 #[cfg(test)]
 mod tests {
-    use super::poison_count;
+    use super::*;
+
+    fn four() -> Dataset {
+        Dataset::new(
+            vec![0.0, 1.0, 2.0, 3.0],
+            vec![1],
+            vec![0, 1, 0, 1],
+            2,
+            Some(vec![5, 9, 2, 7]),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn inject_replace_changes_only_the_picks() {
+        let (d, mask) = inject(
+            &four(),
+            &[1, 2],
+            Injection::Replace,
+            |x| x[0] += 10.0,
+            |y| 1 - y,
+        )
+        .unwrap();
+        assert_eq!(d.features(), &[0.0, 11.0, 12.0, 3.0]);
+        assert_eq!(d.labels(), &[0, 0, 1, 1]);
+        assert_eq!(d.ids(), &[5, 9, 2, 7]);
+        assert_eq!(mask, [false, true, true, false]);
+    }
+
+    #[test]
+    fn inject_add_appends_copies_with_fresh_ids() {
+        let (d, mask) = inject(&four(), &[0, 3], Injection::Add, |x| x[0] += 10.0, |_| 1).unwrap();
+        assert_eq!(d.features(), &[0.0, 1.0, 2.0, 3.0, 10.0, 13.0]);
+        assert_eq!(d.labels(), &[0, 1, 0, 1, 1, 1]);
+        assert_eq!(d.ids(), &[5, 9, 2, 7, 10, 11]);
+        assert_eq!(mask, [false, false, false, false, true, true]);
+        let full = Dataset::new(vec![0.0], vec![1], vec![0], 2, Some(vec![u64::MAX])).unwrap();
+        assert_eq!(
+            inject(&full, &[0], Injection::Add, |_| {}, |y| y),
+            Err(CoreError::IdsExhausted)
+        );
+    }
 
     #[test]
     fn poison_count_rounds_and_keeps_one() {

@@ -442,3 +442,45 @@ fn corrupt_data_files_exit_2_naming_the_file() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("nowhere"));
 }
+
+#[test]
+fn drift_runs_in_rounds_and_is_identical_across_thread_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = "[scenario]\nname = \"drift\"\nseed = 3\nrepeats = 2\n[data]\ntrain = 400\ntest = 200\n\
+                [model]\nhidden = [32]\n[attack]\nkind = \"drift\"\nrounds = 4\nsource = 7\ntarget = 1\n\
+                max-rate = 0.8\nepochs-per-round = 2\n[[defense]]\nkind = \"loss-filter\"\n\
+                [[defense]]\nkind = \"spectral-signatures\"\n[[defense]]\nkind = \"activation-clustering\"\n";
+    let scenario = write_scenario(tmp.path(), "drift.toml", text);
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    run(&scenario, &a, &["--threads", "1"]);
+    run(&scenario, &b, &["--threads", "2"]);
+    for f in FILES {
+        assert_eq!(
+            without_timings(&a.join(f)),
+            without_timings(&b.join(f)),
+            "{f} differs"
+        );
+    }
+    let first: serde_json::Value = serde_json::from_str(
+        fs::read_to_string(a.join("runs.jsonl"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let rounds = first["rounds"].as_array().unwrap();
+    assert_eq!(rounds.len(), 4);
+    // The poison budget grows round by round (linear schedule).
+    let shares: Vec<f64> = rounds
+        .iter()
+        .map(|r| r["poison-share"].as_f64().unwrap())
+        .collect();
+    assert!(shares.windows(2).all(|w| w[0] < w[1]), "{shares:?}");
+    assert_eq!(first["attack"]["kind"], "drift");
+    assert!(
+        fs::read_to_string(a.join("report.md"))
+            .unwrap()
+            .contains("| round | poison share |")
+    );
+}

@@ -36,6 +36,10 @@ k = 5
 kind = "loss-filter"
 fraction = 0.1
 
+[[defense]]
+kind = "strip"
+n = 5
+
 [sweep]
 "attack.rate" = [0.2, 0.6]
 
@@ -149,15 +153,28 @@ fn runs_are_identical_across_invocations_and_thread_counts_and_resume() {
             .iter()
             .map(|d| d["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["knn-label", "loss-filter", "perfect", "random"]);
-        for d in defenses {
+        assert_eq!(
+            names,
+            ["knn-label", "loss-filter", "strip", "perfect", "random"]
+        );
+        let strip = &defenses[2];
+        assert_eq!(strip["kind"], "input-detector");
+        for m in ["far", "frr"] {
+            assert!(
+                strip["input"][m]
+                    .as_f64()
+                    .is_some_and(|v| (0.0..=1.0).contains(&v)),
+                "{m}"
+            );
+        }
+        for d in defenses.iter().filter(|d| d["kind"] != "input-detector") {
             for m in ["tpr", "fpr", "precision", "f1", "auroc"] {
                 assert!(d["detection"].get(m).is_some(), "{m} missing");
             }
             assert!(d["retrained"]["ca"].as_f64().is_some());
             assert!(d.get("recovery").is_some() && d.get("der").is_some());
         }
-        let perfect = &defenses[2]["detection"];
+        let perfect = &defenses[3]["detection"];
         assert_eq!(
             (perfect["tpr"].as_f64(), perfect["fpr"].as_f64()),
             (Some(1.0), Some(0.0))

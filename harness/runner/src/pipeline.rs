@@ -11,11 +11,12 @@ use poisonlab_core::{
 use poisonlab_data::{limit, stratified_holdout};
 use poisonlab_drift::{Drift, class_mean};
 use poisonlab_model::{BurnTrainer, ModelParams, TrainedModel};
+use poisonlab_strip::Strip;
 use rand::Rng as _;
 use std::ops::Range;
 
 use crate::RunError;
-use crate::record::{AttackInfo, RoundRecord};
+use crate::record::{AttackInfo, InputDetection, RoundRecord};
 use crate::record::{DefenseRecord, Detection, ModelEval, RunRecord};
 use crate::registry::DataFacts;
 use crate::scenario::{DataSpec, Normalize, Point, Source};
@@ -389,6 +390,7 @@ impl Baseline<'_> {
                 retrained: None,
                 recovery: None,
                 der: None,
+                input: None,
                 error: Some(
                     "the filter removed every training sample; nothing to retrain on".into(),
                 ),
@@ -418,6 +420,7 @@ impl Baseline<'_> {
             retrained: Some(retrained),
             recovery,
             der,
+            input: None,
             error: None,
             seconds: start.elapsed().as_secs_f64(),
         })
@@ -552,6 +555,31 @@ pub(crate) fn run_one(
     for d in &point.defenses {
         step(&format!("defense {}", d.name));
         let t = Instant::now();
+        if let Some(strip) = d.kind.input_detector() {
+            let rng = &mut stream(ctx.seed, repeat, &format!("defense:{}", d.name));
+            let record = match screen(
+                &strip,
+                base.poisoned_model.as_ref(),
+                data,
+                base.poisoned.attack_test.as_ref(),
+                rng,
+            ) {
+                Ok(input) => DefenseRecord {
+                    name: d.name.clone(),
+                    kind: "input-detector".into(),
+                    detection: None,
+                    retrained: None,
+                    recovery: None,
+                    der: None,
+                    input: Some(input),
+                    error: None,
+                    seconds: t.elapsed().as_secs_f64(),
+                },
+                Err(message) => failed(&d.name, "input-detector", message, t),
+            };
+            defenses.push(record);
+            continue;
+        }
         // Defenses that retrain (exclusionary reclassification) train the way the run does.
         let retrain = |subset: &Dataset| {
             base.trainer
@@ -626,6 +654,46 @@ pub(crate) fn run_one(
     })
 }
 
+/// Screen the clean test inputs and the attack's test inputs with an
+/// input-time detector whose threshold is set on the trusted samples.
+fn screen(
+    strip: &Strip,
+    model: &dyn Classifier,
+    data: &LoadedData,
+    attack: Option<&AttackTest>,
+    rng: &mut poisonlab_core::Rng,
+) -> Result<InputDetection, String> {
+    let trusted = data
+        .trusted
+        .as_ref()
+        .ok_or("strip needs [data] trusted = N clean held-out samples")?;
+    let calibrate = strip
+        .entropy(model, trusted, trusted, true, rng)
+        .map_err(|e| e.to_string())?;
+    let threshold = strip.threshold(&calibrate.entropy);
+    let rejected = |h: &[f64]| threshold.map_or(0, |t| h.iter().filter(|&&x| x <= t).count());
+    let clean = strip
+        .entropy(model, &data.test, trusted, false, rng)
+        .map_err(|e| e.to_string())?;
+    let frr = (!clean.entropy.is_empty())
+        .then(|| rejected(&clean.entropy) as f64 / clean.entropy.len() as f64);
+    let far = match attack {
+        Some(a) if !a.inputs.is_empty() => {
+            let h = strip
+                .entropy(model, &a.inputs, trusted, false, rng)
+                .map_err(|e| e.to_string())?
+                .entropy;
+            Some((h.len() - rejected(&h)) as f64 / h.len() as f64)
+        }
+        _ => None,
+    };
+    Ok(InputDetection {
+        far,
+        frr,
+        threshold,
+    })
+}
+
 /// Flag the `k` highest scores (ties to the lower index).
 fn top_k(scores: Vec<f64>, k: usize) -> FilterVerdict {
     let mut order: Vec<usize> = (0..scores.len()).collect();
@@ -645,6 +713,7 @@ fn failed(name: &str, kind: &str, message: String, start: Instant) -> DefenseRec
         retrained: None,
         recovery: None,
         der: None,
+        input: None,
         error: Some(message),
         seconds: start.elapsed().as_secs_f64(),
     }

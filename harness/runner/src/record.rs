@@ -106,6 +106,19 @@ pub struct Detection {
     pub auroc: Option<f64>,
 }
 
+/// How an input-time detector screens test inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct InputDetection {
+    /// False acceptance rate: attack test inputs it lets through (null without an attack test).
+    pub far: Option<f64>,
+    /// False rejection rate: clean test inputs it rejects.
+    pub frr: Option<f64>,
+    /// The score threshold, set on trusted clean samples; null when too few
+    /// trusted samples exist for the FRR target (then nothing is rejected).
+    pub threshold: Option<f64>,
+}
+
 /// A defense (or reference filter) in one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -123,6 +136,9 @@ pub struct DefenseRecord {
     pub recovery: Option<f64>,
     /// Defense effectiveness rating (BackdoorBench); null without an ASR.
     pub der: Option<f64>,
+    /// Input-time detectors (STRIP): how they screen test inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<InputDetection>,
     /// Why the defense produced no result, when it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -163,6 +179,10 @@ impl RunRecord {
             }
             if let Some(r) = &d.retrained {
                 eval_metrics(&mut out, &format!("{p}.retrained"), r);
+            }
+            if let Some(i) = &d.input {
+                out.push((format!("{p}.far"), i.far));
+                out.push((format!("{p}.frr"), i.frr));
             }
             out.push((format!("{p}.recovery"), d.recovery));
             out.push((format!("{p}.der"), d.der));

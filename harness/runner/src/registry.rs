@@ -13,6 +13,7 @@ use poisonlab_knn_label::{KnnLabel, KnnLabelParams};
 use poisonlab_label_flip::{LabelFlip, LabelFlipParams};
 use poisonlab_loss_filter::{LossFilter, LossFilterParams};
 use poisonlab_spectral_signatures::{SpectralSignatures, SpectralSignaturesParams};
+use poisonlab_strip::{Strip, StripParams};
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
@@ -282,10 +283,13 @@ pub enum DefenseKind {
     SpectralSignatures(SpectralSignaturesParams),
     /// Activation clustering (`activation-clustering`).
     ActivationClustering(ActivationClusteringParams),
+    /// STRIP input-time detection (`strip`).
+    Strip(StripParams),
 }
 
 /// Defense kinds, for messages.
-const DEFENSES: &str = "knn-label, loss-filter, spectral-signatures or activation-clustering";
+const DEFENSES: &str =
+    "knn-label, loss-filter, spectral-signatures, activation-clustering or strip";
 
 impl DefenseKind {
     /// Read a `[[defense]]` table (without `kind` and `name`) for `kind`.
@@ -328,6 +332,10 @@ impl DefenseKind {
                 checked(r, path, p, ActivationClusteringParams::check)
                     .map(DefenseKind::ActivationClustering)
             }
+            "strip" => {
+                let p = r.read(path, table)?;
+                checked(r, path, p, StripParams::check).map(DefenseKind::Strip)
+            }
             other => {
                 let mut key = path.to_vec();
                 key.push("kind");
@@ -347,6 +355,7 @@ impl DefenseKind {
             DefenseKind::LossFilter(_) => "loss-filter",
             DefenseKind::SpectralSignatures(_) => "spectral-signatures",
             DefenseKind::ActivationClustering(_) => "activation-clustering",
+            DefenseKind::Strip(_) => "strip",
         }
     }
 
@@ -357,6 +366,7 @@ impl DefenseKind {
             DefenseKind::LossFilter(p) => Value::try_from(p),
             DefenseKind::SpectralSignatures(p) => Value::try_from(p),
             DefenseKind::ActivationClustering(p) => Value::try_from(p),
+            DefenseKind::Strip(p) => Value::try_from(p),
         };
         match value {
             Ok(Value::Table(t)) => t,
@@ -383,6 +393,17 @@ impl DefenseKind {
             DefenseKind::ActivationClustering(p) => ActivationClustering::new(p.clone())
                 .inspect(input, rng)
                 .map_err(|e| e.to_string()),
+            DefenseKind::Strip(_) => {
+                Err("strip detects at input time, not in the training set".into())
+            }
+        }
+    }
+
+    /// Input-time detectors (STRIP) screen test inputs instead of filtering training data.
+    pub fn input_detector(&self) -> Option<Strip> {
+        match self {
+            DefenseKind::Strip(p) => Some(Strip::new(p.clone())),
+            _ => None,
         }
     }
 }

@@ -157,6 +157,33 @@ pub fn markdown(scenario: &Scenario, records: &[RunRecord], summary: &[PointSumm
                 cell(mm, &format!("{p}.der")),
             );
         }
+        let detectors: Vec<&String> = records
+            .iter()
+            .find(|r| r.point == point.point)
+            .map(|r| {
+                r.defenses
+                    .iter()
+                    .filter(|d| d.kind == "input-detector")
+                    .map(|d| &d.name)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !detectors.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nInput-time detectors (FAR = attack test inputs let through, FRR = clean test inputs rejected):\n\n\
+                 | detector | FAR | FRR |\n|---|---|---|"
+            );
+            for name in detectors {
+                let mm = &point.metrics;
+                let _ = writeln!(
+                    out,
+                    "| {name} | {} | {} |",
+                    cell(mm, &format!("defense.{name}.far")),
+                    cell(mm, &format!("defense.{name}.frr"))
+                );
+            }
+        }
         let errors: Vec<String> = records
             .iter()
             .filter(|r| r.point == point.point)

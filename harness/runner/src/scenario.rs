@@ -266,6 +266,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "flag outliers along the top singular direction of each class's embeddings (Tran et al. 2018)",
     ),
     (
+        "defense",
+        "strip",
+        "input-time: low prediction entropy under superimposition marks triggered inputs (Gao et al. 2019)",
+    ),
+    (
         "reference",
         "perfect",
         "removes exactly the poison (scored in every run)",
@@ -362,6 +367,18 @@ impl Scenario {
                     assignments,
                     ..point
                 });
+            }
+        }
+        // STRIP blends with and calibrates on trusted clean samples.
+        if let (Some(d), Some(point)) = (&data, points.first()) {
+            for (i, def) in point.defenses.iter().enumerate() {
+                if def.kind.input_detector().is_some() && d.common.trusted < 2 {
+                    let idx = i.to_string();
+                    r.problem(
+                        &["defense", &idx, "kind"],
+                        format!("{} needs trusted clean samples: set [data] trusted = N (N ≥ 2; 200 is typical)", def.kind.kind()),
+                    );
+                }
             }
         }
         let mut list = r.problems;

@@ -7,7 +7,7 @@ pub enum ModelError {
     #[error("the cnn model needs image data shaped [channels, height, width], got shape {0:?}")]
     CnnNeedsImages(Vec<usize>),
     /// The image is too small for two conv-pool stages.
-    #[error("the cnn model needs images of at least 4×4 pixels, got {height}×{width}")]
+    #[error("the cnn model needs images of at least 6×6 pixels, got {height}×{width}")]
     ImageTooSmall {
         /// Image height.
         height: usize,

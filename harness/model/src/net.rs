@@ -1,7 +1,6 @@
 //! The network: optional conv-pool stages followed by dense layers.
 
 use burn::module::{Module, Param};
-use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::relu;
@@ -30,12 +29,12 @@ pub struct Net {
     dense: Vec<Linear>,
 }
 
-/// Output width of a 3×3 convolution padded by one pixel (size kept)
-/// followed by a 2×2 max-pool. Padding keeps the image borders in play: with
-/// valid convolutions a 28-pixel image loses its last row and column at the
-/// second pooling, which is exactly where corner triggers sit.
+/// Output width of a valid 3×3 convolution followed by a 2×2 max-pool that
+/// rounds up. Rounding up keeps the image borders in play: with a flooring pool
+/// a 28-pixel image loses its last row and column at the second pooling (11 → 5),
+/// which is exactly where corner triggers sit.
 fn conv_pool(size: usize) -> usize {
-    size / 2
+    (size - 2).div_ceil(2)
 }
 
 impl Net {
@@ -62,7 +61,7 @@ impl Net {
                 let &[c, h, w] = shape else {
                     return Err(ModelError::CnnNeedsImages(shape.to_vec()));
                 };
-                if h < 4 || w < 4 {
+                if h < 6 || w < 6 {
                     return Err(ModelError::ImageTooSmall {
                         height: h,
                         width: w,
@@ -89,7 +88,7 @@ impl Net {
             let batch = x.dims()[0];
             let mut img: Tensor<4> = x.reshape([batch, c, h, w]); // [batch, c, h, w]
             for conv in &self.convs {
-                // conv 3×3, padding 1: [batch, out, h, w]; pool: [batch, out, h/2, w/2]
+                // conv 3×3 valid: [batch, out, h-2, w-2]; pool, rounding up: [batch, out, ⌈(h-2)/2⌉, ⌈(w-2)/2⌉]
                 img = max_pool2d(relu(conv.forward(img)), pool2());
             }
             x = img.flatten(1, 3); // [batch, 32 · h' · w']
@@ -109,7 +108,9 @@ impl Net {
 }
 
 fn pool2() -> MaxPoolOptions<2> {
-    MaxPoolOptions::new([2, 2]) // stride 2, no padding
+    let mut options = MaxPoolOptions::new([2, 2]); // stride 2, no padding
+    options.ceil_mode = true; // a last odd row/column gets its own window
+    options
 }
 
 fn uniform(n: usize, fan_in: usize, rng: &mut Rng) -> Vec<f32> {
@@ -128,9 +129,7 @@ fn linear(d_in: usize, d_out: usize, rng: &mut Rng, device: &Device) -> Linear {
 }
 
 fn conv3x3(c_in: usize, c_out: usize, rng: &mut Rng, device: &Device) -> Conv2d {
-    let mut layer = Conv2dConfig::new([c_in, c_out], [3, 3])
-        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-        .init(device);
+    let mut layer = Conv2dConfig::new([c_in, c_out], [3, 3]).init(device);
     let fan_in = c_in * 9;
     let w = TensorData::new(uniform(c_out * fan_in, fan_in, rng), [c_out, c_in, 3, 3]);
     let b = TensorData::new(uniform(c_out, fan_in, rng), [c_out]);

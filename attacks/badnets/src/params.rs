@@ -268,14 +268,13 @@ impl BadNetsParams {
                 "all-to-all",
                 format!("needs at least 2 classes; the dataset has {k}"),
             )),
-            Some(k) if !self.all_to_all && self.target >= k => problems.push(ParamError::new(
-                "target",
-                format!(
-                    "class {} is not in the dataset, which has {k} classes (0..={})",
+            _ if !self.all_to_all => {
+                problems.extend(ParamError::class_out_of_range(
+                    "target",
                     self.target,
-                    k.saturating_sub(1)
-                ),
-            )),
+                    n_classes,
+                ));
+            }
             _ => {}
         }
         problems.extend(self.trigger.problems(shape, extent));

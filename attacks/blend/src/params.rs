@@ -89,18 +89,11 @@ impl BlendParams {
                 problems.push(ParamError::new(key, format!("must be in [0, 1], got {v}")));
             }
         }
-        if let Some(k) = n_classes
-            && self.target >= k
-        {
-            problems.push(ParamError::new(
-                "target",
-                format!(
-                    "class {} is not in the dataset, which has {k} classes (0..={})",
-                    self.target,
-                    k.saturating_sub(1)
-                ),
-            ));
-        }
+        problems.extend(ParamError::class_out_of_range(
+            "target",
+            self.target,
+            n_classes,
+        ));
         match (self.pattern, &self.path) {
             (Pattern::Image, None) => problems.push(ParamError::new(
                 "path",

@@ -73,15 +73,8 @@ impl DriftParams {
                 format!("must be at least 2, got {}", self.rounds),
             ));
         }
-        if let Some(k) = n_classes {
-            for (key, c) in [("source", self.source), ("target", self.target)] {
-                if c >= k {
-                    p.push(ParamError::new(
-                        key,
-                        format!("class {c} is not in the dataset, which has {k} classes"),
-                    ));
-                }
-            }
+        for (key, c) in [("source", self.source), ("target", self.target)] {
+            p.extend(ParamError::class_out_of_range(key, c, n_classes));
         }
         if self.source == self.target {
             p.push(ParamError::new("target", "must differ from source"));

@@ -45,18 +45,11 @@ impl FeatureCollisionParams {
     /// Check every value against a dataset of `n_classes` classes (when known).
     pub fn check(&self, n_classes: Option<usize>) -> Result<(), Vec<ParamError>> {
         let mut p = Vec::new();
-        if let Some(k) = n_classes {
-            for (key, c) in [
-                ("target-class", self.target_class),
-                ("base-class", self.base_class),
-            ] {
-                if c >= k {
-                    p.push(ParamError::new(
-                        key,
-                        format!("class {c} is not in the dataset, which has {k} classes"),
-                    ));
-                }
-            }
+        for (key, c) in [
+            ("target-class", self.target_class),
+            ("base-class", self.base_class),
+        ] {
+            p.extend(ParamError::class_out_of_range(key, c, n_classes));
         }
         if self.target_class == self.base_class {
             p.push(ParamError::new(

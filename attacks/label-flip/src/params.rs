@@ -51,17 +51,12 @@ impl LabelFlipParams {
         match self.flip {
             Flip::Targeted => {
                 for (key, class) in [("source", self.source), ("target", self.target)] {
-                    match (class, n_classes) {
-                        (None, _) => problems
+                    match class {
+                        None => problems
                             .push(ParamError::new(key, "is required for flip = \"targeted\"")),
-                        (Some(c), Some(k)) if c >= k => problems.push(ParamError::new(
-                            key,
-                            format!(
-                                "class {c} is not in the dataset, which has {k} classes (0..={})",
-                                k - 1
-                            ),
-                        )),
-                        _ => {}
+                        Some(c) => {
+                            problems.extend(ParamError::class_out_of_range(key, c, n_classes))
+                        }
                     }
                 }
                 if self.source.is_some() && self.source == self.target {

@@ -67,8 +67,44 @@ impl ParamError {
     }
 }
 
+impl ParamError {
+    /// The problem with `key` naming `class` when the data (if its class count
+    /// is known) has no such class; `None` when the class exists or the count
+    /// is not known yet.
+    pub fn class_out_of_range(
+        key: &str,
+        class: usize,
+        n_classes: Option<usize>,
+    ) -> Option<ParamError> {
+        let k = n_classes?;
+        (class >= k).then(|| {
+            ParamError::new(
+                key,
+                format!(
+                    "class {class} is not in the dataset, which has {k} classes (0..={})",
+                    k.saturating_sub(1)
+                ),
+            )
+        })
+    }
+}
+
 impl std::fmt::Display for ParamError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ParamError;
+
+    #[test]
+    fn class_out_of_range_names_the_key_and_the_valid_range() {
+        let e = ParamError::class_out_of_range("target", 12, Some(10)).unwrap();
+        assert_eq!(e.key, "target");
+        assert_eq!(e.message, "class 12 is not in the dataset, which has 10 classes (0..=9)");
+        assert_eq!(ParamError::class_out_of_range("target", 9, Some(10)), None);
+        assert_eq!(ParamError::class_out_of_range("target", 12, None), None);
     }
 }

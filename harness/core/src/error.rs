@@ -103,7 +103,10 @@ mod tests {
     fn class_out_of_range_names_the_key_and_the_valid_range() {
         let e = ParamError::class_out_of_range("target", 12, Some(10)).unwrap();
         assert_eq!(e.key, "target");
-        assert_eq!(e.message, "class 12 is not in the dataset, which has 10 classes (0..=9)");
+        assert_eq!(
+            e.message,
+            "class 12 is not in the dataset, which has 10 classes (0..=9)"
+        );
         assert_eq!(ParamError::class_out_of_range("target", 9, Some(10)), None);
         assert_eq!(ParamError::class_out_of_range("target", 12, None), None);
     }

@@ -100,15 +100,23 @@ fn losses_match_probabilities_and_input_gradient_matches_finite_differences() {
     }
     let grad = model.input_gradient(&train);
     assert_eq!((grad.rows, grad.cols), (60, 4));
-    let one = train.subset(&[5]);
+    assert_matches_finite_differences(&train.subset(&[5]), grad.row(5), |d| model.losses(d)[0]);
+}
+
+/// Central differences (step 0.01) of `objective` at the one sample of `one`
+/// agree with `grad` feature by feature.
+fn assert_matches_finite_differences(
+    one: &Dataset,
+    grad: &[f32],
+    objective: impl Fn(&Dataset) -> f32,
+) {
     let h = 1e-2f32;
-    for j in 0..4 {
+    for (j, &g) in grad.iter().enumerate() {
         let mut plus = one.clone();
         plus.sample_mut(0)[j] += h;
         let mut minus = one.clone();
         minus.sample_mut(0)[j] -= h;
-        let fd = (model.losses(&plus)[0] - model.losses(&minus)[0]) / (2.0 * h);
-        let g = grad.row(5)[j];
+        let fd = (objective(&plus) - objective(&minus)) / (2.0 * h);
         assert!(
             (fd - g).abs() < 2e-3 + 0.05 * g.abs(),
             "feature {j}: fd {fd} vs grad {g}"
@@ -144,19 +152,7 @@ fn feature_gradient_matches_finite_differences() {
     };
     let grad = model.feature_gradient(&one, &target);
     assert_eq!((grad.rows, grad.cols), (1, 4));
-    let h = 1e-2f32;
-    for j in 0..4 {
-        let mut plus = one.clone();
-        plus.sample_mut(0)[j] += h;
-        let mut minus = one.clone();
-        minus.sample_mut(0)[j] -= h;
-        let fd = (objective(&plus) - objective(&minus)) / (2.0 * h);
-        let g = grad.row(0)[j];
-        assert!(
-            (fd - g).abs() < 2e-3 + 0.05 * g.abs(),
-            "feature {j}: fd {fd} vs grad {g}"
-        );
-    }
+    assert_matches_finite_differences(&one, grad.row(0), objective);
 }
 
 #[test]

@@ -139,6 +139,19 @@ impl Trainer {
         self.train_kept(data, &all, what)
     }
 
+    /// Train once on all of `data`, ignoring rounds: surrogates and the models
+    /// defenses train internally (they see a subset, not the rounds).
+    fn fit_once(&self, data: &Dataset, what: &str) -> Result<Box<dyn Classifier>, RunError> {
+        let model = self
+            .params
+            .fit(data, &mut stream(self.seed, self.repeat, "model"))
+            .map_err(|source| RunError::Train {
+                what: what.to_string(),
+                source,
+            })?;
+        Ok(Box::new(model))
+    }
+
     /// Train on the samples `kept` (ascending) of `data`; in round mode each
     /// round keeps its own samples.
     fn train_kept(
@@ -156,9 +169,7 @@ impl Trainer {
             &owned
         };
         let model = match &self.rounds {
-            None => self
-                .params
-                .fit(subset, &mut stream(self.seed, self.repeat, "model")),
+            None => return self.fit_once(subset, what),
             Some((ranges, per_round)) => {
                 let mut start = 0;
                 let bounds: Vec<Range<usize>> = ranges
@@ -427,6 +438,23 @@ impl Baseline<'_> {
     }
 }
 
+/// Poison the training set with the run's `attack` stream; `clean` (a model
+/// trained on the clean data) is handed to attacks that need a surrogate.
+fn poison(
+    ctx: &RunContext<'_>,
+    point: &Point,
+    repeat: u64,
+    clean: Option<&dyn Classifier>,
+) -> Result<Poisoned, RunError> {
+    let mut input = AttackInput::new(&ctx.data.train, &ctx.data.test);
+    if let (true, Some(model)) = (point.attack.needs_surrogate(), clean) {
+        input = input.with_surrogate(model);
+    }
+    point
+        .attack
+        .poison(input, &mut stream(ctx.seed, repeat, "attack"))
+}
+
 /// The poisoned training set of one (point, repeat), exactly as its run sees it.
 pub(crate) fn poisoned_set(
     ctx: &RunContext<'_>,
@@ -434,25 +462,22 @@ pub(crate) fn poisoned_set(
     repeat: u64,
 ) -> Result<Poisoned, RunError> {
     let data = ctx.data;
-    let input = AttackInput::new(&data.train, &data.test);
-    let rng = &mut stream(ctx.seed, repeat, "attack");
     if let Some(drift) = point.attack.rounds() {
         let ranges = round_ranges(data.train.len(), drift.params().rounds);
-        Ok(drift_poison(ctx, drift, &ranges, repeat)?.0)
-    } else if point.attack.needs_surrogate() {
+        return Ok(drift_poison(ctx, drift, &ranges, repeat)?.0);
+    }
+    let clean = if point.attack.needs_surrogate() {
         let trainer = Trainer {
             params: BurnTrainer::new(point.model.clone()),
             seed: ctx.seed,
             repeat,
             rounds: None,
         };
-        let clean = trainer.train(&data.train, "clean")?;
-        point
-            .attack
-            .poison(input.with_surrogate(clean.as_ref()), rng)
+        Some(trainer.fit_once(&data.train, "clean")?)
     } else {
-        point.attack.poison(input, rng)
-    }
+        None
+    };
+    poison(ctx, point, repeat, clean.as_deref())
 }
 
 /// Run one (point, repeat) and return its record. `step` hears what is happening.
@@ -511,13 +536,7 @@ pub(crate) fn run_one(
             // The clean model doubles as the surrogate of attacks that need gradients.
             step("poisoning");
             let t = Instant::now();
-            let mut input = AttackInput::new(&data.train, &data.test);
-            if point.attack.needs_surrogate() {
-                input = input.with_surrogate(clean_model.as_ref());
-            }
-            let poisoned = point
-                .attack
-                .poison(input, &mut stream(ctx.seed, repeat, "attack"))?;
+            let poisoned = poison(ctx, point, repeat, Some(clean_model.as_ref()))?;
             timed("poison", t);
             let clean_eval = evaluate(
                 clean_model.as_ref(),
@@ -583,7 +602,7 @@ pub(crate) fn run_one(
         // Defenses that retrain (exclusionary reclassification) train the way the run does.
         let retrain = |subset: &Dataset| {
             base.trainer
-                .train(subset, "defense-internal")
+                .fit_once(subset, "defense-internal")
                 .map_err(|e| e.to_string())
         };
         let input = DefenseInput::new(

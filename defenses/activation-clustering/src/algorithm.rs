@@ -1,6 +1,9 @@
+use poisonlab_core::reclassify::{called_elsewhere, judge_group};
+use poisonlab_core::whiten::{class_members, whiten_classes};
 use poisonlab_core::{Defense, DefenseInput, FilterVerdict, Rng, Verdict};
 
 use crate::cluster::{Pca, TwoMeans, silhouettes};
+use crate::ica::FastIca;
 use crate::{ActivationClusteringError, ActivationClusteringParams, Reduce, Rule};
 
 /// Activation clustering with checked parameters.
@@ -57,18 +60,16 @@ impl ActivationClustering {
         Self { params }
     }
 
-    /// Embed the training set, and per class (in class order) reduce its
-    /// embeddings to `dims` dimensions by PCA, split them with 2-means and
-    /// score the split. Every random choice (power-iteration starts, k-means++
-    /// starts) comes from `rng`.
+    /// Embed the training set, and per class (in class order) centre its
+    /// embeddings (whitened against the other classes when `whiten`), reduce
+    /// them to `dims` dimensions by PCA or FastICA, split them with 2-means and
+    /// score the split. Every random choice (power-iteration and ICA starts,
+    /// k-means++ starts) comes from `rng`.
     pub fn split_classes(
         &self,
         input: &DefenseInput<'_>,
         rng: &mut Rng,
     ) -> Result<Vec<ClassSplit>, ActivationClusteringError> {
-        if self.params.reduce == Reduce::Ica {
-            return Err(ActivationClusteringError::IcaNotImplemented);
-        }
         let train = input.train;
         let embedding = input.model.embed(train);
         if embedding.rows != train.len() {
@@ -82,11 +83,13 @@ impl ActivationClustering {
                 index: pos / embedding.cols.max(1),
             });
         }
-        let cols = embedding.cols;
-        let labels = train.labels();
+        let p = &self.params;
+        let members = class_members(train.labels(), train.n_classes());
+        let classes = whiten_classes(&embedding, &members, p.whiten, p.ridge);
         let mut splits = Vec::with_capacity(train.n_classes());
-        for class in 0..train.n_classes() {
-            let members: Vec<usize> = (0..train.len()).filter(|&i| labels[i] == class).collect();
+        for (class, centred) in classes.into_iter().enumerate() {
+            let members = centred.members;
+            let (points, cols) = (centred.rows, centred.cols);
             let n = members.len();
             let unsplit = ClassSplit {
                 class,
@@ -100,13 +103,23 @@ impl ActivationClustering {
                 splits.push(unsplit);
                 continue;
             }
-            let points: Vec<f64> = members
-                .iter()
-                .flat_map(|&i| embedding.row(i).iter().map(|&v| f64::from(v)))
-                .collect();
-            let pca = Pca::fit(&points, cols, self.params.dims, rng);
-            let reduced = pca.project(&points);
-            let width = pca.components.len();
+            let (reduced, width) = match p.reduce {
+                Reduce::Pca => {
+                    let pca = Pca::fit(&points, cols, p.dims, rng);
+                    (pca.project(&points), pca.components.len())
+                }
+                Reduce::Ica => match FastIca::fit(&points, cols, p.dims, rng) {
+                    Some(ica) => (ica.project(&points), ica.dims()),
+                    None => {
+                        splits.push(unsplit);
+                        continue;
+                    }
+                },
+            };
+            if width == 0 {
+                splits.push(unsplit);
+                continue;
+            }
             let Some(km) = TwoMeans::fit(&reduced, width, self.params.restarts, rng) else {
                 splits.push(unsplit);
                 continue;
@@ -145,8 +158,36 @@ impl ActivationClustering {
             Rule::Combined => {
                 separated || (small && split.silhouette > p.silhouette_threshold / 2.0)
             }
-            Rule::ExclusionaryReclassification => false,
+            Rule::ExclusionaryReclassification | Rule::Reclassification => false,
         }
+    }
+
+    /// Neighbour reclassification of one class's smaller cluster
+    /// ([`judge_group`]): whether it is poison, and the share of it that its
+    /// own or one other label explains (1 without a strictly smaller cluster).
+    fn reclassify(&self, input: &DefenseInput<'_>, split: &ClassSplit) -> (bool, f64) {
+        if !split.has_smaller() {
+            return (false, 1.0);
+        }
+        let p = &self.params;
+        let suspects = split.smaller_members();
+        let rest: Vec<usize> = split
+            .members
+            .iter()
+            .zip(&split.in_smaller)
+            .filter(|(_, s)| !**s)
+            .map(|(&i, _)| i)
+            .collect();
+        let j = judge_group(
+            input.train,
+            split.class,
+            &suspects,
+            &rest,
+            p.k,
+            p.max_reference,
+            p.explained_threshold,
+        );
+        (j.poison, j.explained)
     }
 
     /// Exclusionary reclassification of one class's smaller cluster: true when
@@ -201,13 +242,41 @@ impl Defense for ActivationClustering {
         let mut scores = vec![0.0; n];
         let mut flags = vec![false; n];
         for split in self.split_classes(&input, rng)? {
-            for (&i, &s) in split.members.iter().zip(&split.scores) {
-                scores[i] = s;
-            }
             let poison = match self.params.rule {
                 Rule::ExclusionaryReclassification => self.judge_by_retraining(&input, &split)?,
+                Rule::Reclassification => {
+                    let (poison, explained) = self.reclassify(&input, &split);
+                    // Scores: the margin towards the smaller cluster, mapped to
+                    // [0, 1] and weighted by how scattered the smaller
+                    // cluster's origins are, so a class whose split is a
+                    // style of its own ranks below one assembled from many.
+                    for (&i, &s) in split.members.iter().zip(&split.scores) {
+                        scores[i] = (1.0 - explained) * (s + 1.0) / 2.0;
+                    }
+                    if poison {
+                        let p = &self.params;
+                        let suspects = split.smaller_members();
+                        let called = called_elsewhere(
+                            input.train,
+                            split.class,
+                            &split.members,
+                            &suspects,
+                            p.k,
+                            p.max_reference,
+                        );
+                        for (&i, c) in split.members.iter().zip(called) {
+                            flags[i] = c;
+                        }
+                    }
+                    false
+                }
                 _ => self.judge_by_shape(&split),
             };
+            if self.params.rule != Rule::Reclassification {
+                for (&i, &s) in split.members.iter().zip(&split.scores) {
+                    scores[i] = s;
+                }
+            }
             if poison {
                 for i in split.smaller_members() {
                     flags[i] = true;
@@ -281,7 +350,7 @@ mod tests {
 
     fn splits(data: &Dataset, seed: u64) -> Vec<ClassSplit> {
         let model = StubClassifier::uniform(data.n_classes());
-        ActivationClustering::new(ActivationClusteringParams::default())
+        ActivationClustering::new(with(Rule::Silhouette))
             .split_classes(
                 &DefenseInput::new(data, &model, None),
                 &mut stream(seed, 0, "defense"),
@@ -346,32 +415,88 @@ mod tests {
         }
     }
 
+    /// The paper's shape rules on plain (unwhitened) embeddings.
     fn with(rule: Rule) -> ActivationClusteringParams {
         ActivationClusteringParams {
             rule,
+            whiten: false,
             ..Default::default()
         }
     }
 
+    /// Four classes of 150 around `6 e_c` (axis c), where 45 of class 1 are
+    /// written another way (around `6 e_1 + 6 e_10`); then `per_source`
+    /// poisons from each of classes 1, 2 and 3 (around their centres),
+    /// labelled 0, at the end. Embeddings are the inputs (the stub model).
+    fn scattered(seed: u64, per_source: usize) -> (Dataset, Vec<bool>) {
+        let mut rng = stream(seed, 0, "scattered");
+        let mut features = Vec::new();
+        let mut labels = Vec::new();
+        let point = |rng: &mut Rng, axes: &[usize]| -> Vec<f32> {
+            (0..WIDTH)
+                .map(|d| normal(rng) + if axes.contains(&d) { 6.0 } else { 0.0 })
+                .collect()
+        };
+        for c in 0..4 {
+            for k in 0..150 {
+                let style: &[usize] = if c == 1 && k < 45 { &[1, 10] } else { &[c] };
+                features.extend(point(&mut rng, style));
+                labels.push(c);
+            }
+        }
+        for source in 1..4 {
+            for _ in 0..per_source {
+                features.extend(point(&mut rng, &[source]));
+            }
+        }
+        labels.resize(600 + 3 * per_source, 0);
+        let n = labels.len();
+        let mask = (0..n).map(|i| i >= 600).collect();
+        (
+            Dataset::new(features, vec![WIDTH], labels, 4, None).unwrap(),
+            mask,
+        )
+    }
+
     #[test]
-    fn default_flags_a_separated_ten_percent_cluster_and_nothing_else() {
-        // 20 of 200 in class 1 (10 % of the class, 5 % of the data), 8 sd away.
+    fn default_flags_poison_gathered_from_other_classes_and_nothing_else() {
+        // 6 per source: 18 of 168 in class 0 (11 %); 40 per source: 120 of 270 (44 %).
         for seed in 0..3 {
-            let (data, mask) = two_classes(seed, 20, 8.0);
-            let v = run(ActivationClusteringParams::default(), &data, seed);
-            assert_eq!(v.flags, mask, "seed {seed}");
+            for per_source in [6, 40] {
+                let (data, mask) = scattered(seed, per_source);
+                let v = run(ActivationClusteringParams::default(), &data, seed);
+                assert_eq!(v.flags, mask, "seed {seed}, {per_source} per source");
+            }
         }
     }
 
     #[test]
-    fn default_flags_a_separated_cluster_of_almost_half_the_class() {
+    fn a_class_written_two_ways_is_split_but_not_flagged() {
+        let (data, _) = scattered(0, 6);
+        let model = StubClassifier::uniform(4);
+        let split = &ActivationClustering::new(ActivationClusteringParams::default())
+            .split_classes(
+                &DefenseInput::new(&data, &model, None),
+                &mut stream(0, 0, "defense"),
+            )
+            .unwrap()[1];
+        // The smaller cluster is the second way of writing (positions
+        // 150..195), give or take a stray point.
+        let smaller = split.smaller_members();
+        assert!((150..195).all(|i| smaller.contains(&i)), "{smaller:?}");
+        assert!(smaller.len() <= 47, "{smaller:?}");
+        let v = run(ActivationClusteringParams::default(), &data, 0);
+        assert!(!v.flags[150..300].contains(&true));
+        // The paper's relative-size rule takes it for poison.
+        let v = run(with(Rule::RelativeSize), &data, 0);
+        assert!(v.flags[150..195].iter().all(|&f| f));
+    }
+
+    #[test]
+    fn silhouette_flags_a_separated_cluster_of_almost_half_the_class() {
         // 96 of 200 (48 %): what a 10 % BadNets poison is of its target class.
         for seed in 0..3 {
             let (data, mask) = two_classes(seed, 96, 8.0);
-            assert_eq!(
-                run(ActivationClusteringParams::default(), &data, seed).flags,
-                mask
-            );
             assert_eq!(run(with(Rule::Silhouette), &data, seed).flags, mask);
             // The paper's relative-size rule misses it.
             assert!(
@@ -429,13 +554,13 @@ mod tests {
 
     #[test]
     fn poisons_score_above_every_clean_sample() {
-        let (data, mask) = two_classes(2, 20, 8.0);
+        let (data, mask) = scattered(2, 10);
         let v = run(ActivationClusteringParams::default(), &data, 2);
-        let lowest_poison = (0..400)
+        let lowest_poison = (0..630)
             .filter(|&i| mask[i])
             .map(|i| v.scores[i])
             .fold(f64::INFINITY, f64::min);
-        let highest_clean = (0..400)
+        let highest_clean = (0..630)
             .filter(|&i| !mask[i])
             .map(|i| v.scores[i])
             .fold(f64::NEG_INFINITY, f64::max);
@@ -443,7 +568,7 @@ mod tests {
             lowest_poison > highest_clean,
             "{lowest_poison} <= {highest_clean}"
         );
-        assert!(v.scores.iter().all(|s| (-1.0..=1.0).contains(s)));
+        assert!(v.scores.iter().all(|s| (0.0..=1.0).contains(s)));
     }
 
     #[test]
@@ -555,20 +680,5 @@ mod tests {
                 message: "out of memory".into()
             })
         );
-    }
-
-    #[test]
-    fn ica_is_refused_at_run_time_too() {
-        let (data, _) = two_classes(0, 0, 0.0);
-        let params = ActivationClusteringParams {
-            reduce: Reduce::Ica,
-            ..Default::default()
-        };
-        let model = StubClassifier::uniform(2);
-        let err = ActivationClustering::new(params).inspect(
-            DefenseInput::new(&data, &model, None),
-            &mut stream(0, 0, "d"),
-        );
-        assert_eq!(err, Err(ActivationClusteringError::IcaNotImplemented));
     }
 }

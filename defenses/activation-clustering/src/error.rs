@@ -3,9 +3,6 @@ use thiserror::Error;
 /// Errors activation clustering can hit at run time.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ActivationClusteringError {
-    /// `reduce = "ica"` reached the algorithm without passing `check()`.
-    #[error("reduce = \"ica\" is not implemented yet; use \"pca\"")]
-    IcaNotImplemented,
     /// The model's embedding does not have one row per training sample.
     #[error("the model embedded {got} rows for {expected} training samples")]
     EmbeddingRows {

@@ -65,6 +65,7 @@
 mod algorithm;
 mod cluster;
 mod error;
+mod ica;
 mod params;
 
 pub use algorithm::{ActivationClustering, ClassSplit};

@@ -9,8 +9,8 @@ pub enum Reduce {
     /// `dims` eigenvectors of its covariance.
     #[default]
     Pca,
-    /// Independent component analysis (FastICA), the paper's choice. Not
-    /// implemented yet: [`ActivationClusteringParams::check`] rejects it.
+    /// Independent component analysis (FastICA on the whitened class, the
+    /// paper's choice); components ordered by how non-Gaussian they are.
     Ica,
 }
 
@@ -32,11 +32,17 @@ pub enum Rule {
     /// runner's `retrain` and costs one retraining per class that has a
     /// strictly smaller cluster.
     ExclusionaryReclassification,
-    /// Silhouette or relative size (default): the smaller cluster is poison when
+    /// Neighbour reclassification (default): the smaller cluster is poison
+    /// when its samples' `k` nearest neighbours outside it, in input space,
+    /// call less than `explained-threshold` of it by its own label or by its
+    /// single most common other label: it is assembled from many classes.
+    /// Needs no retraining. See the crate documentation for why.
+    #[default]
+    Reclassification,
+    /// Silhouette or relative size: the smaller cluster is poison when
     /// the silhouette is above `silhouette-threshold`, or when its share is
     /// below `size-threshold` and the silhouette is above half of
     /// `silhouette-threshold`. See the crate documentation for why.
-    #[default]
     Combined,
 }
 
@@ -47,10 +53,16 @@ pub struct ActivationClusteringParams {
     /// Dimensions the embeddings of each class are reduced to, at least 1
     /// (capped at the embedding width). Default 10 (the paper's).
     pub dims: usize,
-    /// `pca` (default) or `ica` (not implemented yet); see [`Reduce`].
+    /// `pca` (default) or `ica`; see [`Reduce`].
     pub reduce: Reduce,
-    /// `combined` (default), `relative-size`, `silhouette` or
-    /// `exclusionary-reclassification`; see [`Rule`].
+    /// Whiten each class against the other classes before reducing it
+    /// (default true; see `poisonlab_core::whiten`); false is the paper's
+    /// plain activations.
+    pub whiten: bool,
+    /// Relative diagonal load of the whitening covariance, ≥ 0. Default 0.01.
+    pub ridge: f64,
+    /// `reclassification` (default), `relative-size`, `silhouette`,
+    /// `exclusionary-reclassification` or `combined`; see [`Rule`].
     pub rule: Rule,
     /// Largest share of its class, exclusive, at which the smaller cluster
     /// counts as suspiciously small, in (0, 0.5]. Default 0.35 (the paper's).
@@ -65,6 +77,15 @@ pub struct ActivationClusteringParams {
     /// its own label for the cluster to count as clean, in (0, 1]. Default 0.5
     /// (the paper's: clean when most of it keeps its label).
     pub er_threshold: f64,
+    /// Reclassification rule: neighbours that vote, at least 1. Default 10.
+    pub k: usize,
+    /// Reclassification rule: the smaller cluster is poison when less than
+    /// this share of it is called its own label or its most common other
+    /// label, in (0, 1]. Default 0.35.
+    pub explained_threshold: f64,
+    /// Reclassification rule: most samples outside the cluster that serve as
+    /// neighbours (every n-th beyond this), at least 1. Default 5000.
+    pub max_reference: usize,
     /// k-means runs from independent k-means++ starts per class; the one with
     /// the lowest inertia is kept. At least 1. Default 5.
     pub restarts: usize,
@@ -75,10 +96,15 @@ impl Default for ActivationClusteringParams {
         Self {
             dims: 10,
             reduce: Reduce::Pca,
-            rule: Rule::Combined,
+            whiten: true,
+            ridge: 0.01,
+            rule: Rule::Reclassification,
             size_threshold: 0.35,
             silhouette_threshold: 0.35,
             er_threshold: 0.5,
+            k: 10,
+            explained_threshold: 0.35,
+            max_reference: 5000,
             restarts: 5,
         }
     }
@@ -91,10 +117,10 @@ impl ActivationClusteringParams {
         if self.dims == 0 {
             errors.push(ParamError::new("dims", "must be at least 1, got 0"));
         }
-        if self.reduce == Reduce::Ica {
+        if !(self.ridge.is_finite() && self.ridge >= 0.0) {
             errors.push(ParamError::new(
-                "reduce",
-                "\"ica\" is not implemented yet; use \"pca\"",
+                "ridge",
+                format!("must be a finite number ≥ 0, got {}", self.ridge),
             ));
         }
         if !(self.size_threshold > 0.0 && self.size_threshold <= 0.5) {
@@ -113,6 +139,21 @@ impl ActivationClusteringParams {
             errors.push(ParamError::new(
                 "er-threshold",
                 format!("must be in (0, 1], got {}", self.er_threshold),
+            ));
+        }
+        if self.k == 0 {
+            errors.push(ParamError::new("k", "must be at least 1, got 0"));
+        }
+        if !(self.explained_threshold > 0.0 && self.explained_threshold <= 1.0) {
+            errors.push(ParamError::new(
+                "explained-threshold",
+                format!("must be in (0, 1], got {}", self.explained_threshold),
+            ));
+        }
+        if self.max_reference == 0 {
+            errors.push(ParamError::new(
+                "max-reference",
+                "must be at least 1, got 0",
             ));
         }
         if self.restarts == 0 {
@@ -149,18 +190,14 @@ mod tests {
     }
 
     #[test]
-    fn ica_is_rejected_as_not_implemented() {
-        let p = ActivationClusteringParams {
-            reduce: Reduce::Ica,
-            ..Default::default()
-        };
-        let e = p.check().unwrap_err();
-        assert_eq!(e[0].key, "reduce");
-        assert!(
-            e[0].message.contains("not implemented yet"),
-            "{}",
-            e[0].message
-        );
+    fn ridge_must_be_non_negative() {
+        for bad in [-0.1, f64::NAN, f64::INFINITY] {
+            let p = ActivationClusteringParams {
+                ridge: bad,
+                ..Default::default()
+            };
+            assert_eq!(rejected_key(p), ["ridge"], "{bad}");
+        }
     }
 
     #[test]
@@ -225,12 +262,14 @@ mod tests {
     fn toml_keys_are_kebab_case_and_unknown_keys_are_rejected() {
         let p: ActivationClusteringParams = toml::from_str(
             "dims = 4\nrule = \"exclusionary-reclassification\"\nsize-threshold = 0.3\n\
-             silhouette-threshold = 0.2\ner-threshold = 0.6\nrestarts = 2\nreduce = \"pca\"",
+             silhouette-threshold = 0.2\ner-threshold = 0.6\nrestarts = 2\nreduce = \"ica\"\nwhiten = false",
         )
         .unwrap();
         assert_eq!(p.dims, 4);
         assert_eq!(p.rule, Rule::ExclusionaryReclassification);
         assert_eq!(p.size_threshold, 0.3);
+        assert_eq!(p.reduce, Reduce::Ica);
+        assert!(!p.whiten);
         let empty: ActivationClusteringParams = toml::from_str("").unwrap();
         assert_eq!(empty, ActivationClusteringParams::default());
         assert!(toml::from_str::<ActivationClusteringParams>("size_threshold = 0.3").is_err());

@@ -1,6 +1,8 @@
-use poisonlab_core::{Defense, DefenseInput, FilterVerdict, Matrix, Rng, Verdict};
+use poisonlab_core::reclassify::{GroupJudgement, called_elsewhere, judge_group};
+use poisonlab_core::whiten::{class_members, whiten_classes};
+use poisonlab_core::{Defense, DefenseInput, FilterVerdict, Rng, Verdict};
 
-use crate::{SpectralRule, SpectralSignaturesError, SpectralSignaturesParams};
+use crate::{SpectralRule, SpectralScore, SpectralSignaturesError, SpectralSignaturesParams};
 
 /// Power-iteration steps at most.
 pub const MAX_ITERATIONS: usize = 200;
@@ -8,20 +10,8 @@ pub const MAX_ITERATIONS: usize = 200;
 /// Power iteration stops once the unit direction moves less than this.
 pub const TOLERANCE: f64 = 1e-6;
 
-/// Outlier rule: a class counts as poisoned only if its top-direction share of
-/// variance exceeds this multiple of the median share of the other classes.
-pub const SHARE_RATIO: f64 = 1.5;
-
-/// Outlier rule: a class counts as poisoned only if at least this fraction of
-/// its samples lie beyond the z-score threshold.
-pub const MIN_OUTLIER_FRACTION: f64 = 0.01;
-
-/// 1 / Φ⁻¹(3/4): turns a median absolute deviation into a standard deviation.
-const MAD_TO_SD: f64 = 1.4826;
-
-/// √(π/2): turns a mean absolute deviation into a standard deviation, the
-/// fallback when more than half the values are equal (MAD = 0).
-const MEAN_AD_TO_SD: f64 = 1.253314;
+/// Split rule: the smaller side must hold at least this many samples.
+pub const MIN_SIDE: usize = 2;
 
 /// The spectral-signatures filter with checked parameters.
 #[derive(Debug, Clone)]
@@ -106,18 +96,140 @@ pub fn top_singular_vector(matrix: &[f64], cols: usize) -> TopDirection {
     }
 }
 
+/// The top `m` right singular vectors of `matrix` (row-major, `cols` wide),
+/// each found by [`top_singular_vector`] after projecting the earlier ones out
+/// of every row (deflation); fewer when the rows run out of spread.
+pub fn singular_directions(matrix: &[f64], cols: usize, m: usize) -> Vec<TopDirection> {
+    let mut rest = matrix.to_vec();
+    let mut found = Vec::new();
+    for _ in 0..m.min(cols) {
+        let top = top_singular_vector(&rest, cols);
+        if top.sigma_sq <= 0.0 {
+            break;
+        }
+        for row in rest.chunks_mut(cols) {
+            let p = dot(row, &top.vector);
+            for (x, v) in row.iter_mut().zip(&top.vector) {
+                *x -= p * v;
+            }
+        }
+        found.push(top);
+    }
+    found
+}
+
+/// Most refinement steps per direction.
+pub const MAX_REFINEMENTS: usize = 50;
+
+/// Refine a direction towards the one that best separates the two groups it
+/// splits the rows into: split the projections (exact 1-D 2-means), take the
+/// unit difference of the two groups' means as the new direction, and repeat
+/// until the split stops changing (at most [`MAX_REFINEMENTS`] steps). A
+/// poison cluster that differs from its class in several directions at once
+/// is only partly aligned with the top singular vector; its mean difference
+/// is the direction along which it separates best.
+pub fn refine(rows: &[f64], cols: usize, start: &TopDirection) -> TopDirection {
+    let mut v = start.vector.clone();
+    let mut previous: Option<Vec<bool>> = None;
+    for _ in 0..MAX_REFINEMENTS {
+        let projections: Vec<f64> = rows.chunks(cols).map(|r| dot(r, &v)).collect();
+        let Some(split) = Split::best(&projections) else {
+            break;
+        };
+        let high: Vec<bool> = projections.iter().map(|&p| p > split.cut).collect();
+        if previous.as_ref() == Some(&high) {
+            break;
+        }
+        let mut diff = vec![0.0; cols];
+        let (n_high, n_low) = (split.high.0 as f64, split.low.0 as f64);
+        for (row, &h) in rows.chunks(cols).zip(&high) {
+            let w = if h { 1.0 / n_high } else { -1.0 / n_low };
+            for (d, x) in diff.iter_mut().zip(row) {
+                *d += w * x;
+            }
+        }
+        let len = dot(&diff, &diff).sqrt();
+        if len == 0.0 {
+            break;
+        }
+        v = diff.iter().map(|d| d / len).collect();
+        previous = Some(high);
+    }
+    let sigma_sq = rows.chunks(cols).map(|r| dot(r, &v).powi(2)).sum();
+    TopDirection {
+        vector: v,
+        sigma_sq,
+    }
+}
+
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// The median; 0 for an empty slice.
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+/// The best split of a set of numbers into a low and a high group: the one
+/// with the least within-group sum of squares (exact 1-D 2-means).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    /// Values above this (exclusive) are in the high group.
+    pub cut: f64,
+    /// Size, mean and (population) variance of the low group.
+    pub low: (usize, f64, f64),
+    /// Size, mean and (population) variance of the high group.
+    pub high: (usize, f64, f64),
+}
+
+impl Split {
+    /// The exact 2-means split of `values` (sorted internally): every cut
+    /// between neighbours in sorted order is tried with prefix sums, and the
+    /// one with the smallest within-group sum of squares wins (the lowest cut
+    /// on ties). `None` for fewer than two distinct values.
+    pub fn best(values: &[f64]) -> Option<Self> {
+        let mut v = values.to_vec();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let (mut s, mut q) = (vec![0.0; n + 1], vec![0.0; n + 1]);
+        for (i, x) in v.iter().enumerate() {
+            s[i + 1] = s[i] + x;
+            q[i + 1] = q[i] + x * x;
+        }
+        let sse = |a: usize, b: usize| {
+            let m = (b - a) as f64;
+            (q[b] - q[a]) - (s[b] - s[a]).powi(2) / m
+        };
+        let best = (1..n)
+            .filter(|&k| v[k - 1] < v[k])
+            .map(|k| (k, sse(0, k) + sse(k, n)))
+            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))?;
+        let k = best.0;
+        let group = |a: usize, b: usize| {
+            let m = (b - a) as f64;
+            let mean = (s[b] - s[a]) / m;
+            (b - a, mean, (sse(a, b) / m).max(0.0))
+        };
+        Some(Self {
+            cut: v[k - 1],
+            low: group(0, k),
+            high: group(k, n),
+        })
+    }
+
+    /// Distance between the group means over the root mean of their
+    /// variances (Ashman's D): about 2.7 for a Gaussian cut at its median,
+    /// larger the more clearly the values form two groups. Infinite for two
+    /// groups of constants.
+    pub fn separation(&self) -> f64 {
+        let gap = self.high.1 - self.low.1;
+        let spread = ((self.low.2 + self.high.2) / 2.0).sqrt();
+        if spread > 0.0 {
+            gap / spread
+        } else {
+            f64::INFINITY
+        }
+    }
+
+    /// True when the high group is the smaller one (the low group on ties).
+    fn high_is_smaller(&self) -> bool {
+        self.high.0 < self.low.0
     }
 }
 
@@ -125,87 +237,78 @@ fn median(values: &[f64]) -> f64 {
 struct ClassSpectrum {
     /// Training-set positions of the class's samples.
     members: Vec<usize>,
-    /// `⟨x − μ, v⟩` per member.
+    /// `⟨x − μ, v⟩` per member, `x` whitened when the defense whitens.
     projections: Vec<f64>,
-    /// `σ₁² / Σ‖x − μ‖²`: the share of the class's variance along `v`;
-    /// `None` for classes with fewer than two samples or no spread.
-    share: Option<f64>,
+    /// The best two-way split of the projections, when there is one.
+    split: Option<Split>,
 }
 
 impl ClassSpectrum {
-    fn new(embedding: &Matrix, members: Vec<usize>) -> Self {
-        let d = embedding.cols;
-        if members.is_empty() || d == 0 {
-            let projections = vec![0.0; members.len()];
-            return Self {
-                members,
-                projections,
-                share: None,
-            };
-        }
-        let mut mean = vec![0.0; d];
-        for &i in &members {
-            for (m, &x) in mean.iter_mut().zip(embedding.row(i)) {
-                *m += f64::from(x);
-            }
-        }
-        mean.iter_mut().for_each(|m| *m /= members.len() as f64);
-        let centred: Vec<f64> = members
-            .iter()
-            .flat_map(|&i| {
-                embedding
-                    .row(i)
-                    .iter()
-                    .zip(&mean)
-                    .map(|(&x, m)| f64::from(x) - m)
-            })
-            .collect();
-        let top = top_singular_vector(&centred, d);
-        let projections = centred.chunks(d).map(|r| dot(r, &top.vector)).collect();
-        let trace = dot(&centred, &centred);
-        let share = (members.len() >= 2 && trace > 0.0).then(|| top.sigma_sq / trace);
+    /// The class seen along `direction` (none: every projection 0).
+    fn new(
+        members: Vec<usize>,
+        rows: &[f64],
+        cols: usize,
+        direction: Option<&TopDirection>,
+    ) -> Self {
+        let projections: Vec<f64> = match direction {
+            Some(top) if cols > 0 => rows.chunks(cols).map(|r| dot(r, &top.vector)).collect(),
+            _ => vec![0.0; members.len()],
+        };
+        let split = Split::best(&projections);
         Self {
             members,
             projections,
-            share,
+            split,
         }
     }
 
-    /// Squared projections divided by their median (by their mean where the
-    /// median is 0; all 0 where every projection is).
-    fn normalised_scores(&self) -> Vec<f64> {
-        let raw: Vec<f64> = self.projections.iter().map(|p| p * p).collect();
-        let mut scale = median(&raw);
-        if scale <= 0.0 {
-            scale = raw.iter().sum::<f64>() / raw.len().max(1) as f64;
+    /// Scores by `kind`: squared projections, or the oriented distance from
+    /// the larger side's mean towards the smaller side, in standard
+    /// deviations of the larger side (1 where it has no spread).
+    fn scores(&self, kind: SpectralScore) -> Vec<f64> {
+        match (kind, &self.split) {
+            (SpectralScore::Squared, _) => self.projections.iter().map(|p| p * p).collect(),
+            (SpectralScore::Oriented, Some(split)) => {
+                let (sign, centre, var) = if split.high_is_smaller() {
+                    (1.0, split.low.1, split.low.2)
+                } else {
+                    (-1.0, split.high.1, split.high.2)
+                };
+                let unit = if var > 0.0 { var.sqrt() } else { 1.0 };
+                self.projections
+                    .iter()
+                    .map(|p| sign * (p - centre) / unit)
+                    .collect()
+            }
+            _ => vec![0.0; self.projections.len()],
         }
-        if scale <= 0.0 {
-            return vec![0.0; raw.len()];
-        }
-        raw.iter().map(|s| s / scale).collect()
     }
 
-    /// Modified z-scores of the projections: `(p − median) / (1.4826 · MAD)`.
-    fn robust_z(&self) -> Vec<f64> {
-        let p = &self.projections;
-        let centre = median(p);
-        let deviations: Vec<f64> = p.iter().map(|x| (x - centre).abs()).collect();
-        let mut scale = MAD_TO_SD * median(&deviations);
-        if scale <= 0.0 {
-            scale = MEAN_AD_TO_SD * deviations.iter().sum::<f64>() / p.len().max(1) as f64;
+    /// Training-set positions of the smaller side of the split: the suspect
+    /// group. Empty for even splits, unsplit classes, and sides under
+    /// [`MIN_SIDE`] samples.
+    fn suspects(&self) -> Vec<usize> {
+        let Some(split) = &self.split else {
+            return Vec::new();
+        };
+        if split.low.0 == split.high.0 || split.low.0.min(split.high.0) < MIN_SIDE {
+            return Vec::new();
         }
-        if scale <= 0.0 {
-            return vec![0.0; p.len()];
-        }
-        p.iter().map(|x| (x - centre) / scale).collect()
+        let high = split.high_is_smaller();
+        self.members
+            .iter()
+            .zip(&self.projections)
+            .filter(|&(_, &p)| (p > split.cut) == high)
+            .map(|(&i, _)| i)
+            .collect()
     }
 
-    /// The paper's rule: the `k` highest squared projections, ties to the lower index.
-    fn top_k(&self, k: usize) -> Vec<bool> {
-        let n = self.projections.len();
+    /// The `k` highest of `scores`, ties to the lower position.
+    fn top_k(scores: &[f64], k: usize) -> Vec<bool> {
+        let n = scores.len();
         let mut order: Vec<usize> = (0..n).collect();
-        let s = |i: usize| self.projections[i].powi(2);
-        order.sort_by(|&a, &b| s(b).total_cmp(&s(a)).then(a.cmp(&b)));
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
         let mut flags = vec![false; n];
         for &i in &order[..k.min(n)] {
             flags[i] = true;
@@ -236,67 +339,98 @@ impl Defense for SpectralSignatures {
                 index: at / embedding.cols.max(1),
             });
         }
-        let mut members = vec![Vec::new(); train.n_classes()];
-        for (i, &y) in train.labels().iter().enumerate() {
-            members[y].push(i);
-        }
-        let classes: Vec<ClassSpectrum> = members
-            .into_iter()
-            .map(|m| ClassSpectrum::new(&embedding, m))
-            .collect();
-
+        let p = &self.params;
+        let members = class_members(train.labels(), train.n_classes());
         let mut scores = vec![0.0; n];
         let mut flags = vec![false; n];
-        for (c, class) in classes.iter().enumerate() {
-            let class_flags = match self.params.rule {
-                SpectralRule::Paper => {
-                    let rate = self.params.eps_multiplier * self.params.expected_rate;
-                    class.top_k((rate * class.members.len() as f64).round() as usize)
-                }
-                SpectralRule::Outlier => self.outlier_flags(c, &classes),
+        for (class, whitened) in whiten_classes(&embedding, &members, p.whiten, p.ridge)
+            .into_iter()
+            .enumerate()
+        {
+            let (members, rows, cols) = (whitened.members, whitened.rows, whitened.cols);
+            let directions = if members.is_empty() || cols == 0 {
+                Vec::new()
+            } else {
+                let m = match p.rule {
+                    SpectralRule::Paper => 1,
+                    SpectralRule::Split => p.directions,
+                };
+                singular_directions(&rows, cols, m)
             };
-            for ((&i, s), f) in class
-                .members
-                .iter()
-                .zip(class.normalised_scores())
-                .zip(class_flags)
-            {
+            let along =
+                |d: Option<&TopDirection>| ClassSpectrum::new(members.clone(), &rows, cols, d);
+            let (spectrum, class_flags, scatter) = match p.rule {
+                SpectralRule::Paper => {
+                    let spectrum = along(directions.first());
+                    let share = p.eps_multiplier * p.expected_rate;
+                    let k = (share * members.len() as f64).round() as usize;
+                    let flags = ClassSpectrum::top_k(&spectrum.scores(p.score), k);
+                    (spectrum, flags, 1.0)
+                }
+                SpectralRule::Split => {
+                    // Among the top directions, the one whose smaller side is
+                    // the most scattered in origin (the first on ties).
+                    let mut best: Option<(ClassSpectrum, Vec<usize>, GroupJudgement)> = None;
+                    for d in &directions {
+                        let d = if p.refine {
+                            refine(&rows, cols, d)
+                        } else {
+                            d.clone()
+                        };
+                        let spectrum = along(Some(&d));
+                        let suspects = spectrum.suspects();
+                        let rest: Vec<usize> = members
+                            .iter()
+                            .copied()
+                            .filter(|i| !suspects.contains(i))
+                            .collect();
+                        let judged = judge_group(
+                            train,
+                            class,
+                            &suspects,
+                            &rest,
+                            p.k,
+                            p.max_reference,
+                            p.explained_threshold,
+                        );
+                        if best
+                            .as_ref()
+                            .is_none_or(|b| judged.explained < b.2.explained)
+                        {
+                            best = Some((spectrum, suspects, judged));
+                        }
+                    }
+                    let (spectrum, suspects, judged) = best.unwrap_or_else(|| {
+                        let none = GroupJudgement {
+                            explained: 1.0,
+                            baseline: None,
+                            poison: false,
+                        };
+                        (along(None), Vec::new(), none)
+                    });
+                    let flags = if judged.poison {
+                        called_elsewhere(train, class, &members, &suspects, p.k, p.max_reference)
+                    } else {
+                        vec![false; members.len()]
+                    };
+                    let explained = judged.explained;
+                    (spectrum, flags, 1.0 - explained)
+                }
+            };
+            // Split rule: weight by how scattered the suspects' origins are,
+            // so a class whose smaller side is a writing style of its own
+            // ranks below one assembled from many classes.
+            let class_scores: Vec<f64> = spectrum
+                .scores(p.score)
+                .into_iter()
+                .map(|s| s * scatter)
+                .collect();
+            for ((&i, s), f) in spectrum.members.iter().zip(class_scores).zip(class_flags) {
                 scores[i] = s;
                 flags[i] = f;
             }
         }
         Ok(Verdict::Filter(FilterVerdict { scores, flags }))
-    }
-}
-
-impl SpectralSignatures {
-    /// The outlier rule for class `c`: samples with `|z| > threshold`, if the
-    /// class looks poisoned (see the crate documentation); otherwise none.
-    fn outlier_flags(&self, c: usize, classes: &[ClassSpectrum]) -> Vec<bool> {
-        let class = &classes[c];
-        let n = class.members.len();
-        let beyond: Vec<bool> = class
-            .robust_z()
-            .iter()
-            .map(|z| z.abs() > self.params.threshold)
-            .collect();
-        let count = beyond.iter().filter(|&&b| b).count();
-        let enough = count > 0 && count as f64 >= MIN_OUTLIER_FRACTION * n as f64;
-        let Some(share) = class.share else {
-            return vec![false; n];
-        };
-        let others: Vec<f64> = classes
-            .iter()
-            .enumerate()
-            .filter(|&(o, _)| o != c)
-            .filter_map(|(_, o)| o.share)
-            .collect();
-        let stands_out = others.is_empty() || share > SHARE_RATIO * median(&others);
-        if enough && stands_out {
-            beyond
-        } else {
-            vec![false; n]
-        }
     }
 }
 
@@ -426,21 +560,50 @@ mod tests {
         assert!(v.flags[95..100].iter().all(|&f| f));
     }
 
+    /// Four classes of `clean` points around `8 e_{4+c}`, every point's axis 0
+    /// scaled by `scale` (a shared "activation scale" direction), then
+    /// `per_source` poisons drawn like each of classes 1, 2 and 3 but
+    /// labelled 0, at the end. Returns the data and the poison mask.
+    fn scattered_set(clean: usize, per_source: usize, scale: f32) -> (Dataset, Vec<bool>) {
+        let mut rng = stream(11, 0, "scattered");
+        let mut features = Vec::new();
+        let mut labels = Vec::new();
+        let sources = (0..4).flat_map(|c| vec![(c, c); clean]);
+        let poisons = (1..4).flat_map(|c| vec![(c, 0); per_source]);
+        for (drawn_as, label) in sources.chain(poisons) {
+            let mut x = gaussian_points(1, &mut rng);
+            x[0] *= scale;
+            x[4 + drawn_as] += 8.0;
+            features.extend(x);
+            labels.push(label);
+        }
+        let n = labels.len();
+        let truth = (0..n).map(|i| i >= 4 * clean).collect();
+        (
+            Dataset::new(features, vec![DIM], labels, 4, None).unwrap(),
+            truth,
+        )
+    }
+
     #[test]
-    fn outlier_rule_flags_exactly_the_shifted_points_and_nothing_in_clean_classes() {
-        for clean in [1, 3] {
-            let data = poisoned_set(clean);
+    fn split_rule_flags_exactly_the_poison_and_nothing_in_clean_classes() {
+        for per_source in [3, 10, 30] {
+            let (data, truth) = scattered_set(100, per_source, 1.0);
             let v = run(SpectralSignaturesParams::default(), &data);
-            assert_eq!(
-                flagged(&v),
-                (95..100).collect::<Vec<_>>(),
-                "{clean} clean classes"
-            );
+            assert_eq!(v.flags, truth, "{per_source} per source");
         }
     }
 
     #[test]
-    fn outlier_rule_flags_nothing_without_poison() {
+    fn split_rule_leaves_a_shifted_group_of_one_origin_alone() {
+        // The shifted points of `poisoned_set` sit apart from their class but
+        // their neighbours are all of one class: a style, not poison.
+        let v = run(SpectralSignaturesParams::default(), &poisoned_set(3));
+        assert_eq!(flagged(&v), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn split_rule_flags_nothing_without_poison() {
         let mut rng = stream(3, 0, "clean");
         let features = gaussian_points(300, &mut rng);
         let labels = (0..300).map(|i| i / 100).collect();
@@ -451,8 +614,7 @@ mod tests {
 
     #[test]
     fn a_clean_class_with_a_stray_point_is_not_poisoned() {
-        // One far point per class: every class's top share rises alike, so
-        // none stands out and nothing is flagged.
+        // One far point per class: a side of one sample is never flagged.
         let mut rng = stream(4, 0, "stray");
         let mut features = gaussian_points(300, &mut rng);
         for c in 0..3 {
@@ -465,21 +627,81 @@ mod tests {
     }
 
     #[test]
-    fn scores_are_normalised_by_the_class_median() {
-        let data = poisoned_set(1);
+    fn poisons_score_above_every_clean_sample_of_every_class() {
+        let (data, truth) = scattered_set(100, 5, 1.0);
         let v = run(SpectralSignaturesParams::default(), &data);
-        for class in [&v.scores[..100], &v.scores[100..]] {
-            assert!((median(class) - 1.0).abs() < 1e-9);
+        let (mut lowest_poison, mut highest_clean) = (f64::INFINITY, f64::NEG_INFINITY);
+        for (&s, &t) in v.scores.iter().zip(&truth) {
+            if t {
+                lowest_poison = lowest_poison.min(s);
+            } else {
+                highest_clean = highest_clean.max(s);
+            }
         }
-        let lowest_poison = v.scores[95..100]
-            .iter()
-            .copied()
-            .fold(f64::INFINITY, f64::min);
-        let highest_clean = v.scores[..95].iter().copied().fold(0.0, f64::max);
         assert!(
-            lowest_poison > 2.0 * highest_clean,
+            lowest_poison > highest_clean,
             "{lowest_poison} vs {highest_clean}"
         );
+    }
+
+    #[test]
+    fn whitened_oriented_scores_find_poison_that_is_half_the_class() {
+        // Class 0: 52 clean, 48 poisons (16 from each other class), and a
+        // shared scale direction with sd 20.
+        let (data, truth) = scattered_set(52, 16, 20.0);
+        let auroc = |params: SpectralSignaturesParams| {
+            poisonlab_core::metrics::auroc(&run(params, &data).scores, &truth).unwrap()
+        };
+        let default = SpectralSignaturesParams::default();
+        assert!(auroc(default.clone()) > 0.999);
+        let v = run(default.clone(), &data);
+        assert_eq!(v.flags, truth);
+        // The paper's plain centring: the scale direction wins, the poison is missed.
+        let plain = SpectralSignaturesParams {
+            rule: SpectralRule::Paper,
+            whiten: false,
+            score: SpectralScore::Squared,
+            ..default.clone()
+        };
+        let got = auroc(plain);
+        assert!(got < 0.8, "{got}");
+        // Whitened but squared: both halves sit as far from the class mean.
+        let squared = SpectralSignaturesParams {
+            rule: SpectralRule::Paper,
+            score: SpectralScore::Squared,
+            ..default
+        };
+        let got = auroc(squared);
+        assert!(got < 0.95, "{got}");
+    }
+
+    #[test]
+    fn split_is_exact_two_means_in_one_dimension() {
+        let s = Split::best(&[5.0, 0.0, 1.0, 6.0, 2.0]).unwrap();
+        assert_eq!(s.cut, 2.0);
+        assert_eq!(s.low.0, 3);
+        assert_eq!(s.high.0, 2);
+        assert!((s.low.1 - 1.0).abs() < 1e-12 && (s.high.1 - 5.5).abs() < 1e-12);
+        assert!((s.low.2 - 2.0 / 3.0).abs() < 1e-12 && (s.high.2 - 0.25).abs() < 1e-12);
+        let d = 4.5 / ((2.0 / 3.0 + 0.25) / 2.0f64).sqrt();
+        assert!((s.separation() - d).abs() < 1e-12);
+        assert_eq!(Split::best(&[1.0, 1.0]), None);
+        assert_eq!(Split::best(&[]), None);
+        assert_eq!(
+            Split::best(&[0.0, 0.0, 3.0]).unwrap().separation(),
+            f64::INFINITY
+        );
+    }
+
+    #[test]
+    fn a_gaussian_cut_at_its_median_separates_by_about_2_7() {
+        let mut rng = stream(5, 0, "gauss");
+        let values: Vec<f64> = gaussian_points(2000, &mut rng)
+            .chunks(DIM)
+            .map(|r| f64::from(r[0]))
+            .collect();
+        let d = Split::best(&values).unwrap().separation();
+        assert!((2.4..3.0).contains(&d), "{d}");
     }
 
     #[test]
@@ -502,7 +724,7 @@ mod tests {
     fn tiny_and_empty_classes_get_finite_scores_and_no_flags() {
         // Class 0 one sample, class 1 two identical samples, class 2 empty.
         let data = Dataset::new(vec![1., 2., 2.], vec![1], vec![0, 1, 1], 3, None).unwrap();
-        for rule in [SpectralRule::Paper, SpectralRule::Outlier] {
+        for rule in [SpectralRule::Paper, SpectralRule::Split] {
             let v = run(
                 SpectralSignaturesParams {
                     rule,
@@ -551,7 +773,7 @@ mod tests {
                 let want = ((eps * rate * size as f64).round() as usize).min(size);
                 prop_assert_eq!(got, want);
             }
-            prop_assert!(v.scores.iter().all(|s| s.is_finite() && *s >= 0.0));
+            prop_assert!(v.scores.iter().all(|s| s.is_finite()));
         }
     }
 }

@@ -8,35 +8,77 @@ pub enum SpectralRule {
     /// The paper's rule: in every class flag the
     /// `round(eps-multiplier · expected-rate · n_class)` highest scores.
     Paper,
-    /// Flag robust outliers along the top singular direction, and only in
-    /// classes whose top direction explains clearly more variance than the
-    /// other classes' do (see the crate documentation). Needs no poison rate.
-    Outlier,
+    /// Split each class's projections in two (exact 1-D 2-means); where the
+    /// smaller side is assembled from many classes (neighbour
+    /// reclassification, see the crate documentation), flag the class's
+    /// samples that their neighbours call another label. Needs no poison rate
+    /// and leaves classes without such a group alone.
+    Split,
+}
+
+/// What a sample's score is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpectralScore {
+    /// The paper's: the squared projection on the top direction. Cannot tell
+    /// the two groups apart when the poison is near half of its class.
+    Squared,
+    /// The projection measured from the larger side's mean towards the smaller
+    /// side (see the crate documentation).
+    Oriented,
 }
 
 /// The `[[defense]]` table for `kind = "spectral-signatures"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct SpectralSignaturesParams {
-    /// `"paper"` or `"outlier"`. Default `"outlier"`.
+    /// `"split"` (default) or `"paper"`; see [`SpectralRule`].
     pub rule: SpectralRule,
+    /// `"oriented"` (default) or `"squared"` (the paper's); see [`SpectralScore`].
+    pub score: SpectralScore,
+    /// Whiten each class against the other classes before finding its top
+    /// direction (default true); false is the paper's plain centring.
+    pub whiten: bool,
+    /// Relative diagonal load of the whitening covariance, ≥ 0. Default 0.01.
+    pub ridge: f64,
     /// Paper rule: multiple of `expected-rate` removed from each class, > 0.
     /// Default 1.5 (Tran et al. remove 1.5ε).
     pub eps_multiplier: f64,
     /// Paper rule: the expected poison fraction ε, in (0, 0.5]. Default 0.05.
     pub expected_rate: f64,
-    /// Outlier rule: robust z-score cut-off, > 0. Default 3.5 (Iglewicz and
-    /// Hoaglin's cut-off for modified z-scores).
-    pub threshold: f64,
+    /// Split rule: refine each direction towards the mean difference of the
+    /// two sides it splits the class into (see `refine`). Default true.
+    pub refine: bool,
+    /// Split rule: how many top singular directions are tried, at least 1;
+    /// the one whose smaller side is most scattered in origin is used.
+    /// Default 3.
+    pub directions: usize,
+    /// Split rule: neighbours that vote when reclassifying, at least 1.
+    /// Default 10.
+    pub k: usize,
+    /// Split rule: the smaller side is poison when less than this share of
+    /// it is called its own label or its most common other label, in (0, 1].
+    /// Default 0.35.
+    pub explained_threshold: f64,
+    /// Split rule: most samples that serve as neighbours (every n-th beyond
+    /// this), at least 1. Default 5000.
+    pub max_reference: usize,
 }
 
 impl Default for SpectralSignaturesParams {
     fn default() -> Self {
         Self {
-            rule: SpectralRule::Outlier,
+            rule: SpectralRule::Split,
+            score: SpectralScore::Oriented,
+            whiten: true,
+            ridge: 0.01,
             eps_multiplier: 1.5,
             expected_rate: 0.05,
-            threshold: 3.5,
+            refine: true,
+            directions: 3,
+            k: 10,
+            explained_threshold: 0.35,
+            max_reference: 5000,
         }
     }
 }
@@ -57,10 +99,28 @@ impl SpectralSignaturesParams {
                 format!("must be in (0, 0.5], got {}", self.expected_rate),
             ));
         }
-        if !(self.threshold.is_finite() && self.threshold > 0.0) {
+        if self.directions == 0 {
+            errors.push(ParamError::new("directions", "must be at least 1, got 0"));
+        }
+        if self.k == 0 {
+            errors.push(ParamError::new("k", "must be at least 1, got 0"));
+        }
+        if !(self.explained_threshold > 0.0 && self.explained_threshold <= 1.0) {
             errors.push(ParamError::new(
-                "threshold",
-                format!("must be a finite number > 0, got {}", self.threshold),
+                "explained-threshold",
+                format!("must be in (0, 1], got {}", self.explained_threshold),
+            ));
+        }
+        if self.max_reference == 0 {
+            errors.push(ParamError::new(
+                "max-reference",
+                "must be at least 1, got 0",
+            ));
+        }
+        if !(self.ridge.is_finite() && self.ridge >= 0.0) {
+            errors.push(ParamError::new(
+                "ridge",
+                format!("must be a finite number ≥ 0, got {}", self.ridge),
             ));
         }
         if errors.is_empty() {
@@ -112,13 +172,13 @@ mod tests {
     }
 
     #[test]
-    fn threshold_must_be_positive() {
-        for bad in [0.0, -3.5, f64::NAN, f64::INFINITY] {
+    fn explained_threshold_must_be_a_share() {
+        for bad in [0.0, -0.5, 1.5, f64::NAN] {
             let p = SpectralSignaturesParams {
-                threshold: bad,
+                explained_threshold: bad,
                 ..Default::default()
             };
-            assert_eq!(keys(p), ["threshold"]);
+            assert_eq!(keys(p), ["explained-threshold"]);
         }
     }
 
@@ -128,9 +188,11 @@ mod tests {
             rule: SpectralRule::Paper,
             eps_multiplier: 0.0,
             expected_rate: 1.0,
-            threshold: -1.0,
+            k: 0,
+            ridge: -0.5,
+            ..Default::default()
         };
-        assert_eq!(keys(p), ["eps-multiplier", "expected-rate", "threshold"]);
+        assert_eq!(keys(p), ["eps-multiplier", "expected-rate", "k", "ridge"]);
     }
 
     #[test]
@@ -140,9 +202,13 @@ mod tests {
         assert_eq!(p.rule, SpectralRule::Paper);
         assert_eq!(p.eps_multiplier, 1.0);
         assert_eq!(p.expected_rate, 0.1);
-        assert_eq!(p.threshold, 3.5);
-        let p: SpectralSignaturesParams = toml::from_str("rule = \"outlier\"").unwrap();
-        assert_eq!(p.rule, SpectralRule::Outlier);
+        assert_eq!(p.explained_threshold, 0.35);
+        assert!(p.whiten);
+        let p: SpectralSignaturesParams =
+            toml::from_str("rule = \"split\"\nscore = \"squared\"\nwhiten = false").unwrap();
+        assert_eq!(p.rule, SpectralRule::Split);
+        assert_eq!(p.score, SpectralScore::Squared);
+        assert!(!p.whiten);
     }
 
     #[test]

@@ -7,15 +7,19 @@
 //!   through [`Classifier`]; nothing here depends on Burn.
 //! - [`metrics`]: detection and model metrics as DESIGN.md defines them.
 //! - [`seed`]: ChaCha8 streams derived from (seed, repeat, stream name).
+//! - [`whiten`]: class-relative whitening of embeddings for the embedding defenses.
+//! - [`reclassify`]: nearest-neighbour reclassification of a suspect group, outside it.
 
 mod dataset;
 mod error;
 pub mod metrics;
 pub mod png_image;
 mod poisoned;
+pub mod reclassify;
 pub mod seed;
 pub mod testing;
 mod traits;
+pub mod whiten;
 
 pub use dataset::{Dataset, Matrix};
 pub use error::{CoreError, ParamError};

@@ -1,1 +1,127 @@
-//! placeholder
+//! Round monitors: audit the model after every round of a round-based run
+//! (data arrives in rounds, the model is warm-started on each) and raise an
+//! alarm when it, or the data it learns from, moves away from round 1.
+//!
+//! Both monitors compare each round with a reference that is **fixed** at
+//! round 1, never with the previous round: gradual-drift ("boiling frog")
+//! poisoning (Kloft and Laskov 2010, "Online Anomaly Detection under
+//! Adversarial Impact", AISTATS) moves the model a little per round precisely
+//! so that consecutive rounds look alike.
+//!
+//! - [`Canary`]: regular auditing of the model on a fixed trusted audit set,
+//!   the holdout ("canary") monitoring that provenance-based defenses rely on
+//!   to decide when a model has been harmed (Baracaldo et al. 2017,
+//!   "Mitigating Poisoning Attacks on Machine Learning Models: A Data
+//!   Provenance Based Approach", AISec). Alarms when one class's audit
+//!   accuracy falls more than `threshold` below its round-1 value and the
+//!   fall is significant for that class's audit sample count.
+//! - [`Cusum`]: Page's (1954, "Continuous Inspection Schemes", Biometrika)
+//!   one-sided CUSUM over two per-round drift scores of the arriving batch
+//!   against round 1: its class shares (a chi-square test of homogeneity) and
+//!   its class means in the fixed embedding space of the round-1 model.
+//!
+//! Each call to [`Monitor::observe`] returns a [`RoundCheck`];
+//! [`summarize`] turns a run's checks into the numbers the runner reports
+//! (first alarm round, alarmed rounds).
+//!
+//! Monitors are deterministic and keep their state between calls; a call
+//! that fails leaves the state as it was.
+
+mod canary;
+mod cusum;
+mod error;
+mod params;
+mod stats;
+
+pub use canary::Canary;
+pub use cusum::Cusum;
+pub use error::MonitorError;
+pub use params::{CanaryParams, CusumParams, Statistics};
+
+use poisonlab_core::{Classifier, Dataset};
+use serde::Serialize;
+
+/// What a monitor sees after round `round` (1-based).
+#[derive(Clone, Copy)]
+pub struct RoundView<'a> {
+    /// The round just trained on, 1-based; rounds passed to one monitor must
+    /// increase.
+    pub round: usize,
+    /// The samples that arrived this round, labels as delivered (possibly
+    /// poisoned).
+    pub batch: &'a Dataset,
+    /// The model after training on this round.
+    pub model: &'a dyn Classifier,
+    /// The model after round 1, fixed for the whole run.
+    pub reference: &'a dyn Classifier,
+    /// The scenario's trusted clean set (the same every round), if any.
+    pub audit: Option<&'a Dataset>,
+}
+
+/// One round's verdict of a monitor.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RoundCheck {
+    /// The round it is about (1-based).
+    pub round: usize,
+    /// The monitor's statistic this round (always finite); what it measures
+    /// is documented on each monitor.
+    pub statistic: f64,
+    /// The alarm threshold the statistic is compared with.
+    pub threshold: f64,
+    /// True when the monitor raises an alarm this round.
+    pub alarm: bool,
+}
+
+/// A round monitor: sees every round of a run in order and says, each round,
+/// whether something is wrong.
+pub trait Monitor {
+    /// Audit round `view.round`. The first call sets the monitor's reference
+    /// (normally round 1) and never alarms.
+    fn observe(&mut self, view: RoundView<'_>) -> Result<RoundCheck, MonitorError>;
+}
+
+/// Summary used by the runner: the round of the first alarm (1-based, as in
+/// [`RoundCheck::round`]; `None` when no round alarmed) and the number of
+/// alarmed rounds.
+pub fn summarize(checks: &[RoundCheck]) -> (Option<usize>, usize) {
+    let first = checks.iter().find(|c| c.alarm).map(|c| c.round);
+    let count = checks.iter().filter(|c| c.alarm).count();
+    (first, count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(round: usize, alarm: bool) -> RoundCheck {
+        RoundCheck {
+            round,
+            statistic: 0.0,
+            threshold: 1.0,
+            alarm,
+        }
+    }
+
+    #[test]
+    fn summarize_reports_the_first_alarm_round_and_the_alarm_count() {
+        let checks = [
+            check(1, false),
+            check(2, false),
+            check(3, true),
+            check(4, false),
+            check(5, true),
+        ];
+        assert_eq!(summarize(&checks), (Some(3), 2));
+    }
+
+    #[test]
+    fn summarize_uses_round_numbers_not_positions() {
+        assert_eq!(summarize(&[check(4, false), check(7, true)]), (Some(7), 1));
+    }
+
+    #[test]
+    fn summarize_without_alarms() {
+        assert_eq!(summarize(&[]), (None, 0));
+        assert_eq!(summarize(&[check(1, false), check(2, false)]), (None, 0));
+    }
+}

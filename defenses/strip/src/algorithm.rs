@@ -24,8 +24,9 @@ impl Strip {
 
     /// Mean entropy of `model`'s predictions on each input superimposed with
     /// `n` images drawn (with replacement) from `trusted`: the images are added
-    /// pixel by pixel and clipped to [0, 1], the paper's superimposition, which
-    /// keeps a trigger's pixels at full strength.
+    /// value by value and clipped to the range of values the trusted set
+    /// holds (`[0, 1]` for images), the paper's superimposition, which keeps a
+    /// trigger's pixels at full strength where the other image is dark.
     /// When `exclude_self` is set, input i is never blended with trusted sample i
     /// (used when the inputs are the trusted samples themselves).
     pub fn entropy(
@@ -46,6 +47,12 @@ impl Strip {
             });
         }
         let n = self.params.n;
+        let (lo, hi) = trusted
+            .features()
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| {
+                (lo.min(x), hi.max(x))
+            });
         let mut entropy = Vec::with_capacity(inputs.len());
         for i in 0..inputs.len() {
             let mut blends = Vec::with_capacity(n * inputs.dim());
@@ -59,7 +66,7 @@ impl Strip {
                         .sample(i)
                         .iter()
                         .zip(trusted.sample(t))
-                        .map(|(a, b)| 0.5 * (a + b)),
+                        .map(|(a, b)| (a + b).clamp(lo, hi)),
                 );
             }
             let batch = Dataset::new(

@@ -28,7 +28,7 @@ pub use expect::{Expectation, Unmet};
 pub use export::{Exported, export};
 pub use pipeline::LoadedData;
 pub use problem::{Problem, Problems};
-pub use record::{DefenseRecord, Detection, ModelEval, RunRecord};
+pub use record::{DefenseRecord, Detection, LabelTest, ModelEval, MonitorRecord, RunRecord};
 pub use registry::{AttackSpec, Custody, DataFacts, DefenseKind};
 pub use results::files;
 pub use scenario::{

@@ -361,6 +361,9 @@ struct Baseline<'a> {
     trainer: Trainer,
     poisoned: Poisoned,
     poisoned_model: Box<dyn Classifier>,
+    /// The model trained on the clean training set; `None` when the attack
+    /// changed nothing (then it is `poisoned_model`).
+    clean_model: Option<Box<dyn Classifier>>,
     clean_eval: ModelEval,
     poisoned_eval: ModelEval,
 }
@@ -395,17 +398,12 @@ impl Baseline<'_> {
             self.poisoned_eval.clone()
         } else if kept.is_empty() {
             return Ok(DefenseRecord {
-                name: name.to_string(),
-                kind: kind.to_string(),
                 detection: Some(detection),
-                retrained: None,
-                recovery: None,
-                der: None,
-                input: None,
                 error: Some(
                     "the filter removed every training sample; nothing to retrain on".into(),
                 ),
                 seconds: start.elapsed().as_secs_f64(),
+                ..DefenseRecord::new(name, kind)
             });
         } else {
             let model = self.trainer.train_kept(
@@ -425,15 +423,12 @@ impl Baseline<'_> {
             _ => None,
         };
         Ok(DefenseRecord {
-            name: name.to_string(),
-            kind: kind.to_string(),
             detection: Some(detection),
             retrained: Some(retrained),
             recovery,
             der,
-            input: None,
-            error: None,
             seconds: start.elapsed().as_secs_f64(),
+            ..DefenseRecord::new(name, kind)
         })
     }
 }
@@ -510,7 +505,7 @@ pub(crate) fn run_one(
             )
         }),
     };
-    let (poisoned, clean_eval, poisoned_model, rounds) = match drift {
+    let (poisoned, clean_eval, clean_model, poisoned_model, rounds) = match drift {
         Some(d) => {
             let t = Instant::now();
             let DriftOutcome {
@@ -525,7 +520,13 @@ pub(crate) fn run_one(
                 &data.test,
                 poisoned.attack_test.as_ref(),
             );
-            (poisoned, clean_eval, poisoned_model, Some(rounds))
+            (
+                poisoned,
+                clean_eval,
+                Some(clean_model),
+                poisoned_model,
+                Some(rounds),
+            )
         }
         None => {
             step("training the clean model");
@@ -546,14 +547,15 @@ pub(crate) fn run_one(
 
             step("training the poisoned model");
             let t = Instant::now();
-            let poisoned_model = if poisoned.data == data.train {
+            let (clean_model, poisoned_model) = if poisoned.data == data.train {
                 // Nothing changed: the same data and stream give the same model.
-                clean_model
+                (None, clean_model)
             } else {
-                trainer.train(&poisoned.data, "poisoned")?
+                let poisoned_model = trainer.train(&poisoned.data, "poisoned")?;
+                (Some(clean_model), poisoned_model)
             };
             timed("train-poisoned", t);
-            (poisoned, clean_eval, poisoned_model, None)
+            (poisoned, clean_eval, clean_model, poisoned_model, None)
         }
     };
     let poisoned_eval = evaluate(
@@ -566,6 +568,7 @@ pub(crate) fn run_one(
         trainer,
         poisoned,
         poisoned_model,
+        clean_model,
         clean_eval,
         poisoned_eval,
     };
@@ -584,15 +587,9 @@ pub(crate) fn run_one(
                 rng,
             ) {
                 Ok(input) => DefenseRecord {
-                    name: d.name.clone(),
-                    kind: "input-detector".into(),
-                    detection: None,
-                    retrained: None,
-                    recovery: None,
-                    der: None,
                     input: Some(input),
-                    error: None,
                     seconds: t.elapsed().as_secs_f64(),
+                    ..DefenseRecord::new(&d.name, "input-detector")
                 },
                 Err(message) => failed(&d.name, "input-detector", message, t),
             };
@@ -615,13 +612,10 @@ pub(crate) fn run_one(
             input,
             &mut stream(ctx.seed, repeat, &format!("defense:{}", d.name)),
         );
-        let record = match verdict {
+        let own = t.elapsed().as_secs_f64();
+        let mut record = match verdict {
             Ok(v) => match v.as_filter() {
-                Some(f) => {
-                    let mut r = base.score(&d.name, "filter", f)?;
-                    r.seconds = t.elapsed().as_secs_f64();
-                    r
-                }
+                Some(f) => base.score(&d.name, "filter", f)?,
                 None => failed(
                     &d.name,
                     "filter",
@@ -631,6 +625,31 @@ pub(crate) fn run_one(
             },
             Err(message) => failed(&d.name, "filter", message, t),
         };
+        record.seconds = own;
+        if record.error.is_none() {
+            record.clean_fpr = match &base.clean_model {
+                // The attack changed nothing: the clean run is this run.
+                None => record.detection.as_ref().and_then(|det| det.fpr),
+                Some(clean_model) => {
+                    step(&format!("defense {} on the clean training set", d.name));
+                    let input =
+                        DefenseInput::new(&data.train, clean_model.as_ref(), data.trusted.as_ref())
+                            .with_retrain(&retrain);
+                    let rng = &mut stream(ctx.seed, repeat, &format!("defense:{}:clean", d.name));
+                    d.kind.inspect(input, rng).ok().and_then(|v| {
+                        let f = v.as_filter()?;
+                        let flagged = f.flags.iter().filter(|&&x| x).count();
+                        (!f.flags.is_empty()).then(|| flagged as f64 / f.flags.len() as f64)
+                    })
+                }
+            };
+        }
+        if let Some(test) = d
+            .kind
+            .label_test(&base.poisoned.data, data.trusted.as_ref())
+        {
+            record.label_test = Some(test);
+        }
         defenses.push(record);
     }
 
@@ -726,15 +745,9 @@ fn top_k(scores: Vec<f64>, k: usize) -> FilterVerdict {
 
 fn failed(name: &str, kind: &str, message: String, start: Instant) -> DefenseRecord {
     DefenseRecord {
-        name: name.to_string(),
-        kind: kind.to_string(),
-        detection: None,
-        retrained: None,
-        recovery: None,
-        der: None,
-        input: None,
         error: Some(message),
         seconds: start.elapsed().as_secs_f64(),
+        ..DefenseRecord::new(name, kind)
     }
 }
 

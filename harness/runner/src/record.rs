@@ -139,11 +139,79 @@ pub struct DefenseRecord {
     /// Input-time detectors (STRIP): how they screen test inputs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<InputDetection>,
+    /// Training-set filters: the share of the clean (unpoisoned) training set
+    /// the defense flags when run on it with the clean model; null when that
+    /// run failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clean_fpr: Option<f64>,
+    /// The anomaly defense with a trusted set: the chi-square test of the
+    /// training labels against the trusted labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_test: Option<LabelTest>,
+    /// Round monitors: when they alarmed, on the poisoned run and on the clean
+    /// run of the same length.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<MonitorRecord>,
     /// Why the defense produced no result, when it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// Wall time of inspection and retraining (not a result).
+    /// Wall time of the defense's own work, without retraining on what it
+    /// kept or the clean-set run (not a result).
     pub seconds: f64,
+}
+
+impl DefenseRecord {
+    /// A record with only its name and kind, every result empty.
+    pub fn new(name: &str, kind: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            kind: kind.to_string(),
+            detection: None,
+            retrained: None,
+            recovery: None,
+            der: None,
+            input: None,
+            clean_fpr: None,
+            label_test: None,
+            monitor: None,
+            error: None,
+            seconds: 0.0,
+        }
+    }
+}
+
+/// Pearson's chi-square test of a set's class counts against a reference's
+/// class proportions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LabelTest {
+    /// The chi-square statistic (null when infinite: a class the reference lacks).
+    pub statistic: Option<f64>,
+    /// Degrees of freedom.
+    pub dof: usize,
+    /// The p-value.
+    pub p_value: f64,
+    /// Whether the test rejects at the defense's `alpha`.
+    pub rejects: bool,
+}
+
+/// A round monitor's alarms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct MonitorRecord {
+    /// The first round (from 1) whose check alarmed on the poisoned run; null
+    /// when none did.
+    pub first_alarm_round: Option<usize>,
+    /// Rounds that alarmed on the poisoned run.
+    pub alarms: usize,
+    /// Rounds that alarmed on the clean run of the same length.
+    pub false_alarms: usize,
+    /// The monitor's statistic after each round of the poisoned run.
+    pub statistic: Vec<f64>,
+    /// The same on the clean run.
+    pub clean_statistic: Vec<f64>,
+    /// The alarm threshold the statistic is compared with.
+    pub threshold: f64,
 }
 
 impl RunRecord {
@@ -183,6 +251,20 @@ impl RunRecord {
             if let Some(i) = &d.input {
                 out.push((format!("{p}.far"), i.far));
                 out.push((format!("{p}.frr"), i.frr));
+            }
+            if d.detection.is_some() {
+                out.push((format!("{p}.clean-fpr"), d.clean_fpr));
+            }
+            if let Some(t) = &d.label_test {
+                out.push((format!("{p}.label-test.p-value"), Some(t.p_value)));
+            }
+            if let Some(m) = &d.monitor {
+                out.push((
+                    format!("{p}.first-alarm-round"),
+                    m.first_alarm_round.map(|r| r as f64),
+                ));
+                out.push((format!("{p}.alarms"), Some(m.alarms as f64)));
+                out.push((format!("{p}.false-alarms"), Some(m.false_alarms as f64)));
             }
             out.push((format!("{p}.recovery"), d.recovery));
             out.push((format!("{p}.der"), d.der));

@@ -3,10 +3,11 @@
 //! attack or a defense is one variant and one arm in each function here.
 
 use poisonlab_activation_clustering::{ActivationClustering, ActivationClusteringParams};
+use poisonlab_anomaly::{Anomaly, AnomalyParams, label_shift_test};
 use poisonlab_badnets::{BadNets, BadNetsParams};
 use poisonlab_blend::{Blend, BlendParams};
 use poisonlab_core::{Attack, AttackInput, Poisoned, Rng};
-use poisonlab_core::{Defense, DefenseInput, Verdict};
+use poisonlab_core::{Dataset, Defense, DefenseInput, Verdict};
 use poisonlab_drift::{Drift, DriftParams};
 use poisonlab_feature_collision::{FeatureCollision, FeatureCollisionParams};
 use poisonlab_knn_label::{KnnLabel, KnnLabelParams};
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
 use crate::RunError;
+use crate::record::LabelTest;
 use crate::spec::Reader;
 
 /// Where in the custody chain the attacker acts (`[attack] at`).
@@ -285,11 +287,13 @@ pub enum DefenseKind {
     ActivationClustering(ActivationClusteringParams),
     /// STRIP input-time detection (`strip`).
     Strip(StripParams),
+    /// Per-class statistical outlier scores (`anomaly`).
+    Anomaly(AnomalyParams),
 }
 
 /// Defense kinds, for messages.
 const DEFENSES: &str =
-    "knn-label, loss-filter, spectral-signatures, activation-clustering or strip";
+    "knn-label, loss-filter, spectral-signatures, activation-clustering, anomaly or strip";
 
 impl DefenseKind {
     /// Read a `[[defense]]` table (without `kind` and `name`) for `kind`.
@@ -336,6 +340,10 @@ impl DefenseKind {
                 let p = r.read(path, table)?;
                 checked(r, path, p, StripParams::check).map(DefenseKind::Strip)
             }
+            "anomaly" => {
+                let p = r.read(path, table)?;
+                checked(r, path, p, AnomalyParams::check).map(DefenseKind::Anomaly)
+            }
             other => {
                 let mut key = path.to_vec();
                 key.push("kind");
@@ -356,6 +364,7 @@ impl DefenseKind {
             DefenseKind::SpectralSignatures(_) => "spectral-signatures",
             DefenseKind::ActivationClustering(_) => "activation-clustering",
             DefenseKind::Strip(_) => "strip",
+            DefenseKind::Anomaly(_) => "anomaly",
         }
     }
 
@@ -367,6 +376,7 @@ impl DefenseKind {
             DefenseKind::SpectralSignatures(p) => Value::try_from(p),
             DefenseKind::ActivationClustering(p) => Value::try_from(p),
             DefenseKind::Strip(p) => Value::try_from(p),
+            DefenseKind::Anomaly(p) => Value::try_from(p),
         };
         match value {
             Ok(Value::Table(t)) => t,
@@ -393,10 +403,34 @@ impl DefenseKind {
             DefenseKind::ActivationClustering(p) => ActivationClustering::new(p.clone())
                 .inspect(input, rng)
                 .map_err(|e| e.to_string()),
+            DefenseKind::Anomaly(p) => Anomaly::new(p.clone())
+                .inspect(input, rng)
+                .map_err(|e| e.to_string()),
             DefenseKind::Strip(_) => {
                 Err("strip detects at input time, not in the training set".into())
             }
         }
+    }
+
+    /// The anomaly defense's label-distribution test of the training labels
+    /// against the trusted labels; `None` for other defenses or without a
+    /// trusted set.
+    pub(crate) fn label_test(
+        &self,
+        train: &Dataset,
+        trusted: Option<&Dataset>,
+    ) -> Option<LabelTest> {
+        let DefenseKind::Anomaly(p) = self else {
+            return None;
+        };
+        let trusted = trusted?;
+        let t = label_shift_test(train.labels(), trusted.labels(), train.n_classes())?;
+        Some(LabelTest {
+            statistic: t.statistic.is_finite().then_some(t.statistic),
+            dof: t.dof,
+            p_value: t.p_value,
+            rejects: t.rejects(p.alpha),
+        })
     }
 
     /// Input-time detectors (STRIP) screen test inputs instead of filtering training data.

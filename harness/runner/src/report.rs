@@ -119,12 +119,7 @@ pub fn markdown(scenario: &Scenario, records: &[RunRecord], summary: &[PointSumm
                 );
             }
         }
-        let _ = writeln!(
-            out,
-            "\n| defense | flagged | TPR | FPR | precision | F1 | AUROC | CA after | ASR after | recovery | DER |\n\
-             |---|---|---|---|---|---|---|---|---|---|---|"
-        );
-        let names: Vec<(String, String)> = records
+        let listed: Vec<(String, String)> = records
             .iter()
             .find(|r| r.point == point.point)
             .map(|r| {
@@ -134,40 +129,75 @@ pub fn markdown(scenario: &Scenario, records: &[RunRecord], summary: &[PointSumm
                     .collect()
             })
             .unwrap_or_default();
-        for (name, kind) in names {
+        let of_kind = |kind: &str| -> Vec<String> {
+            listed
+                .iter()
+                .filter(|(_, k)| k == kind)
+                .map(|(n, _)| n.clone())
+                .collect()
+        };
+        let mm = &point.metrics;
+        // Filters by mean F1, best first (undefined F1 last, then in scenario
+        // order), between the perfect ceiling and the random floor.
+        let mut filters = of_kind("filter");
+        let f1 = |name: &String| mm.get(&format!("defense.{name}.f1")).map(|s| s.mean);
+        filters.sort_by(|a, b| match (f1(a), f1(b)) {
+            (Some(x), Some(y)) => y.total_cmp(&x),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        });
+        let references = of_kind("reference");
+        let ceiling = references.iter().filter(|n| *n == "perfect");
+        let floor = references.iter().filter(|n| *n != "perfect");
+        let rows: Vec<(String, bool)> = ceiling
+            .map(|n| (n.clone(), true))
+            .chain(filters.into_iter().map(|n| (n, false)))
+            .chain(floor.map(|n| (n.clone(), true)))
+            .collect();
+        if !rows.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nTraining-set filters, best F1 first, between the *perfect* ceiling and the *random* floor \
+                 (FPR clean = share of the unpoisoned training set the filter flags):\n\n\
+                 | defense | flagged | TPR | FPR | precision | F1 | AUROC | FPR clean | CA after | ASR after | recovery | DER |\n\
+                 |---|---|---|---|---|---|---|---|---|---|---|---|"
+            );
+        }
+        for (name, reference) in rows {
             let p = format!("defense.{name}");
-            let mm = &point.metrics;
-            let label = if kind == "reference" {
+            let label = if reference {
                 format!("*{name}* (reference)")
             } else {
                 name.clone()
             };
             let _ = writeln!(
                 out,
-                "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 count_cell(mm, &format!("{p}.flagged")),
                 cell(mm, &format!("{p}.tpr")),
                 cell(mm, &format!("{p}.fpr")),
                 cell(mm, &format!("{p}.precision")),
                 cell(mm, &format!("{p}.f1")),
                 cell(mm, &format!("{p}.auroc")),
+                cell(mm, &format!("{p}.clean-fpr")),
                 cell(mm, &format!("{p}.retrained.ca")),
                 cell(mm, &format!("{p}.retrained.asr")),
                 cell(mm, &format!("{p}.recovery")),
                 cell(mm, &format!("{p}.der")),
             );
         }
-        let detectors: Vec<&String> = records
-            .iter()
-            .find(|r| r.point == point.point)
-            .map(|r| {
-                r.defenses
-                    .iter()
-                    .filter(|d| d.kind == "input-detector")
-                    .map(|d| &d.name)
-                    .collect()
-            })
-            .unwrap_or_default();
+        for name in of_kind("filter") {
+            let key = format!("defense.{name}.label-test.p-value");
+            if mm.get(&key).is_some() {
+                let _ = writeln!(
+                    out,
+                    "\n{name}: chi-square test of the training labels against the trusted labels, p = {}.",
+                    cell(mm, &key)
+                );
+            }
+        }
+        let detectors = of_kind("input-detector");
         if !detectors.is_empty() {
             let _ = writeln!(
                 out,
@@ -175,12 +205,29 @@ pub fn markdown(scenario: &Scenario, records: &[RunRecord], summary: &[PointSumm
                  | detector | FAR | FRR |\n|---|---|---|"
             );
             for name in detectors {
-                let mm = &point.metrics;
                 let _ = writeln!(
                     out,
                     "| {name} | {} | {} |",
                     cell(mm, &format!("defense.{name}.far")),
                     cell(mm, &format!("defense.{name}.frr"))
+                );
+            }
+        }
+        let monitors = of_kind("monitor");
+        if !monitors.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nRound monitors (first alarm on the poisoned run; false alarms = rounds that alarmed \
+                 on the clean run of the same length):\n\n\
+                 | monitor | first alarm round | alarmed rounds | false alarms |\n|---|---|---|---|"
+            );
+            for name in monitors {
+                let _ = writeln!(
+                    out,
+                    "| {name} | {} | {} | {} |",
+                    cell(mm, &format!("defense.{name}.first-alarm-round")),
+                    cell(mm, &format!("defense.{name}.alarms")),
+                    cell(mm, &format!("defense.{name}.false-alarms"))
                 );
             }
         }

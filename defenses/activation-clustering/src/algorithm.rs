@@ -1,8 +1,8 @@
-use poisonlab_core::reclassify::{called_elsewhere, judge_group};
+use poisonlab_core::reclassify::{Neighbours, called_elsewhere, judge_group};
 use poisonlab_core::whiten::{class_members, whiten_classes};
 use poisonlab_core::{Defense, DefenseInput, FilterVerdict, Rng, Verdict};
 
-use crate::cluster::{Pca, TwoMeans, silhouettes};
+use crate::cluster::{KMeans, Pca, TwoMeans, silhouettes};
 use crate::ica::FastIca;
 use crate::{ActivationClusteringError, ActivationClusteringParams, Reduce, Rule};
 
@@ -54,6 +54,15 @@ impl ClassSplit {
     }
 }
 
+/// One class's embeddings after centring, whitening and reduction.
+struct Reduced {
+    class: usize,
+    members: Vec<usize>,
+    /// Row-major, `width` wide; empty when the class could not be reduced.
+    points: Vec<f64>,
+    width: usize,
+}
+
 impl ActivationClustering {
     /// A detector for parameters that passed [`ActivationClusteringParams::check`].
     pub fn new(params: ActivationClusteringParams) -> Self {
@@ -61,15 +70,14 @@ impl ActivationClustering {
     }
 
     /// Embed the training set, and per class (in class order) centre its
-    /// embeddings (whitened against the other classes when `whiten`), reduce
-    /// them to `dims` dimensions by PCA or FastICA, split them with 2-means and
-    /// score the split. Every random choice (power-iteration and ICA starts,
-    /// k-means++ starts) comes from `rng`.
-    pub fn split_classes(
+    /// embeddings (whitened against the other classes when `whiten`) and
+    /// reduce them to `dims` dimensions by PCA or FastICA. Classes that cannot
+    /// be reduced (fewer than two samples, no spread) come back with width 0.
+    fn reduce_classes(
         &self,
         input: &DefenseInput<'_>,
         rng: &mut Rng,
-    ) -> Result<Vec<ClassSplit>, ActivationClusteringError> {
+    ) -> Result<Vec<Reduced>, ActivationClusteringError> {
         let train = input.train;
         let embedding = input.model.embed(train);
         if embedding.rows != train.len() {
@@ -86,10 +94,50 @@ impl ActivationClustering {
         let p = &self.params;
         let members = class_members(train.labels(), train.n_classes());
         let classes = whiten_classes(&embedding, &members, p.whiten, p.ridge);
-        let mut splits = Vec::with_capacity(train.n_classes());
+        let mut out = Vec::with_capacity(classes.len());
         for (class, centred) in classes.into_iter().enumerate() {
-            let members = centred.members;
             let (points, cols) = (centred.rows, centred.cols);
+            let (points, width) = if centred.members.len() < 2 || cols == 0 {
+                (Vec::new(), 0)
+            } else {
+                match p.reduce {
+                    Reduce::Pca => {
+                        let pca = Pca::fit(&points, cols, p.dims, rng);
+                        (pca.project(&points), pca.components.len())
+                    }
+                    Reduce::Ica => match FastIca::fit(&points, cols, p.dims, rng) {
+                        Some(ica) => (ica.project(&points), ica.dims()),
+                        None => (Vec::new(), 0),
+                    },
+                }
+            };
+            out.push(Reduced {
+                class,
+                members: centred.members,
+                points,
+                width,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Per class (in class order): reduce its embeddings
+    /// ([`Self::reduce_classes`]), split them with 2-means and score the
+    /// split. Every random choice (power-iteration and ICA starts, k-means++
+    /// starts) comes from `rng`.
+    pub fn split_classes(
+        &self,
+        input: &DefenseInput<'_>,
+        rng: &mut Rng,
+    ) -> Result<Vec<ClassSplit>, ActivationClusteringError> {
+        let mut splits = Vec::new();
+        for r in self.reduce_classes(input, rng)? {
+            let Reduced {
+                class,
+                members,
+                points: reduced,
+                width,
+            } = r;
             let n = members.len();
             let unsplit = ClassSplit {
                 class,
@@ -98,23 +146,6 @@ impl ActivationClustering {
                 silhouette: 0.0,
                 scores: vec![0.0; n],
                 members: members.clone(),
-            };
-            if n < 2 || cols == 0 {
-                splits.push(unsplit);
-                continue;
-            }
-            let (reduced, width) = match p.reduce {
-                Reduce::Pca => {
-                    let pca = Pca::fit(&points, cols, p.dims, rng);
-                    (pca.project(&points), pca.components.len())
-                }
-                Reduce::Ica => match FastIca::fit(&points, cols, p.dims, rng) {
-                    Some(ica) => (ica.project(&points), ica.dims()),
-                    None => {
-                        splits.push(unsplit);
-                        continue;
-                    }
-                },
             };
             if width == 0 {
                 splits.push(unsplit);
@@ -162,32 +193,57 @@ impl ActivationClustering {
         }
     }
 
-    /// Neighbour reclassification of one class's smaller cluster
-    /// ([`judge_group`]): whether it is poison, and the share of it that its
-    /// own or one other label explains (1 without a strictly smaller cluster).
-    fn reclassify(&self, input: &DefenseInput<'_>, split: &ClassSplit) -> (bool, f64) {
-        if !split.has_smaller() {
-            return (false, 1.0);
-        }
+    /// The reclassification rule over every class: cluster it into k groups
+    /// for every k from 2 to `clusters`, judge each group by neighbour
+    /// reclassification ([`judge_group`]), and in a class with a poison group
+    /// flag the members their neighbours outside the poison groups call
+    /// another label ([`called_elsewhere`]). A sample's score is the largest
+    /// `1 − explained` among the groups it fell in.
+    fn reclassification(
+        &self,
+        input: &DefenseInput<'_>,
+        rng: &mut Rng,
+    ) -> Result<FilterVerdict, ActivationClusteringError> {
         let p = &self.params;
-        let suspects = split.smaller_members();
-        let rest: Vec<usize> = split
-            .members
-            .iter()
-            .zip(&split.in_smaller)
-            .filter(|(_, s)| !**s)
-            .map(|(&i, _)| i)
-            .collect();
-        let j = judge_group(
-            input.train,
-            split.class,
-            &suspects,
-            &rest,
-            p.k,
-            p.max_reference,
-            p.explained_threshold,
-        );
-        (j.poison, j.explained)
+        let train = input.train;
+        let n = train.len();
+        let mut scores = vec![0.0f64; n];
+        let mut flags = vec![false; n];
+        for r in self.reduce_classes(input, rng)? {
+            if r.width == 0 || r.members.len() < 2 {
+                continue;
+            }
+            let index = Neighbours::new(train, &r.members, p.max_reference);
+            let mut suspect = vec![false; n];
+            for k in 2..=p.clusters.min(r.members.len()) {
+                let Some(km) = KMeans::fit(&r.points, r.width, k, p.restarts, rng) else {
+                    continue;
+                };
+                for c in 0..km.sizes.len() {
+                    let (group, rest): (Vec<(usize, usize)>, Vec<(usize, usize)>) = r
+                        .members
+                        .iter()
+                        .zip(&km.assignment)
+                        .map(|(&i, &a)| (i, a))
+                        .partition(|&(_, a)| a == c);
+                    let group: Vec<usize> = group.into_iter().map(|(i, _)| i).collect();
+                    let rest: Vec<usize> = rest.into_iter().map(|(i, _)| i).collect();
+                    let j = judge_group(&index, r.class, &group, &rest, p.k, p.explained_threshold);
+                    for &i in &group {
+                        scores[i] = scores[i].max(1.0 - j.explained);
+                        suspect[i] |= j.poison;
+                    }
+                }
+            }
+            let suspects: Vec<usize> = r.members.iter().copied().filter(|&i| suspect[i]).collect();
+            if !suspects.is_empty() {
+                let called = called_elsewhere(&index, r.class, &r.members, &suspects, p.k);
+                for (&i, c) in r.members.iter().zip(called) {
+                    flags[i] = c;
+                }
+            }
+        }
+        Ok(FilterVerdict { scores, flags })
     }
 
     /// Exclusionary reclassification of one class's smaller cluster: true when
@@ -238,44 +294,20 @@ impl Defense for ActivationClustering {
         if self.params.rule == Rule::ExclusionaryReclassification && input.retrain.is_none() {
             return Err(ActivationClusteringError::NoRetrain);
         }
+        if self.params.rule == Rule::Reclassification {
+            return Ok(Verdict::Filter(self.reclassification(&input, rng)?));
+        }
         let n = input.train.len();
         let mut scores = vec![0.0; n];
         let mut flags = vec![false; n];
         for split in self.split_classes(&input, rng)? {
             let poison = match self.params.rule {
                 Rule::ExclusionaryReclassification => self.judge_by_retraining(&input, &split)?,
-                Rule::Reclassification => {
-                    let (poison, explained) = self.reclassify(&input, &split);
-                    // Scores: the margin towards the smaller cluster, mapped to
-                    // [0, 1] and weighted by how scattered the smaller
-                    // cluster's origins are, so a class whose split is a
-                    // style of its own ranks below one assembled from many.
-                    for (&i, &s) in split.members.iter().zip(&split.scores) {
-                        scores[i] = (1.0 - explained) * (s + 1.0) / 2.0;
-                    }
-                    if poison {
-                        let p = &self.params;
-                        let suspects = split.smaller_members();
-                        let called = called_elsewhere(
-                            input.train,
-                            split.class,
-                            &split.members,
-                            &suspects,
-                            p.k,
-                            p.max_reference,
-                        );
-                        for (&i, c) in split.members.iter().zip(called) {
-                            flags[i] = c;
-                        }
-                    }
-                    false
-                }
+                Rule::Reclassification => unreachable!("handled before splitting"),
                 _ => self.judge_by_shape(&split),
             };
-            if self.params.rule != Rule::Reclassification {
-                for (&i, &s) in split.members.iter().zip(&split.scores) {
-                    scores[i] = s;
-                }
+            for (&i, &s) in split.members.iter().zip(&split.scores) {
+                scores[i] = s;
             }
             if poison {
                 for i in split.smaller_members() {

@@ -191,16 +191,13 @@ impl TwoMeans {
             cols > 0 && points.len().is_multiple_of(cols),
             "2-means: bad shape"
         );
-        let mut best: Option<TwoMeans> = None;
-        for _ in 0..restarts.max(1) {
-            let Some(run) = lloyd(points, cols, rng) else {
-                continue;
-            };
-            if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
-                best = Some(run);
-            }
-        }
-        best.map(Self::canonical)
+        let km = KMeans::fit(points, cols, 2, restarts, rng)?;
+        let two = TwoMeans {
+            assignment: km.assignment,
+            sizes: [km.sizes[0], km.sizes[1]],
+            inertia: km.inertia,
+        };
+        Some(two.canonical())
     }
 
     /// Relabel so cluster 1 is the smaller one (the one without the first
@@ -220,43 +217,123 @@ fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
+/// A k-means clustering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KMeans {
+    /// Cluster of each point, `0..k`; clusters are numbered by decreasing
+    /// size (ties by the first point they hold).
+    pub assignment: Vec<usize>,
+    /// Points in each cluster, largest first.
+    pub sizes: Vec<usize>,
+    /// Sum of squared distances of the points to their cluster's centroid.
+    pub inertia: f64,
+}
+
+impl KMeans {
+    /// Cluster the rows of `points` (width `cols`) into `k` groups (at least
+    /// 2): `restarts` runs of Lloyd's algorithm to convergence, each from a
+    /// k-means++ start drawn from `rng`, keeping the one with the lowest
+    /// inertia (the first on ties). `None` when no run yields `k` non-empty
+    /// clusters (fewer than `k` distinct points).
+    ///
+    /// # Panics
+    /// When `cols` is 0 or does not divide `points.len()` (a programming error).
+    pub fn fit(
+        points: &[f64],
+        cols: usize,
+        k: usize,
+        restarts: usize,
+        rng: &mut Rng,
+    ) -> Option<Self> {
+        assert!(
+            cols > 0 && points.len().is_multiple_of(cols),
+            "k-means: bad shape"
+        );
+        let mut best: Option<KMeans> = None;
+        for _ in 0..restarts.max(1) {
+            let Some(run) = lloyd(points, cols, k.max(2), rng) else {
+                continue;
+            };
+            if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
+                best = Some(run);
+            }
+        }
+        best.map(Self::canonical)
+    }
+
+    /// Renumber the clusters by decreasing size, ties by first member.
+    fn canonical(mut self) -> Self {
+        let k = self.sizes.len();
+        let first: Vec<usize> = (0..k)
+            .map(|c| {
+                self.assignment
+                    .iter()
+                    .position(|&a| a == c)
+                    .unwrap_or(usize::MAX)
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..k).collect();
+        order.sort_by(|&a, &b| {
+            self.sizes[b]
+                .cmp(&self.sizes[a])
+                .then(first[a].cmp(&first[b]))
+        });
+        let mut rank = vec![0; k];
+        for (r, &c) in order.iter().enumerate() {
+            rank[c] = r;
+        }
+        self.assignment.iter_mut().for_each(|a| *a = rank[*a]);
+        self.sizes = order.iter().map(|&c| self.sizes[c]).collect();
+        self
+    }
+}
+
 /// One k-means++ start and Lloyd iterations until no point moves.
-fn lloyd(points: &[f64], cols: usize, rng: &mut Rng) -> Option<TwoMeans> {
+fn lloyd(points: &[f64], cols: usize, k: usize, rng: &mut Rng) -> Option<KMeans> {
     let n = points.len() / cols;
-    if n < 2 {
+    if n < k {
         return None;
     }
     let row = |i: usize| &points[i * cols..(i + 1) * cols];
-    // k-means++: the first centre uniformly, the second ∝ squared distance.
-    let first = rng.random_range(0..n);
-    let d2: Vec<f64> = (0..n)
-        .map(|i| squared_distance(row(i), row(first)))
+    // k-means++: the first centre uniformly, each next ∝ squared distance to
+    // the nearest centre so far.
+    let mut centres: Vec<Vec<f64>> = vec![row(rng.random_range(0..n)).to_vec()];
+    let mut d2: Vec<f64> = (0..n)
+        .map(|i| squared_distance(row(i), &centres[0]))
         .collect();
-    let total: f64 = d2.iter().sum();
-    if !(total > 0.0 && total.is_finite()) {
-        return None;
-    }
-    let mut target = rng.random::<f64>() * total;
-    let mut second = n - 1;
-    for (i, &d) in d2.iter().enumerate() {
-        if d > 0.0 && target < d {
-            second = i;
-            break;
+    while centres.len() < k {
+        let total: f64 = d2.iter().sum();
+        if !(total > 0.0 && total.is_finite()) {
+            return None;
         }
-        target -= d;
+        let mut target = rng.random::<f64>() * total;
+        let mut pick = None;
+        for (i, &d) in d2.iter().enumerate() {
+            if d > 0.0 && target < d {
+                pick = Some(i);
+                break;
+            }
+            target -= d;
+        }
+        // Rounding ran past the end: take the last point away from every centre.
+        let pick = pick.or_else(|| d2.iter().rposition(|&d| d > 0.0))?;
+        centres.push(row(pick).to_vec());
+        for (i, d) in d2.iter_mut().enumerate() {
+            *d = d.min(squared_distance(row(i), &centres[centres.len() - 1]));
+        }
     }
-    if d2[second] == 0.0 {
-        // Rounding ran past the end: take the last point away from the first.
-        second = d2.iter().rposition(|&d| d > 0.0)?;
-    }
-    let mut centres = [row(first).to_vec(), row(second).to_vec()];
+    let nearest = |x: &[f64], centres: &[Vec<f64>]| {
+        (0..centres.len())
+            .min_by(|&a, &b| {
+                squared_distance(x, &centres[a]).total_cmp(&squared_distance(x, &centres[b]))
+            })
+            .unwrap_or(0)
+    };
     let mut assignment = vec![usize::MAX; n];
     for _ in 0..LLOYD_ITERATIONS {
         let mut moved = false;
         for (i, a) in assignment.iter_mut().enumerate() {
-            let c = usize::from(
-                squared_distance(row(i), &centres[1]) < squared_distance(row(i), &centres[0]),
-            );
+            let c = nearest(row(i), &centres);
             if *a != c {
                 *a = c;
                 moved = true;
@@ -265,8 +342,8 @@ fn lloyd(points: &[f64], cols: usize, rng: &mut Rng) -> Option<TwoMeans> {
         if !moved {
             break;
         }
-        let mut sums = [vec![0.0; cols], vec![0.0; cols]];
-        let mut sizes = [0usize; 2];
+        let mut sums = vec![vec![0.0; cols]; k];
+        let mut sizes = vec![0usize; k];
         for (i, &a) in assignment.iter().enumerate() {
             sizes[a] += 1;
             sums[a].iter_mut().zip(row(i)).for_each(|(s, x)| *s += x);
@@ -274,13 +351,13 @@ fn lloyd(points: &[f64], cols: usize, rng: &mut Rng) -> Option<TwoMeans> {
         if sizes.contains(&0) {
             return None;
         }
-        for c in 0..2 {
+        for c in 0..k {
             for (m, s) in centres[c].iter_mut().zip(&sums[c]) {
                 *m = s / sizes[c] as f64;
             }
         }
     }
-    let mut sizes = [0usize; 2];
+    let mut sizes = vec![0usize; k];
     let mut inertia = 0.0;
     for (i, &a) in assignment.iter().enumerate() {
         sizes[a] += 1;
@@ -289,7 +366,7 @@ fn lloyd(points: &[f64], cols: usize, rng: &mut Rng) -> Option<TwoMeans> {
     if sizes.contains(&0) {
         return None;
     }
-    Some(TwoMeans {
+    Some(KMeans {
         assignment,
         sizes,
         inertia,

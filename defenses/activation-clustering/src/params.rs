@@ -77,6 +77,11 @@ pub struct ActivationClusteringParams {
     /// its own label for the cluster to count as clean, in (0, 1]. Default 0.5
     /// (the paper's: clean when most of it keeps its label).
     pub er_threshold: f64,
+    /// Reclassification rule: the most clusters per class; k-means runs for
+    /// every k from 2 to this, at least 2. Default 4: digit classes are
+    /// written several ways, and two clusters often split the ways of
+    /// writing instead of poison from clean.
+    pub clusters: usize,
     /// Reclassification rule: neighbours that vote, at least 1. Default 10.
     pub k: usize,
     /// Reclassification rule: the smaller cluster is poison when less than
@@ -102,6 +107,7 @@ impl Default for ActivationClusteringParams {
             size_threshold: 0.35,
             silhouette_threshold: 0.35,
             er_threshold: 0.5,
+            clusters: 4,
             k: 10,
             explained_threshold: 0.35,
             max_reference: 5000,
@@ -139,6 +145,12 @@ impl ActivationClusteringParams {
             errors.push(ParamError::new(
                 "er-threshold",
                 format!("must be in (0, 1], got {}", self.er_threshold),
+            ));
+        }
+        if self.clusters < 2 {
+            errors.push(ParamError::new(
+                "clusters",
+                format!("must be at least 2, got {}", self.clusters),
             ));
         }
         if self.k == 0 {

@@ -19,7 +19,9 @@ pub enum MonitorError {
     #[error("the trusted audit set is empty; the canary audit needs samples")]
     EmptyAudit,
     /// The audit set must stay the same for the whole run.
-    #[error("the audit set's class counts changed from {expected:?} to {got:?}; it must stay fixed")]
+    #[error(
+        "the audit set's class counts changed from {expected:?} to {got:?}; it must stay fixed"
+    )]
     AuditChanged {
         /// Class counts when the reference was set.
         expected: Vec<usize>,
@@ -57,7 +59,9 @@ pub enum MonitorError {
         expected: usize,
     },
     /// The embedding width must stay that of the reference round.
-    #[error("the reference model embedded rows of width {got}, but {expected} in the reference round")]
+    #[error(
+        "the reference model embedded rows of width {got}, but {expected} in the reference round"
+    )]
     EmbeddingWidth {
         /// Width in the reference round.
         expected: usize,

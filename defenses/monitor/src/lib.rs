@@ -2,23 +2,28 @@
 //! (data arrives in rounds, the model is warm-started on each) and raise an
 //! alarm when it, or the data it learns from, moves away from round 1.
 //!
-//! Both monitors compare each round with a reference that is **fixed** at
-//! round 1, never with the previous round: gradual-drift ("boiling frog")
-//! poisoning (Kloft and Laskov 2010, "Online Anomaly Detection under
-//! Adversarial Impact", AISTATS) moves the model a little per round precisely
-//! so that consecutive rounds look alike.
+//! Both monitors compare each round with a reference **fixed** early in the
+//! run (round 1; round 2 for the class means, see [`Cusum`]), never with the
+//! previous round: gradual-drift ("boiling frog") poisoning (Kloft and
+//! Laskov 2010, "Online Anomaly Detection under Adversarial Impact",
+//! AISTATS) moves the model a little per round precisely so that
+//! consecutive rounds look alike.
 //!
-//! - [`Canary`]: regular auditing of the model on a fixed trusted audit set,
-//!   the holdout ("canary") monitoring that provenance-based defenses rely on
-//!   to decide when a model has been harmed (Baracaldo et al. 2017,
-//!   "Mitigating Poisoning Attacks on Machine Learning Models: A Data
-//!   Provenance Based Approach", AISec). Alarms when one class's audit
-//!   accuracy falls more than `threshold` below its round-1 value and the
-//!   fall is significant for that class's audit sample count.
-//! - [`Cusum`]: Page's (1954, "Continuous Inspection Schemes", Biometrika)
+//! - [`Canary`], regular auditing of the model on a fixed trusted audit set
+//!   (holdout or "canary" monitoring; the provenance-based defense of
+//!   Baracaldo et al. 2017, "Mitigating Poisoning Attacks on Machine
+//!   Learning Models: A Data Provenance Based Approach", AISec, likewise
+//!   judges harm by performance on trusted data). Alarms when one class's
+//!   audit accuracy falls more than `threshold` below its round-1 value and
+//!   the fall is significant for that class's audit sample count.
+//! - [`Cusum`], Page's (1954, "Continuous Inspection Schemes", Biometrika)
 //!   one-sided CUSUM over two per-round drift scores of the arriving batch
-//!   against round 1: its class shares (a chi-square test of homogeneity) and
-//!   its class means in the fixed embedding space of the round-1 model.
+//!   against an early batch: its class shares (a chi-square test of
+//!   homogeneity) and its class means in the fixed embedding space of the
+//!   round-1 model. A guard term keeps the shared sampling error of the
+//!   reference from accumulating into false alarms (Jones, Champ and Rigdon
+//!   2004, "The Run Length Distribution of the CUSUM with Estimated
+//!   Parameters", Journal of Quality Technology).
 //!
 //! Each call to [`Monitor::observe`] returns a [`RoundCheck`];
 //! [`summarize`] turns a run's checks into the numbers the runner reports

@@ -1,4 +1,4 @@
-use poisonlab_core::reclassify::{GroupJudgement, called_elsewhere, judge_group};
+use poisonlab_core::reclassify::{GroupJudgement, Neighbours, called_elsewhere, judge_group};
 use poisonlab_core::whiten::{class_members, whiten_classes};
 use poisonlab_core::{Defense, DefenseInput, FilterVerdict, Rng, Verdict};
 
@@ -370,6 +370,7 @@ impl Defense for SpectralSignatures {
                 SpectralRule::Split => {
                     // Among the top directions, the one whose smaller side is
                     // the most scattered in origin (the first on ties).
+                    let index = Neighbours::new(train, &members, p.max_reference);
                     let mut best: Option<(ClassSpectrum, Vec<usize>, GroupJudgement)> = None;
                     for d in &directions {
                         let d = if p.refine {
@@ -385,12 +386,11 @@ impl Defense for SpectralSignatures {
                             .filter(|i| !suspects.contains(i))
                             .collect();
                         let judged = judge_group(
-                            train,
+                            &index,
                             class,
                             &suspects,
                             &rest,
                             p.k,
-                            p.max_reference,
                             p.explained_threshold,
                         );
                         if best
@@ -409,7 +409,7 @@ impl Defense for SpectralSignatures {
                         (along(None), Vec::new(), none)
                     });
                     let flags = if judged.poison {
-                        called_elsewhere(train, class, &members, &suspects, p.k, p.max_reference)
+                        called_elsewhere(&index, class, &members, &suspects, p.k)
                     } else {
                         vec![false; members.len()]
                     };

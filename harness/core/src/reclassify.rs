@@ -57,99 +57,160 @@ impl Reclassified {
     }
 }
 
-/// Reclassify the training samples at `group` by their nearest neighbours
-/// outside the group: [`neighbour_labels`] with the group excluded, counted
-/// per class.
+/// How many nearest neighbours [`Neighbours`] keeps per query: enough that
+/// excluding a suspect group still leaves `k` of them in nearly every case
+/// (the rest are recomputed).
+pub const KEPT_NEIGHBOURS: usize = 64;
+
+/// The nearest neighbours (squared Euclidean distance over the raw features)
+/// of a set of query samples among the samples of a dataset, computed once so
+/// that many exclusions can be tried cheaply.
 ///
-/// # Panics
-/// When a position in `group` is out of range (a programming error).
-pub fn reclassify_by_neighbours(
-    data: &Dataset,
-    group: &[usize],
-    k: usize,
-    max_reference: usize,
-) -> Reclassified {
-    let mut excluded = vec![false; data.len()];
-    for &i in group {
-        excluded[i] = true;
-    }
-    let mut counts = vec![0; data.n_classes()];
-    for c in neighbour_labels(data, group, &excluded, k, max_reference)
-        .into_iter()
-        .flatten()
-    {
-        counts[c] += 1;
-    }
-    Reclassified { counts }
+/// The reference is every sample of `data` (every ⌈n / max_reference⌉-th
+/// by position when there are more than `max_reference`, which bounds the
+/// cost on large sets without a random draw), never the query itself. Each
+/// query keeps its [`KEPT_NEIGHBOURS`] nearest, ties in distance to the lower
+/// position; when an exclusion leaves fewer than `k` of them, its neighbours
+/// are recomputed over the whole reference.
+pub struct Neighbours<'a> {
+    data: &'a Dataset,
+    reference: Vec<usize>,
+    norms: Vec<f32>,
+    kept: std::collections::HashMap<usize, Vec<(f32, usize)>>,
 }
 
-/// The label a `k`-nearest-neighbour majority vote (squared Euclidean
-/// distance over the raw features) gives each sample at `queries`, among the
-/// samples of `data` not `excluded` (and never the query itself); `None` for
-/// every query when no sample is left to vote. When more than `max_reference`
-/// samples are eligible, every ⌈n / max_reference⌉-th of them (by position) is
-/// the reference, which bounds the cost on large sets without a random draw.
-/// Ties in distance go to the lower position; ties in the vote to the class of
-/// the nearest voter among the tied classes.
-///
-/// # Panics
-/// When `excluded` is not one flag per sample or a query is out of range (a
-/// programming error).
-pub fn neighbour_labels(
-    data: &Dataset,
-    queries: &[usize],
-    excluded: &[bool],
-    k: usize,
-    max_reference: usize,
-) -> Vec<Option<usize>> {
-    assert_eq!(excluded.len(), data.len(), "one exclusion flag per sample");
-    let eligible: Vec<usize> = (0..data.len()).filter(|&i| !excluded[i]).collect();
-    let stride = eligible.len().div_ceil(max_reference.max(1)).max(1);
-    let reference: Vec<usize> = eligible.into_iter().step_by(stride).collect();
-    let norms: Vec<f32> = reference
-        .iter()
-        .map(|&j| data.sample(j).iter().map(|x| x * x).sum())
-        .collect();
-    let labels = data.labels();
-    let mut nearest: Vec<(f32, usize)> = Vec::with_capacity(reference.len());
-    let mut votes = vec![0usize; data.n_classes()];
-    queries
-        .iter()
-        .map(|&i| {
-            let x = data.sample(i);
-            let own: f32 = x.iter().map(|v| v * v).sum();
-            nearest.clear();
-            nearest.extend(
-                reference
-                    .iter()
-                    .zip(&norms)
-                    .enumerate()
-                    .filter(|&(_, (&j, _))| j != i)
-                    .map(|(r, (&j, &nj))| {
-                        let dot: f32 = x.iter().zip(data.sample(j)).map(|(a, b)| a * b).sum();
-                        ((own + nj - 2.0 * dot).max(0.0), r)
-                    }),
-            );
-            let k = k.max(1).min(nearest.len());
+impl<'a> Neighbours<'a> {
+    /// Index the nearest neighbours of the samples at `queries`.
+    ///
+    /// # Panics
+    /// When a query is out of range (a programming error).
+    pub fn new(data: &'a Dataset, queries: &[usize], max_reference: usize) -> Self {
+        let n = data.len();
+        let stride = n.div_ceil(max_reference.max(1)).max(1);
+        let reference: Vec<usize> = (0..n).step_by(stride).collect();
+        let norms = reference
+            .iter()
+            .map(|&j| dot(data.sample(j), data.sample(j)))
+            .collect();
+        let mut index = Self {
+            data,
+            reference,
+            norms,
+            kept: std::collections::HashMap::new(),
+        };
+        for &i in queries {
+            let mut all = index.distances(i, &|_| false);
+            let m = KEPT_NEIGHBOURS.min(all.len());
+            if m > 0 && m < all.len() {
+                all.select_nth_unstable_by(m - 1, order);
+                all.truncate(m);
+            }
+            all.sort_by(order);
+            index.kept.insert(i, all);
+        }
+        index
+    }
+
+    /// `(distance, position)` of every reference sample but `i` and the
+    /// excluded ones.
+    fn distances(&self, i: usize, excluded: &dyn Fn(usize) -> bool) -> Vec<(f32, usize)> {
+        let x = self.data.sample(i);
+        let own = dot(x, x);
+        self.reference
+            .iter()
+            .zip(&self.norms)
+            .filter(|&(&j, _)| j != i && !excluded(j))
+            .map(|(&j, &nj)| ((own + nj - 2.0 * dot(x, self.data.sample(j))).max(0.0), j))
+            .collect()
+    }
+
+    /// The label a `k`-nearest-neighbour majority vote gives sample `i`
+    /// among the reference samples not `excluded` (and not `i`); ties in the
+    /// vote go to the class of the nearest voter among the tied classes.
+    /// `None` when no sample is left to vote.
+    pub fn label(&self, i: usize, excluded: &[bool], k: usize) -> Option<usize> {
+        let k = k.max(1);
+        let cached: Vec<(f32, usize)> = self
+            .kept
+            .get(&i)
+            .map(|list| {
+                list.iter()
+                    .copied()
+                    .filter(|&(_, j)| !excluded[j])
+                    .take(k)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let voters = if cached.len() == k {
+            cached
+        } else {
+            let mut all = self.distances(i, &|j| excluded[j]);
+            let k = k.min(all.len());
             if k == 0 {
                 return None;
             }
-            let order =
-                |a: &(f32, usize), b: &(f32, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-            nearest.select_nth_unstable_by(k - 1, order);
-            let voters = &mut nearest[..k];
-            voters.sort_by(order);
-            votes.fill(0);
-            for &(_, r) in voters.iter() {
-                votes[labels[reference[r]]] += 1;
+            all.select_nth_unstable_by(k - 1, order);
+            all.truncate(k);
+            all.sort_by(order);
+            all
+        };
+        let labels = self.data.labels();
+        let mut votes = vec![0usize; self.data.n_classes()];
+        for &(_, j) in &voters {
+            votes[labels[j]] += 1;
+        }
+        let top = votes.iter().copied().max().unwrap_or(0);
+        voters
+            .iter()
+            .map(|&(_, j)| labels[j])
+            .find(|&c| votes[c] == top)
+    }
+
+    /// How the samples at `group` are reclassified with the group excluded:
+    /// votes per class.
+    pub fn reclassify(&self, group: &[usize], k: usize) -> Reclassified {
+        let excluded = mask(self.data.len(), group);
+        let mut counts = vec![0; self.data.n_classes()];
+        for &i in group {
+            if let Some(c) = self.label(i, &excluded, k) {
+                counts[c] += 1;
             }
-            let top = votes.iter().copied().max().unwrap_or(0);
-            voters
-                .iter()
-                .map(|&(_, r)| labels[reference[r]])
-                .find(|&c| votes[c] == top)
-        })
-        .collect()
+        }
+        Reclassified { counts }
+    }
+}
+
+/// Distance order: nearer first, then lower position.
+fn order(a: &(f32, usize), b: &(f32, usize)) -> std::cmp::Ordering {
+    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
+}
+
+/// One flag per sample, set at `positions`.
+fn mask(n: usize, positions: &[usize]) -> Vec<bool> {
+    let mut m = vec![false; n];
+    for &i in positions {
+        m[i] = true;
+    }
+    m
+}
+
+/// The dot product in eight independent lanes, which the compiler turns into
+/// vector instructions (a single running sum must stay in order and cannot).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            lanes[l] += x[l] * y[l];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 /// Most samples of the rest of a class reclassified for the baseline of
@@ -161,9 +222,10 @@ pub const MAX_BASELINE_QUERIES: usize = 200;
 pub struct GroupJudgement {
     /// [`Reclassified::explained`] of the suspect group.
     pub explained: f64,
-    /// The same share for the rest of the class (reclassified with the
-    /// suspects excluded, each sample without itself); computed only when the
-    /// suspects' share is below the threshold.
+    /// The same share for the rest of the class, each sample reclassified by
+    /// all the others (nothing excluded): how well neighbours explain this
+    /// class at all. Computed only when the suspects' share is below the
+    /// threshold.
     pub baseline: Option<f64>,
     /// True when the group counts as poison: `explained < threshold ×
     /// baseline`.
@@ -172,47 +234,46 @@ pub struct GroupJudgement {
 
 /// Judge a suspect group of class `class`: poison when its nearest
 /// neighbours outside it explain less than `threshold` times as much of it
-/// (by its own label or one other, [`Reclassified::explained`]) as they
-/// explain of the rest of the class. Comparing with the rest of the class
+/// (by its own label or one other, [`Reclassified::explained`]) as all the
+/// other samples explain of the rest of the class. Comparing with the rest
+/// of the class
 /// keeps data on which nearest neighbours cannot tell the classes apart at
 /// all (raw pixels of natural images) from making every group look
 /// assembled from many classes. Groups of fewer than two samples are never
-/// poison.
+/// poison. `index` must hold the group's and the rest's samples as queries.
 pub fn judge_group(
-    data: &Dataset,
+    index: &Neighbours<'_>,
     class: usize,
     suspects: &[usize],
     rest: &[usize],
     k: usize,
-    max_reference: usize,
     threshold: f64,
 ) -> GroupJudgement {
-    let explained = reclassify_by_neighbours(data, suspects, k, max_reference).explained(class);
+    let votes = index.reclassify(suspects, k);
+    let explained = votes.explained(class);
+    let none = GroupJudgement {
+        explained,
+        baseline: None,
+        poison: false,
+    };
     if suspects.len() < 2 || explained >= threshold {
-        return GroupJudgement {
-            explained,
-            baseline: None,
-            poison: false,
-        };
+        return none;
     }
-    let mut excluded = vec![false; data.len()];
-    for &i in suspects {
-        excluded[i] = true;
-    }
+    let excluded = vec![false; index.data.len()];
     let stride = rest.len().div_ceil(MAX_BASELINE_QUERIES).max(1);
-    let queries: Vec<usize> = rest.iter().copied().step_by(stride).collect();
-    let mut counts = vec![0; data.n_classes()];
-    for c in neighbour_labels(data, &queries, &excluded, k, max_reference)
-        .into_iter()
-        .flatten()
-    {
-        counts[c] += 1;
+    let mut counts = vec![0; index.data.n_classes()];
+    for &i in rest.iter().step_by(stride) {
+        if let Some(c) = index.label(i, &excluded, k) {
+            counts[c] += 1;
+        }
     }
-    let baseline = Reclassified { counts }.explained(class);
+    let rest_votes = Reclassified { counts };
+    let baseline = rest_votes.explained(class);
+    let poison = explained < threshold * baseline;
     GroupJudgement {
         explained,
         baseline: Some(baseline),
-        poison: explained < threshold * baseline,
+        poison,
     }
 }
 
@@ -222,20 +283,16 @@ pub fn judge_group(
 /// left on the clean side and spare the genuine samples it put on the
 /// suspect side.
 pub fn called_elsewhere(
-    data: &Dataset,
+    index: &Neighbours<'_>,
     class: usize,
     members: &[usize],
     suspects: &[usize],
     k: usize,
-    max_reference: usize,
 ) -> Vec<bool> {
-    let mut excluded = vec![false; data.len()];
-    for &i in suspects {
-        excluded[i] = true;
-    }
-    neighbour_labels(data, members, &excluded, k, max_reference)
-        .into_iter()
-        .map(|c| c.is_some_and(|c| c != class))
+    let excluded = mask(index.data.len(), suspects);
+    members
+        .iter()
+        .map(|&i| index.label(i, &excluded, k).is_some_and(|c| c != class))
         .collect()
 }
 
@@ -259,9 +316,13 @@ mod tests {
         Dataset::new(features, vec![1], labels, 3, None).unwrap()
     }
 
+    fn reclassify(d: &Dataset, group: &[usize], k: usize, max_reference: usize) -> Reclassified {
+        Neighbours::new(d, group, max_reference).reclassify(group, k)
+    }
+
     #[test]
     fn a_group_from_other_classes_is_called_by_them() {
-        let r = reclassify_by_neighbours(&data(), &[30, 31, 32], 3, 1000);
+        let r = reclassify(&data(), &[30, 31, 32], 3, 1000);
         assert_eq!(r.counts, [0, 1, 2]);
         assert_eq!(r.size(), 3);
         assert!((r.share(2) - 2.0 / 3.0).abs() < 1e-12);
@@ -270,17 +331,17 @@ mod tests {
 
     #[test]
     fn a_group_from_its_own_class_keeps_its_label() {
-        let r = reclassify_by_neighbours(&data(), &[0, 1, 2], 3, 1000);
+        let r = reclassify(&data(), &[0, 1, 2], 3, 1000);
         assert_eq!(r.counts, [3, 0, 0]);
         assert_eq!(r.explained(0), 1.0);
     }
 
     #[test]
     fn the_reference_is_thinned_by_stride() {
-        // 33 samples outside an empty group, at most 11 as reference: every
-        // third, i.e. positions 0, 3, …, 30 — still enough to call sample 15
-        // (class 1) correctly with one neighbour.
-        let r = reclassify_by_neighbours(&data(), &[15], 1, 11);
+        // 33 samples, at most 11 as reference: every third, i.e. positions
+        // 0, 3, …, 30 — still enough to call sample 15 (class 1) correctly
+        // with one neighbour.
+        let r = reclassify(&data(), &[15], 1, 11);
         assert_eq!(r.counts, [0, 1, 0]);
     }
 
@@ -288,15 +349,17 @@ mod tests {
     fn a_scattered_group_is_poison_only_against_a_well_explained_class() {
         let d = data();
         let rest: Vec<usize> = (0..10).collect();
-        let j = judge_group(&d, 0, &[30, 31, 32], &rest, 3, 1000, 0.9);
+        let queries: Vec<usize> = (0..10).chain(30..33).collect();
+        let index = Neighbours::new(&d, &queries, 1000);
+        let j = judge_group(&index, 0, &[30, 31, 32], &rest, 3, 0.9);
         // The suspects are called 1, 2, 2: explained 2/3; the rest of class 0
         // is all called 0: baseline 1.
         assert_eq!(j.baseline, Some(1.0));
         assert!(j.poison && (j.explained - 2.0 / 3.0).abs() < 1e-12);
-        assert!(!judge_group(&d, 0, &[30, 31, 32], &rest, 3, 1000, 0.5).poison);
+        assert!(!judge_group(&index, 0, &[30, 31, 32], &rest, 3, 0.5).poison);
         // Too few suspects.
-        assert!(!judge_group(&d, 0, &[30], &rest, 3, 1000, 0.9).poison);
-        let called = called_elsewhere(&d, 0, &[0, 1, 30, 31, 32], &[30, 31, 32], 3, 1000);
+        assert!(!judge_group(&index, 0, &[30], &rest, 3, 0.9).poison);
+        let called = called_elsewhere(&index, 0, &[0, 1, 30, 31, 32], &[30, 31, 32], 3);
         assert_eq!(called, [false, false, true, true, true]);
     }
 
@@ -304,16 +367,46 @@ mod tests {
     fn queries_never_vote_for_themselves() {
         // Sample 30 sits at 10.05 among class 1; with nothing excluded its
         // single nearest neighbour is a class-1 sample, not itself.
-        let labels = neighbour_labels(&data(), &[30, 0], &[false; 33], 1, 1000);
+        let d = data();
+        let index = Neighbours::new(&d, &[30, 0], 1000);
+        let labels = [
+            index.label(30, &[false; 33], 1),
+            index.label(0, &[false; 33], 1),
+        ];
         assert_eq!(labels, [Some(1), Some(0)]);
     }
 
     #[test]
     fn empty_group_and_empty_reference() {
-        let r = reclassify_by_neighbours(&data(), &[], 3, 1000);
+        let r = reclassify(&data(), &[], 3, 1000);
         assert_eq!((r.size(), r.explained(0), r.share(0)), (0, 1.0, 0.0));
         let all: Vec<usize> = (0..33).collect();
-        let r = reclassify_by_neighbours(&data(), &all, 3, 1000);
+        let r = reclassify(&data(), &all, 3, 1000);
         assert_eq!(r.size(), 0);
+    }
+
+    #[test]
+    fn exclusions_beyond_the_kept_neighbours_are_recomputed() {
+        // 100 samples of class 0 at 0.0..0.99 and one of class 1 at 50: with
+        // the 99 nearest to sample 0 excluded, only the far one is left.
+        let mut features: Vec<f32> = (0..100).map(|k| k as f32 / 100.0).collect();
+        features.push(50.0);
+        let mut labels = vec![0; 100];
+        labels.push(1);
+        let d = Dataset::new(features, vec![1], labels, 2, None).unwrap();
+        let index = Neighbours::new(&d, &[0], 1000);
+        let mut excluded = vec![true; 101];
+        excluded[0] = false;
+        excluded[100] = false;
+        assert_eq!(index.label(0, &excluded, 3), Some(1));
+        assert_eq!(index.label(0, &vec![false; 101], 3), Some(0));
+    }
+
+    #[test]
+    fn eight_lane_dot_matches_the_plain_sum() {
+        let a: Vec<f32> = (0..19).map(|i| i as f32 * 0.5).collect();
+        let b: Vec<f32> = (0..19).map(|i| 1.0 - i as f32 * 0.1).collect();
+        let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot(&a, &b) - plain).abs() < 1e-4);
     }
 }

@@ -399,7 +399,7 @@ mod tests {
         excluded[0] = false;
         excluded[100] = false;
         assert_eq!(index.label(0, &excluded, 3), Some(1));
-        assert_eq!(index.label(0, &vec![false; 101], 3), Some(0));
+        assert_eq!(index.label(0, &[false; 101], 3), Some(0));
     }
 
     #[test]

@@ -214,20 +214,18 @@ impl ActivationClustering {
                 continue;
             }
             let index = Neighbours::new(train, &r.members, p.max_reference);
+            let position: std::collections::HashMap<usize, usize> =
+                r.members.iter().enumerate().map(|(k, &i)| (i, k)).collect();
             let mut suspect = vec![false; n];
             for k in 2..=p.clusters.min(r.members.len()) {
                 let Some(km) = KMeans::fit(&r.points, r.width, k, p.restarts, rng) else {
                     continue;
                 };
                 for c in 0..km.sizes.len() {
-                    let (group, rest): (Vec<(usize, usize)>, Vec<(usize, usize)>) = r
+                    let (group, rest): (Vec<usize>, Vec<usize>) = r
                         .members
                         .iter()
-                        .zip(&km.assignment)
-                        .map(|(&i, &a)| (i, a))
-                        .partition(|&(_, a)| a == c);
-                    let group: Vec<usize> = group.into_iter().map(|(i, _)| i).collect();
-                    let rest: Vec<usize> = rest.into_iter().map(|(i, _)| i).collect();
+                        .partition(|&&i| km.assignment[position[&i]] == c);
                     let j = judge_group(&index, r.class, &group, &rest, p.k, p.explained_threshold);
                     for &i in &group {
                         scores[i] = scores[i].max(1.0 - j.explained);

@@ -13,7 +13,7 @@ const EVAL_BATCH: usize = 512;
 
 /// A trained model: the network as trained (for input gradients) and its
 /// validation snapshot (for everything else).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct TrainedModel {
     trained: Net,
     valid: Net,

@@ -17,9 +17,10 @@ use std::ops::Range;
 
 use crate::RunError;
 use crate::record::{AttackInfo, InputDetection, RoundRecord};
-use crate::record::{DefenseRecord, Detection, ModelEval, RunRecord};
+use crate::record::{DefenseRecord, Detection, ModelEval, MonitorRecord, RunRecord};
 use crate::registry::DataFacts;
 use crate::scenario::{DataSpec, Normalize, Point, Source};
+use poisonlab_monitor::{Monitor, RoundCheck, RoundView, summarize};
 
 /// The scenario's data, loaded once and shared by every run.
 #[derive(Debug, Clone)]
@@ -276,6 +277,63 @@ struct DriftOutcome {
     clean_model: Box<dyn Classifier>,
     poisoned_model: Box<dyn Classifier>,
     rounds: Vec<RoundRecord>,
+    /// Per round monitor of the point (in defense order): its checks on the
+    /// poisoned run and on the clean run, or why it failed.
+    monitors: Vec<Result<(Vec<RoundCheck>, Vec<RoundCheck>), String>>,
+}
+
+/// Round monitors watching one round-based training run.
+struct Watch<'a> {
+    monitors: Vec<Box<dyn Monitor>>,
+    checks: Vec<Result<Vec<RoundCheck>, String>>,
+    reference: Option<TrainedModel>,
+    audit: Option<&'a Dataset>,
+}
+
+impl<'a> Watch<'a> {
+    fn new(point: &Point, audit: Option<&'a Dataset>) -> Self {
+        let monitors: Vec<Box<dyn Monitor>> = point
+            .defenses
+            .iter()
+            .filter_map(|d| d.kind.monitor())
+            .collect();
+        let checks = monitors.iter().map(|_| Ok(Vec::new())).collect();
+        Self {
+            monitors,
+            checks,
+            reference: None,
+            audit,
+        }
+    }
+
+    /// Show every monitor the model after `round` (from 1) and its batch.
+    fn observe(&mut self, round: usize, batch: &Dataset, model: &TrainedModel) {
+        if self.monitors.is_empty() {
+            return;
+        }
+        if self.reference.is_none() {
+            self.reference = Some(model.clone());
+        }
+        let Some(reference) = &self.reference else {
+            return;
+        };
+        for (monitor, checks) in self.monitors.iter_mut().zip(&mut self.checks) {
+            let Ok(list) = checks else {
+                continue;
+            };
+            let view = RoundView {
+                round,
+                batch,
+                model,
+                reference,
+                audit: self.audit,
+            };
+            match monitor.observe(view) {
+                Ok(check) => list.push(check),
+                Err(e) => *checks = Err(format!("round {round}: {e}")),
+            }
+        }
+    }
 }
 
 /// Poison a drift run round by round and train clean and poisoned models in
@@ -284,6 +342,7 @@ fn drift_rounds(
     ctx: &RunContext<'_>,
     drift: &Drift,
     trainer: &Trainer,
+    point: &Point,
     repeat: u64,
     step: &dyn Fn(&str),
 ) -> Result<DriftOutcome, RunError> {
@@ -303,6 +362,9 @@ fn drift_rounds(
         .filter(|&i| data.test.labels()[i] != p.source)
         .collect();
     let other_test = data.test.subset(&others);
+    let mut clean_watch = Watch::new(point, data.trusted.as_ref());
+    let mut watch = Watch::new(point, data.trusted.as_ref());
+    let batch = |d: &Dataset, r: usize| d.subset(&ranges[r - 1].clone().collect::<Vec<_>>());
     let measure = |m: &TrainedModel| {
         let ca = metrics::agreement(&m.predict(&data.test), data.test.labels());
         let asr = metrics::agreement(&m.predict(&attack_test.inputs), &attack_test.targets);
@@ -312,8 +374,9 @@ fn drift_rounds(
     step("training the clean model in rounds");
     let mut clean_series = Vec::new();
     let clean = trainer
-        .fit_rounds(per_round, &data.train, ranges, |_, m| {
-            clean_series.push(measure(m))
+        .fit_rounds(per_round, &data.train, ranges, |r, m| {
+            clean_series.push(measure(m));
+            clean_watch.observe(r, &batch(&data.train, r), m);
         })
         .map_err(|source| RunError::Train {
             what: "clean".into(),
@@ -322,8 +385,9 @@ fn drift_rounds(
     step("training the poisoned model in rounds");
     let mut series = Vec::new();
     let poisoned_model = trainer
-        .fit_rounds(per_round, &poisoned_data, ranges, |_, m| {
-            series.push(measure(m))
+        .fit_rounds(per_round, &poisoned_data, ranges, |r, m| {
+            series.push(measure(m));
+            watch.observe(r, &batch(&poisoned_data, r), m);
         })
         .map_err(|source| RunError::Train {
             what: "poisoned".into(),
@@ -347,11 +411,18 @@ fn drift_rounds(
         is_poison,
         attack_test: Some(attack_test),
     };
+    let monitors = watch
+        .checks
+        .into_iter()
+        .zip(clean_watch.checks)
+        .map(|(p, c)| Ok((p?, c.map_err(|e| format!("on the clean run, {e}"))?)))
+        .collect();
     Ok(DriftOutcome {
         poisoned,
         clean_model: Box::new(clean),
         poisoned_model: Box::new(poisoned_model),
         rounds,
+        monitors,
     })
 }
 
@@ -505,6 +576,7 @@ pub(crate) fn run_one(
             )
         }),
     };
+    let mut monitor_checks = Vec::new();
     let (poisoned, clean_eval, clean_model, poisoned_model, rounds) = match drift {
         Some(d) => {
             let t = Instant::now();
@@ -513,7 +585,9 @@ pub(crate) fn run_one(
                 clean_model,
                 poisoned_model,
                 rounds,
-            } = drift_rounds(ctx, d, &trainer, repeat, step)?;
+                monitors,
+            } = drift_rounds(ctx, d, &trainer, point, repeat, step)?;
+            monitor_checks = monitors;
             timed("train-rounds", t);
             let clean_eval = evaluate(
                 clean_model.as_ref(),
@@ -574,9 +648,27 @@ pub(crate) fn run_one(
     };
 
     let mut defenses = Vec::new();
+    let mut monitor_checks = monitor_checks.into_iter();
     for d in &point.defenses {
         step(&format!("defense {}", d.name));
         let t = Instant::now();
+        if d.kind.monitor().is_some() {
+            let record = match monitor_checks.next() {
+                Some(Ok((poisoned, clean))) => DefenseRecord {
+                    monitor: Some(monitor_record(&poisoned, &clean)),
+                    ..DefenseRecord::new(&d.name, "monitor")
+                },
+                Some(Err(message)) => failed(&d.name, "monitor", message, t),
+                None => failed(
+                    &d.name,
+                    "monitor",
+                    "round monitors need a round-based attack".into(),
+                    t,
+                ),
+            };
+            defenses.push(record);
+            continue;
+        }
         if let Some(strip) = d.kind.input_detector() {
             let rng = &mut stream(ctx.seed, repeat, &format!("defense:{}", d.name));
             let record = match screen(
@@ -730,6 +822,23 @@ fn screen(
         frr,
         threshold,
     })
+}
+
+/// A monitor's record from its checks on the poisoned and the clean run.
+fn monitor_record(poisoned: &[RoundCheck], clean: &[RoundCheck]) -> MonitorRecord {
+    let (first_alarm_round, alarms) = summarize(poisoned);
+    let (_, false_alarms) = summarize(clean);
+    MonitorRecord {
+        first_alarm_round,
+        alarms,
+        false_alarms,
+        statistic: poisoned.iter().map(|c| c.statistic).collect(),
+        clean_statistic: clean.iter().map(|c| c.statistic).collect(),
+        threshold: poisoned
+            .first()
+            .or(clean.first())
+            .map_or(0.0, |c| c.threshold),
+    }
 }
 
 /// Flag the `k` highest scores (ties to the lower index).

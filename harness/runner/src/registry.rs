@@ -13,6 +13,7 @@ use poisonlab_feature_collision::{FeatureCollision, FeatureCollisionParams};
 use poisonlab_knn_label::{KnnLabel, KnnLabelParams};
 use poisonlab_label_flip::{LabelFlip, LabelFlipParams};
 use poisonlab_loss_filter::{LossFilter, LossFilterParams};
+use poisonlab_monitor::{Canary, CanaryParams, Cusum, CusumParams, Monitor};
 use poisonlab_spectral_signatures::{SpectralSignatures, SpectralSignaturesParams};
 use poisonlab_strip::{Strip, StripParams};
 use serde::{Deserialize, Serialize};
@@ -289,11 +290,15 @@ pub enum DefenseKind {
     Strip(StripParams),
     /// Per-class statistical outlier scores (`anomaly`).
     Anomaly(AnomalyParams),
+    /// Round monitor: per-class accuracy on the trusted audit set (`canary`).
+    Canary(CanaryParams),
+    /// Round monitor: CUSUM of class shares and class means (`cusum`).
+    Cusum(CusumParams),
 }
 
 /// Defense kinds, for messages.
-const DEFENSES: &str =
-    "knn-label, loss-filter, spectral-signatures, activation-clustering, anomaly or strip";
+const DEFENSES: &str = "knn-label, loss-filter, spectral-signatures, activation-clustering, \
+                        anomaly, strip, canary or cusum";
 
 impl DefenseKind {
     /// Read a `[[defense]]` table (without `kind` and `name`) for `kind`.
@@ -344,6 +349,14 @@ impl DefenseKind {
                 let p = r.read(path, table)?;
                 checked(r, path, p, AnomalyParams::check).map(DefenseKind::Anomaly)
             }
+            "canary" => {
+                let p = r.read(path, table)?;
+                checked(r, path, p, CanaryParams::check).map(DefenseKind::Canary)
+            }
+            "cusum" => {
+                let p = r.read(path, table)?;
+                checked(r, path, p, CusumParams::check).map(DefenseKind::Cusum)
+            }
             other => {
                 let mut key = path.to_vec();
                 key.push("kind");
@@ -365,6 +378,8 @@ impl DefenseKind {
             DefenseKind::ActivationClustering(_) => "activation-clustering",
             DefenseKind::Strip(_) => "strip",
             DefenseKind::Anomaly(_) => "anomaly",
+            DefenseKind::Canary(_) => "canary",
+            DefenseKind::Cusum(_) => "cusum",
         }
     }
 
@@ -377,6 +392,8 @@ impl DefenseKind {
             DefenseKind::ActivationClustering(p) => Value::try_from(p),
             DefenseKind::Strip(p) => Value::try_from(p),
             DefenseKind::Anomaly(p) => Value::try_from(p),
+            DefenseKind::Canary(p) => Value::try_from(p),
+            DefenseKind::Cusum(p) => Value::try_from(p),
         };
         match value {
             Ok(Value::Table(t)) => t,
@@ -409,6 +426,18 @@ impl DefenseKind {
             DefenseKind::Strip(_) => {
                 Err("strip detects at input time, not in the training set".into())
             }
+            DefenseKind::Canary(_) | DefenseKind::Cusum(_) => {
+                Err("round monitors watch a round-based run, not the training set".into())
+            }
+        }
+    }
+
+    /// A fresh round monitor, for `canary` and `cusum`.
+    pub(crate) fn monitor(&self) -> Option<Box<dyn Monitor>> {
+        match self {
+            DefenseKind::Canary(p) => Some(Box::new(Canary::new(p.clone()))),
+            DefenseKind::Cusum(p) => Some(Box::new(Cusum::new(p.clone()))),
+            _ => None,
         }
     }
 

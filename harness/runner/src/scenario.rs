@@ -381,6 +381,30 @@ impl Scenario {
                 }
             }
         }
+        // Round monitors watch the rounds of a round-based attack; the canary
+        // audits on the trusted samples.
+        if let (Some(d), Some(point)) = (&data, points.first()) {
+            for (i, def) in point.defenses.iter().enumerate() {
+                if def.kind.monitor().is_none() {
+                    continue;
+                }
+                let idx = i.to_string();
+                if point.attack.rounds().is_none() {
+                    r.problem(
+                        &["defense", &idx, "kind"],
+                        format!(
+                            "{} is a round monitor: it needs a round-based attack ([attack] kind = \"drift\")",
+                            def.kind.kind()
+                        ),
+                    );
+                } else if def.kind.kind() == "canary" && d.common.trusted < 1 {
+                    r.problem(
+                        &["defense", &idx, "kind"],
+                        "canary audits on trusted clean samples: set [data] trusted = N (200 is typical)",
+                    );
+                }
+            }
+        }
         let mut list = r.problems;
         dedup_keep_order(&mut list);
         match (meta, data) {

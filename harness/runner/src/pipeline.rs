@@ -279,8 +279,11 @@ struct DriftOutcome {
     rounds: Vec<RoundRecord>,
     /// Per round monitor of the point (in defense order): its checks on the
     /// poisoned run and on the clean run, or why it failed.
-    monitors: Vec<Result<(Vec<RoundCheck>, Vec<RoundCheck>), String>>,
+    monitors: Vec<Result<MonitorChecks, String>>,
 }
+
+/// A round monitor's checks on the poisoned run and on the clean run.
+type MonitorChecks = (Vec<RoundCheck>, Vec<RoundCheck>);
 
 /// Round monitors watching one round-based training run.
 struct Watch<'a> {

@@ -26,37 +26,52 @@
 //! - `"squared"` (the paper's): `⟨x − μ, v⟩²`. When the poison makes up close
 //!   to half its class (a 10 % BadNets poison is 47 % of the target class)
 //!   both groups sit about equally far from the class mean and the squared
-//!   projection cannot tell them apart (AUROC 0.55 in that case, whitened).
+//!   projection cannot tell them apart.
 //! - `"oriented"` (default): the projections are split in two by exact 1-D
 //!   2-means ([`Split::best`]); the poison is taken to be the smaller side, and
 //!   a sample's score is its projection measured from the larger side's mean
-//!   towards the smaller side, in whitened units (in standard deviations of
-//!   the projections without whitening). A clean sample scores around 0 to 3,
-//!   a poison as far out as the poison cluster lies. Poison that outnumbers
-//!   the clean samples of its class is scored the wrong way round: that
-//!   class's label is then effectively the poison's.
+//!   towards the smaller side, in standard deviations of the larger side.
+//!   Under the split rule it is multiplied by `1 − explained` of the class's
+//!   suspect side (below), so that a class whose smaller side is merely a
+//!   way of writing ranks below one whose smaller side is assembled from many
+//!   classes. Poison that outnumbers the clean samples of its class is scored
+//!   the wrong way round.
 //!
 //! # Flags (`rule`)
 //! - `"paper"`: in every class flag the `round(eps-multiplier · expected-rate ·
 //!   n_class)` highest scores, as the paper removes 1.5ε of each class. Needs
-//!   the poison rate in advance, and clean classes lose that share too.
-//! - `"split"` (default; needs no poison rate): flag the smaller side of the
-//!   class's split when the sides are at least `min-separation` apart in
-//!   Ashman's D (mean gap over the root mean of the two variances; a Gaussian
-//!   class cut at its median scores about 2.7, so the default 4 leaves
-//!   unimodal classes alone) and the smaller side has at least [`MIN_SIDE`]
-//!   samples. Even splits are never flagged.
+//!   the poison rate in advance (as a share of the class), and clean classes
+//!   lose that share too.
+//! - `"split"` (default; needs no poison rate, leaves clean classes alone):
+//!   per class, each of the top `directions` (3) singular directions is
+//!   refined towards the mean difference of the two sides it splits the class
+//!   into ([`refine`]: the poison is rarely aligned with one singular vector
+//!   alone), the smaller side is the suspect group, and the direction whose
+//!   suspects are most scattered in origin is kept. The suspects are judged
+//!   by neighbour reclassification over the raw inputs
+//!   ([`poisonlab_core::reclassify::judge_group`], shared with activation
+//!   clustering): poison when their own label plus one other explain less
+//!   than `explained-threshold` (0.35) of them, relative to the rest of the
+//!   class. In a class judged poisoned, every member its neighbours outside
+//!   the suspects call another label is flagged.
+//!
+//! Measured on synthetic digits (scenario `defenses-badnets`, MLP, BadNets
+//! 3×3 pattern → 0): the paper's method (plain centring, squared score, top
+//! 1.5ε of every class) reaches AUROC 0.57–0.67 and TPR 0.57–0.70 at an FPR
+//! of 0.43–0.45; the default finds the poisoned class in most runs with FPR
+//! ≤ 0.001 (see the issue note for the per-run figures).
 //!
 //! The verdict does not depend on the random stream: power iteration starts
-//! from the class's largest-norm row and the split is exact.
+//! from the class's largest-norm row, the split is exact and the
+//! neighbour votes break ties by position.
 
 mod algorithm;
 mod error;
 mod params;
 
 pub use algorithm::{
-    MAX_ITERATIONS, MIN_SIDE, SpectralSignatures, Split, TOLERANCE, TopDirection,
-    top_singular_vector,
+    MAX_ITERATIONS, MAX_REFINEMENTS, MIN_SIDE, SpectralSignatures, Split, TOLERANCE,
+    TopDirection, refine, singular_directions, top_singular_vector,
 };
 pub use error::SpectralSignaturesError;
 pub use params::{SpectralRule, SpectralScore, SpectralSignaturesParams};

@@ -170,8 +170,10 @@ mod tests {
             [0.0, 0.8],
             [0.2, 0.4],
         ]);
-        // A "triggered" input: feature 0 at 1.6 stays above 0.7 in every blend.
-        let inputs = set(&[[1.6, 0.5], [0.1, 0.5]]);
+        // A "triggered" input: feature 0 at 1.6 stays above 0.7 in every blend
+        // (the sum is clipped to the trusted range, [0, 1]); the clean input's
+        // prediction follows feature 1 of whatever it is blended with.
+        let inputs = set(&[[1.6, 0.5], [0.1, 0.0]]);
         let strip = Strip::new(StripParams { n: 30, frr: 0.2 });
         let s = strip
             .entropy(&Fake, &inputs, &trusted, false, &mut stream(0, 0, "s"))

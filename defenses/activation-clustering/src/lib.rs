@@ -96,6 +96,6 @@ mod params;
 
 pub use algorithm::{ActivationClustering, ClassSplit};
 pub use cluster::{KMeans, Pca, TwoMeans, silhouettes};
-pub use ica::FastIca;
 pub use error::ActivationClusteringError;
+pub use ica::FastIca;
 pub use params::{ActivationClusteringParams, Reduce, Rule};

@@ -70,8 +70,8 @@ mod error;
 mod params;
 
 pub use algorithm::{
-    MAX_ITERATIONS, MAX_REFINEMENTS, MIN_SIDE, SpectralSignatures, Split, TOLERANCE,
-    TopDirection, refine, singular_directions, top_singular_vector,
+    MAX_ITERATIONS, MAX_REFINEMENTS, MIN_SIDE, SpectralSignatures, Split, TOLERANCE, TopDirection,
+    refine, singular_directions, top_singular_vector,
 };
 pub use error::SpectralSignaturesError;
 pub use params::{SpectralRule, SpectralScore, SpectralSignaturesParams};

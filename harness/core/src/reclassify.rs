@@ -256,6 +256,7 @@ pub fn judge_group(
         baseline: None,
         poison: false,
     };
+    // The baseline is at most 1, so a group explained this well is clean.
     if suspects.len() < 2 || explained >= threshold {
         return none;
     }

@@ -287,6 +287,12 @@ fn list_names_every_kind() {
         "label-flip",
         "knn-label",
         "loss-filter",
+        "spectral-signatures",
+        "activation-clustering",
+        "anomaly",
+        "strip",
+        "canary",
+        "cusum",
         "perfect",
     ] {
         assert!(out.contains(name), "{name} missing");

@@ -258,17 +258,32 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     (
         "defense",
         "activation-clustering",
-        "2-means on each class's PCA-reduced embeddings; flags a well-separated smaller cluster (Chen et al. 2018)",
+        "k-means on each class's whitened, PCA-reduced embeddings; flags clusters gathered from many classes (Chen et al. 2018)",
     ),
     (
         "defense",
         "spectral-signatures",
-        "flag outliers along the top singular direction of each class's embeddings (Tran et al. 2018)",
+        "split each class along its top singular directions; flags a side gathered from many classes (Tran et al. 2018)",
+    ),
+    (
+        "defense",
+        "anomaly",
+        "per-class Mahalanobis (shrinkage) or MAD outliers; chi-square test of the labels against trusted ones",
     ),
     (
         "defense",
         "strip",
         "input-time: low prediction entropy under superimposition marks triggered inputs (Gao et al. 2019)",
+    ),
+    (
+        "defense",
+        "canary",
+        "round monitor (drift runs): alarm when a class's accuracy on the trusted audit set falls below round 1",
+    ),
+    (
+        "defense",
+        "cusum",
+        "round monitor (drift runs): CUSUM of class shares and class means against an early fixed reference",
     ),
     (
         "reference",

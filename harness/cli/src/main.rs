@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
+mod integrity;
+
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use poisonlab_runner::{
@@ -50,6 +52,18 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Write a new ed25519 key pair: KEY (private, owner-only) and KEY.pub.
+    Keygen {
+        /// Where to write the private key; the public key goes to KEY.pub.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a dataset's records into a Merkle-rooted manifest, or verify data against one.
+    #[command(subcommand)]
+    Manifest(integrity::ManifestCommand),
+    /// Check a hash-chained audit log.
+    #[command(subcommand)]
+    Audit(integrity::AuditCommand),
     /// Check scenario files without running them; lists every problem.
     Validate {
         /// Scenario TOML files.
@@ -166,6 +180,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Data(cmd) => data(cmd),
+        Command::Keygen { out } => integrity::keygen(&out),
+        Command::Manifest(cmd) => integrity::manifest(cmd),
+        Command::Audit(cmd) => integrity::audit(cmd),
         Command::List => {
             let mut section = "";
             for (group, name, about) in CATALOGUE {

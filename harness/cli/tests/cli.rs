@@ -560,3 +560,83 @@ fn round_monitors_need_rounds_and_the_canary_needs_trusted_samples() {
         "{err}"
     );
 }
+
+#[test]
+fn manifest_sign_and_verify_name_every_changed_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("key");
+    let o = poisonlab(&["keygen", "--out", key.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let public = tmp.path().join("key.pub");
+    let data = tmp.path().join("data");
+    fs::create_dir(&data).unwrap();
+    let csv = |rows: &[(&str, &str)]| {
+        let mut text = String::from("label,a,b\n");
+        for (label, x) in rows {
+            text.push_str(&format!("{label},{x}\n"));
+        }
+        text
+    };
+    let rows = [("0", "0.1,0.2"), ("1", "0.3,0.4"), ("0", "0.5,0.6")];
+    fs::write(data.join("train.csv"), csv(&rows)).unwrap();
+    fs::write(data.join("test.csv"), csv(&rows[..1])).unwrap();
+    let manifest = tmp.path().join("m.json");
+    let args = |cmd: &str| -> Vec<String> {
+        let mut v = vec![
+            "manifest".to_string(),
+            cmd.to_string(),
+            data.display().to_string(),
+        ];
+        if cmd == "sign" {
+            v.extend(["--key".into(), key.display().to_string()]);
+            v.extend(["--out".into(), manifest.display().to_string()]);
+        } else {
+            v.extend(["--manifest".into(), manifest.display().to_string()]);
+            v.extend(["--pub".into(), public.display().to_string()]);
+        }
+        v
+    };
+    let call = |cmd: &str| {
+        let a = args(cmd);
+        poisonlab(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    assert!(call("sign").status.success());
+    let o = call("verify");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // Change one value of record 1 and add a record: both named, exit 1.
+    let changed = [
+        ("0", "0.1,0.2"),
+        ("1", "0.3,0.41"),
+        ("0", "0.5,0.6"),
+        ("1", "0.7,0.8"),
+    ];
+    fs::write(data.join("train.csv"), csv(&changed)).unwrap();
+    let o = call("verify");
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("modified (1): 1"), "{out}");
+    assert!(out.contains("added (1): 3"), "{out}");
+    // A missing key file is bad input naming the file.
+    let o = poisonlab(&[
+        "manifest",
+        "verify",
+        data.to_str().unwrap(),
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--pub",
+        "no-such.pub",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no-such.pub"));
+}

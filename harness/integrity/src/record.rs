@@ -176,3 +176,33 @@ mod tests {
         }
     }
 }
+
+/// The Merkle root of a dataset's records, as hex: the root a manifest of it
+/// would carry ([`record_hash`] of every sample, leaves in ascending id order).
+pub fn dataset_root(data: &poisonlab_core::Dataset) -> String {
+    let mut leaves: Vec<(u64, [u8; 32])> = (0..data.len())
+        .map(|i| {
+            let id = data.ids()[i];
+            (id, record_hash(id, data.labels()[i], data.sample(i)))
+        })
+        .collect();
+    leaves.sort_unstable_by_key(|&(id, _)| id);
+    let hashes: Vec<[u8; 32]> = leaves.into_iter().map(|(_, h)| h).collect();
+    hex::encode(merkle_root(&hashes))
+}
+
+#[cfg(test)]
+mod root_tests {
+    use super::*;
+
+    #[test]
+    fn dataset_root_ignores_sample_order_and_sees_any_change() {
+        let d = poisonlab_core::Dataset::new(vec![0.0, 1.0, 2.0], vec![1], vec![0, 1, 0], 2, None)
+            .unwrap();
+        let reordered = d.subset(&[2, 0, 1]);
+        assert_eq!(dataset_root(&d), dataset_root(&reordered));
+        let mut changed = d.clone();
+        changed.set_label(1, 0);
+        assert_ne!(dataset_root(&d), dataset_root(&changed));
+    }
+}

@@ -41,6 +41,9 @@ pub enum RunError {
     /// The scenario does not fit the data it loaded (checks that need the data).
     #[error("{0}")]
     Invalid(crate::Problems),
+    /// The training set could not be signed (a duplicate id).
+    #[error("signing the training set: {0}")]
+    Integrity(String),
     /// A worker thread panicked (a bug).
     #[error("a worker thread panicked: {0}")]
     Panic(String),

@@ -190,6 +190,7 @@ pub fn run(
         let ctx = RunContext {
             seed: scenario.meta.seed,
             data: &data,
+            integrity: scenario.integrity.as_ref(),
         };
         let next = AtomicUsize::new(0);
         let (tx, rx) = mpsc::channel::<(usize, Result<RunRecord, RunError>)>();

@@ -32,7 +32,8 @@ pub use record::{DefenseRecord, Detection, LabelTest, ModelEval, MonitorRecord, 
 pub use registry::{AttackSpec, Custody, DataFacts, DefenseKind};
 pub use results::files;
 pub use scenario::{
-    CATALOGUE, DataCommon, DataSpec, DefenseSpec, Meta, Normalize, Point, Scenario, Source,
+    CATALOGUE, DataCommon, DataSpec, DefenseSpec, IntegritySpec, Meta, Normalize, Point, Scenario,
+    SignAt, Source,
 };
 pub use summary::PointSummary;
 

@@ -17,10 +17,16 @@ use std::ops::Range;
 
 use crate::RunError;
 use crate::record::{AttackInfo, InputDetection, RoundRecord};
-use crate::record::{DefenseRecord, Detection, ModelEval, MonitorRecord, RunRecord};
+use crate::record::{
+    DefenseRecord, Detection, ModelEval, MonitorRecord, ProvenanceRecord, RunRecord,
+};
+use crate::registry::Custody;
 use crate::registry::DataFacts;
+use crate::scenario::IntegritySpec;
 use crate::scenario::{DataSpec, Normalize, Point, Source};
+use poisonlab_integrity::{Manifest, SigningKey, dataset_root};
 use poisonlab_monitor::{Monitor, RoundCheck, RoundView, summarize};
+use rand::RngCore as _;
 
 /// The scenario's data, loaded once and shared by every run.
 #[derive(Debug, Clone)]
@@ -119,6 +125,8 @@ fn evaluate(model: &dyn Classifier, test: &Dataset, attack: Option<&AttackTest>)
 pub(crate) struct RunContext<'a> {
     pub seed: u64,
     pub data: &'a LoadedData,
+    /// The scenario's `[integrity]` table: the owner signs the training set.
+    pub integrity: Option<&'a IntegritySpec>,
 }
 
 /// Trains every model of one run: at once, or round by round for drift runs.
@@ -650,11 +658,56 @@ pub(crate) fn run_one(
         poisoned_eval,
     };
 
+    // The owner signs the training set where it is produced: before an attack
+    // at the source, after one in transit. The key comes from the run's own
+    // stream (a simulation: nothing secret is at stake).
+    let manifest = match ctx.integrity {
+        None => None,
+        Some(_) => {
+            let mut secret = [0u8; 32];
+            stream(ctx.seed, repeat, "integrity").fill_bytes(&mut secret);
+            let key = SigningKey::from_bytes(&secret);
+            let signed = match point.attack_at {
+                Custody::Source => &base.poisoned.data,
+                Custody::Transit => &data.train,
+            };
+            let m = Manifest::sign(signed, "training set", "run", &key)
+                .map_err(|e| RunError::Integrity(e.to_string()))?;
+            Some((m, key.verifying_key()))
+        }
+    };
+    let data_root = Some(dataset_root(&base.poisoned.data));
+
     let mut defenses = Vec::new();
     let mut monitor_checks = monitor_checks.into_iter();
     for d in &point.defenses {
         step(&format!("defense {}", d.name));
         let t = Instant::now();
+        if d.kind.kind() == "provenance" {
+            let record = match &manifest {
+                Some((m, public)) => {
+                    let v = poisonlab_provenance::inspect(m, public, &base.poisoned.data);
+                    let own = t.elapsed().as_secs_f64();
+                    let mut r = base.score(&d.name, "provenance", &v.filter)?;
+                    r.provenance = Some(ProvenanceRecord {
+                        modified: v.modified.len(),
+                        added: v.added.len(),
+                        removed: v.removed.len(),
+                        signature_valid: v.signature_valid,
+                    });
+                    r.seconds = own;
+                    r
+                }
+                None => failed(
+                    &d.name,
+                    "provenance",
+                    "provenance needs [integrity] sign-at".into(),
+                    t,
+                ),
+            };
+            defenses.push(record);
+            continue;
+        }
         if d.kind.monitor().is_some() {
             let record = match monitor_checks.next() {
                 Some(Ok((poisoned, clean))) => DefenseRecord {
@@ -782,6 +835,7 @@ pub(crate) fn run_one(
         clean: base.clean_eval,
         poisoned: base.poisoned_eval,
         defenses,
+        data_root,
         rounds,
         seconds,
     })

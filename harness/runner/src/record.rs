@@ -28,6 +28,10 @@ pub struct RunRecord {
     pub poisoned: ModelEval,
     /// Each defense, then the `perfect` and `random` references.
     pub defenses: Vec<DefenseRecord>,
+    /// Merkle root (hex) of the training set the poisoned model was trained on,
+    /// as a manifest of it would carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_root: Option<String>,
     /// Round-by-round series of runs that train in rounds (drift); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rounds: Option<Vec<RoundRecord>>,
@@ -152,6 +156,10 @@ pub struct DefenseRecord {
     /// run of the same length.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitor: Option<MonitorRecord>,
+    /// Provenance: what verifying the training set against the signed
+    /// manifest found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<ProvenanceRecord>,
     /// Why the defense produced no result, when it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -174,6 +182,7 @@ impl DefenseRecord {
             clean_fpr: None,
             label_test: None,
             monitor: None,
+            provenance: None,
             error: None,
             seconds: 0.0,
         }
@@ -193,6 +202,20 @@ pub struct LabelTest {
     pub p_value: f64,
     /// Whether the test rejects at the defense's `alpha`.
     pub rejects: bool,
+}
+
+/// The provenance defense's verification of the training set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ProvenanceRecord {
+    /// Records whose bytes or label differ from the signed ones.
+    pub modified: usize,
+    /// Records the manifest does not hold.
+    pub added: usize,
+    /// Signed records missing from the training set.
+    pub removed: usize,
+    /// Whether the manifest's signature held under the owner's key.
+    pub signature_valid: bool,
 }
 
 /// A round monitor's alarms.
@@ -257,6 +280,11 @@ impl RunRecord {
             }
             if let Some(t) = &d.label_test {
                 out.push((format!("{p}.label-test.p-value"), Some(t.p_value)));
+            }
+            if let Some(pr) = &d.provenance {
+                out.push((format!("{p}.modified"), Some(pr.modified as f64)));
+                out.push((format!("{p}.added"), Some(pr.added as f64)));
+                out.push((format!("{p}.removed"), Some(pr.removed as f64)));
             }
             if let Some(m) = &d.monitor {
                 out.push((

@@ -14,6 +14,7 @@ use poisonlab_knn_label::{KnnLabel, KnnLabelParams};
 use poisonlab_label_flip::{LabelFlip, LabelFlipParams};
 use poisonlab_loss_filter::{LossFilter, LossFilterParams};
 use poisonlab_monitor::{Canary, CanaryParams, Cusum, CusumParams, Monitor};
+use poisonlab_provenance::ProvenanceParams;
 use poisonlab_spectral_signatures::{SpectralSignatures, SpectralSignaturesParams};
 use poisonlab_strip::{Strip, StripParams};
 use serde::{Deserialize, Serialize};
@@ -294,11 +295,14 @@ pub enum DefenseKind {
     Canary(CanaryParams),
     /// Round monitor: CUSUM of class shares and class means (`cusum`).
     Cusum(CusumParams),
+    /// Verify the training set against the manifest signed at `[integrity]
+    /// sign-at` (`provenance`).
+    Provenance(ProvenanceParams),
 }
 
 /// Defense kinds, for messages.
 const DEFENSES: &str = "knn-label, loss-filter, spectral-signatures, activation-clustering, \
-                        anomaly, strip, canary or cusum";
+                        anomaly, provenance, strip, canary or cusum";
 
 impl DefenseKind {
     /// Read a `[[defense]]` table (without `kind` and `name`) for `kind`.
@@ -357,6 +361,7 @@ impl DefenseKind {
                 let p = r.read(path, table)?;
                 checked(r, path, p, CusumParams::check).map(DefenseKind::Cusum)
             }
+            "provenance" => r.read(path, table).map(DefenseKind::Provenance),
             other => {
                 let mut key = path.to_vec();
                 key.push("kind");
@@ -380,6 +385,7 @@ impl DefenseKind {
             DefenseKind::Anomaly(_) => "anomaly",
             DefenseKind::Canary(_) => "canary",
             DefenseKind::Cusum(_) => "cusum",
+            DefenseKind::Provenance(_) => "provenance",
         }
     }
 
@@ -394,6 +400,7 @@ impl DefenseKind {
             DefenseKind::Anomaly(p) => Value::try_from(p),
             DefenseKind::Canary(p) => Value::try_from(p),
             DefenseKind::Cusum(p) => Value::try_from(p),
+            DefenseKind::Provenance(p) => Value::try_from(p),
         };
         match value {
             Ok(Value::Table(t)) => t,
@@ -428,6 +435,9 @@ impl DefenseKind {
             }
             DefenseKind::Canary(_) | DefenseKind::Cusum(_) => {
                 Err("round monitors watch a round-based run, not the training set".into())
+            }
+            DefenseKind::Provenance(_) => {
+                Err("provenance verifies the signed manifest the runner holds".into())
             }
         }
     }

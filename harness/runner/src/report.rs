@@ -140,6 +140,7 @@ pub fn markdown(scenario: &Scenario, records: &[RunRecord], summary: &[PointSumm
         // Filters by mean F1, best first (undefined F1 last, then in scenario
         // order), between the perfect ceiling and the random floor.
         let mut filters = of_kind("filter");
+        filters.extend(of_kind("provenance"));
         let f1 = |name: &String| mm.get(&format!("defense.{name}.f1")).map(|s| s.mean);
         filters.sort_by(|a, b| match (f1(a), f1(b)) {
             (Some(x), Some(y)) => y.total_cmp(&x),

@@ -190,6 +190,27 @@ pub struct Scenario {
     pub sweep: Vec<(String, Vec<Value>)>,
     /// `[expect]`.
     pub expect: Vec<Expectation>,
+    /// `[integrity]`: where the data owner signs the training set; absent
+    /// when the scenario signs nothing.
+    pub integrity: Option<IntegritySpec>,
+}
+
+/// The `[integrity]` table.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct IntegritySpec {
+    /// Where the owner signs a Merkle-rooted manifest of the training set:
+    /// `"source"`, where it is produced. An attack at `source` is in the data
+    /// before it is signed; one in `transit` comes after.
+    pub sign_at: SignAt,
+}
+
+/// Where the data is signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignAt {
+    /// Where the data is produced, before it travels.
+    Source,
 }
 
 /// Every data source, model, attack and defense with a one-line description.
@@ -300,7 +321,16 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
 /// Top-level tables. `versions` and `loaded` are written into resolved
 /// scenarios for the record and ignored when such a file is run again.
 const TOP_LEVEL: &[&str] = &[
-    "scenario", "data", "model", "attack", "defense", "sweep", "expect", "versions", "loaded",
+    "scenario",
+    "data",
+    "model",
+    "attack",
+    "defense",
+    "sweep",
+    "expect",
+    "integrity",
+    "versions",
+    "loaded",
 ];
 const RESERVED_DEFENSE_NAMES: &[&str] = &["perfect", "random", "clean", "poisoned"];
 
@@ -353,6 +383,8 @@ impl Scenario {
         let facts = data.as_ref().map(DataSpec::facts).unwrap_or_default();
         let sweep = read_sweep(&mut r, &root);
         let expect = crate::expect::read(&mut r, &root);
+        let integrity = sub_table(&mut r, &root, "integrity")
+            .and_then(|t| r.read::<IntegritySpec>(&["integrity"], &t));
 
         // Every sweep point is checked; a problem that several points share is reported once.
         let mut points = Vec::new();
@@ -420,6 +452,18 @@ impl Scenario {
                 }
             }
         }
+        // Provenance verifies against the manifest that [integrity] has signed.
+        if let Some(point) = points.first() {
+            for (i, def) in point.defenses.iter().enumerate() {
+                if def.kind.kind() == "provenance" && integrity.is_none() {
+                    let idx = i.to_string();
+                    r.problem(
+                        &["defense", &idx, "kind"],
+                        "provenance verifies a signed manifest: add [integrity] sign-at = \"source\"",
+                    );
+                }
+            }
+        }
         let mut list = r.problems;
         dedup_keep_order(&mut list);
         match (meta, data) {
@@ -429,6 +473,7 @@ impl Scenario {
                 points,
                 sweep,
                 expect,
+                integrity,
             }),
             _ => Err(fail(list)),
         }
@@ -521,6 +566,9 @@ impl Scenario {
                 })
                 .collect();
             root.insert("defense".into(), Value::Array(defenses));
+        }
+        if let Some(integrity) = &self.integrity {
+            root.insert("integrity".into(), to_value(integrity));
         }
         if !self.sweep.is_empty() {
             let sweep = self

@@ -112,12 +112,13 @@ fn strip_seconds(v: &mut serde_json::Value) {
     }
 }
 
-const FILES: [&str; 5] = [
+const FILES: [&str; 6] = [
     "scenario.toml",
     "runs.jsonl",
     "runs.csv",
     "summary.json",
     "report.md",
+    "audit.jsonl",
 ];
 
 #[test]

@@ -39,6 +39,8 @@ pub struct LoadedData {
     pub trusted: Option<Dataset>,
     /// Names of the classes when a CSV file labelled them with strings.
     pub class_names: Option<Vec<String>>,
+    /// Merkle root (hex) of the training samples, as a manifest would carry.
+    pub train_root: String,
     /// Seconds it took.
     pub seconds: f64,
 }
@@ -75,6 +77,7 @@ impl LoadedData {
             (train, None)
         };
         Ok(Self {
+            train_root: dataset_root(&train),
             train,
             test,
             trusted,
@@ -677,6 +680,7 @@ pub(crate) fn run_one(
         }
     };
     let data_root = Some(dataset_root(&base.poisoned.data));
+    let model_fingerprint = Some(fingerprint(base.poisoned_model.as_ref(), &data.test));
 
     let mut defenses = Vec::new();
     let mut monitor_checks = monitor_checks.into_iter();
@@ -836,6 +840,8 @@ pub(crate) fn run_one(
         poisoned: base.poisoned_eval,
         defenses,
         data_root,
+        clean_root: Some(data.train_root.clone()),
+        model_fingerprint,
         rounds,
         seconds,
     })
@@ -879,6 +885,21 @@ fn screen(
         frr,
         threshold,
     })
+}
+
+/// SHA-256 (hex) of the model's class probabilities on `test`.
+fn fingerprint(model: &dyn Classifier, test: &Dataset) -> String {
+    use sha2::{Digest, Sha256};
+    let proba = model.predict_proba(test);
+    let mut hasher = Sha256::new();
+    for p in &proba.data {
+        hasher.update(p.to_le_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A monitor's record from its checks on the poisoned and the clean run.

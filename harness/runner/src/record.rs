@@ -32,6 +32,13 @@ pub struct RunRecord {
     /// as a manifest of it would carry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_root: Option<String>,
+    /// Merkle root (hex) of the clean training set the run started from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clean_root: Option<String>,
+    /// SHA-256 (hex) of the poisoned model's class probabilities on the test
+    /// set (f32 bits, little-endian): a fingerprint of the trained model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_fingerprint: Option<String>,
     /// Round-by-round series of runs that train in rounds (drift); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rounds: Option<Vec<RoundRecord>>,

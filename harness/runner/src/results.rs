@@ -26,6 +26,8 @@ pub mod files {
     pub const SUMMARY: &str = "summary.json";
     /// Tables for people.
     pub const REPORT: &str = "report.md";
+    /// Hash-chained log of what every run did (its `.head` file beside it).
+    pub const AUDIT: &str = "audit.jsonl";
 }
 
 /// Write `bytes` to `path` through a temporary file and a rename.
@@ -110,7 +112,67 @@ pub fn write_all(
         &dir.join(files::REPORT),
         report::markdown(scenario, records, &summary).as_bytes(),
     )?;
+    write_audit(dir, records)?;
     Ok(summary)
+}
+
+/// Write `audit.jsonl` afresh, in plan order, from the records: for each run
+/// the data it started from, what the attack changed, the model trained, what
+/// each defense removed, and the metrics written. Times are logical (the run's
+/// place in the plan), so the log is the same on every rerun of a scenario.
+fn write_audit(dir: &Path, records: &[RunRecord]) -> Result<(), RunError> {
+    use serde_json::json;
+    let path = dir.join(files::AUDIT);
+    for stale in [path.clone(), poisonlab_integrity::head_path(&path)] {
+        match fs::remove_file(&stale) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(RunError::Io {
+                    path: stale,
+                    source: e,
+                });
+            }
+            _ => {}
+        }
+    }
+    let mut log = poisonlab_integrity::AuditLog::open(&path).map_err(|e| RunError::Io {
+        path: path.clone(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    for (i, r) in records.iter().enumerate() {
+        let time = format!("run {i}");
+        let run = json!({ "point": r.point, "repeat": r.repeat, "seed": r.seed });
+        let mut events = vec![
+            (
+                "data-loaded",
+                json!({ "run": run, "n-train": r.n_train, "root": r.clean_root }),
+            ),
+            (
+                "attack",
+                json!({ "run": run, "kind": r.attack.kind, "at": r.attack.at,
+                        "changed": r.n_poison, "root": r.data_root }),
+            ),
+            (
+                "model-trained",
+                json!({ "run": run, "fingerprint": r.model_fingerprint }),
+            ),
+        ];
+        for d in &r.defenses {
+            let removed = d.detection.as_ref().map(|det| det.tp + det.fp);
+            events.push((
+                "defense",
+                json!({ "run": run, "name": d.name, "kind": d.kind, "removed": removed }),
+            ));
+        }
+        events.push((
+            "metrics-written",
+            json!({ "run": run, "ca": r.poisoned.ca, "asr": r.poisoned.asr }),
+        ));
+        for (event, details) in events {
+            log.append(&time, event, details)
+                .map_err(RunError::io(path.clone()))?;
+        }
+    }
+    Ok(())
 }
 
 const CSV_METRICS: &[&str] = &[

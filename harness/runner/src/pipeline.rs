@@ -712,7 +712,7 @@ pub(crate) fn run_one(
             defenses.push(record);
             continue;
         }
-        if d.kind.monitor().is_some() {
+        if d.kind.is_monitor() {
             let record = match monitor_checks.next() {
                 Some(Ok((poisoned, clean))) => DefenseRecord {
                     monitor: Some(monitor_record(&poisoned, &clean)),

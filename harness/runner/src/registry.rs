@@ -442,6 +442,11 @@ impl DefenseKind {
         }
     }
 
+    /// Whether this is a round monitor (`canary`, `cusum`).
+    pub fn is_monitor(&self) -> bool {
+        matches!(self, DefenseKind::Canary(_) | DefenseKind::Cusum(_))
+    }
+
     /// A fresh round monitor, for `canary` and `cusum`.
     pub(crate) fn monitor(&self) -> Option<Box<dyn Monitor>> {
         match self {

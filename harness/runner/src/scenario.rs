@@ -432,7 +432,7 @@ impl Scenario {
         // audits on the trusted samples.
         if let (Some(d), Some(point)) = (&data, points.first()) {
             for (i, def) in point.defenses.iter().enumerate() {
-                if def.kind.monitor().is_none() {
+                if !def.kind.is_monitor() {
                     continue;
                 }
                 let idx = i.to_string();

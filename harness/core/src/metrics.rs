@@ -96,6 +96,60 @@ pub fn auroc(scores: &[f64], is_poison: &[bool]) -> Option<f64> {
     Some((rank_sum - p * (p + 1.0) / 2.0) / (p * n))
 }
 
+/// The false-positive rates at which [`roc_tpr`] reads the ROC curve: fine
+/// at the low end, where a filter is usable, coarse above.
+pub const ROC_FPRS: [f64; 16] = [
+    0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.85, 1.0,
+];
+
+/// The ROC curve of `scores` (higher = more suspicious) read at each false
+/// positive rate in `fprs`: the largest TPR reachable by a threshold whose
+/// FPR does not exceed it (thresholds between distinct scores; tied scores
+/// move together). `None` when either class is empty.
+///
+/// # Panics
+/// When the slices differ in length.
+pub fn roc_tpr(scores: &[f64], is_poison: &[bool], fprs: &[f64]) -> Option<Vec<f64>> {
+    assert_eq!(scores.len(), is_poison.len(), "scores and mask lengths");
+    let pos = is_poison.iter().filter(|&&p| p).count();
+    let neg = is_poison.len() - pos;
+    if pos == 0 || neg == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    // The curve's corners: (fpr, tpr) after each group of tied scores.
+    let mut corners = vec![(0.0, 0.0)];
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
+            j += 1;
+        }
+        for &k in &order[i..=j] {
+            if is_poison[k] {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+        }
+        corners.push((fp as f64 / neg as f64, tp as f64 / pos as f64));
+        i = j + 1;
+    }
+    Some(
+        fprs.iter()
+            .map(|&f| {
+                corners
+                    .iter()
+                    .filter(|&&(x, _)| x <= f + 1e-12)
+                    .map(|&(_, y)| y)
+                    .fold(0.0, f64::max)
+            })
+            .collect(),
+    )
+}
+
 /// Share of `predicted` equal to `expected`; `None` for no samples.
 /// Clean accuracy (CA) with true labels, attack success rate (ASR) with the
 /// attacker's targets, robust accuracy (RA) with true labels on triggered inputs.
@@ -311,5 +365,18 @@ mod tests {
         let one = Summary::of(&[0.3]).unwrap();
         assert_eq!((one.std, one.ci95), (None, None));
         assert_eq!(Summary::of(&[]), None);
+    }
+
+    #[test]
+    fn roc_is_read_at_the_given_false_positive_rates() {
+        // Scores: poisons 0.9, 0.7; clean 0.8, 0.3, 0.2, 0.1.
+        let scores = [0.9, 0.8, 0.7, 0.3, 0.2, 0.1];
+        let mask = [true, false, true, false, false, false];
+        let tpr = roc_tpr(&scores, &mask, &[0.0, 0.25, 0.5, 1.0]).unwrap();
+        assert_eq!(tpr, [0.5, 1.0, 1.0, 1.0]);
+        // Tied scores move together: one poison and one clean at 0.5.
+        let tpr = roc_tpr(&[0.5, 0.5, 0.1], &[true, false, false], &[0.0, 0.5]).unwrap();
+        assert_eq!(tpr, [0.0, 1.0]);
+        assert_eq!(roc_tpr(&[0.1], &[true], &[0.0]), None);
     }
 }

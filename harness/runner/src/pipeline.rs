@@ -474,6 +474,8 @@ impl Baseline<'_> {
             precision: c.precision(),
             f1: c.f1(),
             auroc: metrics::auroc(&verdict.scores, mask),
+            roc_tpr: metrics::roc_tpr(&verdict.scores, mask, &metrics::ROC_FPRS)
+                .unwrap_or_default(),
         };
         let kept: Vec<usize> = (0..mask.len()).filter(|&i| !verdict.flags[i]).collect();
         let test = &self.ctx.data.test;

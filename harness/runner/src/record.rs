@@ -115,6 +115,10 @@ pub struct Detection {
     pub f1: Option<f64>,
     /// Area under the ROC curve of the scores.
     pub auroc: Option<f64>,
+    /// The ROC curve's TPR at each false-positive rate of
+    /// `poisonlab_core::metrics::ROC_FPRS`; empty when undefined.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roc_tpr: Vec<f64>,
 }
 
 /// How an input-time detector screens test inputs.

@@ -1,6 +1,6 @@
 //! `poisonlab`: run data-poisoning scenarios and score defenses.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -51,6 +51,30 @@ enum Command {
         /// Exit 1 with a table of every unmet [expect] entry.
         #[arg(long)]
         check: bool,
+        /// Run only the sweep points where KEY has VALUE (`attack.rate=0.05`);
+        /// repeat for several keys. A later run without it fills in the rest.
+        #[arg(long, value_name = "KEY=VALUE")]
+        only: Vec<String>,
+        /// Repeats per point instead of the scenario's `repeats` (this makes it
+        /// another scenario for an existing results folder: use --out or --fresh).
+        #[arg(long)]
+        repeats: Option<u64>,
+    },
+    /// Rewrite runs.csv, summary.json, report.md, report.html and audit.jsonl
+    /// of a results folder from its scenario.toml and runs.jsonl alone.
+    Report {
+        /// The results folder.
+        dir: PathBuf,
+    },
+    /// Put several results folders side by side (Markdown to stdout), marking
+    /// differences larger than the 95 % confidence intervals.
+    Compare {
+        /// Results folders; the first one's points and defenses set the rows.
+        #[arg(required = true, num_args = 2..)]
+        dirs: Vec<PathBuf>,
+        /// Also write the table as a self-contained HTML page.
+        #[arg(long)]
+        html: Option<PathBuf>,
     },
     /// Write a new ed25519 key pair: KEY (private, owner-only) and KEY.pub.
     Keygen {
@@ -70,8 +94,15 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// List data sources, models, attacks and defenses.
-    List,
+    /// List data sources, models, attacks and defenses, or a scenario's planned runs.
+    List {
+        /// Print this scenario's planned runs and a rough time estimate instead.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Threads the time estimate assumes [default: number of cores].
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Look at, download and export datasets.
     #[command(subcommand)]
     Data(DataCommand),
@@ -125,11 +156,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             quiet,
             fresh,
             check,
+            only,
+            repeats,
         } => {
-            let scenario = match load_scenario(&file) {
+            let mut scenario = match load_scenario(&file) {
                 Ok(s) => s,
                 Err(problems) => {
                     eprintln!("{problems}");
+                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                }
+            };
+            let points = match restrict(&mut scenario, &only, repeats) {
+                Ok(p) => p,
+                Err(message) => {
+                    eprintln!("{}: {message}", file.display());
                     return Ok(ExitCode::from(EXIT_BAD_INPUT));
                 }
             };
@@ -146,6 +186,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 out,
                 threads,
                 fresh,
+                points,
             };
             run_scenario(&scenario, &opts, quiet, check)
         }
@@ -183,7 +224,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keygen { out } => integrity::keygen(&out),
         Command::Manifest(cmd) => integrity::manifest(cmd),
         Command::Audit(cmd) => integrity::audit(cmd),
-        Command::List => {
+        Command::Report { dir } => match poisonlab_runner::regenerate(&dir) {
+            Ok(summary) => {
+                println!(
+                    "{}: report.md, report.html and summary.json rewritten ({} point(s))",
+                    dir.display(),
+                    summary.len()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                Ok(ExitCode::from(EXIT_BAD_INPUT))
+            }
+        },
+        Command::Compare { dirs, html } => match poisonlab_runner::compare(&dirs) {
+            Ok(c) => {
+                print!("{}", c.markdown());
+                if let Some(path) = html {
+                    std::fs::write(&path, c.html())
+                        .with_context(|| format!("writing {}", path.display()))?;
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                Ok(ExitCode::from(EXIT_BAD_INPUT))
+            }
+        },
+        Command::List {
+            scenario: Some(file),
+            threads,
+        } => plan(&file, threads),
+        Command::List { scenario: None, .. } => {
             let mut section = "";
             for (group, name, about) in CATALOGUE {
                 if *group != section {
@@ -195,6 +268,104 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Apply `--repeats` to the scenario and turn `--only KEY=VALUE` filters into
+/// the sweep points to run (`None`: all of them).
+fn restrict(
+    scenario: &mut Scenario,
+    only: &[String],
+    repeats: Option<u64>,
+) -> Result<Option<Vec<usize>>, String> {
+    if let Some(n) = repeats {
+        if n == 0 {
+            return Err("--repeats must be at least 1".into());
+        }
+        scenario.meta.repeats = n;
+    }
+    if only.is_empty() {
+        return Ok(None);
+    }
+    let mut keep: Vec<usize> = (0..scenario.points.len()).collect();
+    for filter in only {
+        let Some((key, value)) = filter.split_once('=') else {
+            return Err(format!(
+                "--only {filter:?}: expected KEY=VALUE, e.g. attack.rate=0.05"
+            ));
+        };
+        let (key, value) = (key.trim(), value.trim());
+        if !scenario.sweep.iter().any(|(k, _)| k == key) {
+            let swept: Vec<&str> = scenario.sweep.iter().map(|(k, _)| k.as_str()).collect();
+            return Err(format!(
+                "--only {filter:?}: {key} is not swept (swept: {})",
+                if swept.is_empty() {
+                    "nothing".into()
+                } else {
+                    swept.join(", ")
+                }
+            ));
+        }
+        // Compare as TOML values, so 0.05 matches 0.05 and source matches "source".
+        let wanted = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|t| t.get("v").cloned())
+            .unwrap_or_else(|| toml::Value::String(value.to_string()));
+        keep.retain(|&i| {
+            scenario.points[i]
+                .assignments
+                .iter()
+                .any(|(k, v)| k == key && *v == wanted)
+        });
+        if keep.is_empty() {
+            return Err(format!("--only {filter:?}: no sweep point has that value"));
+        }
+    }
+    Ok(Some(keep))
+}
+
+/// `list --scenario FILE`: the planned runs and a rough time estimate.
+fn plan(file: &Path, threads: Option<usize>) -> anyhow::Result<ExitCode> {
+    let scenario = match load_scenario(file) {
+        Ok(s) => s,
+        Err(problems) => {
+            eprintln!("{problems}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    let data = match poisonlab_runner::load_checked(&scenario, &file.display().to_string()) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!(
+        "{}: {} point(s) × {} repeat(s) = {} run(s), {} training samples",
+        scenario.meta.name,
+        scenario.points.len(),
+        scenario.meta.repeats,
+        scenario.n_runs(),
+        data.train.len()
+    );
+    for p in &scenario.points {
+        let label = if p.assignments.is_empty() {
+            "(no sweep)".to_string()
+        } else {
+            p.assignments
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!("  {label}: repeats 0..{}", scenario.meta.repeats);
+    }
+    let secs = poisonlab_runner::estimate_seconds(&scenario, data.train.len(), threads);
+    println!(
+        "estimated: at least {secs:.0} s of training on {threads} thread(s) (release build; defenses and evaluation add to it)"
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_scenario(

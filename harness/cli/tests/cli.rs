@@ -641,3 +641,125 @@ fn manifest_sign_and_verify_name_every_changed_record() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no-such.pub"));
 }
+
+#[test]
+fn a_sweep_killed_mid_run_resumes_to_the_uninterrupted_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = TINY
+        .replace(
+            "\"attack.rate\" = [0.2, 0.6]",
+            "\"attack.rate\" = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]",
+        )
+        .replace("[[defense]]\nkind = \"strip\"\nn = 5\n", "");
+    let scenario = write_scenario(tmp.path(), "twelve.toml", &text);
+    let (whole, killed) = (tmp.path().join("whole"), tmp.path().join("killed"));
+    run(&scenario, &whole, &["--threads", "1"]);
+    let runs = killed.join("runs.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_poisonlab"))
+        .args(["run", scenario.to_str().unwrap(), "--out"])
+        .arg(&killed)
+        .args(["--quiet", "--threads", "1"])
+        .spawn()
+        .unwrap();
+    // SIGKILL once a few runs are on disk (the last line may be half written).
+    let start = std::time::Instant::now();
+    while fs::read_to_string(&runs).map_or(0, |t| t.lines().count()) < 4
+        && start.elapsed() < std::time::Duration::from_secs(120)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = fs::read_to_string(&runs)
+        .unwrap_or_default()
+        .lines()
+        .count();
+    assert!(before < 12, "the run finished before it could be killed");
+    let o = run(&scenario, &killed, &["--threads", "2"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("resumed") || before == 0);
+    let lines: Vec<String> = fs::read_to_string(&runs)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(lines.len(), 12);
+    for f in FILES {
+        assert_eq!(
+            without_timings(&whole.join(f)),
+            without_timings(&killed.join(f)),
+            "{f} differs"
+        );
+    }
+}
+
+#[test]
+fn only_report_and_compare() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(tmp.path(), "tiny.toml", TINY);
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    run(&scenario, &a, &["--only", "attack.rate=0.2"]);
+    assert_eq!(
+        fs::read_to_string(a.join("runs.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+    // A full run later into the same folder keeps those and adds the rest.
+    run(&scenario, &a, &[]);
+    assert_eq!(
+        fs::read_to_string(a.join("runs.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        4
+    );
+    let o = poisonlab(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--only",
+        "attack.rate=0.9",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no sweep point has that value"));
+    // report rebuilds the derived files from runs.jsonl alone.
+    let summary = fs::read_to_string(a.join("summary.json")).unwrap();
+    fs::remove_file(a.join("summary.json")).unwrap();
+    fs::remove_file(a.join("report.md")).unwrap();
+    let o = poisonlab(&["report", a.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(fs::read_to_string(a.join("summary.json")).unwrap(), summary);
+    assert!(a.join("report.md").exists());
+    // compare: a different seed differs somewhere; the same folder never does.
+    run(
+        &write_scenario(
+            tmp.path(),
+            "other.toml",
+            &TINY.replace("seed = 11", "seed = 12"),
+        ),
+        &b,
+        &[],
+    );
+    let html = tmp.path().join("c.html");
+    let o = poisonlab(&[
+        "compare",
+        a.to_str().unwrap(),
+        a.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let same = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        same.contains("| attack.rate=0.2 | poisoned.asr |"),
+        "{same}"
+    );
+    assert!(!same.lines().any(|l| l.ends_with("| ‡ |")), "{same}");
+    assert!(fs::read_to_string(&html).unwrap().contains("<table>"));
+    let o = poisonlab(&["compare", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert!(o.status.success());
+    // list --scenario plans the runs.
+    let o = poisonlab(&["list", "--scenario", scenario.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("2 point(s) × 2 repeat(s) = 4 run(s)"), "{out}");
+}

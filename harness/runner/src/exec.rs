@@ -36,6 +36,9 @@ pub struct RunOptions {
     pub threads: usize,
     /// Discard earlier results in `out` instead of resuming.
     pub fresh: bool,
+    /// Run only these sweep points (indices into `Scenario::points`); `None`
+    /// runs them all. Results of other points already in `out` are kept.
+    pub points: Option<Vec<usize>>,
 }
 
 /// What a finished `run` produced.
@@ -184,7 +187,14 @@ pub fn run(
     let mut log = RunsLog::open(&dir.join(files::RUNS), &kept)?;
     progress.planned(plan.len(), resumed);
 
-    let pending: Vec<usize> = (0..plan.len()).filter(|&i| done[i].is_none()).collect();
+    let wanted = |i: usize| {
+        opts.points
+            .as_ref()
+            .is_none_or(|ps| ps.contains(&plan[i].point))
+    };
+    let pending: Vec<usize> = (0..plan.len())
+        .filter(|&i| done[i].is_none() && wanted(i))
+        .collect();
     let mut failures = Vec::new();
     if !pending.is_empty() {
         let ctx = RunContext {

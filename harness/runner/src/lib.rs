@@ -17,6 +17,7 @@ mod problem;
 mod record;
 mod registry;
 mod report;
+mod reports;
 mod results;
 mod scenario;
 mod spec;
@@ -30,6 +31,7 @@ pub use pipeline::LoadedData;
 pub use problem::{Problem, Problems};
 pub use record::{DefenseRecord, Detection, LabelTest, ModelEval, MonitorRecord, RunRecord};
 pub use registry::{AttackSpec, Custody, DataFacts, DefenseKind};
+pub use reports::{Comparison, compare, estimate_seconds, read_results, regenerate};
 pub use results::files;
 pub use scenario::{
     CATALOGUE, DataCommon, DataSpec, DefenseSpec, IntegritySpec, Meta, Normalize, Point, Scenario,

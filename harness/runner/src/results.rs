@@ -26,6 +26,8 @@ pub mod files {
     pub const SUMMARY: &str = "summary.json";
     /// Tables for people.
     pub const REPORT: &str = "report.md";
+    /// The report as one self-contained page with inline SVG charts.
+    pub const HTML: &str = "report.html";
     /// Hash-chained log of what every run did (its `.head` file beside it).
     pub const AUDIT: &str = "audit.jsonl";
 }
@@ -111,6 +113,10 @@ pub fn write_all(
     write_atomic(
         &dir.join(files::REPORT),
         report::markdown(scenario, records, &summary).as_bytes(),
+    )?;
+    write_atomic(
+        &dir.join(files::HTML),
+        crate::html::html_report(scenario, records, &summary).as_bytes(),
     )?;
     write_audit(dir, records)?;
     Ok(summary)

@@ -1,0 +1,1990 @@
+//! report.html: the report as one self-contained page with inline SVG charts.
+//!
+//! It mirrors report.md section by section, adds a chart above each table, and
+//! ends with the resolved scenario. Charts are drawn with plotters' SVG
+//! backend (text stays `<text>`, so no font is needed to draw). Nothing is
+//! fetched: no script, stylesheet, font or image lives outside the file. The
+//! page depends only on its inputs (no timestamps, no random ids), so the same
+//! records give the same bytes.
+
+use std::error::Error;
+use std::fmt::Write as _;
+
+use plotters::coord::Shift;
+use plotters::coord::combinators::WithKeyPoints;
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+use poisonlab_core::metrics::ROC_FPRS;
+
+use crate::record::RunRecord;
+use crate::scenario::{Scenario, Source};
+use crate::summary::{PointSummary, indexmap_like::OrderedMap, point_label};
+
+/// The whole page.
+pub fn html_report(scenario: &Scenario, records: &[RunRecord], summary: &[PointSummary]) -> String {
+    let ctx = Ctx {
+        records,
+        summary,
+        sweep: SweepAxis::of(summary),
+        defenses: defenses_of(records.iter()),
+    };
+    let mut sections: Vec<Section> = Vec::new();
+    if !summary.is_empty() {
+        sections.push(ctx.attack_section());
+        sections.extend(ctx.roc_section());
+        sections.extend(ctx.detection_section());
+        sections.extend(ctx.rounds_section());
+        sections.extend(ctx.input_section());
+        sections.extend(ctx.monitor_section());
+    }
+    sections.push(Section {
+        id: "scenario",
+        title: "Scenario".into(),
+        body: format!(
+            "<p>The scenario as resolved, every default filled in (the versions are at its end).</p>\n\
+             <pre>{}</pre>\n",
+            esc(&scenario.resolved_toml())
+        ),
+    });
+
+    let mut out = String::new();
+    let m = &scenario.meta;
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{} — poisonlab report</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
+        esc(&m.name),
+        esc(&m.name)
+    );
+    if !m.description.is_empty() {
+        let _ = writeln!(out, "<p class=\"lead\">{}</p>", esc(&m.description));
+    }
+    out.push_str("<ul>\n");
+    for (what, text) in describe(scenario) {
+        let _ = writeln!(out, "<li>{what}: {}</li>", esc(&text));
+    }
+    out.push_str("</ul>\n");
+    let _ = writeln!(
+        out,
+        "<p>Seed {}, {} repeat(s) per point, {} run(s) finished. Charts show the mean over \
+         repeats with the 95 % confidence interval as bars; tables give each number as mean \
+         ± the half-width of that interval; — means undefined (for example ASR without a \
+         targeted attack, or recovery when poisoning cost no accuracy).</p>",
+        m.seed,
+        m.repeats,
+        records.len()
+    );
+    if !scenario.sweep.is_empty() {
+        let keys: Vec<String> = scenario.sweep.iter().map(|(k, _)| esc(k)).collect();
+        let _ = writeln!(out, "<p>Swept: {}.</p>", keys.join(", "));
+    }
+    if records.is_empty() {
+        out.push_str("<p>No run has finished yet.</p>\n");
+    }
+    out.push_str(&errors_list(records));
+    out.push_str("<nav>\n<ul>\n");
+    for s in &sections {
+        let _ = writeln!(out, "<li><a href=\"#{}\">{}</a></li>", s.id, esc(&s.title));
+    }
+    out.push_str("</ul>\n</nav>\n");
+    for s in &sections {
+        let _ = write!(
+            out,
+            "<section id=\"{}\">\n<h2>{}</h2>\n{}</section>\n",
+            s.id,
+            esc(&s.title),
+            s.body
+        );
+    }
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+const STYLE: &str = "\
+body{font-family:sans-serif;color:#111;max-width:62rem;margin:1rem auto;padding:0 1rem;line-height:1.4}
+h2{border-bottom:1px solid #ccc;margin-top:2rem}
+figure{margin:1rem 0}
+figure svg{display:block;max-width:100%;height:auto}
+figcaption{font-size:.9rem;color:#333}
+.wide{overflow-x:auto}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1.5rem}
+th,td{border:1px solid #bbb;padding:.2rem .45rem;text-align:right;white-space:nowrap}
+th:first-child,td:first-child,th.name,td.name{text-align:left}
+thead th{background:#f0f0f0}
+pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;font-size:.8rem}
+.error{color:#a00}
+@media print{
+body{max-width:none;margin:0;color:#000}
+figure,table,pre{break-inside:avoid;page-break-inside:avoid}
+h2,h3{break-after:avoid;page-break-after:avoid}
+figcaption,thead th{color:#000}
+a{color:#000;text-decoration:none}
+nav{display:none}
+.wide{overflow:visible}
+pre{white-space:pre-wrap}
+}
+";
+
+/// One `<h2>` section: its anchor, heading and HTML.
+struct Section {
+    id: &'static str,
+    title: String,
+    body: String,
+}
+
+/// Escape text for HTML content and attribute values.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Data, model and attack lines, as report.md words them.
+fn describe(scenario: &Scenario) -> [(&'static str, String); 3] {
+    let data = match &scenario.data.source {
+        Source::SyntheticDigits(p) => format!(
+            "synthetic-digits ({} train / {} test generated)",
+            p.train, p.test
+        ),
+        Source::Blobs(p) => format!("blobs ({} classes, {} dimensions)", p.classes, p.dim),
+        Source::Idx(p) => format!("idx files ({})", p.train_images.display()),
+        Source::Cifar10(dir) => format!("cifar10 batches ({})", dir.display()),
+        Source::Csv(p) => format!(
+            "csv files ({}, label column {:?})",
+            p.train.display(),
+            p.label_column
+        ),
+    };
+    let first = scenario.points.first();
+    let model = first.map_or(String::new(), |p| {
+        format!(
+            "{:?}, {} epochs, batch {}, Adam lr {}",
+            p.model.kind, p.model.epochs, p.model.batch_size, p.model.learning_rate
+        )
+        .to_lowercase()
+    });
+    let attack = first.map_or("none".into(), |p| {
+        format!("{} (acts at the {:?})", p.attack.describe(), p.attack_at).to_lowercase()
+    });
+    [("data", data), ("model", model), ("attack", attack)]
+}
+
+/// Defenses that produced no result, as a list (empty when none failed).
+fn errors_list(records: &[RunRecord]) -> String {
+    let items: Vec<String> = records
+        .iter()
+        .flat_map(|r| {
+            r.defenses.iter().filter_map(move |d| {
+                d.error.as_ref().map(|e| {
+                    format!(
+                        "<li>{}, repeat {}: {}: {}</li>",
+                        esc(&point_label(&r.point)),
+                        r.repeat,
+                        esc(&d.name),
+                        esc(e)
+                    )
+                })
+            })
+        })
+        .collect();
+    if items.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<p class=\"error\">Defenses that produced no result:</p>\n<ul class=\"error\">\n{}\n</ul>\n",
+        items.join("\n")
+    )
+}
+
+// ---------------------------------------------------------------- numbers
+
+/// Mean and 95 % CI half-width of `key`, when defined.
+fn stat(metrics: &OrderedMap, key: &str) -> Option<(f64, Option<f64>)> {
+    metrics
+        .get(key)
+        .filter(|s| s.mean.is_finite())
+        .map(|s| (s.mean, s.ci95.filter(|c| c.is_finite())))
+}
+
+/// `mean ± ci95` with three decimals; `—` when undefined.
+fn cell(metrics: &OrderedMap, key: &str) -> String {
+    match metrics.get(key) {
+        None => "—".into(),
+        Some(s) => match s.ci95 {
+            Some(ci) => format!("{:.3} ± {:.3}", s.mean, ci),
+            None => format!("{:.3}", s.mean),
+        },
+    }
+}
+
+/// A count: an integer when every repeat agrees, else the mean with one decimal.
+fn count_cell(metrics: &OrderedMap, key: &str) -> String {
+    match metrics.get(key) {
+        None => "—".into(),
+        Some(s) if s.std.is_none_or(|sd| sd == 0.0) => format!("{}", s.mean.round()),
+        Some(s) => format!("{:.1}", s.mean),
+    }
+}
+
+/// A JSON scalar as a label: strings without quotes.
+fn value_label(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A number for a label: integers without decimals, else up to three decimals.
+fn num_label(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// An HTML table (every cell escaped); the first column is a name column.
+fn table(head: &[String], rows: &[Vec<String>]) -> String {
+    let mut out = String::from("<div class=\"wide\">\n<table>\n<thead><tr>");
+    for h in head {
+        let _ = write!(out, "<th scope=\"col\">{}</th>", esc(h));
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    for row in rows {
+        out.push_str("<tr>");
+        for (i, c) in row.iter().enumerate() {
+            if i == 0 {
+                let _ = write!(out, "<th scope=\"row\" class=\"name\">{}</th>", esc(c));
+            } else {
+                let _ = write!(out, "<td>{}</td>", esc(c));
+            }
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody>\n</table>\n</div>\n");
+    out
+}
+
+// ---------------------------------------------------------------- defenses
+
+/// Defense names and kinds in first-seen order.
+fn defenses_of<'a>(records: impl Iterator<Item = &'a RunRecord>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for r in records {
+        for d in &r.defenses {
+            if !out.iter().any(|(n, _)| *n == d.name) {
+                out.push((d.name.clone(), d.kind.clone()));
+            }
+        }
+    }
+    out
+}
+
+fn names_of<'a>(
+    listed: &'a [(String, String)],
+    kind: &'a str,
+) -> impl Iterator<Item = &'a String> + 'a {
+    listed
+        .iter()
+        .filter(move |(_, k)| k == kind)
+        .map(|(n, _)| n)
+}
+
+/// Filter rows as report.md orders them: the `perfect` ceiling, the filters
+/// (and provenance) by `f1` best first (undefined last, then in listed order),
+/// then the other references. `true` marks a reference.
+fn filter_rows(
+    listed: &[(String, String)],
+    f1: impl Fn(&str) -> Option<f64>,
+) -> Vec<(String, bool)> {
+    let mut filters: Vec<&String> = names_of(listed, "filter")
+        .chain(names_of(listed, "provenance"))
+        .collect();
+    filters.sort_by(|a, b| match (f1(a), f1(b)) {
+        (Some(x), Some(y)) => y.total_cmp(&x),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+    let references: Vec<&String> = names_of(listed, "reference").collect();
+    references
+        .iter()
+        .filter(|n| **n == "perfect")
+        .map(|n| ((*n).clone(), true))
+        .chain(filters.into_iter().map(|n| (n.clone(), false)))
+        .chain(
+            references
+                .iter()
+                .filter(|n| **n != "perfect")
+                .map(|n| ((*n).clone(), true)),
+        )
+        .collect()
+}
+
+// ---------------------------------------------------------------- sweep axis
+
+/// How sweep points sit on a chart's x axis: the first swept key gives x,
+/// the other keys (if any) split the points into groups drawn as separate charts.
+struct SweepAxis {
+    key: String,
+    numeric: bool,
+    /// Each distinct value: its x and its label.
+    ticks: Vec<(f64, String)>,
+    /// Label of the other keys' values ("" without other keys) → (summary index, x).
+    groups: Vec<(String, Vec<(usize, f64)>)>,
+}
+
+impl SweepAxis {
+    fn of(summary: &[PointSummary]) -> Option<SweepAxis> {
+        let key = summary.first()?.point.keys().next()?.clone();
+        let mut values: Vec<&serde_json::Value> = Vec::new();
+        for p in summary {
+            if let Some(v) = p.point.get(&key)
+                && !values.contains(&v)
+            {
+                values.push(v);
+            }
+        }
+        let numeric = values
+            .iter()
+            .all(|v| v.as_f64().is_some_and(f64::is_finite));
+        let x_of = |v: &serde_json::Value| -> Option<f64> {
+            if numeric {
+                v.as_f64()
+            } else {
+                values.iter().position(|x| *x == v).map(|i| i as f64)
+            }
+        };
+        let mut ticks: Vec<(f64, String)> = values
+            .iter()
+            .filter_map(|v| Some((x_of(v)?, value_label(v))))
+            .collect();
+        ticks.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut groups: Vec<(String, Vec<(usize, f64)>)> = Vec::new();
+        for (i, p) in summary.iter().enumerate() {
+            let Some(x) = p.point.get(&key).and_then(x_of) else {
+                continue;
+            };
+            let mut rest = p.point.clone();
+            rest.shift_remove(&key);
+            let label = if rest.is_empty() {
+                String::new()
+            } else {
+                point_label(&rest)
+            };
+            match groups.iter_mut().find(|(l, _)| *l == label) {
+                Some((_, g)) => g.push((i, x)),
+                None => groups.push((label, vec![(i, x)])),
+            }
+        }
+        for (_, g) in &mut groups {
+            g.sort_by(|a, b| a.1.total_cmp(&b.1));
+        }
+        Some(SweepAxis {
+            key,
+            numeric,
+            ticks,
+            groups,
+        })
+    }
+
+    fn axis(&self) -> Axis {
+        let lo = self.ticks.first().map_or(0.0, |t| t.0);
+        let hi = self.ticks.last().map_or(1.0, |t| t.0);
+        let pad = if hi > lo {
+            (hi - lo) * 0.06
+        } else {
+            (lo.abs() * 0.1).max(0.5)
+        };
+        let range = if self.numeric {
+            (lo - pad, hi + pad)
+        } else {
+            (lo - 0.5, hi + 0.5)
+        };
+        let mut ticks = self.ticks.clone();
+        if self.numeric {
+            thin_labels(&mut ticks, range);
+        } else {
+            let room = PLOT_INNER / ticks.len().max(1) as f64;
+            for t in &mut ticks {
+                t.1 = clip(&t.1, (room / CHAR_PX) as usize);
+            }
+        }
+        Axis {
+            desc: self.key.clone(),
+            range,
+            ticks,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- sections
+
+struct Ctx<'a> {
+    records: &'a [RunRecord],
+    summary: &'a [PointSummary],
+    sweep: Option<SweepAxis>,
+    /// Every defense of every record, first-seen order.
+    defenses: Vec<(String, String)>,
+}
+
+/// A line or bar series: `prefix.suffix` is a metric key in the summary.
+struct Series {
+    label: String,
+    style: Style,
+    prefix: String,
+}
+
+/// A measured quantity shown for every series.
+struct Measure {
+    /// Short name (table header, legend).
+    name: &'static str,
+    /// Long name (chart title).
+    long: &'static str,
+    /// Metric key suffix.
+    suffix: &'static str,
+    /// Drawn in the chart (else table only).
+    chart: bool,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Scale {
+    /// 0 to 1.
+    Rate,
+    /// 0 to the largest value.
+    Count,
+}
+
+impl Ctx<'_> {
+    fn records_at<'r>(&'r self, point: &'r PointSummary) -> impl Iterator<Item = &'r RunRecord> {
+        self.records.iter().filter(move |r| r.point == point.point)
+    }
+
+    /// Suffix for a point's heading or title ("" without a sweep).
+    fn point_title(point: &PointSummary) -> String {
+        if point.point.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", point.label())
+        }
+    }
+
+    fn h3(point: &PointSummary) -> String {
+        if point.point.is_empty() {
+            String::new()
+        } else {
+            format!("<h3>{}</h3>\n", esc(&point.label()))
+        }
+    }
+
+    /// Charts of `measures` for each series across the sweep (a line per series
+    /// against the first swept key), or one grouped bar chart without a sweep;
+    /// then a table of every point × series.
+    fn across_points(&self, series: &[Series], measures: &[Measure], scale: Scale) -> String {
+        let mut out = String::new();
+        let charted: Vec<&Measure> = measures.iter().filter(|m| m.chart).collect();
+        let value = |i: usize, s: &Series, m: &Measure| {
+            stat(
+                &self.summary[i].metrics,
+                &format!("{}.{}", s.prefix, m.suffix),
+            )
+        };
+        let y_max = |points: &[usize], ms: &[&Measure]| {
+            points
+                .iter()
+                .flat_map(|&i| {
+                    series.iter().flat_map(move |s| {
+                        ms.iter()
+                            .filter_map(move |m| value(i, s, m))
+                            .map(|(v, ci)| v + ci.unwrap_or(0.0))
+                    })
+                })
+                .fold(0.0_f64, f64::max)
+        };
+        let y_axis = |desc: &str, points: &[usize], ms: &[&Measure]| match scale {
+            Scale::Rate => rate_axis(desc),
+            Scale::Count => count_axis(desc, y_max(points, ms)),
+        };
+        match &self.sweep {
+            Some(sweep) => {
+                let x = sweep.axis();
+                for (group, points) in &sweep.groups {
+                    let idx: Vec<usize> = points.iter().map(|p| p.0).collect();
+                    for m in &charted {
+                        let lines: Vec<Line> = series
+                            .iter()
+                            .map(|s| Line {
+                                label: s.label.clone(),
+                                style: s.style,
+                                points: points
+                                    .iter()
+                                    .filter_map(|&(i, x)| value(i, s, m).map(|(v, ci)| (x, v, ci)))
+                                    .collect(),
+                            })
+                            .filter(|l| !l.points.is_empty())
+                            .collect();
+                        if lines.is_empty() {
+                            continue;
+                        }
+                        let mut title = format!("{} ({}) vs {}", m.long, m.name, sweep.key);
+                        if !group.is_empty() {
+                            let _ = write!(title, ", {group}");
+                        }
+                        let y = y_axis(m.name, &idx, &[*m]);
+                        out.push_str(&line_chart(&title, &x, &y, &lines, &[], false));
+                    }
+                }
+            }
+            None => {
+                let with_values: Vec<&Measure> = charted
+                    .iter()
+                    .copied()
+                    .filter(|m| series.iter().any(|s| value(0, s, m).is_some()))
+                    .collect();
+                if !with_values.is_empty() {
+                    let names: Vec<&str> = with_values.iter().map(|m| m.name).collect();
+                    let bars = Bars {
+                        categories: series
+                            .iter()
+                            .map(|s| (s.label.clone(), s.style.reference))
+                            .collect(),
+                        measures: names.clone(),
+                        values: series
+                            .iter()
+                            .map(|s| with_values.iter().map(|m| value(0, s, m)).collect())
+                            .collect(),
+                    };
+                    let title = format!("{} per model", names.join(" and "));
+                    let y = y_axis(&names.join(", "), &[0], &with_values);
+                    out.push_str(&bar_chart(&title, &bars, &y));
+                }
+            }
+        }
+        let mut head: Vec<String> = Vec::new();
+        if self.sweep.is_some() {
+            head.push("point".into());
+        }
+        head.push("series".into());
+        head.extend(measures.iter().map(|m| m.name.to_string()));
+        let mut rows = Vec::new();
+        for p in self.summary {
+            for (j, s) in series.iter().enumerate() {
+                let mut row = Vec::new();
+                if self.sweep.is_some() {
+                    row.push(if j == 0 { p.label() } else { String::new() });
+                }
+                row.push(s.label.clone());
+                row.extend(
+                    measures
+                        .iter()
+                        .map(|m| cell(&p.metrics, &format!("{}.{}", s.prefix, m.suffix))),
+                );
+                rows.push(row);
+            }
+        }
+        out.push_str(&table(&head, &rows));
+        out
+    }
+
+    /// 2. CA and ASR of every model variant.
+    fn attack_section(&self) -> Section {
+        let f1 = |name: &str| {
+            let key = format!("defense.{name}.f1");
+            let v: Vec<f64> = self
+                .summary
+                .iter()
+                .filter_map(|p| p.metrics.get(&key).map(|s| s.mean))
+                .collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        };
+        let mut series = vec![
+            Series {
+                label: "clean".into(),
+                style: CLEAN,
+                prefix: "clean".into(),
+            },
+            Series {
+                label: "poisoned".into(),
+                style: POISONED,
+                prefix: "poisoned".into(),
+            },
+        ];
+        for (name, reference) in filter_rows(&self.defenses, f1) {
+            let prefix = format!("defense.{name}.retrained");
+            let retrained = self
+                .summary
+                .iter()
+                .any(|p| p.metrics.get(&format!("{prefix}.ca")).is_some());
+            if retrained {
+                series.push(Series {
+                    label: if reference {
+                        format!("after {name} (reference)")
+                    } else {
+                        format!("after {name}")
+                    },
+                    style: defense_style(&self.defenses, &name),
+                    prefix,
+                });
+            }
+        }
+        let measures = [
+            Measure {
+                name: "CA",
+                long: "Clean accuracy",
+                suffix: "ca",
+                chart: true,
+            },
+            Measure {
+                name: "ASR",
+                long: "Attack success rate",
+                suffix: "asr",
+                chart: true,
+            },
+            Measure {
+                name: "RA",
+                long: "Robust accuracy",
+                suffix: "ra",
+                chart: false,
+            },
+        ];
+        let mut body = String::from(
+            "<p>CA = clean accuracy, ASR = attack success rate, RA = robust accuracy. \
+             <em>after X</em> is the model retrained on the samples defense X kept; dashed \
+             lines (or shaded bars) are the references: <em>perfect</em> removes exactly the \
+             poisoned samples and <em>random</em> removes as many samples at random.</p>\n",
+        );
+        let n_poison: Vec<String> = self
+            .summary
+            .iter()
+            .map(|p| {
+                let n = count_cell(&p.metrics, "n-poison");
+                if p.point.is_empty() {
+                    n
+                } else {
+                    format!("{n} at {}", p.label())
+                }
+            })
+            .collect();
+        let _ = writeln!(
+            body,
+            "<p>Poisoned training samples: {}.</p>",
+            esc(&n_poison.join("; "))
+        );
+        body.push_str(&self.across_points(&series, &measures, Scale::Rate));
+        Section {
+            id: "attack",
+            title: if self.sweep.is_some() {
+                "Attack and defenses across the sweep".into()
+            } else {
+                "Attack and defenses".into()
+            },
+            body,
+        }
+    }
+
+    /// The filter rows at one point, ordered as in report.md.
+    fn rows_at(&self, point: &PointSummary) -> Vec<(String, bool)> {
+        let listed = defenses_of(self.records_at(point));
+        filter_rows(&listed, |name| {
+            point
+                .metrics
+                .get(&format!("defense.{name}.f1"))
+                .map(|s| s.mean)
+        })
+    }
+
+    /// 3. Mean ROC curve of every filter at each point.
+    fn roc_section(&self) -> Option<Section> {
+        let mut body = String::from(
+            "<p>Each curve is the mean over repeats of the filter's true-positive rate read at \
+             fixed false-positive rates (its scores thresholded at every level); the diagonal \
+             is a detector that guesses.</p>\n",
+        );
+        let mut any = false;
+        for point in self.summary {
+            let runs: Vec<&RunRecord> = self.records_at(point).collect();
+            let curves: Vec<(String, String, Style, Vec<f64>, usize)> = self
+                .rows_at(point)
+                .into_iter()
+                .filter_map(|(name, reference)| {
+                    let (curve, n) = mean_roc(&runs, &name)?;
+                    let label = if reference {
+                        format!("{name} (reference)")
+                    } else {
+                        name.clone()
+                    };
+                    let style = defense_style(&self.defenses, &name);
+                    Some((name, label, style, curve, n))
+                })
+                .collect();
+            if curves.is_empty() {
+                continue;
+            }
+            any = true;
+            body.push_str(&Self::h3(point));
+            let lines: Vec<Line> = curves
+                .iter()
+                .map(|(_, label, style, curve, _)| Line {
+                    label: label.clone(),
+                    style: *style,
+                    points: ROC_FPRS
+                        .iter()
+                        .zip(curve)
+                        .map(|(&x, &y)| (x, y, None))
+                        .collect(),
+                })
+                .collect();
+            let mut x = rate_axis("false-positive rate");
+            x.range = (-0.01, 1.01);
+            let y = rate_axis("true-positive rate");
+            let title = format!("ROC curves{}", Self::point_title(point));
+            body.push_str(&line_chart(&title, &x, &y, &lines, &[], true));
+            let mut head = vec!["defense".to_string(), "runs".into(), "AUROC".into()];
+            head.extend(
+                ROC_FPRS
+                    .iter()
+                    .map(|f| format!("TPR @ FPR {}", num_label(*f))),
+            );
+            let rows: Vec<Vec<String>> = curves
+                .iter()
+                .map(|(name, label, _, curve, n)| {
+                    let mut row = vec![
+                        label.clone(),
+                        n.to_string(),
+                        cell(&point.metrics, &format!("defense.{name}.auroc")),
+                    ];
+                    row.extend(curve.iter().map(|v| format!("{v:.3}")));
+                    row
+                })
+                .collect();
+            body.push_str(&table(&head, &rows));
+        }
+        any.then_some(Section {
+            id: "roc",
+            title: "ROC curves".into(),
+            body,
+        })
+    }
+
+    /// 4. TPR and FPR of every filter at each point, and report.md's filter table.
+    fn detection_section(&self) -> Option<Section> {
+        let mut body = String::from(
+            "<p>Training-set filters, best F1 first, between the <em>perfect</em> ceiling and \
+             the <em>random</em> floor (shaded). TPR = share of the poisoned samples flagged, \
+             FPR = share of the clean samples flagged, FPR clean = share of the unpoisoned \
+             training set the filter flags; CA after / ASR after are measured on the model \
+             retrained on the samples the filter kept.</p>\n",
+        );
+        let mut any = false;
+        for point in self.summary {
+            let rows = self.rows_at(point);
+            if rows.is_empty() {
+                continue;
+            }
+            any = true;
+            body.push_str(&Self::h3(point));
+            let mm = &point.metrics;
+            let bars = Bars {
+                categories: rows.clone(),
+                measures: vec!["TPR", "FPR"],
+                values: rows
+                    .iter()
+                    .map(|(name, _)| {
+                        ["tpr", "fpr"]
+                            .iter()
+                            .map(|m| stat(mm, &format!("defense.{name}.{m}")))
+                            .collect()
+                    })
+                    .collect(),
+            };
+            let title = format!(
+                "Detection: TPR and FPR per filter{}",
+                Self::point_title(point)
+            );
+            body.push_str(&bar_chart(&title, &bars, &rate_axis("rate")));
+            let head: Vec<String> = [
+                "defense",
+                "flagged",
+                "TPR",
+                "FPR",
+                "precision",
+                "F1",
+                "AUROC",
+                "FPR clean",
+                "CA after",
+                "ASR after",
+                "recovery",
+                "DER",
+            ]
+            .map(String::from)
+            .to_vec();
+            let table_rows: Vec<Vec<String>> = rows
+                .iter()
+                .map(|(name, reference)| {
+                    let p = format!("defense.{name}");
+                    let mut row = vec![if *reference {
+                        format!("{name} (reference)")
+                    } else {
+                        name.clone()
+                    }];
+                    row.push(count_cell(mm, &format!("{p}.flagged")));
+                    row.extend(
+                        [
+                            "tpr",
+                            "fpr",
+                            "precision",
+                            "f1",
+                            "auroc",
+                            "clean-fpr",
+                            "retrained.ca",
+                            "retrained.asr",
+                            "recovery",
+                            "der",
+                        ]
+                        .iter()
+                        .map(|m| cell(mm, &format!("{p}.{m}"))),
+                    );
+                    row
+                })
+                .collect();
+            body.push_str(&table(&head, &table_rows));
+            for (name, _) in &rows {
+                let key = format!("defense.{name}.label-test.p-value");
+                if mm.get(&key).is_some() {
+                    let _ = writeln!(
+                        body,
+                        "<p>{}: chi-square test of the training labels against the trusted \
+                         labels, p = {}.</p>",
+                        esc(name),
+                        esc(&cell(mm, &key))
+                    );
+                }
+            }
+        }
+        any.then_some(Section {
+            id: "detection",
+            title: "Detection".into(),
+            body,
+        })
+    }
+
+    /// 5. CA and ASR round by round, with each monitor's mean first alarm.
+    fn rounds_section(&self) -> Option<Section> {
+        if !self.records.iter().any(|r| r.rounds.is_some()) {
+            return None;
+        }
+        let mut body = String::from(
+            "<p>Each model after training on that round's data. ASR = drifting-class test \
+             samples called the drift target; \"other\" = every class but the drifting one. \
+             Vertical lines mark each round monitor's mean first alarm on the poisoned \
+             run.</p>\n",
+        );
+        let mut any = false;
+        for point in self.summary {
+            let mm = &point.metrics;
+            let rounds = (1..)
+                .take_while(|r| mm.get(&format!("round.{r}.ca")).is_some())
+                .count();
+            if rounds == 0 {
+                continue;
+            }
+            any = true;
+            body.push_str(&Self::h3(point));
+            let series = [
+                ("clean CA", CLEAN, "clean-ca"),
+                ("poisoned CA", POISONED, "ca"),
+                ("poisoned ASR", ASR, "asr"),
+                ("poison share", SHARE, "poison-share"),
+            ];
+            let lines: Vec<Line> = series
+                .iter()
+                .map(|(label, style, m)| Line {
+                    label: label.to_string(),
+                    style: *style,
+                    points: (1..=rounds)
+                        .filter_map(|r| {
+                            stat(mm, &format!("round.{r}.{m}")).map(|(v, ci)| (r as f64, v, ci))
+                        })
+                        .collect(),
+                })
+                .filter(|l| !l.points.is_empty())
+                .collect();
+            let monitors: Vec<&String> = names_of(&self.defenses, "monitor").collect();
+            let marks: Vec<Mark> = monitors
+                .iter()
+                .filter_map(|name| {
+                    let s = mm.get(&format!("defense.{name}.first-alarm-round"))?;
+                    Some(Mark {
+                        x: s.mean,
+                        label: format!("{name}: first alarm {}", num_label(s.mean)),
+                    })
+                })
+                .collect();
+            let title = format!("Round by round{}", Self::point_title(point));
+            let y = rate_axis("accuracy / rate");
+            body.push_str(&line_chart(
+                &title,
+                &round_axis(rounds),
+                &y,
+                &lines,
+                &marks,
+                false,
+            ));
+            let silent: Vec<String> = monitors
+                .iter()
+                .filter(|name| {
+                    mm.get(&format!("defense.{name}.first-alarm-round"))
+                        .is_none()
+                        && mm.get(&format!("defense.{name}.alarms")).is_some()
+                })
+                .map(|n| esc(n))
+                .collect();
+            if !silent.is_empty() {
+                let _ = writeln!(
+                    body,
+                    "<p>No alarm on the poisoned run: {}.</p>",
+                    silent.join(", ")
+                );
+            }
+            let head: Vec<String> = [
+                "round",
+                "poison share",
+                "clean CA",
+                "poisoned CA",
+                "ASR",
+                "clean CA other",
+                "poisoned CA other",
+            ]
+            .map(String::from)
+            .to_vec();
+            let rows: Vec<Vec<String>> = (1..=rounds)
+                .map(|r| {
+                    let mut row = vec![r.to_string()];
+                    row.extend(
+                        [
+                            "poison-share",
+                            "clean-ca",
+                            "ca",
+                            "asr",
+                            "clean-ca-other",
+                            "ca-other",
+                        ]
+                        .iter()
+                        .map(|m| cell(mm, &format!("round.{r}.{m}"))),
+                    );
+                    row
+                })
+                .collect();
+            body.push_str(&table(&head, &rows));
+        }
+        any.then_some(Section {
+            id: "rounds",
+            title: "Rounds".into(),
+            body,
+        })
+    }
+
+    fn kind_series(&self, kind: &str) -> Vec<Series> {
+        names_of(&self.defenses, kind)
+            .map(|name| Series {
+                label: name.clone(),
+                style: defense_style(&self.defenses, name),
+                prefix: format!("defense.{name}"),
+            })
+            .collect()
+    }
+
+    /// 6a. Input-time detectors: FAR and FRR.
+    fn input_section(&self) -> Option<Section> {
+        let series = self.kind_series("input-detector");
+        if series.is_empty() {
+            return None;
+        }
+        let measures = [
+            Measure {
+                name: "FAR",
+                long: "False acceptance rate",
+                suffix: "far",
+                chart: true,
+            },
+            Measure {
+                name: "FRR",
+                long: "False rejection rate",
+                suffix: "frr",
+                chart: true,
+            },
+        ];
+        let mut body = String::from(
+            "<p>FAR = attack test inputs let through, FRR = clean test inputs rejected.</p>\n",
+        );
+        body.push_str(&self.across_points(&series, &measures, Scale::Rate));
+        Some(Section {
+            id: "input-detectors",
+            title: "Input-time detectors".into(),
+            body,
+        })
+    }
+
+    /// 6b. Round monitors: first alarm, alarmed rounds, false alarms.
+    fn monitor_section(&self) -> Option<Section> {
+        let series = self.kind_series("monitor");
+        if series.is_empty() {
+            return None;
+        }
+        let measures = [
+            Measure {
+                name: "first alarm round",
+                long: "First alarm on the poisoned run",
+                suffix: "first-alarm-round",
+                chart: true,
+            },
+            Measure {
+                name: "alarmed rounds",
+                long: "Rounds that alarmed on the poisoned run",
+                suffix: "alarms",
+                chart: true,
+            },
+            Measure {
+                name: "false alarms",
+                long: "Rounds that alarmed on the clean run",
+                suffix: "false-alarms",
+                chart: true,
+            },
+        ];
+        let mut body = String::from(
+            "<p>First alarm = first round whose check alarmed on the poisoned run (— when none \
+             did); false alarms = rounds that alarmed on the clean run of the same length.</p>\n",
+        );
+        body.push_str(&self.across_points(&series, &measures, Scale::Count));
+        Some(Section {
+            id: "monitors",
+            title: "Round monitors".into(),
+            body,
+        })
+    }
+}
+
+/// The mean over `runs` of defense `name`'s ROC curve, and how many runs had one.
+fn mean_roc(runs: &[&RunRecord], name: &str) -> Option<(Vec<f64>, usize)> {
+    let curves: Vec<&Vec<f64>> = runs
+        .iter()
+        .filter_map(|r| r.defenses.iter().find(|d| d.name == name))
+        .filter_map(|d| d.detection.as_ref())
+        .map(|d| &d.roc_tpr)
+        .filter(|c| c.len() == ROC_FPRS.len() && c.iter().all(|v| v.is_finite()))
+        .collect();
+    if curves.is_empty() {
+        return None;
+    }
+    let n = curves.len() as f64;
+    let mean = (0..ROC_FPRS.len())
+        .map(|i| curves.iter().map(|c| c[i]).sum::<f64>() / n)
+        .collect();
+    Some((mean, curves.len()))
+}
+
+// ---------------------------------------------------------------- drawing
+
+const WIDTH: u32 = 720;
+const HEIGHT: u32 = 360;
+/// Width of the plot; the legend takes the rest.
+const PLOT_WIDTH: u32 = 540;
+/// Rough width of the plotting area inside the axes, in pixels.
+const PLOT_INNER: f64 = 460.0;
+/// Rough width of one label character at the tick font size, in pixels.
+const CHAR_PX: f64 = 6.5;
+const FONT: &str = "sans-serif";
+const GRID: RGBColor = RGBColor(225, 225, 225);
+const SHADE: RGBColor = RGBColor(236, 236, 236);
+
+type DrawResult = Result<(), Box<dyn Error>>;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Marker {
+    Circle,
+    Square,
+    Triangle,
+    Cross,
+    None,
+}
+
+/// How a series is drawn.
+#[derive(Clone, Copy)]
+struct Style {
+    color: RGBColor,
+    dashed: bool,
+    marker: Marker,
+    /// A reference (shaded in bar charts).
+    reference: bool,
+}
+
+const fn solid(color: RGBColor, marker: Marker) -> Style {
+    Style {
+        color,
+        dashed: false,
+        marker,
+        reference: false,
+    }
+}
+
+const CLEAN: Style = solid(RGBColor(44, 160, 44), Marker::Circle);
+const POISONED: Style = solid(RGBColor(214, 39, 40), Marker::Triangle);
+const ASR: Style = solid(RGBColor(148, 103, 189), Marker::Cross);
+const SHARE: Style = Style {
+    color: RGBColor(127, 127, 127),
+    dashed: true,
+    marker: Marker::None,
+    reference: false,
+};
+const PERFECT: Style = Style {
+    color: RGBColor(60, 60, 60),
+    dashed: true,
+    marker: Marker::Square,
+    reference: true,
+};
+const RANDOM: Style = Style {
+    color: RGBColor(150, 150, 150),
+    dashed: true,
+    marker: Marker::Cross,
+    reference: true,
+};
+const PALETTE: [RGBColor; 7] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+const MARKERS: [Marker; 4] = [
+    Marker::Circle,
+    Marker::Square,
+    Marker::Triangle,
+    Marker::Cross,
+];
+/// Bar colours, one per measure.
+const BAR_COLORS: [RGBColor; 3] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+];
+
+/// A defense's style, the same in every chart: references grey and dashed,
+/// the others by their place among the non-reference defenses.
+fn defense_style(listed: &[(String, String)], name: &str) -> Style {
+    let reference = listed.iter().any(|(n, k)| n == name && k == "reference");
+    if reference {
+        return if name == "perfect" { PERFECT } else { RANDOM };
+    }
+    let i = listed
+        .iter()
+        .filter(|(_, k)| k != "reference")
+        .position(|(n, _)| n == name)
+        .unwrap_or(0);
+    solid(PALETTE[i % PALETTE.len()], MARKERS[i % MARKERS.len()])
+}
+
+/// An axis: description, value range and labelled tick positions (a tick
+/// with an empty label draws a grid line only).
+struct Axis {
+    desc: String,
+    range: (f64, f64),
+    ticks: Vec<(f64, String)>,
+}
+
+fn rate_axis(desc: &str) -> Axis {
+    Axis {
+        desc: desc.to_string(),
+        range: (-0.02, 1.04),
+        ticks: (0..=5)
+            .map(|i| {
+                let v = i as f64 / 5.0;
+                (v, format!("{v:.1}"))
+            })
+            .collect(),
+    }
+}
+
+/// 1, 2 or 5 × 10^k, at least `raw`.
+fn nice_step(raw: f64) -> f64 {
+    if raw.is_nan() || raw <= 0.0 || raw.is_infinite() {
+        return 1.0;
+    }
+    let base = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * base)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * base)
+}
+
+fn count_axis(desc: &str, max: f64) -> Axis {
+    let max = max.max(1.0);
+    let step = nice_step(max / 5.0).max(1.0);
+    let top = (max / step).ceil() * step;
+    let n = (top / step).round() as usize;
+    Axis {
+        desc: desc.to_string(),
+        range: (-top * 0.02, top * 1.04),
+        ticks: (0..=n)
+            .map(|i| {
+                let v = i as f64 * step;
+                (v, num_label(v))
+            })
+            .collect(),
+    }
+}
+
+fn round_axis(rounds: usize) -> Axis {
+    let step = nice_step(rounds as f64 / 12.0).max(1.0) as usize;
+    Axis {
+        desc: "round".into(),
+        range: (0.5, rounds as f64 + 0.5),
+        ticks: (1..=rounds)
+            .filter(|r| *r == 1 || r % step == 0)
+            .map(|r| (r as f64, r.to_string()))
+            .collect(),
+    }
+}
+
+/// Blank the labels of ticks too close to the previous labelled one.
+fn thin_labels(ticks: &mut [(f64, String)], range: (f64, f64)) {
+    let span = (range.1 - range.0).max(f64::MIN_POSITIVE);
+    let mut last: Option<(f64, usize)> = None;
+    for t in ticks.iter_mut() {
+        let px = (t.0 - range.0) / span * PLOT_INNER;
+        let w = t.1.chars().count();
+        if let Some((lp, lw)) = last
+            && px - lp < (lw + w) as f64 / 2.0 * CHAR_PX + 8.0
+        {
+            t.1.clear();
+            continue;
+        }
+        last = Some((px, w));
+    }
+}
+
+/// At most `max` characters, the last an ellipsis when cut.
+fn clip(s: &str, max: usize) -> String {
+    let max = max.max(2);
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max - 1).collect();
+        out.push('…');
+        out
+    }
+}
+
+fn tick_label(ticks: &[(f64, String)], v: f64) -> String {
+    ticks
+        .iter()
+        .find(|t| (t.0 - v).abs() <= 1e-9 * v.abs().max(1.0))
+        .map(|t| t.1.clone())
+        .unwrap_or_default()
+}
+
+/// A `<figure>` with an SVG drawn by `draw` and `title` as its `<title>` and caption.
+fn figure(
+    title: &str,
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult,
+) -> String {
+    let mut svg = String::new();
+    let drawn = {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        (|| -> DrawResult {
+            root.fill(&WHITE)?;
+            draw(&root)?;
+            root.present()?;
+            Ok(())
+        })()
+        .map_err(|e| e.to_string())
+    };
+    let title = esc(title);
+    if let Err(e) = drawn {
+        return format!(
+            "<p class=\"error\">The chart “{title}” could not be drawn: {}</p>\n",
+            esc(&e)
+        );
+    }
+    // Inline SVG needs no namespace; leaving it out keeps every URL out of the page.
+    let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
+    let svg = svg.replacen(
+        "<svg ",
+        &format!("<svg role=\"img\" aria-label=\"{title}\" "),
+        1,
+    );
+    let svg = match svg.find(">\n") {
+        Some(i) => format!("{}<title>{title}</title>\n{}", &svg[..i + 2], &svg[i + 2..]),
+        None => svg,
+    };
+    format!("<figure>\n{svg}<figcaption>{title}</figcaption>\n</figure>\n")
+}
+
+fn draw_marker<CT: CoordTranslate>(
+    area: &DrawingArea<SVGBackend<'_>, CT>,
+    marker: Marker,
+    at: CT::From,
+    color: RGBColor,
+) -> DrawResult {
+    let fill = color.filled();
+    let line = color.stroke_width(2);
+    match marker {
+        Marker::Circle => area.draw(&(EmptyElement::at(at) + Circle::new((0, 0), 4, fill)))?,
+        Marker::Square => {
+            area.draw(&(EmptyElement::at(at) + Rectangle::new([(-4, -4), (4, 4)], fill)))?
+        }
+        Marker::Triangle => {
+            area.draw(&(EmptyElement::at(at) + TriangleMarker::new((0, 0), 5, fill)))?
+        }
+        Marker::Cross => area.draw(&(EmptyElement::at(at) + Cross::new((0, 0), 4, line)))?,
+        Marker::None => {}
+    }
+    Ok(())
+}
+
+/// The legend down the area right of the plot.
+fn draw_legend(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    entries: &[(String, Style)],
+) -> DrawResult {
+    const ROW: i32 = 20;
+    let fits = ((HEIGHT as i32 - 24) / ROW) as usize;
+    let font = (FONT, 13).into_font();
+    for (i, (label, style)) in entries.iter().enumerate() {
+        let y = 24 + ROW * i as i32;
+        if i + 1 == fits && entries.len() > fits {
+            let more = format!("… {} more (see table)", entries.len() - i);
+            area.draw(&Text::new(more, (6, y - 7), font.clone()))?;
+            break;
+        }
+        let stroke = style.color.stroke_width(2);
+        if style.reference && style.marker == Marker::None {
+            area.draw(&Rectangle::new([(4, y - 7), (28, y + 7)], SHADE.filled()))?;
+        } else if style.dashed {
+            area.draw(&DashedPathElement::new(vec![(4, y), (28, y)], 5, 3, stroke))?;
+        } else {
+            area.draw(&PathElement::new(vec![(4, y), (28, y)], stroke))?;
+        }
+        draw_marker(area, style.marker, (16, y), style.color)?;
+        area.draw(&Text::new(clip(label, 24), (34, y - 7), font.clone()))?;
+    }
+    Ok(())
+}
+
+/// A labelled line of (x, mean, 95 % CI half-width) points.
+struct Line {
+    label: String,
+    style: Style,
+    points: Vec<(f64, f64, Option<f64>)>,
+}
+
+/// A labelled vertical line.
+struct Mark {
+    x: f64,
+    label: String,
+}
+
+fn line_chart(
+    title: &str,
+    x: &Axis,
+    y: &Axis,
+    lines: &[Line],
+    marks: &[Mark],
+    diagonal: bool,
+) -> String {
+    figure(title, |root| {
+        let (plot, legend) = root.split_horizontally(PLOT_WIDTH);
+        let mut chart = ChartBuilder::on(&plot)
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(
+                (x.range.0..x.range.1).with_key_points(x.ticks.iter().map(|t| t.0).collect()),
+                (y.range.0..y.range.1).with_key_points(y.ticks.iter().map(|t| t.0).collect()),
+            )?;
+        let x_label = |v: &f64| tick_label(&x.ticks, *v);
+        let y_label = |v: &f64| tick_label(&y.ticks, *v);
+        chart
+            .configure_mesh()
+            .x_desc(x.desc.as_str())
+            .y_desc(y.desc.as_str())
+            .x_label_formatter(&x_label)
+            .y_label_formatter(&y_label)
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
+            .bold_line_style(GRID.stroke_width(1))
+            .light_line_style(TRANSPARENT)
+            .draw()?;
+        let (lo, hi) = y.range;
+        if diagonal {
+            chart.draw_series(DashedLineSeries::new(
+                [(0.0, 0.0), (1.0, 1.0)],
+                5,
+                5,
+                RGBColor(170, 170, 170).stroke_width(1),
+            ))?;
+        }
+        for (i, mark) in marks.iter().enumerate() {
+            let style = BLACK.stroke_width(1);
+            chart.draw_series(DashedLineSeries::new(
+                [(mark.x, lo), (mark.x, hi)],
+                4,
+                3,
+                style,
+            ))?;
+            let offset = (4, 4 + 16 * i as i32);
+            chart.draw_series(std::iter::once(
+                EmptyElement::at((mark.x, hi))
+                    + Text::new(mark.label.clone(), offset, (FONT, 13).into_font()),
+            ))?;
+        }
+        for line in lines {
+            let points: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, p.1)).collect();
+            let stroke = line.style.color.stroke_width(2);
+            if line.style.dashed {
+                chart.draw_series(DashedLineSeries::new(points, 6, 4, stroke))?;
+            } else {
+                chart.draw_series(LineSeries::new(points, stroke))?;
+            }
+            for &(px, py, ci) in &line.points {
+                if let Some(ci) = ci.filter(|c| *c > 0.0) {
+                    error_bar(&chart, px, py, ci, (lo, hi), line.style.color)?;
+                }
+                draw_marker(
+                    chart.plotting_area(),
+                    line.style.marker,
+                    (px, py),
+                    line.style.color,
+                )?;
+            }
+        }
+        let mut entries: Vec<(String, Style)> =
+            lines.iter().map(|l| (l.label.clone(), l.style)).collect();
+        if diagonal {
+            entries.push(("chance (diagonal)".into(), SHARE));
+        }
+        draw_legend(&legend, &entries)
+    })
+}
+
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<WithKeyPoints<RangedCoordf64>, WithKeyPoints<RangedCoordf64>>,
+>;
+
+/// A vertical 95 % CI bar with caps at `x`, clipped to `range`.
+fn error_bar(
+    chart: &Chart<'_, '_>,
+    x: f64,
+    mean: f64,
+    ci: f64,
+    range: (f64, f64),
+    color: RGBColor,
+) -> DrawResult {
+    let lo = (mean - ci).max(range.0);
+    let hi = (mean + ci).min(range.1);
+    let area = chart.plotting_area();
+    let style = color.stroke_width(1);
+    area.draw(&PathElement::new(vec![(x, lo), (x, hi)], style))?;
+    for end in [lo, hi] {
+        area.draw(&(EmptyElement::at((x, end)) + PathElement::new(vec![(-4, 0), (4, 0)], style)))?;
+    }
+    Ok(())
+}
+
+/// Grouped bars: one group per category (a shaded one when it is a
+/// reference), one bar per measure, each a (mean, CI half-width).
+struct Bars<'a> {
+    categories: Vec<(String, bool)>,
+    measures: Vec<&'a str>,
+    values: Vec<Vec<Option<(f64, Option<f64>)>>>,
+}
+
+fn bar_chart(title: &str, bars: &Bars<'_>, y: &Axis) -> String {
+    let n = bars.categories.len();
+    let room = PLOT_INNER / n.max(1) as f64;
+    let x = Axis {
+        desc: String::new(),
+        range: (-0.5, n as f64 - 0.5),
+        ticks: bars
+            .categories
+            .iter()
+            .enumerate()
+            .map(|(i, (c, _))| (i as f64, clip(c, (room / CHAR_PX) as usize)))
+            .collect(),
+    };
+    figure(title, |root| {
+        let (plot, legend) = root.split_horizontally(PLOT_WIDTH);
+        let mut chart = ChartBuilder::on(&plot)
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(
+                (x.range.0..x.range.1).with_key_points(x.ticks.iter().map(|t| t.0).collect()),
+                (y.range.0..y.range.1).with_key_points(y.ticks.iter().map(|t| t.0).collect()),
+            )?;
+        let (lo, hi) = y.range;
+        for (i, (_, reference)) in bars.categories.iter().enumerate() {
+            if *reference {
+                let c = i as f64;
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(c - 0.5, lo), (c + 0.5, hi)],
+                    SHADE.filled(),
+                )))?;
+            }
+        }
+        let x_label = |v: &f64| tick_label(&x.ticks, *v);
+        let y_label = |v: &f64| tick_label(&y.ticks, *v);
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .y_desc(y.desc.as_str())
+            .x_label_formatter(&x_label)
+            .y_label_formatter(&y_label)
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
+            .bold_line_style(GRID.stroke_width(1))
+            .light_line_style(TRANSPARENT)
+            .draw()?;
+        let m = bars.measures.len().max(1);
+        let width = 0.8 / m as f64;
+        for (i, values) in bars.values.iter().enumerate() {
+            for (j, v) in values.iter().enumerate() {
+                let Some((mean, ci)) = *v else { continue };
+                let color = BAR_COLORS[j % BAR_COLORS.len()];
+                let x0 = i as f64 - 0.4 + j as f64 * width;
+                let x1 = x0 + width * 0.9;
+                let top = mean.clamp(lo, hi);
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(x0, 0.0), (x1, top)],
+                    color.filled(),
+                )))?;
+                if let Some(ci) = ci.filter(|c| *c > 0.0) {
+                    error_bar(&chart, (x0 + x1) / 2.0, mean, ci, (lo, hi), BLACK)?;
+                }
+            }
+        }
+        let mut entries: Vec<(String, Style)> = bars
+            .measures
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let color = BAR_COLORS[j % BAR_COLORS.len()];
+                (name.to_string(), solid(color, Marker::Square))
+            })
+            .collect();
+        if bars.categories.iter().any(|c| c.1) {
+            entries.push((
+                "reference (shaded)".into(),
+                Style {
+                    color: SHADE,
+                    dashed: false,
+                    marker: Marker::None,
+                    reference: true,
+                },
+            ));
+        }
+        draw_legend(&legend, &entries)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{
+        AttackInfo, DefenseRecord, Detection, InputDetection, ModelEval, MonitorRecord, RoundRecord,
+    };
+    use crate::registry::Custody;
+    use crate::summary::summarize;
+
+    const SWEPT: &str = r#"
+[scenario]
+name = "html-test"
+description = "BadNets on <digits> & friends"
+repeats = 2
+
+[data]
+source = "synthetic-digits"
+train = 300
+test = 100
+trusted = 20
+
+[attack]
+kind = "badnets"
+target = 0
+rate = 0.1
+
+[[defense]]
+kind = "knn-label"
+name = "<b>knn</b>"
+
+[[defense]]
+kind = "loss-filter"
+
+[[defense]]
+kind = "strip"
+
+[sweep]
+"attack.rate" = [0.05, 0.1, 0.2]
+"#;
+
+    const ROUNDS: &str = r#"
+[scenario]
+name = "rounds-test"
+
+[data]
+source = "synthetic-digits"
+train = 400
+test = 100
+trusted = 50
+
+[attack]
+kind = "drift"
+rounds = 4
+source = 7
+target = 1
+max-rate = 0.8
+
+[[defense]]
+kind = "canary"
+
+[[defense]]
+kind = "cusum"
+"#;
+
+    fn eval(ca: f64, asr: Option<f64>) -> ModelEval {
+        ModelEval {
+            ca: Some(ca),
+            asr,
+            ra: asr.map(|a| 1.0 - a),
+            per_class_recall: vec![],
+        }
+    }
+
+    fn filter(name: &str, kind: &str, tpr: f64, fpr: f64, ca: f64, asr: f64) -> DefenseRecord {
+        let mut d = DefenseRecord::new(name, kind);
+        d.detection = Some(Detection {
+            tp: (tpr * 30.0) as usize,
+            fp: (fpr * 270.0) as usize,
+            tn: 270 - (fpr * 270.0) as usize,
+            fn_: 30 - (tpr * 30.0) as usize,
+            tpr: Some(tpr),
+            fpr: Some(fpr),
+            precision: Some(0.5),
+            f1: Some(tpr * 0.9),
+            auroc: Some((1.0 + tpr - fpr) / 2.0),
+            roc_tpr: ROC_FPRS.iter().map(|f| (f + tpr).min(1.0)).collect(),
+        });
+        d.retrained = Some(eval(ca, Some(asr)));
+        d.recovery = None;
+        d.der = Some(0.7);
+        d
+    }
+
+    fn record(point: serde_json::Value, repeat: u64, rate: f64) -> RunRecord {
+        let mut strip = DefenseRecord::new("strip", "input-detector");
+        strip.input = Some(InputDetection {
+            far: Some(0.1 + rate),
+            frr: Some(0.05),
+            threshold: Some(0.3),
+        });
+        let mut broken = filter("loss-filter", "filter", 0.0, 0.0, 0.9, 0.9);
+        if repeat == 1 {
+            broken.detection = None;
+            broken.retrained = None;
+            broken.error = Some("too few <samples>".into());
+        }
+        RunRecord {
+            point: point.as_object().cloned().unwrap_or_default(),
+            repeat,
+            seed: 1 + repeat,
+            n_train: 300,
+            n_poison: (300.0 * rate) as usize,
+            attack: AttackInfo {
+                kind: "badnets".into(),
+                at: Custody::Source,
+            },
+            n_test: 100,
+            clean: eval(0.95 + 0.01 * repeat as f64, Some(0.02)),
+            poisoned: eval(0.93, Some(0.5 + rate + 0.05 * repeat as f64)),
+            defenses: vec![
+                filter("<b>knn</b>", "filter", 0.9 - rate, 0.02, 0.94, 0.05),
+                broken,
+                strip,
+                filter("perfect", "reference", 1.0, 0.0, 0.95, 0.02),
+                filter("random", "reference", 0.1, 0.1, 0.92, 0.6),
+            ],
+            data_root: None,
+            clean_root: None,
+            model_fingerprint: None,
+            rounds: None,
+            seconds: Default::default(),
+        }
+    }
+
+    fn swept() -> (Scenario, Vec<RunRecord>) {
+        let scenario = Scenario::parse(SWEPT, "test.toml").unwrap();
+        let records = [0.05, 0.1, 0.2]
+            .iter()
+            .flat_map(|&rate| {
+                (0..2).map(move |rep| record(serde_json::json!({ "attack.rate": rate }), rep, rate))
+            })
+            .collect();
+        (scenario, records)
+    }
+
+    fn rounds() -> (Scenario, Vec<RunRecord>) {
+        let scenario = Scenario::parse(ROUNDS, "test.toml").unwrap();
+        let records = (0..3)
+            .map(|rep| {
+                let mut r = record(serde_json::json!({}), rep, 0.0);
+                r.poisoned.asr = None;
+                r.defenses.retain(|d| d.kind == "reference");
+                for (name, first) in [("canary", Some(2 + rep as usize)), ("cusum", None)] {
+                    let mut d = DefenseRecord::new(name, "monitor");
+                    d.monitor = Some(MonitorRecord {
+                        first_alarm_round: first,
+                        alarms: first.map_or(0, |f| 5 - f),
+                        false_alarms: 0,
+                        statistic: vec![0.1; 4],
+                        clean_statistic: vec![0.0; 4],
+                        threshold: 1.0,
+                    });
+                    r.defenses.push(d);
+                }
+                r.rounds = Some(
+                    (1..=4)
+                        .map(|round| RoundRecord {
+                            round,
+                            n: 100,
+                            n_poison: 20 * round,
+                            poison_share: 0.2 * round as f64,
+                            clean_ca: Some(0.9),
+                            clean_ca_other: Some(0.91),
+                            ca: Some(0.9 - 0.05 * round as f64),
+                            asr: Some(0.1 * round as f64 + 0.01 * rep as f64),
+                            ca_other: (round > 1).then_some(0.9),
+                        })
+                        .collect(),
+                );
+                r
+            })
+            .collect();
+        (scenario, records)
+    }
+
+    fn render(scenario: &Scenario, records: &[RunRecord]) -> String {
+        html_report(scenario, records, &summarize(records))
+    }
+
+    /// The `<h2>` sections: (heading, body up to the next heading).
+    fn sections(html: &str) -> Vec<(String, String)> {
+        html.split("<h2>")
+            .skip(1)
+            .map(|s| {
+                let (head, body) = s.split_once("</h2>").unwrap();
+                (head.to_string(), body.to_string())
+            })
+            .collect()
+    }
+
+    fn assert_charts_in_sections(html: &str, expected: &[&str]) {
+        let found = sections(html);
+        let heads: Vec<&str> = found.iter().map(|(h, _)| h.as_str()).collect();
+        assert_eq!(heads, expected);
+        for (head, body) in &found {
+            if head != "Scenario" {
+                assert!(body.contains("<svg"), "section {head} has no chart");
+                assert!(body.contains("<table>"), "section {head} has no table");
+            }
+        }
+    }
+
+    #[test]
+    fn every_swept_section_has_a_chart_and_a_table() {
+        let (scenario, records) = swept();
+        let html = render(&scenario, &records);
+        assert_charts_in_sections(
+            &html,
+            &[
+                "Attack and defenses across the sweep",
+                "ROC curves",
+                "Detection",
+                "Input-time detectors",
+                "Scenario",
+            ],
+        );
+        // CA and ASR line charts, one ROC and one detection chart per point, FAR and FRR.
+        assert_eq!(html.matches("<svg").count(), 2 + 3 + 3 + 2);
+        assert!(html.contains("<title>Clean accuracy (CA) vs attack.rate</title>"));
+        // Every chart is titled, and the point values label the x axis.
+        assert_eq!(
+            html.matches("<svg").count(),
+            html.matches("<figcaption>").count()
+        );
+        assert!(html.contains(">\n0.05\n</text>"));
+    }
+
+    #[test]
+    fn the_page_is_self_contained() {
+        let (scenario, records) = swept();
+        let html = render(&scenario, &records);
+        for banned in [
+            "src=\"http",
+            "href=\"http",
+            "<script",
+            "<link",
+            "@import",
+            "url(",
+        ] {
+            assert!(!html.contains(banned), "found {banned}");
+        }
+        assert!(!html.contains("http"), "no URL at all");
+        assert!(html.starts_with("<!DOCTYPE html>") && html.ends_with("</html>\n"));
+        assert!(html.contains("@media print"));
+    }
+
+    #[test]
+    fn the_same_records_give_the_same_bytes() {
+        let (scenario, records) = swept();
+        let a = render(&scenario, &records);
+        let b = render(&scenario, &records.clone());
+        assert_eq!(a, b);
+        let (scenario, records) = rounds();
+        assert_eq!(render(&scenario, &records), render(&scenario, &records));
+    }
+
+    #[test]
+    fn text_is_escaped_everywhere() {
+        let (scenario, records) = swept();
+        let html = render(&scenario, &records);
+        assert!(!html.contains("<b>"), "a defense name became markup");
+        assert!(
+            !html.contains("<samples>"),
+            "an error message became markup"
+        );
+        assert!(!html.contains("<digits>"), "the description became markup");
+        assert!(html.contains("&lt;b&gt;knn&lt;/b&gt;"));
+        assert!(html.contains("BadNets on &lt;digits&gt; &amp; friends"));
+        assert!(html.contains("too few &lt;samples&gt;"));
+        // The resolved scenario, escaped, in a <pre>.
+        assert!(html.contains("<pre># The scenario as poisonlab resolved it"));
+        assert!(html.contains("name = &quot;&lt;b&gt;knn&lt;/b&gt;&quot;"));
+    }
+
+    #[test]
+    fn filters_rank_by_f1_between_the_references() {
+        let (scenario, records) = swept();
+        let html = render(&scenario, &records);
+        let (_, detection) = sections(&html)
+            .into_iter()
+            .find(|(h, _)| h == "Detection")
+            .unwrap();
+        let at = |s: &str| detection.find(s).unwrap();
+        let perfect = at("<th scope=\"row\" class=\"name\">perfect (reference)");
+        let knn = at("<th scope=\"row\" class=\"name\">&lt;b&gt;knn");
+        let loss = at("<th scope=\"row\" class=\"name\">loss-filter");
+        let random = at("<th scope=\"row\" class=\"name\">random (reference)");
+        assert!(perfect < knn && knn < loss && loss < random);
+    }
+
+    #[test]
+    fn undefined_values_are_dashes_and_left_out_of_charts() {
+        let (scenario, records) = rounds();
+        let html = render(&scenario, &records);
+        // Poisoned ASR is undefined in every run: a dash in the table, no bar.
+        assert!(html.contains("<td>—</td>"));
+        assert!(!html.contains("NaN"));
+        let (_, attack) = &sections(&html)[0];
+        assert!(attack.contains("<title>CA and ASR per model</title>"));
+    }
+
+    #[test]
+    fn rounds_and_monitors_without_a_sweep() {
+        let (scenario, records) = rounds();
+        let html = render(&scenario, &records);
+        assert_charts_in_sections(
+            &html,
+            &[
+                "Attack and defenses",
+                "ROC curves",
+                "Detection",
+                "Rounds",
+                "Round monitors",
+                "Scenario",
+            ],
+        );
+        // The canary's mean first alarm (rounds 2, 3, 4) is marked; cusum never alarmed.
+        assert!(html.contains("canary: first alarm 3"));
+        assert!(html.contains("No alarm on the poisoned run: cusum."));
+        assert!(html.contains("<title>Round by round</title>"));
+        // Four rounds in the table.
+        assert!(html.contains("<th scope=\"row\" class=\"name\">4</th>"));
+    }
+
+    #[test]
+    fn no_runs_gives_a_page_with_the_scenario() {
+        let (scenario, _) = swept();
+        let html = render(&scenario, &[]);
+        assert!(html.contains("No run has finished yet."));
+        assert_charts_in_sections(&html, &["Scenario"]);
+    }
+
+    #[test]
+    fn string_sweeps_use_their_values_as_categories() {
+        let (scenario, mut records) = swept();
+        for r in &mut records {
+            let v = r.point["attack.rate"].as_f64().unwrap();
+            r.point
+                .insert("attack.rate".into(), serde_json::json!(format!("rate {v}")));
+        }
+        let html = render(&scenario, &records);
+        assert!(html.contains(">\nrate 0.05\n</text>"));
+        assert_charts_in_sections(
+            &html,
+            &[
+                "Attack and defenses across the sweep",
+                "ROC curves",
+                "Detection",
+                "Input-time detectors",
+                "Scenario",
+            ],
+        );
+    }
+
+    #[test]
+    fn axis_helpers() {
+        assert_eq!(nice_step(0.3), 0.5);
+        assert_eq!(nice_step(2.0), 2.0);
+        assert_eq!(nice_step(7.0), 10.0);
+        assert_eq!(num_label(0.05), "0.05");
+        assert_eq!(num_label(3.0), "3");
+        assert_eq!(num_label(2.6667), "2.667");
+        assert_eq!(clip("abcdef", 4), "abc…");
+        let mut ticks = vec![
+            (0.0, "0".to_string()),
+            (0.001, "0.001".into()),
+            (1.0, "1".into()),
+        ];
+        thin_labels(&mut ticks, (0.0, 1.0));
+        assert_eq!(
+            ticks[1].1, "",
+            "a label too close to the previous one is dropped"
+        );
+        assert_eq!(ticks[2].1, "1");
+    }
+}

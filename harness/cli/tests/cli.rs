@@ -112,13 +112,14 @@ fn strip_seconds(v: &mut serde_json::Value) {
     }
 }
 
-const FILES: [&str; 6] = [
+const FILES: [&str; 7] = [
     "scenario.toml",
     "runs.jsonl",
     "runs.csv",
     "summary.json",
     "report.md",
     "audit.jsonl",
+    "report.html",
 ];
 
 #[test]

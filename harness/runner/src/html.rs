@@ -11,9 +11,10 @@ use std::error::Error;
 use std::fmt::Write as _;
 
 use plotters::coord::Shift;
-use plotters::coord::combinators::WithKeyPoints;
-use plotters::coord::types::RangedCoordf64;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use poisonlab_core::metrics::ROC_FPRS;
 
 use crate::record::RunRecord;
@@ -102,13 +103,13 @@ pub fn html_report(scenario: &Scenario, records: &[RunRecord], summary: &[PointS
 }
 
 const STYLE: &str = "\
-body{font-family:sans-serif;color:#111;max-width:62rem;margin:1rem auto;padding:0 1rem;line-height:1.4}
+body{font-family:sans-serif;color:#111;max-width:68rem;margin:1rem auto;padding:0 1rem;line-height:1.4}
 h2{border-bottom:1px solid #ccc;margin-top:2rem}
 figure{margin:1rem 0}
 figure svg{display:block;max-width:100%;height:auto}
 figcaption{font-size:.9rem;color:#333}
 .wide{overflow-x:auto}
-table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1.5rem}
+table{border-collapse:collapse;font-size:.8rem;margin:.5rem 0 1.5rem}
 th,td{border:1px solid #bbb;padding:.2rem .45rem;text-align:right;white-space:nowrap}
 th:first-child,td:first-child,th.name,td.name{text-align:left}
 thead th{background:#f0f0f0}
@@ -117,6 +118,7 @@ pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;font-size:.8rem}
 @media print{
 body{max-width:none;margin:0;color:#000}
 figure,table,pre{break-inside:avoid;page-break-inside:avoid}
+table{font-size:.65rem}
 h2,h3{break-after:avoid;page-break-after:avoid}
 figcaption,thead th{color:#000}
 a{color:#000;text-decoration:none}
@@ -208,8 +210,11 @@ fn errors_list(records: &[RunRecord]) -> String {
 
 // ---------------------------------------------------------------- numbers
 
+/// A mean and the half-width of its 95 % confidence interval (none for one repeat).
+type Stat = (f64, Option<f64>);
+
 /// Mean and 95 % CI half-width of `key`, when defined.
-fn stat(metrics: &OrderedMap, key: &str) -> Option<(f64, Option<f64>)> {
+fn stat(metrics: &OrderedMap, key: &str) -> Option<Stat> {
     metrics
         .get(key)
         .filter(|s| s.mean.is_finite())
@@ -236,6 +241,24 @@ fn count_cell(metrics: &OrderedMap, key: &str) -> String {
     }
 }
 
+/// `s` with its first letter in upper case.
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn join_and(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
 /// A JSON scalar as a label: strings without quotes.
 fn value_label(v: &serde_json::Value) -> String {
     match v {
@@ -254,11 +277,13 @@ fn num_label(v: f64) -> String {
     }
 }
 
-/// An HTML table (every cell escaped); the first column is a name column.
-fn table(head: &[String], rows: &[Vec<String>]) -> String {
+/// An HTML table (every cell escaped); the first `names` columns hold names
+/// (left-aligned, the first one heading its row), the others numbers.
+fn table(head: &[String], rows: &[Vec<String>], names: usize) -> String {
     let mut out = String::from("<div class=\"wide\">\n<table>\n<thead><tr>");
-    for h in head {
-        let _ = write!(out, "<th scope=\"col\">{}</th>", esc(h));
+    for (i, h) in head.iter().enumerate() {
+        let class = if i < names { " class=\"name\"" } else { "" };
+        let _ = write!(out, "<th scope=\"col\"{class}>{}</th>", esc(h));
     }
     out.push_str("</tr></thead>\n<tbody>\n");
     for row in rows {
@@ -266,6 +291,8 @@ fn table(head: &[String], rows: &[Vec<String>]) -> String {
         for (i, c) in row.iter().enumerate() {
             if i == 0 {
                 let _ = write!(out, "<th scope=\"row\" class=\"name\">{}</th>", esc(c));
+            } else if i < names {
+                let _ = write!(out, "<td class=\"name\">{}</td>", esc(c));
             } else {
                 let _ = write!(out, "<td>{}</td>", esc(c));
             }
@@ -458,6 +485,20 @@ struct Measure {
     chart: bool,
 }
 
+/// How [`Ctx::across_points`] draws its charts.
+#[derive(Clone, Copy)]
+struct Across<'a> {
+    scale: Scale,
+    /// Ends a bar chart's title: "per model".
+    per: &'a str,
+    /// The y axis of a chart of several measures.
+    y_desc: &'a str,
+    /// One line chart of every measure instead of one per measure.
+    combine: bool,
+    /// The table's header over the series names.
+    series_head: &'a str,
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Scale {
     /// 0 to 1.
@@ -491,7 +532,14 @@ impl Ctx<'_> {
     /// Charts of `measures` for each series across the sweep (a line per series
     /// against the first swept key), or one grouped bar chart without a sweep;
     /// then a table of every point × series.
-    fn across_points(&self, series: &[Series], measures: &[Measure], scale: Scale) -> String {
+    fn across_points(&self, series: &[Series], measures: &[Measure], how: &Across) -> String {
+        let Across {
+            scale,
+            per,
+            y_desc,
+            combine,
+            series_head,
+        } = *how;
         let mut out = String::new();
         let charted: Vec<&Measure> = measures.iter().filter(|m| m.chart).collect();
         let value = |i: usize, s: &Series, m: &Measure| {
@@ -521,27 +569,58 @@ impl Ctx<'_> {
                 let x = sweep.axis();
                 for (group, points) in &sweep.groups {
                     let idx: Vec<usize> = points.iter().map(|p| p.0).collect();
-                    for m in &charted {
+                    let sets: Vec<Vec<&Measure>> = if combine {
+                        vec![charted.clone()]
+                    } else {
+                        charted.iter().map(|m| vec![*m]).collect()
+                    };
+                    for set in &sets {
                         let lines: Vec<Line> = series
                             .iter()
-                            .map(|s| Line {
-                                label: s.label.clone(),
-                                style: s.style,
-                                points: points
-                                    .iter()
-                                    .filter_map(|&(i, x)| value(i, s, m).map(|(v, ci)| (x, v, ci)))
-                                    .collect(),
+                            .flat_map(|s| {
+                                set.iter().enumerate().map(move |(j, m)| Line {
+                                    label: if set.len() > 1 {
+                                        format!("{} {}", s.label, m.name)
+                                    } else {
+                                        s.label.clone()
+                                    },
+                                    style: if j == 0 {
+                                        s.style
+                                    } else {
+                                        Style {
+                                            dashed: true,
+                                            marker: MARKERS[(j + 1) % MARKERS.len()],
+                                            ..s.style
+                                        }
+                                    },
+                                    points: points
+                                        .iter()
+                                        .filter_map(|&(i, x)| {
+                                            value(i, s, m).map(|(v, ci)| (x, v, ci))
+                                        })
+                                        .collect(),
+                                })
                             })
                             .filter(|l| !l.points.is_empty())
                             .collect();
                         if lines.is_empty() {
                             continue;
                         }
-                        let mut title = format!("{} ({}) vs {}", m.long, m.name, sweep.key);
+                        let mut title = match set.as_slice() {
+                            [m] => format!("{} ({}) vs {}", m.long, m.name, sweep.key),
+                            _ => {
+                                let names: Vec<&str> = set.iter().map(|m| m.name).collect();
+                                format!("{} vs {}", join_and(&names), sweep.key)
+                            }
+                        };
                         if !group.is_empty() {
                             let _ = write!(title, ", {group}");
                         }
-                        let y = y_axis(m.name, &idx, &[*m]);
+                        let desc = match (scale, set.as_slice()) {
+                            (Scale::Rate, [m]) => m.name,
+                            _ => y_desc,
+                        };
+                        let y = y_axis(desc, &idx, set);
                         out.push_str(&line_chart(&title, &x, &y, &lines, &[], false));
                     }
                 }
@@ -565,8 +644,8 @@ impl Ctx<'_> {
                             .map(|s| with_values.iter().map(|m| value(0, s, m)).collect())
                             .collect(),
                     };
-                    let title = format!("{} per model", names.join(" and "));
-                    let y = y_axis(&names.join(", "), &[0], &with_values);
+                    let title = capitalize(&format!("{} {per}", join_and(&names)));
+                    let y = y_axis(y_desc, &[0], &with_values);
                     out.push_str(&bar_chart(&title, &bars, &y));
                 }
             }
@@ -575,7 +654,7 @@ impl Ctx<'_> {
         if self.sweep.is_some() {
             head.push("point".into());
         }
-        head.push("series".into());
+        head.push(series_head.into());
         head.extend(measures.iter().map(|m| m.name.to_string()));
         let mut rows = Vec::new();
         for p in self.summary {
@@ -593,7 +672,8 @@ impl Ctx<'_> {
                 rows.push(row);
             }
         }
-        out.push_str(&table(&head, &rows));
+        let names = if self.sweep.is_some() { 2 } else { 1 };
+        out.push_str(&table(&head, &rows, names));
         out
     }
 
@@ -620,7 +700,7 @@ impl Ctx<'_> {
                 prefix: "poisoned".into(),
             },
         ];
-        for (name, reference) in filter_rows(&self.defenses, f1) {
+        for (name, _) in filter_rows(&self.defenses, f1) {
             let prefix = format!("defense.{name}.retrained");
             let retrained = self
                 .summary
@@ -628,11 +708,7 @@ impl Ctx<'_> {
                 .any(|p| p.metrics.get(&format!("{prefix}.ca")).is_some());
             if retrained {
                 series.push(Series {
-                    label: if reference {
-                        format!("after {name} (reference)")
-                    } else {
-                        format!("after {name}")
-                    },
+                    label: format!("after {name}"),
                     style: defense_style(&self.defenses, &name),
                     prefix,
                 });
@@ -681,7 +757,17 @@ impl Ctx<'_> {
             "<p>Poisoned training samples: {}.</p>",
             esc(&n_poison.join("; "))
         );
-        body.push_str(&self.across_points(&series, &measures, Scale::Rate));
+        body.push_str(&self.across_points(
+            &series,
+            &measures,
+            &Across {
+                scale: Scale::Rate,
+                per: "per model",
+                series_head: "model",
+                y_desc: "rate",
+                combine: false,
+            },
+        ));
         Section {
             id: "attack",
             title: if self.sweep.is_some() {
@@ -750,25 +836,27 @@ impl Ctx<'_> {
             let y = rate_axis("true-positive rate");
             let title = format!("ROC curves{}", Self::point_title(point));
             body.push_str(&line_chart(&title, &x, &y, &lines, &[], true));
-            let mut head = vec!["defense".to_string(), "runs".into(), "AUROC".into()];
-            head.extend(
-                ROC_FPRS
-                    .iter()
-                    .map(|f| format!("TPR @ FPR {}", num_label(*f))),
-            );
-            let rows: Vec<Vec<String>> = curves
-                .iter()
-                .map(|(name, label, _, curve, n)| {
-                    let mut row = vec![
-                        label.clone(),
-                        n.to_string(),
-                        cell(&point.metrics, &format!("defense.{name}.auroc")),
-                    ];
-                    row.extend(curve.iter().map(|v| format!("{v:.3}")));
-                    row
-                })
-                .collect();
-            body.push_str(&table(&head, &rows));
+            // One column per defense, one row per false-positive rate.
+            let mut head = vec!["FPR".to_string()];
+            head.extend(curves.iter().map(|c| format!("TPR {}", c.1)));
+            let mut rows = vec![
+                std::iter::once("runs with a curve".to_string())
+                    .chain(curves.iter().map(|c| c.4.to_string()))
+                    .collect::<Vec<_>>(),
+                std::iter::once("AUROC".to_string())
+                    .chain(
+                        curves
+                            .iter()
+                            .map(|c| cell(&point.metrics, &format!("defense.{}.auroc", c.0))),
+                    )
+                    .collect(),
+            ];
+            rows.extend(ROC_FPRS.iter().enumerate().map(|(i, f)| {
+                std::iter::once(num_label(*f))
+                    .chain(curves.iter().map(|c| format!("{:.3}", c.3[i])))
+                    .collect()
+            }));
+            body.push_str(&table(&head, &rows, 1));
         }
         any.then_some(Section {
             id: "roc",
@@ -858,7 +946,7 @@ impl Ctx<'_> {
                     row
                 })
                 .collect();
-            body.push_str(&table(&head, &table_rows));
+            body.push_str(&table(&head, &table_rows, 1));
             for (name, _) in &rows {
                 let key = format!("defense.{name}.label-test.p-value");
                 if mm.get(&key).is_some() {
@@ -986,7 +1074,7 @@ impl Ctx<'_> {
                     row
                 })
                 .collect();
-            body.push_str(&table(&head, &rows));
+            body.push_str(&table(&head, &rows, 1));
         }
         any.then_some(Section {
             id: "rounds",
@@ -1028,7 +1116,17 @@ impl Ctx<'_> {
         let mut body = String::from(
             "<p>FAR = attack test inputs let through, FRR = clean test inputs rejected.</p>\n",
         );
-        body.push_str(&self.across_points(&series, &measures, Scale::Rate));
+        body.push_str(&self.across_points(
+            &series,
+            &measures,
+            &Across {
+                scale: Scale::Rate,
+                per: "per detector",
+                series_head: "detector",
+                y_desc: "rate",
+                combine: true,
+            },
+        ));
         Some(Section {
             id: "input-detectors",
             title: "Input-time detectors".into(),
@@ -1044,7 +1142,7 @@ impl Ctx<'_> {
         }
         let measures = [
             Measure {
-                name: "first alarm round",
+                name: "first alarm",
                 long: "First alarm on the poisoned run",
                 suffix: "first-alarm-round",
                 chart: true,
@@ -1066,7 +1164,17 @@ impl Ctx<'_> {
             "<p>First alarm = first round whose check alarmed on the poisoned run (— when none \
              did); false alarms = rounds that alarmed on the clean run of the same length.</p>\n",
         );
-        body.push_str(&self.across_points(&series, &measures, Scale::Count));
+        body.push_str(&self.across_points(
+            &series,
+            &measures,
+            &Across {
+                scale: Scale::Count,
+                per: "per monitor",
+                series_head: "monitor",
+                y_desc: "rounds",
+                combine: true,
+            },
+        ));
         Some(Section {
             id: "monitors",
             title: "Round monitors".into(),
@@ -1202,6 +1310,47 @@ struct Axis {
     desc: String,
     range: (f64, f64),
     ticks: Vec<(f64, String)>,
+}
+
+impl Axis {
+    fn coord(&self) -> Ticked {
+        Ticked {
+            range: self.range,
+            ticks: self.ticks.iter().map(|t| t.0).collect(),
+        }
+    }
+}
+
+/// A linear f64 coordinate whose ticks and grid lines sit exactly at `ticks`.
+struct Ticked {
+    range: (f64, f64),
+    ticks: Vec<f64>,
+}
+
+impl Ranged for Ticked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let (lo, hi) = self.range;
+        if hi <= lo {
+            return (limit.0 + limit.1) / 2;
+        }
+        let t = (value - lo) / (hi - lo);
+        limit.0 + ((limit.1 - limit.0) as f64 * t).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.range.0..self.range.1
+    }
 }
 
 fn rate_axis(desc: &str) -> Axis {
@@ -1355,30 +1504,40 @@ fn draw_marker<CT: CoordTranslate>(
     Ok(())
 }
 
+/// What a legend entry shows beside its label.
+enum Key {
+    /// A line in a series' style.
+    Line(Style),
+    /// A filled box (bars, shading).
+    Swatch(RGBColor),
+}
+
 /// The legend down the area right of the plot.
-fn draw_legend(
-    area: &DrawingArea<SVGBackend<'_>, Shift>,
-    entries: &[(String, Style)],
-) -> DrawResult {
+fn draw_legend(area: &DrawingArea<SVGBackend<'_>, Shift>, entries: &[(String, Key)]) -> DrawResult {
     const ROW: i32 = 20;
     let fits = ((HEIGHT as i32 - 24) / ROW) as usize;
     let font = (FONT, 13).into_font();
-    for (i, (label, style)) in entries.iter().enumerate() {
+    for (i, (label, key)) in entries.iter().enumerate() {
         let y = 24 + ROW * i as i32;
         if i + 1 == fits && entries.len() > fits {
             let more = format!("… {} more (see table)", entries.len() - i);
             area.draw(&Text::new(more, (6, y - 7), font.clone()))?;
             break;
         }
-        let stroke = style.color.stroke_width(2);
-        if style.reference && style.marker == Marker::None {
-            area.draw(&Rectangle::new([(4, y - 7), (28, y + 7)], SHADE.filled()))?;
-        } else if style.dashed {
-            area.draw(&DashedPathElement::new(vec![(4, y), (28, y)], 5, 3, stroke))?;
-        } else {
-            area.draw(&PathElement::new(vec![(4, y), (28, y)], stroke))?;
+        match key {
+            Key::Swatch(color) => {
+                area.draw(&Rectangle::new([(6, y - 7), (26, y + 7)], color.filled()))?;
+            }
+            Key::Line(style) => {
+                let stroke = style.color.stroke_width(2);
+                if style.dashed {
+                    area.draw(&DashedPathElement::new(vec![(4, y), (28, y)], 5, 3, stroke))?;
+                } else {
+                    area.draw(&PathElement::new(vec![(4, y), (28, y)], stroke))?;
+                }
+                draw_marker(area, style.marker, (16, y), style.color)?;
+            }
         }
-        draw_marker(area, style.marker, (16, y), style.color)?;
         area.draw(&Text::new(clip(label, 24), (34, y - 7), font.clone()))?;
     }
     Ok(())
@@ -1411,10 +1570,7 @@ fn line_chart(
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size(56)
-            .build_cartesian_2d(
-                (x.range.0..x.range.1).with_key_points(x.ticks.iter().map(|t| t.0).collect()),
-                (y.range.0..y.range.1).with_key_points(y.ticks.iter().map(|t| t.0).collect()),
-            )?;
+            .build_cartesian_2d(x.coord(), y.coord())?;
         let x_label = |v: &f64| tick_label(&x.ticks, *v);
         let y_label = |v: &f64| tick_label(&y.ticks, *v);
         chart
@@ -1445,10 +1601,17 @@ fn line_chart(
                 3,
                 style,
             ))?;
-            let offset = (4, 4 + 16 * i as i32);
+            // Labels stack down from the top, on the side of the line with more room.
+            let right_half = mark.x > (x.range.0 + x.range.1) / 2.0;
+            let (dx, h) = if right_half {
+                (-4, HPos::Right)
+            } else {
+                (4, HPos::Left)
+            };
+            let font = TextStyle::from((FONT, 13).into_font()).pos(Pos::new(h, VPos::Top));
             chart.draw_series(std::iter::once(
                 EmptyElement::at((mark.x, hi))
-                    + Text::new(mark.label.clone(), offset, (FONT, 13).into_font()),
+                    + Text::new(mark.label.clone(), (dx, 4 + 16 * i as i32), font),
             ))?;
         }
         for line in lines {
@@ -1471,20 +1634,18 @@ fn line_chart(
                 )?;
             }
         }
-        let mut entries: Vec<(String, Style)> =
-            lines.iter().map(|l| (l.label.clone(), l.style)).collect();
+        let mut entries: Vec<(String, Key)> = lines
+            .iter()
+            .map(|l| (l.label.clone(), Key::Line(l.style)))
+            .collect();
         if diagonal {
-            entries.push(("chance (diagonal)".into(), SHARE));
+            entries.push(("chance (diagonal)".into(), Key::Line(SHARE)));
         }
         draw_legend(&legend, &entries)
     })
 }
 
-type Chart<'a, 'b> = ChartContext<
-    'a,
-    SVGBackend<'b>,
-    Cartesian2d<WithKeyPoints<RangedCoordf64>, WithKeyPoints<RangedCoordf64>>,
->;
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Ticked, Ticked>>;
 
 /// A vertical 95 % CI bar with caps at `x`, clipped to `range`.
 fn error_bar(
@@ -1495,7 +1656,8 @@ fn error_bar(
     range: (f64, f64),
     color: RGBColor,
 ) -> DrawResult {
-    let lo = (mean - ci).max(range.0);
+    // Every charted quantity is non-negative.
+    let lo = (mean - ci).max(range.0.max(0.0));
     let hi = (mean + ci).min(range.1);
     let area = chart.plotting_area();
     let style = color.stroke_width(1);
@@ -1511,7 +1673,7 @@ fn error_bar(
 struct Bars<'a> {
     categories: Vec<(String, bool)>,
     measures: Vec<&'a str>,
-    values: Vec<Vec<Option<(f64, Option<f64>)>>>,
+    values: Vec<Vec<Option<Stat>>>,
 }
 
 fn bar_chart(title: &str, bars: &Bars<'_>, y: &Axis) -> String {
@@ -1533,16 +1695,13 @@ fn bar_chart(title: &str, bars: &Bars<'_>, y: &Axis) -> String {
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size(56)
-            .build_cartesian_2d(
-                (x.range.0..x.range.1).with_key_points(x.ticks.iter().map(|t| t.0).collect()),
-                (y.range.0..y.range.1).with_key_points(y.ticks.iter().map(|t| t.0).collect()),
-            )?;
+            .build_cartesian_2d(x.coord(), y.coord())?;
         let (lo, hi) = y.range;
         for (i, (_, reference)) in bars.categories.iter().enumerate() {
             if *reference {
                 let c = i as f64;
                 chart.draw_series(std::iter::once(Rectangle::new(
-                    [(c - 0.5, lo), (c + 0.5, hi)],
+                    [(c - 0.47, lo), (c + 0.47, hi)],
                     SHADE.filled(),
                 )))?;
             }
@@ -1573,30 +1732,29 @@ fn bar_chart(title: &str, bars: &Bars<'_>, y: &Axis) -> String {
                     [(x0, 0.0), (x1, top)],
                     color.filled(),
                 )))?;
+                // A bar of height 0 still shows as a line on the axis.
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(x0, top), (x1, top)],
+                    color.stroke_width(2),
+                )))?;
                 if let Some(ci) = ci.filter(|c| *c > 0.0) {
                     error_bar(&chart, (x0 + x1) / 2.0, mean, ci, (lo, hi), BLACK)?;
                 }
             }
         }
-        let mut entries: Vec<(String, Style)> = bars
+        let mut entries: Vec<(String, Key)> = bars
             .measures
             .iter()
             .enumerate()
             .map(|(j, name)| {
-                let color = BAR_COLORS[j % BAR_COLORS.len()];
-                (name.to_string(), solid(color, Marker::Square))
+                (
+                    name.to_string(),
+                    Key::Swatch(BAR_COLORS[j % BAR_COLORS.len()]),
+                )
             })
             .collect();
         if bars.categories.iter().any(|c| c.1) {
-            entries.push((
-                "reference (shaded)".into(),
-                Style {
-                    color: SHADE,
-                    dashed: false,
-                    marker: Marker::None,
-                    reference: true,
-                },
-            ));
+            entries.push(("reference (shaded)".into(), Key::Swatch(SHADE)));
         }
         draw_legend(&legend, &entries)
     })
@@ -1828,8 +1986,8 @@ kind = "cusum"
                 "Scenario",
             ],
         );
-        // CA and ASR line charts, one ROC and one detection chart per point, FAR and FRR.
-        assert_eq!(html.matches("<svg").count(), 2 + 3 + 3 + 2);
+        // CA and ASR line charts, one ROC and one detection chart per point, FAR with FRR.
+        assert_eq!(html.matches("<svg").count(), 2 + 3 + 3 + 1);
         assert!(html.contains("<title>Clean accuracy (CA) vs attack.rate</title>"));
         // Every chart is titled, and the point values label the x axis.
         assert_eq!(

@@ -34,7 +34,10 @@ pub mod files {
 
 /// Write `bytes` to `path` through a temporary file and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
-    let tmp = path.with_extension("tmp");
+    // `report.md.tmp`, not `report.tmp`: files that share a stem must not share a temp file.
+    let mut name = path.as_os_str().to_os_string();
+    name.push(".tmp");
+    let tmp = std::path::PathBuf::from(name);
     let write = || -> std::io::Result<()> {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;

@@ -301,7 +301,6 @@ impl Defense for ActivationClustering {
         for split in self.split_classes(&input, rng)? {
             let poison = match self.params.rule {
                 Rule::ExclusionaryReclassification => self.judge_by_retraining(&input, &split)?,
-                Rule::Reclassification => unreachable!("handled before splitting"),
                 _ => self.judge_by_shape(&split),
             };
             for (&i, &s) in split.members.iter().zip(&split.scores) {

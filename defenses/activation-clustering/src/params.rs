@@ -1,4 +1,4 @@
-use poisonlab_core::ParamError;
+use poisonlab_core::{ParamChecks, ParamError};
 use serde::{Deserialize, Serialize};
 
 /// How the per-class embeddings are reduced before clustering.
@@ -119,63 +119,25 @@ impl Default for ActivationClusteringParams {
 impl ActivationClusteringParams {
     /// Check every value; returns every problem found.
     pub fn check(&self) -> Result<(), Vec<ParamError>> {
-        let mut errors = Vec::new();
-        if self.dims == 0 {
-            errors.push(ParamError::new("dims", "must be at least 1, got 0"));
-        }
-        if !(self.ridge.is_finite() && self.ridge >= 0.0) {
-            errors.push(ParamError::new(
-                "ridge",
-                format!("must be a finite number ≥ 0, got {}", self.ridge),
-            ));
-        }
-        if !(self.size_threshold > 0.0 && self.size_threshold <= 0.5) {
-            errors.push(ParamError::new(
-                "size-threshold",
-                format!("must be in (0, 0.5], got {}", self.size_threshold),
-            ));
-        }
+        let mut checks = ParamChecks::new();
+        checks
+            .at_least("dims", self.dims, 1)
+            .non_negative("ridge", self.ridge)
+            .in_range_left_open("size-threshold", self.size_threshold, 0.0, 0.5);
         if !(0.0..1.0).contains(&self.silhouette_threshold) {
-            errors.push(ParamError::new(
+            checks.push(ParamError::new(
                 "silhouette-threshold",
                 format!("must be in [0, 1), got {}", self.silhouette_threshold),
             ));
         }
-        if !(self.er_threshold > 0.0 && self.er_threshold <= 1.0) {
-            errors.push(ParamError::new(
-                "er-threshold",
-                format!("must be in (0, 1], got {}", self.er_threshold),
-            ));
-        }
-        if self.clusters < 2 {
-            errors.push(ParamError::new(
-                "clusters",
-                format!("must be at least 2, got {}", self.clusters),
-            ));
-        }
-        if self.k == 0 {
-            errors.push(ParamError::new("k", "must be at least 1, got 0"));
-        }
-        if !(self.explained_threshold > 0.0 && self.explained_threshold <= 1.0) {
-            errors.push(ParamError::new(
-                "explained-threshold",
-                format!("must be in (0, 1], got {}", self.explained_threshold),
-            ));
-        }
-        if self.max_reference == 0 {
-            errors.push(ParamError::new(
-                "max-reference",
-                "must be at least 1, got 0",
-            ));
-        }
-        if self.restarts == 0 {
-            errors.push(ParamError::new("restarts", "must be at least 1, got 0"));
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        checks
+            .in_range_left_open("er-threshold", self.er_threshold, 0.0, 1.0)
+            .at_least("clusters", self.clusters, 2)
+            .at_least("k", self.k, 1)
+            .in_range_left_open("explained-threshold", self.explained_threshold, 0.0, 1.0)
+            .at_least("max-reference", self.max_reference, 1)
+            .at_least("restarts", self.restarts, 1)
+            .finish()
     }
 }
 

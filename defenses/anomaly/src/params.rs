@@ -1,4 +1,4 @@
-use poisonlab_core::ParamError;
+use poisonlab_core::{ParamChecks, ParamError};
 use serde::{Deserialize, Serialize};
 
 /// How each sample's distance from its class is measured.
@@ -70,32 +70,19 @@ impl AnomalyParams {
     /// Check every value (all of them, whichever method is chosen), reporting
     /// every problem at once.
     pub fn check(&self) -> Result<(), Vec<ParamError>> {
-        let mut errors = Vec::new();
-        if !(self.threshold.is_finite() && self.threshold > 0.0) {
-            errors.push(ParamError::new(
-                "threshold",
-                format!("must be a finite number > 0, got {}", self.threshold),
-            ));
-        }
+        let mut checks = ParamChecks::new();
+        checks.positive("threshold", self.threshold);
         if let Some(s) = self.shrinkage
             && !(0.0..=1.0).contains(&s)
         {
-            errors.push(ParamError::new(
+            checks.push(ParamError::new(
                 "shrinkage",
                 format!("must be in [0, 1], got {s}"),
             ));
         }
-        if !(self.alpha > 0.0 && self.alpha <= 0.5) {
-            errors.push(ParamError::new(
-                "alpha",
-                format!("must be in (0, 0.5], got {}", self.alpha),
-            ));
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        checks
+            .in_range_left_open("alpha", self.alpha, 0.0, 0.5)
+            .finish()
     }
 }
 

@@ -1,4 +1,4 @@
-use poisonlab_core::ParamError;
+use poisonlab_core::{ParamChecks, ParamError};
 use serde::{Deserialize, Serialize};
 
 /// The monitor table for the canary audit ([`crate::Canary`]).
@@ -27,24 +27,14 @@ impl Default for CanaryParams {
 impl CanaryParams {
     /// Check every value, reporting every problem at once.
     pub fn check(&self) -> Result<(), Vec<ParamError>> {
-        let mut errors = Vec::new();
+        let mut checks = ParamChecks::new();
         if !(self.threshold > 0.0 && self.threshold < 1.0) {
-            errors.push(ParamError::new(
+            checks.push(ParamError::new(
                 "threshold",
                 format!("must be in (0, 1), got {}", self.threshold),
             ));
         }
-        if !(self.z.is_finite() && self.z > 0.0) {
-            errors.push(ParamError::new(
-                "z",
-                format!("must be a finite number > 0, got {}", self.z),
-            ));
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        checks.positive("z", self.z).finish()
     }
 }
 
@@ -117,30 +107,11 @@ impl Default for CusumParams {
 impl CusumParams {
     /// Check every value, reporting every problem at once.
     pub fn check(&self) -> Result<(), Vec<ParamError>> {
-        let mut errors = Vec::new();
-        if !(self.k.is_finite() && self.k >= 0.0) {
-            errors.push(ParamError::new(
-                "k",
-                format!("must be a finite number ≥ 0, got {}", self.k),
-            ));
-        }
-        if !(self.h.is_finite() && self.h > 0.0) {
-            errors.push(ParamError::new(
-                "h",
-                format!("must be a finite number > 0, got {}", self.h),
-            ));
-        }
-        if !(self.guard.is_finite() && self.guard >= 0.0) {
-            errors.push(ParamError::new(
-                "guard",
-                format!("must be a finite number ≥ 0, got {}", self.guard),
-            ));
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        ParamChecks::new()
+            .non_negative("k", self.k)
+            .positive("h", self.h)
+            .non_negative("guard", self.guard)
+            .finish()
     }
 }
 

@@ -1,4 +1,4 @@
-use poisonlab_core::ParamError;
+use poisonlab_core::{ParamChecks, ParamError};
 use serde::{Deserialize, Serialize};
 
 /// How the spectral-signatures defense turns scores into flags.
@@ -86,48 +86,15 @@ impl Default for SpectralSignaturesParams {
 impl SpectralSignaturesParams {
     /// Check every value (all of them, whichever rule is chosen).
     pub fn check(&self) -> Result<(), Vec<ParamError>> {
-        let mut errors = Vec::new();
-        if !(self.eps_multiplier.is_finite() && self.eps_multiplier > 0.0) {
-            errors.push(ParamError::new(
-                "eps-multiplier",
-                format!("must be a finite number > 0, got {}", self.eps_multiplier),
-            ));
-        }
-        if !(self.expected_rate > 0.0 && self.expected_rate <= 0.5) {
-            errors.push(ParamError::new(
-                "expected-rate",
-                format!("must be in (0, 0.5], got {}", self.expected_rate),
-            ));
-        }
-        if self.directions == 0 {
-            errors.push(ParamError::new("directions", "must be at least 1, got 0"));
-        }
-        if self.k == 0 {
-            errors.push(ParamError::new("k", "must be at least 1, got 0"));
-        }
-        if !(self.explained_threshold > 0.0 && self.explained_threshold <= 1.0) {
-            errors.push(ParamError::new(
-                "explained-threshold",
-                format!("must be in (0, 1], got {}", self.explained_threshold),
-            ));
-        }
-        if self.max_reference == 0 {
-            errors.push(ParamError::new(
-                "max-reference",
-                "must be at least 1, got 0",
-            ));
-        }
-        if !(self.ridge.is_finite() && self.ridge >= 0.0) {
-            errors.push(ParamError::new(
-                "ridge",
-                format!("must be a finite number ≥ 0, got {}", self.ridge),
-            ));
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        ParamChecks::new()
+            .positive("eps-multiplier", self.eps_multiplier)
+            .in_range_left_open("expected-rate", self.expected_rate, 0.0, 0.5)
+            .at_least("directions", self.directions, 1)
+            .at_least("k", self.k, 1)
+            .in_range_left_open("explained-threshold", self.explained_threshold, 0.0, 1.0)
+            .at_least("max-reference", self.max_reference, 1)
+            .non_negative("ridge", self.ridge)
+            .finish()
     }
 }
 

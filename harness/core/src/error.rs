@@ -67,6 +67,112 @@ impl ParamError {
     }
 }
 
+/// Collects every problem of one parameter table, in the order checked, for
+/// the `check()` methods: the common rules word their messages the same way
+/// in every crate.
+#[derive(Debug, Default)]
+pub struct ParamChecks {
+    errors: Vec<ParamError>,
+}
+
+impl ParamChecks {
+    /// No problems yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `value` must be a finite number > 0.
+    pub fn positive(&mut self, key: &str, value: f64) -> &mut Self {
+        if !(value.is_finite() && value > 0.0) {
+            self.push(ParamError::new(
+                key,
+                format!("must be a finite number > 0, got {value}"),
+            ));
+        }
+        self
+    }
+
+    /// `value` must be a finite number ≥ 0.
+    pub fn non_negative(&mut self, key: &str, value: f64) -> &mut Self {
+        if !(value.is_finite() && value >= 0.0) {
+            self.push(ParamError::new(
+                key,
+                format!("must be a finite number ≥ 0, got {value}"),
+            ));
+        }
+        self
+    }
+
+    /// `value` must lie in `(low, high]`.
+    pub fn in_range_left_open(&mut self, key: &str, value: f64, low: f64, high: f64) -> &mut Self {
+        if !(value > low && value <= high) {
+            self.push(ParamError::new(
+                key,
+                format!("must be in ({low}, {high}], got {value}"),
+            ));
+        }
+        self
+    }
+
+    /// `value` must be at least `min`.
+    pub fn at_least(&mut self, key: &str, value: usize, min: usize) -> &mut Self {
+        if value < min {
+            self.push(ParamError::new(
+                key,
+                format!("must be at least {min}, got {value}"),
+            ));
+        }
+        self
+    }
+
+    /// Record a problem no common rule covers.
+    pub fn push(&mut self, error: ParamError) -> &mut Self {
+        self.errors.push(error);
+        self
+    }
+
+    /// `Ok` when nothing was wrong, else every problem found.
+    pub fn finish(&mut self) -> Result<(), Vec<ParamError>> {
+        let errors = std::mem::take(&mut self.errors);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+#[cfg(test)]
+mod param_checks_tests {
+    use super::*;
+
+    #[test]
+    fn common_rules_word_their_messages_alike_and_keep_order() {
+        let e = ParamChecks::new()
+            .positive("a", 0.0)
+            .positive("ok", 1.0)
+            .non_negative("b", f64::NAN)
+            .in_range_left_open("c", 0.7, 0.0, 0.5)
+            .at_least("d", 0, 1)
+            .at_least("e", 1, 2)
+            .finish()
+            .unwrap_err();
+        let got: Vec<(String, String)> = e.into_iter().map(|e| (e.key, e.message)).collect();
+        let want = [
+            ("a", "must be a finite number > 0, got 0"),
+            ("b", "must be a finite number ≥ 0, got NaN"),
+            ("c", "must be in (0, 0.5], got 0.7"),
+            ("d", "must be at least 1, got 0"),
+            ("e", "must be at least 2, got 1"),
+        ];
+        assert_eq!(got.len(), want.len());
+        for ((k, m), (wk, wm)) in got.iter().zip(want) {
+            assert_eq!((k.as_str(), m.as_str()), (wk, wm));
+        }
+        assert!(ParamChecks::new().positive("x", 2.0).finish().is_ok());
+    }
+}
+
 impl ParamError {
     /// The problem with `key` naming `class` when the data (if its class count
     /// is known) has no such class; `None` when the class exists or the count

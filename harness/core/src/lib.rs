@@ -22,7 +22,7 @@ mod traits;
 pub mod whiten;
 
 pub use dataset::{Dataset, Matrix};
-pub use error::{CoreError, ParamError};
+pub use error::{CoreError, ParamChecks, ParamError};
 pub use poisoned::{AttackTest, Injection, Poisoned, inject, poison_count};
 pub use seed::{Rng, stream};
 pub use traits::{

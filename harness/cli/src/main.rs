@@ -13,6 +13,12 @@ use poisonlab_runner::{
     CATALOGUE, Outcome, Progress, RunError, RunOptions, Scenario, Source, load_scenario,
 };
 
+/// mimalloc keeps freed pages for reuse: training allocates and frees the same
+/// tensor sizes every batch, which glibc's allocator hands back to the kernel
+/// and faults in again (about a seventh of the CNN's training time).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code for a run that failed or checks that were not met.
 const EXIT_FAILED: u8 = 1;
 /// Exit code for bad input (scenario problems, unusable results folder).
@@ -106,6 +112,32 @@ enum Command {
     /// Look at, download and export datasets.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Measure training, inference and embedding samples/s (MLP and CNN on
+    /// synthetic digits) and each defense's time on one thread; compare with
+    /// bench/pytorch_reference.py.
+    Bench {
+        /// Samples per training epoch and per inference pass.
+        #[arg(long, default_value_t = 8192)]
+        samples: usize,
+        /// Training samples the defenses inspect.
+        #[arg(long, default_value_t = 10_000)]
+        defense_samples: usize,
+        /// Batch sizes, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "64,256")]
+        batch: Vec<usize>,
+        /// Models, comma-separated: mlp, cnn.
+        #[arg(long, value_delimiter = ',', default_value = "mlp,cnn")]
+        model: Vec<String>,
+        /// Timed repetitions per figure; the best is reported.
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// Measure the models only.
+        #[arg(long)]
+        no_defenses: bool,
+        /// Also write the figures as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -189,6 +221,56 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 points,
             };
             run_scenario(&scenario, &opts, quiet, check)
+        }
+        Command::Bench {
+            samples,
+            defense_samples,
+            batch,
+            model,
+            reps,
+            no_defenses,
+            json,
+        } => {
+            let mut models = Vec::new();
+            for m in &model {
+                models.push(match m.as_str() {
+                    "mlp" => poisonlab_runner::ModelKind::Mlp,
+                    "cnn" => poisonlab_runner::ModelKind::Cnn,
+                    other => {
+                        eprintln!("--model: unknown model {other:?}; expected mlp or cnn");
+                        return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                    }
+                });
+            }
+            let opts = poisonlab_runner::BenchOptions {
+                samples,
+                defense_samples,
+                batches: batch,
+                models,
+                reps,
+                no_defenses,
+            };
+            let spinner = ProgressBar::new_spinner();
+            spinner.enable_steady_tick(Duration::from_millis(200));
+            let report = poisonlab_runner::bench(&opts, &|what| {
+                spinner.set_message(format!("measuring {what}"))
+            });
+            spinner.finish_and_clear();
+            let report = match report {
+                Ok(r) => r,
+                Err(RunError::Bench(message)) => {
+                    eprintln!("{message}");
+                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            print!("{}", report.markdown());
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report)?;
+                std::fs::write(&path, text + "\n")
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Validate { files } => {
             let mut bad = false;

@@ -8,7 +8,7 @@ use poisonlab_core::{Classifier, Dataset, Matrix};
 use crate::backend;
 use crate::net::{InputShape, Net};
 
-/// Samples per forward pass at inference.
+/// Samples per forward pass at inference, unless [`TrainedModel::with_eval_batch`] says otherwise.
 const EVAL_BATCH: usize = 512;
 
 /// A trained model: the network as trained (for input gradients) and its
@@ -19,6 +19,7 @@ pub struct TrainedModel {
     valid: Net,
     shape: InputShape,
     n_classes: usize,
+    eval_batch: usize,
 }
 
 impl TrainedModel {
@@ -29,7 +30,16 @@ impl TrainedModel {
             valid,
             shape,
             n_classes,
+            eval_batch: EVAL_BATCH,
         }
+    }
+
+    /// The same model doing inference (probabilities, losses, embeddings,
+    /// gradients) `batch` samples per forward pass (at least 1; default 512).
+    /// It is a speed setting: results can differ in the last bits.
+    pub fn with_eval_batch(mut self, batch: usize) -> Self {
+        self.eval_batch = batch.max(1);
+        self
     }
 
     /// The trained network, its input layout and class count, for more training.
@@ -43,8 +53,8 @@ impl TrainedModel {
         let dim = data.dim();
         let mut out = Vec::new();
         let mut cols = 0;
-        for start in (0..data.len()).step_by(EVAL_BATCH) {
-            let end = (start + EVAL_BATCH).min(data.len());
+        for start in (0..data.len()).step_by(self.eval_batch) {
+            let end = (start + self.eval_batch).min(data.len());
             let x = &data.features()[start * dim..end * dim];
             let t =
                 Tensor::<2>::from_data(TensorData::new(x.to_vec(), [end - start, dim]), &device);
@@ -124,8 +134,8 @@ impl TrainedModel {
         let device = backend::autodiff_device();
         let dim = data.dim();
         let mut out = Vec::with_capacity(data.len() * dim);
-        for start in (0..data.len()).step_by(EVAL_BATCH) {
-            let end = (start + EVAL_BATCH).min(data.len());
+        for start in (0..data.len()).step_by(self.eval_batch) {
+            let end = (start + self.eval_batch).min(data.len());
             let x = data.features()[start * dim..end * dim].to_vec();
             let x = Tensor::<2>::from_data(TensorData::new(x, [end - start, dim]), &device)
                 .require_grad();

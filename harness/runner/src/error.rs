@@ -44,6 +44,9 @@ pub enum RunError {
     /// The training set could not be signed (a duplicate id).
     #[error("signing the training set: {0}")]
     Integrity(String),
+    /// `poisonlab bench` could not measure.
+    #[error("bench: {0}")]
+    Bench(String),
     /// A worker thread panicked (a bug).
     #[error("a worker thread panicked: {0}")]
     Panic(String),

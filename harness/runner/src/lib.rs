@@ -8,6 +8,7 @@
 //! run per thread, each training on its own thread), resuming from whatever an
 //! earlier invocation left in the results folder.
 
+mod bench;
 mod error;
 mod exec;
 mod expect;
@@ -24,12 +25,14 @@ mod scenario;
 mod spec;
 mod summary;
 
+pub use bench::{BenchOptions, BenchReport, DefenseBench, ModelBench, bench};
 pub use error::RunError;
 pub use exec::{Outcome, Progress, RunOptions, Silent, load_checked, run};
 pub use expect::{Expectation, Unmet};
 pub use export::{Exported, export};
 pub use html::html_report;
 pub use pipeline::LoadedData;
+pub use poisonlab_model::ModelKind;
 pub use problem::{Problem, Problems};
 pub use record::{DefenseRecord, Detection, LabelTest, ModelEval, MonitorRecord, RunRecord};
 pub use registry::{AttackSpec, Custody, DataFacts, DefenseKind};

@@ -1,0 +1,304 @@
+//! `poisonlab bench`: model throughput and defense times on synthetic digits,
+//! measured on one thread, in the same shape as `bench/pytorch_reference.py`
+//! prints, so the two can be put side by side.
+//!
+//! Each figure is the best of `reps` timed repetitions after one untimed
+//! warm-up: the steady state a long sweep sees, without the first-call costs
+//! (page faults, lazily built kernels).
+
+use std::time::Instant;
+
+use poisonlab_activation_clustering::ActivationClusteringParams;
+use poisonlab_anomaly::AnomalyParams;
+use poisonlab_badnets::{BadNets, BadNetsParams};
+use poisonlab_core::seed::stream;
+use poisonlab_core::{Attack, AttackInput, Classifier, Dataset, DefenseInput};
+use poisonlab_data::SyntheticDigitsParams;
+use poisonlab_integrity::{Manifest, SigningKey};
+use poisonlab_knn_label::KnnLabelParams;
+use poisonlab_loss_filter::LossFilterParams;
+use poisonlab_model::{BurnTrainer, ModelKind, ModelParams, TrainedModel, backend};
+use poisonlab_spectral_signatures::SpectralSignaturesParams;
+use poisonlab_strip::{Strip, StripParams};
+use serde::Serialize;
+
+use crate::RunError;
+use crate::registry::DefenseKind;
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Samples per training epoch and per inference pass.
+    pub samples: usize,
+    /// Training samples the defenses inspect.
+    pub defense_samples: usize,
+    /// Batch sizes for training and inference.
+    pub batches: Vec<usize>,
+    /// Models to measure.
+    pub models: Vec<ModelKind>,
+    /// Timed repetitions per figure (the best is kept).
+    pub reps: usize,
+    /// Skip the defenses.
+    pub no_defenses: bool,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            samples: 8192,
+            defense_samples: 10_000,
+            batches: vec![64, 256],
+            models: vec![ModelKind::Mlp, ModelKind::Cnn],
+            reps: 3,
+            no_defenses: false,
+        }
+    }
+}
+
+/// Throughput of one model at one batch size, samples per second.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ModelBench {
+    /// `mlp` or `cnn`.
+    pub model: String,
+    /// Batch size for training and inference.
+    pub batch: usize,
+    /// Training (forward, backward, Adam step), samples/s.
+    pub train: f64,
+    /// Inference to class probabilities, samples/s.
+    pub infer: f64,
+    /// Penultimate-layer embeddings, samples/s.
+    pub embed: f64,
+}
+
+/// Wall time of one defense.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DefenseBench {
+    /// The defense kind.
+    pub defense: String,
+    /// What was timed.
+    pub what: String,
+    /// Samples inspected.
+    pub samples: usize,
+    /// Best wall time, seconds.
+    pub seconds: f64,
+}
+
+/// Everything `poisonlab bench` measured.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct BenchReport {
+    /// The Burn backend.
+    pub backend: String,
+    /// Threads used (always 1: the figures are per run).
+    pub threads: usize,
+    /// Samples per training epoch and inference pass.
+    pub samples: usize,
+    /// Model throughput rows.
+    pub models: Vec<ModelBench>,
+    /// Defense timings.
+    pub defenses: Vec<DefenseBench>,
+}
+
+fn best<T>(reps: usize, mut f: impl FnMut() -> Result<T, RunError>) -> Result<f64, RunError> {
+    let mut best = f64::INFINITY;
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        std::hint::black_box(f()?);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Ok(best)
+}
+
+fn model_name(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::Logreg => "logreg",
+        ModelKind::Mlp => "mlp",
+        ModelKind::Cnn => "cnn",
+    }
+}
+
+fn fit(params: ModelParams, data: &Dataset) -> Result<TrainedModel, RunError> {
+    BurnTrainer::new(params)
+        .fit(data, &mut stream(0, 0, "bench:model"))
+        .map_err(|e| RunError::Bench(format!("training failed: {e}")))
+}
+
+/// Measure; `step` hears what is being measured.
+pub fn bench(opts: &BenchOptions, step: &dyn Fn(&str)) -> Result<BenchReport, RunError> {
+    if opts.samples == 0 || opts.defense_samples < 100 {
+        return Err(RunError::Bench(
+            "--samples must be at least 1 and --defense-samples at least 100".into(),
+        ));
+    }
+    if opts.batches.contains(&0) {
+        return Err(RunError::Bench("every --batch must be at least 1".into()));
+    }
+    let digits = SyntheticDigitsParams {
+        train: opts.samples,
+        test: 1,
+    }
+    .generate(&mut stream(0, 0, "bench:data"));
+    let data = digits.train;
+    let warm = data.subset(&(0..data.len().min(256)).collect::<Vec<_>>());
+    let mut models = Vec::new();
+    for &kind in &opts.models {
+        for &batch in &opts.batches {
+            let name = model_name(kind);
+            step(&format!("{name}, batch {batch}"));
+            let params = ModelParams {
+                kind,
+                epochs: 1,
+                batch_size: batch,
+                ..ModelParams::default()
+            };
+            fit(params.clone(), &warm)?;
+            let train = best(opts.reps, || fit(params.clone(), &data))?;
+            let model = fit(params.clone(), &warm)?.with_eval_batch(batch);
+            model.predict_proba(&warm);
+            let infer = best(opts.reps, || Ok(model.predict_proba(&data)))?;
+            let embed = best(opts.reps, || Ok(model.embed(&data)))?;
+            let n = data.len() as f64;
+            models.push(ModelBench {
+                model: name.into(),
+                batch,
+                train: n / train,
+                infer: n / infer,
+                embed: n / embed,
+            });
+        }
+    }
+    let defenses = if opts.no_defenses {
+        Vec::new()
+    } else {
+        defense_times(opts, step)?
+    };
+    Ok(BenchReport {
+        backend: backend::NAME.into(),
+        threads: 1,
+        samples: data.len(),
+        models,
+        defenses,
+    })
+}
+
+/// Each defense on a BadNets-poisoned set (5 % → class 0) of synthetic
+/// digits, inspecting the MLP trained on it (3 epochs, not timed).
+fn defense_times(opts: &BenchOptions, step: &dyn Fn(&str)) -> Result<Vec<DefenseBench>, RunError> {
+    let n = opts.defense_samples;
+    step(&format!("defenses: preparing {n} poisoned samples"));
+    let digits = SyntheticDigitsParams {
+        train: n + 1000,
+        test: 1000,
+    }
+    .generate(&mut stream(0, 0, "bench:defense-data"));
+    let all: Vec<usize> = (0..digits.train.len()).collect();
+    let (train_idx, trusted_idx) = all.split_at(n);
+    let train = digits.train.subset(train_idx);
+    let trusted = digits.train.subset(trusted_idx);
+    let attack = BadNets::new(BadNetsParams::default(), std::path::Path::new("."))
+        .map_err(|e| RunError::Bench(e.to_string()))?;
+    let poisoned = attack
+        .poison(
+            AttackInput::new(&train, &digits.test),
+            &mut stream(0, 0, "bench:attack"),
+        )
+        .map_err(|e| RunError::Bench(e.to_string()))?;
+    let model = fit(
+        ModelParams {
+            epochs: 3,
+            ..ModelParams::default()
+        },
+        &poisoned.data,
+    )?;
+    let mut out = Vec::new();
+    let filters = [
+        DefenseKind::KnnLabel(KnnLabelParams::default()),
+        DefenseKind::LossFilter(LossFilterParams::default()),
+        DefenseKind::SpectralSignatures(SpectralSignaturesParams::default()),
+        DefenseKind::ActivationClustering(ActivationClusteringParams::default()),
+        DefenseKind::Anomaly(AnomalyParams::default()),
+    ];
+    for kind in filters {
+        step(&format!("defense {}", kind.kind()));
+        let seconds = best(opts.reps, || {
+            let input = DefenseInput::new(&poisoned.data, &model, Some(&trusted));
+            kind.inspect(input, &mut stream(0, 0, "bench:defense"))
+                .map_err(RunError::Bench)
+        })?;
+        out.push(DefenseBench {
+            defense: kind.kind().into(),
+            what: "inspect the training set".into(),
+            samples: n,
+            seconds,
+        });
+    }
+    step("defense strip");
+    let strip = Strip::new(StripParams::default());
+    let seconds = best(opts.reps, || {
+        strip
+            .entropy(
+                &model,
+                &poisoned.data,
+                &trusted,
+                false,
+                &mut stream(0, 0, "bench:strip"),
+            )
+            .map_err(|e| RunError::Bench(e.to_string()))
+    })?;
+    out.push(DefenseBench {
+        defense: "strip".into(),
+        what: format!("screen inputs ({} blends each)", StripParams::default().n),
+        samples: n,
+        seconds,
+    });
+    step("defense provenance");
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let manifest = Manifest::sign(&train, "bench", "bench", &key)
+        .map_err(|e| RunError::Bench(e.to_string()))?;
+    let public = key.verifying_key();
+    let seconds = best(opts.reps, || {
+        let m = Manifest::sign(&train, "bench", "bench", &key)
+            .map_err(|e| RunError::Bench(e.to_string()))?;
+        Ok((
+            m,
+            poisonlab_provenance::inspect(&manifest, &public, &poisoned.data),
+        ))
+    })?;
+    out.push(DefenseBench {
+        defense: "provenance".into(),
+        what: "sign, then verify the poisoned set".into(),
+        samples: n,
+        seconds,
+    });
+    Ok(out)
+}
+
+impl BenchReport {
+    /// The figures as Markdown tables.
+    pub fn markdown(&self) -> String {
+        let mut s = format!(
+            "Backend {}, {} thread, {} samples per pass, best of the timed repetitions.\n\n\
+             | model | batch | train samples/s | inference samples/s | embedding samples/s |\n\
+             |---|---:|---:|---:|---:|\n",
+            self.backend, self.threads, self.samples
+        );
+        for m in &self.models {
+            s += &format!(
+                "| {} | {} | {:.0} | {:.0} | {:.0} |\n",
+                m.model, m.batch, m.train, m.infer, m.embed
+            );
+        }
+        if !self.defenses.is_empty() {
+            s += "\n| defense | what | samples | seconds |\n|---|---|---:|---:|\n";
+            for d in &self.defenses {
+                s += &format!(
+                    "| {} | {} | {} | {:.3} |\n",
+                    d.defense, d.what, d.samples, d.seconds
+                );
+            }
+        }
+        s
+    }
+}

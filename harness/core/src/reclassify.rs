@@ -28,7 +28,7 @@ pub struct Reclassified {
 }
 
 impl Reclassified {
-    /// Samples in the group.
+    /// Samples reclassified: the group, or every n-th of a large one.
     pub fn size(&self) -> usize {
         self.counts.iter().sum()
     }
@@ -62,9 +62,19 @@ impl Reclassified {
 /// (the rest are recomputed).
 pub const KEPT_NEIGHBOURS: usize = 64;
 
+/// Queries whose neighbours are computed in one matrix product.
+const QUERY_BLOCK: usize = 256;
+
+/// Most members of a suspect group [`Neighbours::reclassify`] asks about;
+/// beyond this, every n-th (by position). The group's share explained is a
+/// proportion: a few hundred samples estimate it to within a few points, and
+/// the cost stays flat on large classes.
+pub const MAX_GROUP_QUERIES: usize = 400;
+
 /// The nearest neighbours (squared Euclidean distance over the raw features)
-/// of a set of query samples among the samples of a dataset, computed once so
-/// that many exclusions can be tried cheaply.
+/// of query samples among the samples of a dataset, computed once per query
+/// (when first needed, many queries per matrix product) so that many
+/// exclusions can be tried cheaply.
 ///
 /// The reference is every sample of `data` (every ⌈n / max_reference⌉-th
 /// by position when there are more than `max_reference`, which bounds the
@@ -76,11 +86,14 @@ pub struct Neighbours<'a> {
     data: &'a Dataset,
     reference: Vec<usize>,
     norms: Vec<f32>,
-    kept: std::collections::HashMap<usize, Vec<(f32, usize)>>,
+    /// The reference samples as the rows of a matrix, for the blocked products.
+    rows: nalgebra::DMatrix<f32>,
+    kept: std::cell::RefCell<std::collections::HashMap<usize, Vec<(f32, usize)>>>,
 }
 
 impl<'a> Neighbours<'a> {
-    /// Index the nearest neighbours of the samples at `queries`.
+    /// Index the nearest neighbours of the samples at `queries` now; other
+    /// samples are indexed when first asked about.
     ///
     /// # Panics
     /// When a query is out of range (a programming error).
@@ -92,23 +105,63 @@ impl<'a> Neighbours<'a> {
             .iter()
             .map(|&j| dot(data.sample(j), data.sample(j)))
             .collect();
-        let mut index = Self {
+        let dim = data.dim();
+        let rows = nalgebra::DMatrix::from_fn(reference.len(), dim, |r, c| {
+            data.sample(reference[r])[c]
+        });
+        let index = Self {
             data,
             reference,
             norms,
-            kept: std::collections::HashMap::new(),
+            rows,
+            kept: Default::default(),
         };
-        for &i in queries {
-            let mut all = index.distances(i, &|_| false);
-            let m = KEPT_NEIGHBOURS.min(all.len());
-            if m > 0 && m < all.len() {
-                all.select_nth_unstable_by(m - 1, order);
-                all.truncate(m);
-            }
-            all.sort_by(order);
-            index.kept.insert(i, all);
-        }
+        index.ensure(queries);
         index
+    }
+
+    /// Compute the kept neighbours of every sample at `queries` not yet indexed:
+    /// squared distances `‖x‖² + ‖r‖² − 2 x·r` with the dot products of a block
+    /// of queries against all references in one matrix product.
+    fn ensure(&self, queries: &[usize]) {
+        let missing: Vec<usize> = {
+            let kept = self.kept.borrow();
+            let mut seen = std::collections::HashSet::new();
+            queries
+                .iter()
+                .copied()
+                .filter(|i| !kept.contains_key(i) && seen.insert(*i))
+                .collect()
+        };
+        let dim = self.data.dim();
+        for block in missing.chunks(QUERY_BLOCK) {
+            // Column-major dim × block: each column one query sample.
+            let mut columns = Vec::with_capacity(dim * block.len());
+            for &i in block {
+                columns.extend_from_slice(self.data.sample(i));
+            }
+            let q = nalgebra::DMatrix::from_column_slice(dim, block.len(), &columns);
+            let dots = &self.rows * q; // [references, block]
+            for (b, &i) in block.iter().enumerate() {
+                let own = dot(self.data.sample(i), self.data.sample(i));
+                let column = dots.column(b);
+                let mut all: Vec<(f32, usize)> = self
+                    .reference
+                    .iter()
+                    .zip(&self.norms)
+                    .zip(column.iter())
+                    .filter(|&((&j, _), _)| j != i)
+                    .map(|((&j, &nj), &g)| ((own + nj - 2.0 * g).max(0.0), j))
+                    .collect();
+                let m = KEPT_NEIGHBOURS.min(all.len());
+                if m > 0 && m < all.len() {
+                    all.select_nth_unstable_by(m - 1, order);
+                    all.truncate(m);
+                }
+                all.sort_by(order);
+                self.kept.borrow_mut().insert(i, all);
+            }
+        }
     }
 
     /// `(distance, position)` of every reference sample but `i` and the
@@ -130,8 +183,10 @@ impl<'a> Neighbours<'a> {
     /// `None` when no sample is left to vote.
     pub fn label(&self, i: usize, excluded: &[bool], k: usize) -> Option<usize> {
         let k = k.max(1);
+        self.ensure(&[i]);
         let cached: Vec<(f32, usize)> = self
             .kept
+            .borrow()
             .get(&i)
             .map(|list| {
                 list.iter()
@@ -167,11 +222,15 @@ impl<'a> Neighbours<'a> {
     }
 
     /// How the samples at `group` are reclassified with the group excluded:
-    /// votes per class.
+    /// votes per class, from at most [`MAX_GROUP_QUERIES`] of its members
+    /// (every n-th by position).
     pub fn reclassify(&self, group: &[usize], k: usize) -> Reclassified {
         let excluded = mask(self.data.len(), group);
+        let stride = group.len().div_ceil(MAX_GROUP_QUERIES).max(1);
+        let asked: Vec<usize> = group.iter().copied().step_by(stride).collect();
+        self.ensure(&asked);
         let mut counts = vec![0; self.data.n_classes()];
-        for &i in group {
+        for &i in &asked {
             if let Some(c) = self.label(i, &excluded, k) {
                 counts[c] += 1;
             }
@@ -262,8 +321,10 @@ pub fn judge_group(
     }
     let excluded = vec![false; index.data.len()];
     let stride = rest.len().div_ceil(MAX_BASELINE_QUERIES).max(1);
+    let asked: Vec<usize> = rest.iter().copied().step_by(stride).collect();
+    index.ensure(&asked);
     let mut counts = vec![0; index.data.n_classes()];
-    for &i in rest.iter().step_by(stride) {
+    for &i in &asked {
         if let Some(c) = index.label(i, &excluded, k) {
             counts[c] += 1;
         }
@@ -291,6 +352,7 @@ pub fn called_elsewhere(
     k: usize,
 ) -> Vec<bool> {
     let excluded = mask(index.data.len(), suspects);
+    index.ensure(members);
     members
         .iter()
         .map(|&i| index.label(i, &excluded, k).is_some_and(|c| c != class))

@@ -120,9 +120,7 @@ impl<'a> Neighbours<'a> {
         index
     }
 
-    /// Compute the kept neighbours of every sample at `queries` not yet indexed:
-    /// squared distances `‖x‖² + ‖r‖² − 2 x·r` with the dot products of a block
-    /// of queries against all references in one matrix product.
+    /// Compute the kept neighbours of every sample at `queries` not yet indexed.
     fn ensure(&self, queries: &[usize]) {
         let missing: Vec<usize> = {
             let kept = self.kept.borrow();
@@ -133,48 +131,58 @@ impl<'a> Neighbours<'a> {
                 .filter(|i| !kept.contains_key(i) && seen.insert(*i))
                 .collect()
         };
-        let dim = self.data.dim();
+        let mut scratch = Vec::with_capacity(self.reference.len());
         for block in missing.chunks(QUERY_BLOCK) {
-            // Column-major dim × block: each column one query sample.
-            let mut columns = Vec::with_capacity(dim * block.len());
-            for &i in block {
-                columns.extend_from_slice(self.data.sample(i));
-            }
-            let q = nalgebra::DMatrix::from_column_slice(dim, block.len(), &columns);
-            let dots = &self.rows * q; // [references, block]
+            let dots = self.dots(block);
             for (b, &i) in block.iter().enumerate() {
-                let own = dot(self.data.sample(i), self.data.sample(i));
-                let column = dots.column(b);
-                let mut all: Vec<(f32, usize)> = self
-                    .reference
-                    .iter()
-                    .zip(&self.norms)
-                    .zip(column.iter())
-                    .filter(|&((&j, _), _)| j != i)
-                    .map(|((&j, &nj), &g)| ((own + nj - 2.0 * g).max(0.0), j))
-                    .collect();
-                let m = KEPT_NEIGHBOURS.min(all.len());
-                if m > 0 && m < all.len() {
-                    all.select_nth_unstable_by(m - 1, order);
-                    all.truncate(m);
-                }
-                all.sort_by(order);
-                self.kept.borrow_mut().insert(i, all);
+                let near = self.nearest(i, &dots, b, &|_| false, KEPT_NEIGHBOURS, &mut scratch);
+                self.kept.borrow_mut().insert(i, near);
             }
         }
     }
 
-    /// `(distance, position)` of every reference sample but `i` and the
-    /// excluded ones.
-    fn distances(&self, i: usize, excluded: &dyn Fn(usize) -> bool) -> Vec<(f32, usize)> {
+    /// Dot products of the samples at `block` with every reference sample, in
+    /// one matrix product: `[references, block]`.
+    fn dots(&self, block: &[usize]) -> nalgebra::DMatrix<f32> {
+        let dim = self.data.dim();
+        // Column-major dim × block: each column one query sample.
+        let mut columns = Vec::with_capacity(dim * block.len());
+        for &i in block {
+            columns.extend_from_slice(self.data.sample(i));
+        }
+        &self.rows * nalgebra::DMatrix::from_column_slice(dim, block.len(), &columns)
+    }
+
+    /// The `m` nearest reference samples to sample `i` (not `i`, none
+    /// `excluded`), nearest first, from column `b` of `dots`: squared distances
+    /// `‖x‖² + ‖r‖² − 2 x·r`.
+    fn nearest(
+        &self,
+        i: usize,
+        dots: &nalgebra::DMatrix<f32>,
+        b: usize,
+        excluded: &dyn Fn(usize) -> bool,
+        m: usize,
+        scratch: &mut Vec<(f32, usize)>,
+    ) -> Vec<(f32, usize)> {
         let x = self.data.sample(i);
         let own = dot(x, x);
-        self.reference
-            .iter()
-            .zip(&self.norms)
-            .filter(|&(&j, _)| j != i && !excluded(j))
-            .map(|(&j, &nj)| ((own + nj - 2.0 * dot(x, self.data.sample(j))).max(0.0), j))
-            .collect()
+        scratch.clear();
+        scratch.extend(
+            self.reference
+                .iter()
+                .zip(&self.norms)
+                .zip(dots.column(b).iter())
+                .filter(|&((&j, _), _)| j != i && !excluded(j))
+                .map(|((&j, &nj), &g)| ((own + nj - 2.0 * g).max(0.0), j)),
+        );
+        let m = m.min(scratch.len());
+        if m > 0 && m < scratch.len() {
+            scratch.select_nth_unstable_by(m - 1, order);
+        }
+        let mut near = scratch[..m].to_vec();
+        near.sort_by(order);
+        near
     }
 
     /// The label a `k`-nearest-neighbour majority vote gives sample `i`
@@ -182,36 +190,52 @@ impl<'a> Neighbours<'a> {
     /// vote go to the class of the nearest voter among the tied classes.
     /// `None` when no sample is left to vote.
     pub fn label(&self, i: usize, excluded: &[bool], k: usize) -> Option<usize> {
+        self.labels(&[i], excluded, k)[0]
+    }
+
+    /// [`Neighbours::label`] of each sample at `queries`. Queries whose kept
+    /// neighbours the exclusion thins below `k` are recomputed over the whole
+    /// reference, a block per matrix product.
+    pub fn labels(&self, queries: &[usize], excluded: &[bool], k: usize) -> Vec<Option<usize>> {
         let k = k.max(1);
-        self.ensure(&[i]);
-        let cached: Vec<(f32, usize)> = self
-            .kept
-            .borrow()
-            .get(&i)
-            .map(|list| {
-                list.iter()
+        self.ensure(queries);
+        let mut out = vec![None; queries.len()];
+        let mut recompute = Vec::new();
+        {
+            let kept = self.kept.borrow();
+            for (q, i) in queries.iter().enumerate() {
+                let voters: Vec<(f32, usize)> = kept[i]
+                    .iter()
                     .copied()
                     .filter(|&(_, j)| !excluded[j])
                     .take(k)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let voters = if cached.len() == k {
-            cached
-        } else {
-            let mut all = self.distances(i, &|j| excluded[j]);
-            let k = k.min(all.len());
-            if k == 0 {
-                return None;
+                    .collect();
+                if voters.len() == k {
+                    out[q] = self.vote(&voters);
+                } else {
+                    recompute.push(q);
+                }
             }
-            all.select_nth_unstable_by(k - 1, order);
-            all.truncate(k);
-            all.sort_by(order);
-            all
-        };
+        }
+        let mut scratch = Vec::with_capacity(self.reference.len());
+        for block in recompute.chunks(QUERY_BLOCK) {
+            let samples: Vec<usize> = block.iter().map(|&q| queries[q]).collect();
+            let dots = self.dots(&samples);
+            for (b, &q) in block.iter().enumerate() {
+                let voters =
+                    self.nearest(queries[q], &dots, b, &|j| excluded[j], k, &mut scratch);
+                out[q] = self.vote(&voters);
+            }
+        }
+        out
+    }
+
+    /// The majority label of `voters` (nearest first); ties go to the class of
+    /// the nearest voter among the tied classes. `None` without voters.
+    fn vote(&self, voters: &[(f32, usize)]) -> Option<usize> {
         let labels = self.data.labels();
         let mut votes = vec![0usize; self.data.n_classes()];
-        for &(_, j) in &voters {
+        for &(_, j) in voters {
             votes[labels[j]] += 1;
         }
         let top = votes.iter().copied().max().unwrap_or(0);
@@ -228,12 +252,9 @@ impl<'a> Neighbours<'a> {
         let excluded = mask(self.data.len(), group);
         let stride = group.len().div_ceil(MAX_GROUP_QUERIES).max(1);
         let asked: Vec<usize> = group.iter().copied().step_by(stride).collect();
-        self.ensure(&asked);
         let mut counts = vec![0; self.data.n_classes()];
-        for &i in &asked {
-            if let Some(c) = self.label(i, &excluded, k) {
-                counts[c] += 1;
-            }
+        for c in self.labels(&asked, &excluded, k).into_iter().flatten() {
+            counts[c] += 1;
         }
         Reclassified { counts }
     }
@@ -322,12 +343,9 @@ pub fn judge_group(
     let excluded = vec![false; index.data.len()];
     let stride = rest.len().div_ceil(MAX_BASELINE_QUERIES).max(1);
     let asked: Vec<usize> = rest.iter().copied().step_by(stride).collect();
-    index.ensure(&asked);
     let mut counts = vec![0; index.data.n_classes()];
-    for &i in &asked {
-        if let Some(c) = index.label(i, &excluded, k) {
-            counts[c] += 1;
-        }
+    for c in index.labels(&asked, &excluded, k).into_iter().flatten() {
+        counts[c] += 1;
     }
     let rest_votes = Reclassified { counts };
     let baseline = rest_votes.explained(class);
@@ -352,10 +370,10 @@ pub fn called_elsewhere(
     k: usize,
 ) -> Vec<bool> {
     let excluded = mask(index.data.len(), suspects);
-    index.ensure(members);
-    members
-        .iter()
-        .map(|&i| index.label(i, &excluded, k).is_some_and(|c| c != class))
+    index
+        .labels(members, &excluded, k)
+        .into_iter()
+        .map(|c| c.is_some_and(|c| c != class))
         .collect()
 }
 

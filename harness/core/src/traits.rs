@@ -5,7 +5,7 @@ use crate::{Dataset, Matrix, Poisoned, Rng};
 /// Every method takes a whole dataset and answers for each sample in order.
 /// Implementations batch internally. Shapes are the caller's responsibility:
 /// pass data with the shape the model was trained on.
-pub trait Classifier {
+pub trait Classifier: Send + Sync {
     /// Number of classes the model predicts.
     fn n_classes(&self) -> usize;
 

@@ -201,6 +201,8 @@ pub fn run(
             seed: scenario.meta.seed,
             data: &data,
             integrity: scenario.integrity.as_ref(),
+            // Threads beyond one per pending run go to each run's own steps.
+            inner_threads: (opts.threads / pending.len()).max(1),
         };
         let next = AtomicUsize::new(0);
         let (tx, rx) = mpsc::channel::<(usize, Result<RunRecord, RunError>)>();

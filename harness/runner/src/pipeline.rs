@@ -20,11 +20,11 @@ use crate::record::{AttackInfo, InputDetection, RoundRecord};
 use crate::record::{
     DefenseRecord, Detection, ModelEval, MonitorRecord, ProvenanceRecord, RunRecord,
 };
-use crate::registry::Custody;
+use crate::registry::{Custody, DefenseKind};
 use crate::registry::DataFacts;
-use crate::scenario::IntegritySpec;
+use crate::scenario::{DefenseSpec, IntegritySpec};
 use crate::scenario::{DataSpec, Normalize, Point, Source};
-use poisonlab_integrity::{Manifest, SigningKey, dataset_root};
+use poisonlab_integrity::{Manifest, SigningKey, VerifyingKey, dataset_root};
 use poisonlab_monitor::{Monitor, RoundCheck, RoundView, summarize};
 use rand::RngCore as _;
 
@@ -130,6 +130,47 @@ pub(crate) struct RunContext<'a> {
     pub data: &'a LoadedData,
     /// The scenario's `[integrity]` table: the owner signs the training set.
     pub integrity: Option<&'a IntegritySpec>,
+    /// Threads one run may use for its independent steps (clean and poisoned
+    /// training, each defense, each retraining): `--threads` left over when
+    /// fewer runs than threads are pending. Results do not depend on it.
+    pub inner_threads: usize,
+}
+
+/// Run `jobs` on up to `threads` threads (the caller's among them) and return
+/// their results in the jobs' order.
+fn in_parallel<'a, T: Send>(
+    threads: usize,
+    jobs: Vec<Box<dyn FnOnce() -> T + Send + 'a>>,
+) -> Vec<T> {
+    let threads = threads.clamp(1, jobs.len().max(1));
+    if threads == 1 {
+        return jobs.into_iter().map(|job| job()).collect();
+    }
+    let n = jobs.len();
+    let queue: std::sync::Mutex<Vec<(usize, Box<dyn FnOnce() -> T + Send + 'a>)>> =
+        std::sync::Mutex::new(jobs.into_iter().enumerate().rev().collect());
+    let results: std::sync::Mutex<Vec<Option<T>>> =
+        std::sync::Mutex::new((0..n).map(|_| None).collect());
+    let work = || {
+        loop {
+            let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let Some((i, job)) = next else { break };
+            let value = job();
+            results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(value);
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(work);
+        }
+        work();
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| unreachable!("every job ran")))
+        .collect()
 }
 
 /// Trains every model of one run: at once, or round by round for drift runs.
@@ -358,7 +399,7 @@ fn drift_rounds(
     trainer: &Trainer,
     point: &Point,
     repeat: u64,
-    step: &dyn Fn(&str),
+    step: &(dyn Fn(&str) + Sync),
 ) -> Result<DriftOutcome, RunError> {
     let data = ctx.data;
     let Some((ranges, per_round)) = &trainer.rounds else {
@@ -567,11 +608,13 @@ pub(crate) fn run_one(
     ctx: &RunContext<'_>,
     point: &Point,
     repeat: u64,
-    step: &dyn Fn(&str),
+    step: &(dyn Fn(&str) + Sync),
 ) -> Result<RunRecord, RunError> {
     let data = ctx.data;
     let mut seconds = BTreeMap::new();
     seconds.insert("load".to_string(), data.seconds);
+    // Steps timed on other threads, added once `timed` is done with `seconds`.
+    let mut measured: Vec<(&str, f64)> = Vec::new();
     let mut timed = |name: &str, start: Instant| {
         seconds.insert(name.to_string(), start.elapsed().as_secs_f64());
     };
@@ -618,6 +661,54 @@ pub(crate) fn run_one(
                 Some(rounds),
             )
         }
+        None if ctx.inner_threads > 1 && !point.attack.needs_surrogate() => {
+            // Two threads: the clean model on one, poisoning and the poisoned
+            // model on the other (each from its own stream, as in sequence).
+            step("training the clean and the poisoned model");
+            type Trained = Result<(Box<dyn Classifier>, f64), RunError>;
+            type Attacked = Result<(Poisoned, Option<Box<dyn Classifier>>, f64, f64), RunError>;
+            let (clean, attacked): (Trained, Attacked) = std::thread::scope(|s| {
+                let clean = s.spawn(|| {
+                    let t = Instant::now();
+                    let model = trainer.train(&data.train, "clean")?;
+                    Ok((model, t.elapsed().as_secs_f64()))
+                });
+                let attacked = (|| {
+                    let t = Instant::now();
+                    let poisoned = poison(ctx, point, repeat, None)?;
+                    let poison_seconds = t.elapsed().as_secs_f64();
+                    let t = Instant::now();
+                    let model = if poisoned.data == data.train {
+                        None
+                    } else {
+                        Some(trainer.train(&poisoned.data, "poisoned")?)
+                    };
+                    Ok((poisoned, model, poison_seconds, t.elapsed().as_secs_f64()))
+                })();
+                let clean = clean
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (clean, attacked)
+            });
+            let (clean_model, clean_seconds) = clean?;
+            let (poisoned, poisoned_model, poison_seconds, poisoned_seconds) = attacked?;
+            measured.extend([
+                ("train-clean", clean_seconds),
+                ("poison", poison_seconds),
+                ("train-poisoned", poisoned_seconds),
+            ]);
+            let clean_eval = evaluate(
+                clean_model.as_ref(),
+                &data.test,
+                poisoned.attack_test.as_ref(),
+            );
+            let (clean_model, poisoned_model) = match poisoned_model {
+                // Nothing changed: the same data and stream give the same model.
+                None => (None, clean_model),
+                Some(model) => (Some(clean_model), model),
+            };
+            (poisoned, clean_eval, clean_model, poisoned_model, None)
+        }
         None => {
             step("training the clean model");
             let t = Instant::now();
@@ -648,6 +739,9 @@ pub(crate) fn run_one(
             (poisoned, clean_eval, clean_model, poisoned_model, None)
         }
     };
+    for (name, value) in measured {
+        seconds.insert(name.to_string(), value);
+    }
     let poisoned_eval = evaluate(
         poisoned_model.as_ref(),
         &data.test,
@@ -684,144 +778,99 @@ pub(crate) fn run_one(
     let data_root = Some(dataset_root(&base.poisoned.data));
     let model_fingerprint = Some(fingerprint(base.poisoned_model.as_ref(), &data.test));
 
-    let mut defenses = Vec::new();
+    // Round monitors take the checks of the round runs in their order.
     let mut monitor_checks = monitor_checks.into_iter();
-    for d in &point.defenses {
-        step(&format!("defense {}", d.name));
-        let t = Instant::now();
-        if d.kind.kind() == "provenance" {
-            let record = match &manifest {
-                Some((m, public)) => {
-                    let v = poisonlab_provenance::inspect(m, public, &base.poisoned.data);
-                    let own = t.elapsed().as_secs_f64();
-                    let mut r = base.score(&d.name, "provenance", &v.filter)?;
-                    r.provenance = Some(ProvenanceRecord {
-                        modified: v.modified.len(),
-                        added: v.added.len(),
-                        removed: v.removed.len(),
-                        signature_valid: v.signature_valid,
-                    });
-                    r.seconds = own;
-                    r
-                }
-                None => failed(
-                    &d.name,
-                    "provenance",
-                    "provenance needs [integrity] sign-at".into(),
-                    t,
-                ),
+    let checks: Vec<_> = point
+        .defenses
+        .iter()
+        .map(|d| d.kind.is_monitor().then(|| monitor_checks.next()).flatten())
+        .collect();
+    // Defenses that retrain (exclusionary reclassification) train the way the run does.
+    let retrain = |subset: &Dataset| {
+        base.trainer
+            .fit_once(subset, "defense-internal")
+            .map_err(|e| e.to_string())
+    };
+    let retrain = &retrain;
+    let (base, manifest) = (&base, &manifest);
+
+    // Every defense, its run on the clean training set and the two reference
+    // filters are independent jobs, each with its own stream: they run on the
+    // run's threads and come back in this order.
+    type Job<'j> = Box<dyn FnOnce() -> Result<Option<DefenseRecord>, RunError> + Send + 'j>;
+    let mut jobs: Vec<Job<'_>> = Vec::new();
+    for (d, check) in point.defenses.iter().zip(checks) {
+        jobs.push(Box::new(move || {
+            step(&format!("defense {}", d.name));
+            defense_record(ctx, base, d, check, manifest.as_ref(), retrain, repeat).map(Some)
+        }));
+    }
+    let clean_runs: Vec<bool> = point
+        .defenses
+        .iter()
+        .map(|d| is_filter(&d.kind) && base.clean_model.is_some())
+        .collect();
+    for (d, _) in point.defenses.iter().zip(&clean_runs).filter(|(_, c)| **c) {
+        jobs.push(Box::new(move || {
+            let Some(clean_model) = &base.clean_model else {
+                return Ok(None);
             };
-            defenses.push(record);
-            continue;
-        }
-        if d.kind.is_monitor() {
-            let record = match monitor_checks.next() {
-                Some(Ok((poisoned, clean))) => DefenseRecord {
-                    monitor: Some(monitor_record(&poisoned, &clean)),
-                    ..DefenseRecord::new(&d.name, "monitor")
-                },
-                Some(Err(message)) => failed(&d.name, "monitor", message, t),
-                None => failed(
-                    &d.name,
-                    "monitor",
-                    "round monitors need a round-based attack".into(),
-                    t,
-                ),
-            };
-            defenses.push(record);
-            continue;
-        }
-        if let Some(strip) = d.kind.input_detector() {
-            let rng = &mut stream(ctx.seed, repeat, &format!("defense:{}", d.name));
-            let record = match screen(
-                &strip,
-                base.poisoned_model.as_ref(),
-                data,
-                base.poisoned.attack_test.as_ref(),
-                rng,
-            ) {
-                Ok(input) => DefenseRecord {
-                    input: Some(input),
-                    seconds: t.elapsed().as_secs_f64(),
-                    ..DefenseRecord::new(&d.name, "input-detector")
-                },
-                Err(message) => failed(&d.name, "input-detector", message, t),
-            };
-            defenses.push(record);
-            continue;
-        }
-        // Defenses that retrain (exclusionary reclassification) train the way the run does.
-        let retrain = |subset: &Dataset| {
-            base.trainer
-                .fit_once(subset, "defense-internal")
-                .map_err(|e| e.to_string())
+            step(&format!("defense {} on the clean training set", d.name));
+            let input = DefenseInput::new(&data.train, clean_model.as_ref(), data.trusted.as_ref())
+                .with_retrain(retrain);
+            let rng = &mut stream(ctx.seed, repeat, &format!("defense:{}:clean", d.name));
+            let fpr = d.kind.inspect(input, rng).ok().and_then(|v| {
+                let f = v.as_filter()?;
+                let flagged = f.flags.iter().filter(|&&x| x).count();
+                (!f.flags.is_empty()).then(|| flagged as f64 / f.flags.len() as f64)
+            });
+            Ok(Some(DefenseRecord {
+                clean_fpr: fpr,
+                ..DefenseRecord::new(&d.name, "clean")
+            }))
+        }));
+    }
+    // References: the ceiling (exactly the poison) and the floor (as many at random).
+    let mask = &base.poisoned.is_poison;
+    jobs.push(Box::new(move || {
+        step("reference filters");
+        let perfect = FilterVerdict {
+            scores: mask.iter().map(|&p| if p { 1.0 } else { 0.0 }).collect(),
+            flags: mask.clone(),
         };
-        let input = DefenseInput::new(
-            &base.poisoned.data,
-            base.poisoned_model.as_ref(),
-            data.trusted.as_ref(),
-        )
-        .with_retrain(&retrain);
-        let verdict = d.kind.inspect(
-            input,
-            &mut stream(ctx.seed, repeat, &format!("defense:{}", d.name)),
-        );
-        let own = t.elapsed().as_secs_f64();
-        let mut record = match verdict {
-            Ok(v) => match v.as_filter() {
-                Some(f) => base.score(&d.name, "filter", f)?,
-                None => failed(
-                    &d.name,
-                    "filter",
-                    "the defense returned no filter verdict".into(),
-                    t,
-                ),
-            },
-            Err(message) => failed(&d.name, "filter", message, t),
+        base.score("perfect", "reference", &perfect).map(Some)
+    }));
+    jobs.push(Box::new(move || {
+        let mut rng = stream(ctx.seed, repeat, "defense:random");
+        let scores: Vec<f64> = (0..mask.len()).map(|_| rng.random::<f64>()).collect();
+        base.score("random", "reference", &top_k(scores, base.poisoned.n_poison()))
+            .map(Some)
+    }));
+    let mut results = in_parallel(ctx.inner_threads, jobs).into_iter();
+    let mut defenses = Vec::new();
+    for _ in &point.defenses {
+        defenses.push(results.next().transpose()?.flatten());
+    }
+    for (record, clean) in defenses.iter_mut().zip(&clean_runs) {
+        let clean_fpr = match clean {
+            true => results.next().transpose()?.flatten().and_then(|r| r.clean_fpr),
+            false => None,
         };
-        record.seconds = own;
-        if record.error.is_none() {
+        if let Some(record) = record
+            && record.error.is_none()
+            && record.kind == "filter"
+        {
             record.clean_fpr = match &base.clean_model {
                 // The attack changed nothing: the clean run is this run.
                 None => record.detection.as_ref().and_then(|det| det.fpr),
-                Some(clean_model) => {
-                    step(&format!("defense {} on the clean training set", d.name));
-                    let input =
-                        DefenseInput::new(&data.train, clean_model.as_ref(), data.trusted.as_ref())
-                            .with_retrain(&retrain);
-                    let rng = &mut stream(ctx.seed, repeat, &format!("defense:{}:clean", d.name));
-                    d.kind.inspect(input, rng).ok().and_then(|v| {
-                        let f = v.as_filter()?;
-                        let flagged = f.flags.iter().filter(|&&x| x).count();
-                        (!f.flags.is_empty()).then(|| flagged as f64 / f.flags.len() as f64)
-                    })
-                }
+                Some(_) => clean_fpr,
             };
         }
-        if let Some(test) = d
-            .kind
-            .label_test(&base.poisoned.data, data.trusted.as_ref())
-        {
-            record.label_test = Some(test);
-        }
-        defenses.push(record);
     }
-
-    // References: the ceiling (exactly the poison) and the floor (as many at random).
-    step("reference filters");
-    let mask = base.poisoned.is_poison.clone();
-    let perfect = FilterVerdict {
-        scores: mask.iter().map(|&p| if p { 1.0 } else { 0.0 }).collect(),
-        flags: mask.clone(),
-    };
-    defenses.push(base.score("perfect", "reference", &perfect)?);
-    let mut rng = stream(ctx.seed, repeat, "defense:random");
-    let scores: Vec<f64> = (0..mask.len()).map(|_| rng.random::<f64>()).collect();
-    defenses.push(base.score(
-        "random",
-        "reference",
-        &top_k(scores, base.poisoned.n_poison()),
-    )?);
+    let mut defenses: Vec<DefenseRecord> = defenses.into_iter().flatten().collect();
+    for reference in results {
+        defenses.extend(reference?);
+    }
 
     Ok(RunRecord {
         point: point
@@ -838,8 +887,8 @@ pub(crate) fn run_one(
             at: point.attack_at,
         },
         n_test: data.test.len(),
-        clean: base.clean_eval,
-        poisoned: base.poisoned_eval,
+        clean: base.clean_eval.clone(),
+        poisoned: base.poisoned_eval.clone(),
         defenses,
         data_root,
         clean_root: Some(data.train_root.clone()),
@@ -847,6 +896,115 @@ pub(crate) fn run_one(
         rounds,
         seconds,
     })
+}
+
+/// Whether `kind` filters the training set (and so also runs on the clean one).
+fn is_filter(kind: &DefenseKind) -> bool {
+    !(kind.kind() == "provenance" || kind.is_monitor() || kind.input_detector().is_some())
+}
+
+/// The record of one defense on the poisoned training set: its verdict
+/// scored and its retrained model evaluated. `check` is a round monitor's
+/// observations; `manifest` the signed manifest and its owner's key.
+fn defense_record(
+    ctx: &RunContext<'_>,
+    base: &Baseline<'_>,
+    d: &DefenseSpec,
+    check: Option<Result<MonitorChecks, String>>,
+    manifest: Option<&(Manifest, VerifyingKey)>,
+    retrain: &(dyn Fn(&Dataset) -> Result<Box<dyn Classifier>, String> + Sync),
+    repeat: u64,
+) -> Result<DefenseRecord, RunError> {
+    let data = ctx.data;
+    let t = Instant::now();
+    if d.kind.kind() == "provenance" {
+        return Ok(match manifest {
+            Some((m, public)) => {
+                let v = poisonlab_provenance::inspect(m, public, &base.poisoned.data);
+                let own = t.elapsed().as_secs_f64();
+                let mut r = base.score(&d.name, "provenance", &v.filter)?;
+                r.provenance = Some(ProvenanceRecord {
+                    modified: v.modified.len(),
+                    added: v.added.len(),
+                    removed: v.removed.len(),
+                    signature_valid: v.signature_valid,
+                });
+                r.seconds = own;
+                r
+            }
+            None => failed(
+                &d.name,
+                "provenance",
+                "provenance needs [integrity] sign-at".into(),
+                t,
+            ),
+        });
+    }
+    if d.kind.is_monitor() {
+        return Ok(match check {
+            Some(Ok((poisoned, clean))) => DefenseRecord {
+                monitor: Some(monitor_record(&poisoned, &clean)),
+                ..DefenseRecord::new(&d.name, "monitor")
+            },
+            Some(Err(message)) => failed(&d.name, "monitor", message, t),
+            None => failed(
+                &d.name,
+                "monitor",
+                "round monitors need a round-based attack".into(),
+                t,
+            ),
+        });
+    }
+    if let Some(strip) = d.kind.input_detector() {
+        let rng = &mut stream(ctx.seed, repeat, &format!("defense:{}", d.name));
+        return Ok(
+            match screen(
+                &strip,
+                base.poisoned_model.as_ref(),
+                data,
+                base.poisoned.attack_test.as_ref(),
+                rng,
+            ) {
+                Ok(input) => DefenseRecord {
+                    input: Some(input),
+                    seconds: t.elapsed().as_secs_f64(),
+                    ..DefenseRecord::new(&d.name, "input-detector")
+                },
+                Err(message) => failed(&d.name, "input-detector", message, t),
+            },
+        );
+    }
+    let input = DefenseInput::new(
+        &base.poisoned.data,
+        base.poisoned_model.as_ref(),
+        data.trusted.as_ref(),
+    )
+    .with_retrain(retrain);
+    let verdict = d.kind.inspect(
+        input,
+        &mut stream(ctx.seed, repeat, &format!("defense:{}", d.name)),
+    );
+    let own = t.elapsed().as_secs_f64();
+    let mut record = match verdict {
+        Ok(v) => match v.as_filter() {
+            Some(f) => base.score(&d.name, "filter", f)?,
+            None => failed(
+                &d.name,
+                "filter",
+                "the defense returned no filter verdict".into(),
+                t,
+            ),
+        },
+        Err(message) => failed(&d.name, "filter", message, t),
+    };
+    record.seconds = own;
+    if let Some(test) = d
+        .kind
+        .label_test(&base.poisoned.data, data.trusted.as_ref())
+    {
+        record.label_test = Some(test);
+    }
+    Ok(record)
 }
 
 /// Screen the clean test inputs and the attack's test inputs with an

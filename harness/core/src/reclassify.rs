@@ -69,7 +69,7 @@ const QUERY_BLOCK: usize = 256;
 /// beyond this, every n-th (by position). The group's share explained is a
 /// proportion: a few hundred samples estimate it to within a few points, and
 /// the cost stays flat on large classes.
-pub const MAX_GROUP_QUERIES: usize = 400;
+pub const MAX_GROUP_QUERIES: usize = 200;
 
 /// The nearest neighbours (squared Euclidean distance over the raw features)
 /// of query samples among the samples of a dataset, computed once per query

@@ -106,9 +106,8 @@ impl<'a> Neighbours<'a> {
             .map(|&j| dot(data.sample(j), data.sample(j)))
             .collect();
         let dim = data.dim();
-        let rows = nalgebra::DMatrix::from_fn(reference.len(), dim, |r, c| {
-            data.sample(reference[r])[c]
-        });
+        let rows =
+            nalgebra::DMatrix::from_fn(reference.len(), dim, |r, c| data.sample(reference[r])[c]);
         let index = Self {
             data,
             reference,
@@ -222,8 +221,7 @@ impl<'a> Neighbours<'a> {
             let samples: Vec<usize> = block.iter().map(|&q| queries[q]).collect();
             let dots = self.dots(&samples);
             for (b, &q) in block.iter().enumerate() {
-                let voters =
-                    self.nearest(queries[q], &dots, b, &|j| excluded[j], k, &mut scratch);
+                let voters = self.nearest(queries[q], &dots, b, &|j| excluded[j], k, &mut scratch);
                 out[q] = self.vote(&voters);
             }
         }

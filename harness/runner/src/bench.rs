@@ -302,3 +302,56 @@ impl BenchReport {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_figure_is_measured_and_positive() {
+        let opts = BenchOptions {
+            samples: 128,
+            defense_samples: 300,
+            batches: vec![64],
+            reps: 1,
+            ..BenchOptions::default()
+        };
+        let report = bench(&opts, &|_| {}).expect("bench runs");
+        assert_eq!(report.models.len(), 2);
+        for m in &report.models {
+            assert!(m.train > 0.0 && m.infer > 0.0 && m.embed > 0.0, "{m:?}");
+        }
+        let names: Vec<&str> = report.defenses.iter().map(|d| d.defense.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "knn-label",
+                "loss-filter",
+                "spectral-signatures",
+                "activation-clustering",
+                "anomaly",
+                "strip",
+                "provenance"
+            ]
+        );
+        assert!(report.defenses.iter().all(|d| d.seconds > 0.0));
+        let table = report.markdown();
+        assert!(table.contains("| mlp | 64 |") && table.contains("| provenance |"));
+    }
+
+    #[test]
+    fn bad_options_are_refused() {
+        for opts in [
+            BenchOptions {
+                samples: 0,
+                ..BenchOptions::default()
+            },
+            BenchOptions {
+                batches: vec![0],
+                ..BenchOptions::default()
+            },
+        ] {
+            assert!(matches!(bench(&opts, &|_| {}), Err(RunError::Bench(_))));
+        }
+    }
+}

@@ -20,10 +20,10 @@ use crate::record::{AttackInfo, InputDetection, RoundRecord};
 use crate::record::{
     DefenseRecord, Detection, ModelEval, MonitorRecord, ProvenanceRecord, RunRecord,
 };
-use crate::registry::{Custody, DefenseKind};
 use crate::registry::DataFacts;
-use crate::scenario::{DefenseSpec, IntegritySpec};
+use crate::registry::{Custody, DefenseKind};
 use crate::scenario::{DataSpec, Normalize, Point, Source};
+use crate::scenario::{DefenseSpec, IntegritySpec};
 use poisonlab_integrity::{Manifest, SigningKey, VerifyingKey, dataset_root};
 use poisonlab_monitor::{Monitor, RoundCheck, RoundView, summarize};
 use rand::RngCore as _;
@@ -136,18 +136,18 @@ pub(crate) struct RunContext<'a> {
     pub inner_threads: usize,
 }
 
+/// One unit of work for [`in_parallel`].
+type ParallelJob<'a, T> = Box<dyn FnOnce() -> T + Send + 'a>;
+
 /// Run `jobs` on up to `threads` threads (the caller's among them) and return
 /// their results in the jobs' order.
-fn in_parallel<'a, T: Send>(
-    threads: usize,
-    jobs: Vec<Box<dyn FnOnce() -> T + Send + 'a>>,
-) -> Vec<T> {
+fn in_parallel<'a, T: Send>(threads: usize, jobs: Vec<ParallelJob<'a, T>>) -> Vec<T> {
     let threads = threads.clamp(1, jobs.len().max(1));
     if threads == 1 {
         return jobs.into_iter().map(|job| job()).collect();
     }
     let n = jobs.len();
-    let queue: std::sync::Mutex<Vec<(usize, Box<dyn FnOnce() -> T + Send + 'a>)>> =
+    let queue: std::sync::Mutex<Vec<(usize, ParallelJob<'a, T>)>> =
         std::sync::Mutex::new(jobs.into_iter().enumerate().rev().collect());
     let results: std::sync::Mutex<Vec<Option<T>>> =
         std::sync::Mutex::new((0..n).map(|_| None).collect());
@@ -843,8 +843,12 @@ pub(crate) fn run_one(
     jobs.push(Box::new(move || {
         let mut rng = stream(ctx.seed, repeat, "defense:random");
         let scores: Vec<f64> = (0..mask.len()).map(|_| rng.random::<f64>()).collect();
-        base.score("random", "reference", &top_k(scores, base.poisoned.n_poison()))
-            .map(Some)
+        base.score(
+            "random",
+            "reference",
+            &top_k(scores, base.poisoned.n_poison()),
+        )
+        .map(Some)
     }));
     let mut results = in_parallel(ctx.inner_threads, jobs).into_iter();
     let mut defenses = Vec::new();
@@ -853,7 +857,11 @@ pub(crate) fn run_one(
     }
     for (record, clean) in defenses.iter_mut().zip(&clean_runs) {
         let clean_fpr = match clean {
-            true => results.next().transpose()?.flatten().and_then(|r| r.clean_fpr),
+            true => results
+                .next()
+                .transpose()?
+                .flatten()
+                .and_then(|r| r.clean_fpr),
             false => None,
         };
         if let Some(record) = record
@@ -898,6 +906,9 @@ pub(crate) fn run_one(
     })
 }
 
+/// A defense's retraining callback that several threads may call.
+type SharedRetrain<'a> = dyn Fn(&Dataset) -> Result<Box<dyn Classifier>, String> + Sync + 'a;
+
 /// Whether `kind` filters the training set (and so also runs on the clean one).
 fn is_filter(kind: &DefenseKind) -> bool {
     !(kind.kind() == "provenance" || kind.is_monitor() || kind.input_detector().is_some())
@@ -912,7 +923,7 @@ fn defense_record(
     d: &DefenseSpec,
     check: Option<Result<MonitorChecks, String>>,
     manifest: Option<&(Manifest, VerifyingKey)>,
-    retrain: &(dyn Fn(&Dataset) -> Result<Box<dyn Classifier>, String> + Sync),
+    retrain: &SharedRetrain<'_>,
     repeat: u64,
 ) -> Result<DefenseRecord, RunError> {
     let data = ctx.data;

@@ -45,7 +45,8 @@ enum Command {
         /// Results folder [default: results/<scenario name>].
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Runs in parallel; each trains on one thread [default: number of cores].
+        /// Runs in parallel, each training on one thread; threads left over go
+        /// to a run's independent steps [default: number of cores].
         #[arg(long)]
         threads: Option<usize>,
         /// No progress bar.

@@ -122,6 +122,33 @@ const FILES: [&str; 7] = [
     "report.html",
 ];
 
+/// One pending run with two threads splits its own steps (clean and poisoned
+/// training, each defense and its clean-set run, the references) over them.
+#[test]
+fn a_single_run_is_identical_when_its_steps_run_in_parallel() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(tmp.path(), "tiny.toml", TINY);
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let one = ["--only", "attack.rate=0.6", "--repeats", "1"];
+    run(&scenario, &a, &[&one[..], &["--threads", "1"]].concat());
+    run(&scenario, &b, &[&one[..], &["--threads", "2"]].concat());
+    for f in FILES {
+        assert_eq!(
+            without_timings(&a.join(f)),
+            without_timings(&b.join(f)),
+            "{f} differs when one run's steps share two threads"
+        );
+    }
+    let record = fs::read_to_string(a.join("runs.jsonl")).unwrap();
+    assert_eq!(record.lines().count(), 1);
+    for name in ["knn-label", "loss-filter", "strip", "perfect", "random"] {
+        assert!(
+            record.contains(&format!("\"name\":\"{name}\"")),
+            "{name} missing"
+        );
+    }
+}
+
 #[test]
 fn runs_are_identical_across_invocations_and_thread_counts_and_resume() {
     let tmp = tempfile::tempdir().unwrap();

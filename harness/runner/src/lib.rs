@@ -5,7 +5,8 @@
 //!
 //! [`Scenario::parse`] checks a whole file and reports every problem with its
 //! key and line; [`run`] executes the plan on `threads` worker threads (one
-//! run per thread, each training on its own thread), resuming from whatever an
+//! run per thread, each training on its own thread; threads left over go to a
+//! run's independent steps), resuming from whatever an
 //! earlier invocation left in the results folder.
 
 mod bench;

@@ -30,12 +30,35 @@ impl BurnTrainer {
     ///
     /// Initial weights come first from `rng`, then one shuffle per epoch.
     pub fn fit(&self, data: &Dataset, rng: &mut Rng) -> Result<TrainedModel, ModelError> {
-        if data.is_empty() {
+        self.fit_rows(data, None, rng)
+    }
+
+    /// Train a fresh model on the samples of `data` at `rows` (in that order),
+    /// without copying them: the same model as `fit(&data.subset(rows), rng)`.
+    ///
+    /// # Panics
+    /// When a row is out of range (a programming error).
+    pub fn fit_subset(
+        &self,
+        data: &Dataset,
+        rows: &[usize],
+        rng: &mut Rng,
+    ) -> Result<TrainedModel, ModelError> {
+        self.fit_rows(data, Some(rows), rng)
+    }
+
+    fn fit_rows(
+        &self,
+        data: &Dataset,
+        rows: Option<&[usize]>,
+        rng: &mut Rng,
+    ) -> Result<TrainedModel, ModelError> {
+        if rows.map_or(data.len(), <[usize]>::len) == 0 {
             return Err(ModelError::EmptyData);
         }
         let device = backend::autodiff_device();
         let (net, shape) = Net::new(&self.params, data.shape(), data.n_classes(), rng, &device)?;
-        let net = self.run_epochs(net, &shape, data, rng, &device)?;
+        let net = self.run_epochs(net, &shape, data, rows, rng, &device)?;
         Ok(TrainedModel::new(net, shape, data.n_classes()))
     }
 
@@ -52,7 +75,7 @@ impl BurnTrainer {
         }
         let (net, shape, n_classes) = model.into_parts();
         let device = backend::autodiff_device();
-        let net = self.run_epochs(net, &shape, data, rng, &device)?;
+        let net = self.run_epochs(net, &shape, data, None, rng, &device)?;
         Ok(TrainedModel::new(net, shape, n_classes))
     }
 
@@ -61,11 +84,13 @@ impl BurnTrainer {
         mut net: Net,
         shape: &InputShape,
         data: &Dataset,
+        rows: Option<&[usize]>,
         rng: &mut Rng,
         device: &Device,
     ) -> Result<Net, ModelError> {
         let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
-        let mut order: Vec<usize> = (0..data.len()).collect();
+        // Positions in the training set (or in `rows`), shuffled each epoch.
+        let mut order: Vec<usize> = (0..rows.map_or(data.len(), <[usize]>::len)).collect();
         let k = data.n_classes();
         let dim = data.dim();
         let mut x_buf = Vec::with_capacity(self.params.batch_size * dim);
@@ -76,7 +101,8 @@ impl BurnTrainer {
             for batch in order.chunks(self.params.batch_size) {
                 x_buf.clear();
                 y_buf.clear();
-                for &i in batch {
+                for &position in batch {
+                    let i = rows.map_or(position, |r| r[position]);
                     x_buf.extend_from_slice(data.sample(i));
                     let mut one_hot = vec![0.0f32; k];
                     one_hot[data.labels()[i]] = 1.0;

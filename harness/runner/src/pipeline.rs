@@ -213,17 +213,23 @@ impl Trainer {
         kept: &[usize],
         what: &str,
     ) -> Result<Box<dyn Classifier>, RunError> {
-        // Keeping everything trains on `data` itself: no copy of the training set.
-        let owned;
-        let subset = if kept.len() == data.len() {
-            data
-        } else {
-            owned = data.subset(kept);
-            &owned
-        };
         let model = match &self.rounds {
-            None => return self.fit_once(subset, what),
+            // At once: straight from the kept rows of `data`, no copy of the training set.
+            None if kept.len() == data.len() => return self.fit_once(data, what),
+            None => self.params.fit_subset(
+                data,
+                kept,
+                &mut stream(self.seed, self.repeat, "model"),
+            ),
             Some((ranges, per_round)) => {
+                // Keeping everything trains on `data` itself.
+                let owned;
+                let subset = if kept.len() == data.len() {
+                    data
+                } else {
+                    owned = data.subset(kept);
+                    &owned
+                };
                 let mut start = 0;
                 let bounds: Vec<Range<usize>> = ranges
                     .iter()

@@ -213,7 +213,7 @@ impl ActivationClustering {
             if r.width == 0 || r.members.len() < 2 {
                 continue;
             }
-            let index = Neighbours::new(train, &[], p.max_reference);
+            let index = Neighbours::new(train, &[], p.max_reference).ask_within(&r.members);
             let position: std::collections::HashMap<usize, usize> =
                 r.members.iter().enumerate().map(|(k, &i)| (i, k)).collect();
             let mut suspect = vec![false; n];

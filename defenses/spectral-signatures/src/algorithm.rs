@@ -370,7 +370,7 @@ impl Defense for SpectralSignatures {
                 SpectralRule::Split => {
                     // Among the top directions, the one whose smaller side is
                     // the most scattered in origin (the first on ties).
-                    let index = Neighbours::new(train, &[], p.max_reference);
+                    let index = Neighbours::new(train, &[], p.max_reference).ask_within(&members);
                     let mut best: Option<(ClassSpectrum, Vec<usize>, GroupJudgement)> = None;
                     for d in &directions {
                         let d = if p.refine {

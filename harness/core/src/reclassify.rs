@@ -71,6 +71,15 @@ const QUERY_BLOCK: usize = 256;
 /// the cost stays flat on large classes.
 pub const MAX_GROUP_QUERIES: usize = 200;
 
+/// With [`Neighbours::ask_within`], most members of a class that groups and
+/// baselines are judged by (every n-th by position): the groups of one class
+/// (several clusterings, several directions) then share their queries.
+pub const MAX_CLASS_QUERIES: usize = 600;
+
+/// Fewest members of a group asked about within the class's shared sample;
+/// a group with fewer there is sampled on its own.
+const MIN_SHARED_QUERIES: usize = 30;
+
 /// The nearest neighbours (squared Euclidean distance over the raw features)
 /// of query samples among the samples of a dataset, computed once per query
 /// (when first needed, many queries per matrix product) so that many
@@ -89,6 +98,8 @@ pub struct Neighbours<'a> {
     /// The reference samples as the rows of a matrix, for the blocked products.
     rows: nalgebra::DMatrix<f32>,
     kept: std::cell::RefCell<std::collections::HashMap<usize, Vec<(f32, usize)>>>,
+    /// The members groups are judged by, when set ([`Neighbours::ask_within`]).
+    askable: Option<Vec<bool>>,
 }
 
 impl<'a> Neighbours<'a> {
@@ -114,9 +125,41 @@ impl<'a> Neighbours<'a> {
             norms,
             rows,
             kept: Default::default(),
+            askable: None,
         };
         index.ensure(queries);
         index
+    }
+
+    /// Judge groups and baselines by at most [`MAX_CLASS_QUERIES`] of
+    /// `members` (every n-th by position) wherever a group has at least a few
+    /// of them, so that the many overlapping groups of one class ask about the
+    /// same samples instead of each its own.
+    pub fn ask_within(mut self, members: &[usize]) -> Self {
+        let stride = members.len().div_ceil(MAX_CLASS_QUERIES).max(1);
+        let mut mask = vec![false; self.data.len()];
+        for &i in members.iter().step_by(stride) {
+            mask[i] = true;
+        }
+        self.askable = Some(mask);
+        self
+    }
+
+    /// The members of `group` to ask about: those in the shared sample when
+    /// it holds enough of them, else the group itself; at most `cap`, every
+    /// n-th by position.
+    fn asked(&self, group: &[usize], cap: usize) -> Vec<usize> {
+        let shared: Vec<usize> = match &self.askable {
+            Some(mask) => group.iter().copied().filter(|&i| mask[i]).collect(),
+            None => Vec::new(),
+        };
+        let from = if shared.len() >= MIN_SHARED_QUERIES.min(group.len()) && !shared.is_empty() {
+            &shared[..]
+        } else {
+            group
+        };
+        let stride = from.len().div_ceil(cap).max(1);
+        from.iter().copied().step_by(stride).collect()
     }
 
     /// Compute the kept neighbours of every sample at `queries` not yet indexed.
@@ -245,11 +288,11 @@ impl<'a> Neighbours<'a> {
 
     /// How the samples at `group` are reclassified with the group excluded:
     /// votes per class, from at most [`MAX_GROUP_QUERIES`] of its members
-    /// (every n-th by position).
+    /// (every n-th by position; within the class's shared sample when
+    /// [`Neighbours::ask_within`] set one and it holds enough of the group).
     pub fn reclassify(&self, group: &[usize], k: usize) -> Reclassified {
         let excluded = mask(self.data.len(), group);
-        let stride = group.len().div_ceil(MAX_GROUP_QUERIES).max(1);
-        let asked: Vec<usize> = group.iter().copied().step_by(stride).collect();
+        let asked = self.asked(group, MAX_GROUP_QUERIES);
         let mut counts = vec![0; self.data.n_classes()];
         for c in self.labels(&asked, &excluded, k).into_iter().flatten() {
             counts[c] += 1;
@@ -339,8 +382,7 @@ pub fn judge_group(
         return none;
     }
     let excluded = vec![false; index.data.len()];
-    let stride = rest.len().div_ceil(MAX_BASELINE_QUERIES).max(1);
-    let asked: Vec<usize> = rest.iter().copied().step_by(stride).collect();
+    let asked = index.asked(rest, MAX_BASELINE_QUERIES);
     let mut counts = vec![0; index.data.n_classes()];
     for c in index.labels(&asked, &excluded, k).into_iter().flatten() {
         counts[c] += 1;

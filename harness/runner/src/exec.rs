@@ -203,6 +203,7 @@ pub fn run(
             integrity: scenario.integrity.as_ref(),
             // Threads beyond one per pending run go to each run's own steps.
             inner_threads: (opts.threads / pending.len()).max(1),
+            clean_fpr: scenario.meta.clean_fpr,
         };
         let next = AtomicUsize::new(0);
         let (tx, rx) = mpsc::channel::<(usize, Result<RunRecord, RunError>)>();

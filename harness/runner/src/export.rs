@@ -40,6 +40,7 @@ pub fn export(scenario: &Scenario, file: &str, dir: &Path) -> Result<Exported, R
         data: &data,
         integrity: scenario.integrity.as_ref(),
         inner_threads: 1,
+        clean_fpr: scenario.meta.clean_fpr,
     };
     let poisoned = poisoned_set(&ctx, point, 0)?;
     std::fs::create_dir_all(dir).map_err(RunError::io(dir))?;

@@ -134,6 +134,8 @@ pub(crate) struct RunContext<'a> {
     /// training, each defense, each retraining): `--threads` left over when
     /// fewer runs than threads are pending. Results do not depend on it.
     pub inner_threads: usize,
+    /// `[scenario] clean-fpr`: run each filter on the clean training set too.
+    pub clean_fpr: bool,
 }
 
 /// One unit of work for [`in_parallel`].
@@ -216,11 +218,10 @@ impl Trainer {
         let model = match &self.rounds {
             // At once: straight from the kept rows of `data`, no copy of the training set.
             None if kept.len() == data.len() => return self.fit_once(data, what),
-            None => self.params.fit_subset(
-                data,
-                kept,
-                &mut stream(self.seed, self.repeat, "model"),
-            ),
+            None => {
+                self.params
+                    .fit_subset(data, kept, &mut stream(self.seed, self.repeat, "model"))
+            }
             Some((ranges, per_round)) => {
                 // Keeping everything trains on `data` itself.
                 let owned;
@@ -814,7 +815,7 @@ pub(crate) fn run_one(
     let clean_runs: Vec<bool> = point
         .defenses
         .iter()
-        .map(|d| is_filter(&d.kind) && base.clean_model.is_some())
+        .map(|d| ctx.clean_fpr && is_filter(&d.kind) && base.clean_model.is_some())
         .collect();
     for (d, _) in point.defenses.iter().zip(&clean_runs).filter(|(_, c)| **c) {
         jobs.push(Box::new(move || {
@@ -876,8 +877,8 @@ pub(crate) fn run_one(
         {
             record.clean_fpr = match &base.clean_model {
                 // The attack changed nothing: the clean run is this run.
-                None => record.detection.as_ref().and_then(|det| det.fpr),
-                Some(_) => clean_fpr,
+                None if ctx.clean_fpr => record.detection.as_ref().and_then(|det| det.fpr),
+                _ => clean_fpr,
             };
         }
     }

@@ -28,10 +28,23 @@ pub struct Meta {
     /// Repeats per sweep point; repeat r uses streams derived from (seed, r). Default 1.
     #[serde(default = "one")]
     pub repeats: u64,
+    /// Also run every training-set filter on the clean training set with the
+    /// clean model, for its `clean-fpr`. Default true; `false` skips that
+    /// second inspection (timing protocols that do not measure it).
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub clean_fpr: bool,
 }
 
 fn one() -> u64 {
     1
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(value: &bool) -> bool {
+    *value
 }
 
 /// Where the data comes from (`[data] source`).

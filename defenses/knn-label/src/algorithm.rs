@@ -15,22 +15,35 @@ impl KnnLabel {
     }
 }
 
+/// Rows whose distances to all others come from one matrix product.
+const BLOCK: usize = 128;
+
 /// The `k` nearest other rows of each row of `points` by Euclidean distance,
 /// nearest first; ties go to the lower index so the answer is deterministic.
+///
+/// Squared distances are `‖a‖² + ‖b‖² − 2 a·b`, the dot products of a block of
+/// rows against all rows in one matrix product (nalgebra, matrixmultiply's
+/// vector kernels): exact all pairs, at matrix-multiplication speed.
 pub fn nearest_neighbours(points: &Matrix, k: usize) -> Vec<Vec<usize>> {
-    let n = points.rows;
+    let (n, d) = (points.rows, points.cols);
     let norms: Vec<f32> = (0..n)
         .map(|i| points.row(i).iter().map(|v| v * v).sum())
         .collect();
-    let mut dist = vec![0f32; n];
+    // n × d, row i = points.row(i).
+    let all = nalgebra::DMatrix::from_row_slice(n, d, &points.data[..n * d]);
     let mut order: Vec<usize> = Vec::with_capacity(n);
-    (0..n)
-        .map(|i| {
-            let a = points.row(i);
-            for (j, d) in dist.iter_mut().enumerate() {
-                let dot: f32 = a.iter().zip(points.row(j)).map(|(x, y)| x * y).sum();
+    let mut dist = vec![0f32; n];
+    let mut out = Vec::with_capacity(n);
+    for start in (0..n).step_by(BLOCK) {
+        let end = (start + BLOCK).min(n);
+        // d × block: column b = row start + b (row-major rows are columns here).
+        let block =
+            nalgebra::DMatrix::from_column_slice(d, end - start, &points.data[start * d..end * d]);
+        let dots = &all * block; // [n, block]
+        for (b, i) in (start..end).enumerate() {
+            for ((d, &nj), &g) in dist.iter_mut().zip(&norms).zip(dots.column(b).iter()) {
                 // Squared distance; clamp the rounding error of the expansion.
-                *d = (norms[i] + norms[j] - 2.0 * dot).max(0.0);
+                *d = (norms[i] + nj - 2.0 * g).max(0.0);
             }
             order.clear();
             order.extend((0..n).filter(|&j| j != i));
@@ -40,9 +53,10 @@ pub fn nearest_neighbours(points: &Matrix, k: usize) -> Vec<Vec<usize>> {
                 order.truncate(k);
             }
             order.sort_by(cmp);
-            order.clone()
-        })
-        .collect()
+            out.push(order.clone());
+        }
+    }
+    out
 }
 
 impl Defense for KnnLabel {

@@ -149,6 +149,43 @@ fn a_single_run_is_identical_when_its_steps_run_in_parallel() {
     }
 }
 
+/// `clean-fpr = false` skips the clean-set inspection and says so in the
+/// resolved scenario; the default leaves the key out and fills `clean-fpr`.
+#[test]
+fn clean_fpr_can_be_switched_off() {
+    let tmp = tempfile::tempdir().unwrap();
+    let off = TINY.replace("repeats = 2", "repeats = 1\nclean-fpr = false");
+    let on = TINY.replace("repeats = 2", "repeats = 1");
+    let (a, b) = (tmp.path().join("off"), tmp.path().join("on"));
+    let one = ["--only", "attack.rate=0.6"];
+    run(&write_scenario(tmp.path(), "off.toml", &off), &a, &one);
+    run(&write_scenario(tmp.path(), "on.toml", &on), &b, &one);
+    let filters = |dir: &Path| -> Vec<serde_json::Value> {
+        let line = fs::read_to_string(dir.join("runs.jsonl")).unwrap();
+        let record: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+        record["defenses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["kind"] == "filter")
+            .cloned()
+            .collect()
+    };
+    let (off_filters, on_filters) = (filters(&a), filters(&b));
+    assert_eq!(off_filters.len(), 2);
+    for (off, on) in off_filters.iter().zip(&on_filters) {
+        assert!(off["clean-fpr"].is_null(), "{off}");
+        assert!(on["clean-fpr"].is_number(), "{on}");
+        assert_eq!(
+            off["detection"], on["detection"],
+            "the poisoned-set verdict is the same"
+        );
+    }
+    let resolved = |dir: &Path| fs::read_to_string(dir.join("scenario.toml")).unwrap();
+    assert!(resolved(&a).contains("clean-fpr = false"));
+    assert!(!resolved(&b).contains("clean-fpr"));
+}
+
 #[test]
 fn runs_are_identical_across_invocations_and_thread_counts_and_resume() {
     let tmp = tempfile::tempdir().unwrap();

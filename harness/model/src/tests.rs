@@ -175,3 +175,38 @@ fn resume_continues_from_the_trained_weights() {
     assert!(loss(&resumed) < loss(&one.fit(&train, &mut stream(7, 0, "m")).unwrap()));
     assert!(loss(&twice).is_finite());
 }
+
+#[test]
+fn training_on_rows_in_place_equals_training_on_their_copy() {
+    let data = two_classes(120, &[8], &mut stream(3, 0, "train"));
+    let rows: Vec<usize> = (0..120).filter(|i| i % 3 != 0).collect();
+    let trainer = BurnTrainer::new(params(ModelKind::Mlp, 2));
+    let in_place = trainer
+        .fit_subset(&data, &rows, &mut stream(3, 0, "model"))
+        .unwrap();
+    let copied = trainer
+        .fit(&data.subset(&rows), &mut stream(3, 0, "model"))
+        .unwrap();
+    assert_eq!(
+        in_place.predict_proba(&data).data,
+        copied.predict_proba(&data).data
+    );
+    assert!(matches!(
+        trainer.fit_subset(&data, &[], &mut stream(3, 0, "model")),
+        Err(ModelError::EmptyData)
+    ));
+}
+
+#[test]
+fn the_inference_batch_is_a_speed_setting() {
+    let data = two_classes(100, &[8], &mut stream(4, 0, "train"));
+    let model = BurnTrainer::new(params(ModelKind::Mlp, 1))
+        .fit(&data, &mut stream(4, 0, "model"))
+        .unwrap();
+    let wide = model.predict_proba(&data);
+    let narrow = model.clone().with_eval_batch(7).predict_proba(&data);
+    assert_eq!((wide.rows, wide.cols), (narrow.rows, narrow.cols));
+    for (a, b) in wide.data.iter().zip(&narrow.data) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+}

@@ -610,6 +610,44 @@ pub(crate) fn poisoned_set(
     poison(ctx, point, repeat, clean.as_deref())
 }
 
+/// The attack's outcome and the model trained on it.
+struct Attacked {
+    poisoned: Poisoned,
+    /// `None` when the attack changed nothing (the clean model is the poisoned one).
+    model: Option<Box<dyn Classifier>>,
+    poison_seconds: f64,
+    train_seconds: f64,
+}
+
+/// Poison the training set (`surrogate`: the clean model, for attacks that
+/// need gradients) and train the poisoned model.
+fn attack_and_train(
+    ctx: &RunContext<'_>,
+    point: &Point,
+    repeat: u64,
+    trainer: &Trainer,
+    surrogate: Option<&dyn Classifier>,
+    step: &(dyn Fn(&str) + Sync),
+) -> Result<Attacked, RunError> {
+    step("poisoning");
+    let t = Instant::now();
+    let poisoned = poison(ctx, point, repeat, surrogate)?;
+    let poison_seconds = t.elapsed().as_secs_f64();
+    step("training the poisoned model");
+    let t = Instant::now();
+    let model = if poisoned.data == ctx.data.train {
+        None
+    } else {
+        Some(trainer.train(&poisoned.data, "poisoned")?)
+    };
+    Ok(Attacked {
+        poisoned,
+        model,
+        poison_seconds,
+        train_seconds: t.elapsed().as_secs_f64(),
+    })
+}
+
 /// Run one (point, repeat) and return its record. `step` hears what is happening.
 pub(crate) fn run_one(
     ctx: &RunContext<'_>,
@@ -668,41 +706,46 @@ pub(crate) fn run_one(
                 Some(rounds),
             )
         }
-        None if ctx.inner_threads > 1 && !point.attack.needs_surrogate() => {
-            // Two threads: the clean model on one, poisoning and the poisoned
-            // model on the other (each from its own stream, as in sequence).
-            step("training the clean and the poisoned model");
-            type Trained = Result<(Box<dyn Classifier>, f64), RunError>;
-            type Attacked = Result<(Poisoned, Option<Box<dyn Classifier>>, f64, f64), RunError>;
-            let (clean, attacked): (Trained, Attacked) = std::thread::scope(|s| {
-                let clean = s.spawn(|| {
-                    let t = Instant::now();
-                    let model = trainer.train(&data.train, "clean")?;
-                    Ok((model, t.elapsed().as_secs_f64()))
-                });
-                let attacked = (|| {
-                    let t = Instant::now();
-                    let poisoned = poison(ctx, point, repeat, None)?;
-                    let poison_seconds = t.elapsed().as_secs_f64();
-                    let t = Instant::now();
-                    let model = if poisoned.data == data.train {
-                        None
-                    } else {
-                        Some(trainer.train(&poisoned.data, "poisoned")?)
-                    };
-                    Ok((poisoned, model, poison_seconds, t.elapsed().as_secs_f64()))
-                })();
-                let clean = clean
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                (clean, attacked)
-            });
-            let (clean_model, clean_seconds) = clean?;
-            let (poisoned, poisoned_model, poison_seconds, poisoned_seconds) = attacked?;
+        None => {
+            let train_clean = || -> Result<(Box<dyn Classifier>, f64), RunError> {
+                let t = Instant::now();
+                let model = trainer.train(&data.train, "clean")?;
+                Ok((model, t.elapsed().as_secs_f64()))
+            };
+            let attack = |surrogate: Option<&dyn Classifier>| {
+                attack_and_train(ctx, point, repeat, &trainer, surrogate, step)
+            };
+            let ((clean_model, clean_seconds), attacked) =
+                if point.attack.needs_surrogate() || ctx.inner_threads < 2 {
+                    // The clean model doubles as the surrogate of attacks that need gradients.
+                    step("training the clean model");
+                    let clean = train_clean()?;
+                    let attacked = attack(Some(clean.0.as_ref()))?;
+                    (clean, attacked)
+                } else {
+                    // Two threads: the clean model on one, poisoning and the poisoned
+                    // model on the other (each from its own stream, as in sequence).
+                    step("training the clean and the poisoned model");
+                    let (clean, attacked) = std::thread::scope(|s| {
+                        let clean = s.spawn(train_clean);
+                        let attacked = attack(None);
+                        let clean = clean
+                            .join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                        (clean, attacked)
+                    });
+                    (clean?, attacked?)
+                };
+            let Attacked {
+                poisoned,
+                model: poisoned_model,
+                poison_seconds,
+                train_seconds,
+            } = attacked;
             measured.extend([
                 ("train-clean", clean_seconds),
                 ("poison", poison_seconds),
-                ("train-poisoned", poisoned_seconds),
+                ("train-poisoned", train_seconds),
             ]);
             let clean_eval = evaluate(
                 clean_model.as_ref(),
@@ -714,35 +757,6 @@ pub(crate) fn run_one(
                 None => (None, clean_model),
                 Some(model) => (Some(clean_model), model),
             };
-            (poisoned, clean_eval, clean_model, poisoned_model, None)
-        }
-        None => {
-            step("training the clean model");
-            let t = Instant::now();
-            let clean_model = trainer.train(&data.train, "clean")?;
-            timed("train-clean", t);
-
-            // The clean model doubles as the surrogate of attacks that need gradients.
-            step("poisoning");
-            let t = Instant::now();
-            let poisoned = poison(ctx, point, repeat, Some(clean_model.as_ref()))?;
-            timed("poison", t);
-            let clean_eval = evaluate(
-                clean_model.as_ref(),
-                &data.test,
-                poisoned.attack_test.as_ref(),
-            );
-
-            step("training the poisoned model");
-            let t = Instant::now();
-            let (clean_model, poisoned_model) = if poisoned.data == data.train {
-                // Nothing changed: the same data and stream give the same model.
-                (None, clean_model)
-            } else {
-                let poisoned_model = trainer.train(&poisoned.data, "poisoned")?;
-                (Some(clean_model), poisoned_model)
-            };
-            timed("train-poisoned", t);
             (poisoned, clean_eval, clean_model, poisoned_model, None)
         }
     };

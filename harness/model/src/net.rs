@@ -4,8 +4,7 @@ use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::relu;
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
+use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Tensor, TensorData};
 use poisonlab_core::Rng;
 use rand::Rng as _;
@@ -89,7 +88,7 @@ impl Net {
             let mut img: Tensor<4> = x.reshape([batch, c, h, w]); // [batch, c, h, w]
             for conv in &self.convs {
                 // conv 3×3 valid: [batch, out, h-2, w-2]; pool, rounding up: [batch, out, ⌈(h-2)/2⌉, ⌈(w-2)/2⌉]
-                img = max_pool2d(relu(conv.forward(img)), pool2());
+                img = pool2x2_ceil(relu(conv.forward(img)));
             }
             x = img.flatten(1, 3); // [batch, 32 · h' · w']
         }
@@ -107,10 +106,77 @@ impl Net {
     }
 }
 
-fn pool2() -> MaxPoolOptions<2> {
-    let mut options = MaxPoolOptions::new([2, 2]); // stride 2, no padding
-    options.ceil_mode = true; // a last odd row/column gets its own window
-    options
+/// 2×2 max-pool with stride 2 that rounds up, for non-negative inputs (it
+/// follows a ReLU): the values and input gradients of burn's `max_pool2d` with
+/// `ceil_mode` (a test checks both), faster to train.
+///
+/// Along rows, each pair of neighbours is picked out by a product with a 0/1
+/// matrix (exact: one term is the value, the rest zeros) and combined by
+/// [`larger`]; then each pair of rows, side by side in one row, has its halves
+/// picked the same way. An odd last row or column gets a zero partner, which
+/// cannot beat a non-negative value. burn's `flex` backend pools element by
+/// element through its 3-D pooling code (about 40 % of the CNN's training
+/// time); products and element-wise operations are fast both ways.
+fn pool2x2_ceil(x: Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    let (h2, w2) = (h.div_ceil(2), w.div_ceil(2));
+    let device = x.device();
+    // Horizontal pairs: [b·c·h, w] → [b·c·h, w2].
+    let (left, right) = pair_pickers(w, &device);
+    let x = x.reshape([b * c * h, w]);
+    let x = larger(x.clone().matmul(left), x.matmul(right));
+    // Vertical pairs: an odd last row gets a zero partner, then each pair of
+    // rows is one row of [b·c·h2, 2·w2] whose halves are picked: → [b·c·h2, w2].
+    let x: Tensor<3> = x.reshape([b * c, h, w2]);
+    let x = if h % 2 == 1 {
+        x.pad([(0, 1), (0, 0)], PadMode::Constant(0.0))
+    } else {
+        x
+    };
+    let (top, bottom) = half_pickers(w2, &device);
+    let x = x.reshape([b * c * h2, 2 * w2]);
+    larger(x.clone().matmul(top), x.matmul(bottom)).reshape([b, c, h2, w2])
+}
+
+/// `[2n, n]` 0/1 matrices whose product picks the first and the second half
+/// of each row.
+fn half_pickers(n: usize, device: &Device) -> (Tensor<2>, Tensor<2>) {
+    let mut first = vec![0.0f32; 2 * n * n];
+    let mut second = vec![0.0f32; 2 * n * n];
+    for j in 0..n {
+        first[j * n + j] = 1.0;
+        second[(n + j) * n + j] = 1.0;
+    }
+    let picker = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [2 * n, n]), device);
+    (picker(first), picker(second))
+}
+
+/// The element-wise larger of `p` and `q`, exactly: `m·p + (1 − m)·q` with
+/// `m = [p ≥ q]` (a constant to autodiff), so one term is the value and the
+/// other zero. Ties go to `p`, the first of the pair, so a window's gradient
+/// goes to its first maximum in row-major order (as burn's pooling does) and
+/// never to the zero partner of an odd last row or column. (burn-flex's
+/// `mask_where`, which `max_pair` uses, is slow.)
+fn larger(p: Tensor<2>, q: Tensor<2>) -> Tensor<2> {
+    let m = p.clone().greater_equal(q.clone()).float();
+    let rest = m.clone().neg().add_scalar(1.0);
+    p * m + q * rest
+}
+
+/// `[n, ⌈n/2⌉]` 0/1 matrices whose product picks the first and the second
+/// member of each pair of consecutive columns (none for a last odd one).
+fn pair_pickers(n: usize, device: &Device) -> (Tensor<2>, Tensor<2>) {
+    let half = n.div_ceil(2);
+    let mut first = vec![0.0f32; n * half];
+    let mut second = vec![0.0f32; n * half];
+    for j in 0..half {
+        first[2 * j * half + j] = 1.0;
+        if 2 * j + 1 < n {
+            second[(2 * j + 1) * half + j] = 1.0;
+        }
+    }
+    let picker = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [n, half]), device);
+    (picker(first), picker(second))
 }
 
 fn uniform(n: usize, fan_in: usize, rng: &mut Rng) -> Vec<f32> {
@@ -136,4 +202,52 @@ fn conv3x3(c_in: usize, c_out: usize, rng: &mut Rng, device: &Device) -> Conv2d 
     layer.weight = Param::from_tensor(Tensor::from_data(w, device));
     layer.bias = Some(Param::from_tensor(Tensor::from_data(b, device)));
     layer
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::module::max_pool2d;
+    use burn::tensor::ops::MaxPoolOptions;
+    use poisonlab_core::seed::stream;
+    use rand::Rng as _;
+
+    use super::*;
+
+    /// Exactly burn's `max_pool2d` with `ceil_mode` on non-negative inputs,
+    /// even and odd sizes, values and input gradients.
+    #[test]
+    fn pooling_equals_burns_max_pool_with_ceil_mode() {
+        let device = crate::backend::autodiff_device();
+        let mut rng = stream(5, 0, "pool");
+        for [b, c, h, w] in [[2, 3, 26, 26], [3, 2, 11, 11], [1, 1, 5, 8], [2, 1, 1, 1]] {
+            // ReLU outputs: many exact zeros (ties) among positive values.
+            let values: Vec<f32> = (0..b * c * h * w)
+                .map(|_| rng.random_range(-1.0f32..1.0).max(0.0))
+                .collect();
+            let input =
+                || Tensor::<4>::from_data(TensorData::new(values.clone(), [b, c, h, w]), &device);
+            let mut options = MaxPoolOptions::new([2, 2]);
+            options.ceil_mode = true;
+            let (x1, x2) = (input().require_grad(), input().require_grad());
+            let ours = pool2x2_ceil(x1.clone());
+            let burns = max_pool2d(x2.clone(), options);
+            assert_eq!(ours.dims(), burns.dims());
+            assert_eq!(ours.to_data(), burns.to_data());
+            // Each window's gradient goes to one of its maxima.
+            let weights = Tensor::<4>::from_data(
+                TensorData::new(
+                    (0..ours.dims().iter().product::<usize>())
+                        .map(|i| 1.0 + i as f32)
+                        .collect::<Vec<_>>(),
+                    ours.dims(),
+                ),
+                &device,
+            );
+            let g1 = x1.grad(&(ours * weights.clone()).sum().backward());
+            let g2 = x2.grad(&(burns * weights).sum().backward());
+            let (g1, g2) = (g1.map(|g| g.to_data()), g2.map(|g| g.to_data()));
+            assert!(g1.is_some());
+            assert_eq!(g1, g2, "input gradients differ for {:?}", [b, c, h, w]);
+        }
+    }
 }

@@ -216,15 +216,15 @@ pub fn compare(dirs: &[PathBuf]) -> Result<Comparison, RunError> {
 }
 
 /// Training throughput assumed by [`estimate_seconds`], samples per second
-/// on one core (release build, measured with `cargo bench -p poisonlab-model`
-/// on a 2-core machine: MLP 131–142 k, CNN 3.9 k; softmax regression is
-/// taken as twice the MLP).
+/// on one core (release build, batch 64, measured with `poisonlab bench` on a
+/// 2-core machine: MLP 196–204 k, 176 k inside a 60 000-sample run; CNN
+/// 5.7–5.9 k; softmax regression is taken as twice the MLP).
 fn samples_per_second(kind: &poisonlab_model::ModelKind) -> f64 {
     use poisonlab_model::ModelKind;
     match kind {
-        ModelKind::Logreg => 250_000.0,
-        ModelKind::Mlp => 120_000.0,
-        ModelKind::Cnn => 3_900.0,
+        ModelKind::Logreg => 350_000.0,
+        ModelKind::Mlp => 175_000.0,
+        ModelKind::Cnn => 5_700.0,
     }
 }
 

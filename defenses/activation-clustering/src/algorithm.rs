@@ -209,11 +209,13 @@ impl ActivationClustering {
         let n = train.len();
         let mut scores = vec![0.0f64; n];
         let mut flags = vec![false; n];
+        // One neighbour index (same reference samples) for every class.
+        let mut index = Neighbours::new(train, &[], p.max_reference);
         for r in self.reduce_classes(input, rng)? {
             if r.width == 0 || r.members.len() < 2 {
                 continue;
             }
-            let index = Neighbours::new(train, &[], p.max_reference).ask_within(&r.members);
+            index.ask_within(&r.members);
             let position: std::collections::HashMap<usize, usize> =
                 r.members.iter().enumerate().map(|(k, &i)| (i, k)).collect();
             let mut suspect = vec![false; n];

@@ -343,6 +343,9 @@ impl Defense for SpectralSignatures {
         let members = class_members(train.labels(), train.n_classes());
         let mut scores = vec![0.0; n];
         let mut flags = vec![false; n];
+        // One neighbour index (same reference samples) for every class, built
+        // when the split rule first needs it.
+        let mut index: Option<Neighbours<'_>> = None;
         for (class, whitened) in whiten_classes(&embedding, &members, p.whiten, p.ridge)
             .into_iter()
             .enumerate()
@@ -370,7 +373,9 @@ impl Defense for SpectralSignatures {
                 SpectralRule::Split => {
                     // Among the top directions, the one whose smaller side is
                     // the most scattered in origin (the first on ties).
-                    let index = Neighbours::new(train, &[], p.max_reference).ask_within(&members);
+                    let index =
+                        index.get_or_insert_with(|| Neighbours::new(train, &[], p.max_reference));
+                    index.ask_within(&members);
                     let mut best: Option<(ClassSpectrum, Vec<usize>, GroupJudgement)> = None;
                     for d in &directions {
                         let d = if p.refine {

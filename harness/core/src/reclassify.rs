@@ -131,18 +131,18 @@ impl<'a> Neighbours<'a> {
         index
     }
 
-    /// Judge groups and baselines by at most [`MAX_CLASS_QUERIES`] of
-    /// `members` (every n-th by position) wherever a group has at least a few
-    /// of them, so that the many overlapping groups of one class ask about the
-    /// same samples instead of each its own.
-    pub fn ask_within(mut self, members: &[usize]) -> Self {
+    /// From now on, judge groups and baselines by at most
+    /// [`MAX_CLASS_QUERIES`] of `members` (one class, every n-th by position)
+    /// wherever a group has at least a few of them, so that the many
+    /// overlapping groups of one class ask about the same samples instead of
+    /// each its own. One index serves every class: call this per class.
+    pub fn ask_within(&mut self, members: &[usize]) {
         let stride = members.len().div_ceil(MAX_CLASS_QUERIES).max(1);
         let mut mask = vec![false; self.data.len()];
         for &i in members.iter().step_by(stride) {
             mask[i] = true;
         }
         self.askable = Some(mask);
-        self
     }
 
     /// The members of `group` to ask about: those in the shared sample when

@@ -153,10 +153,10 @@ pub fn bench(opts: &BenchOptions, step: &dyn Fn(&str)) -> Result<BenchReport, Ru
                 batch_size: batch,
                 ..ModelParams::default()
             };
-            fit(params.clone(), &warm)?;
-            let train = best(opts.reps, || fit(params.clone(), &data))?;
+            // The warm-up: a small training whose model the inference figures use.
             let model = fit(params.clone(), &warm)?.with_eval_batch(batch);
             model.predict_proba(&warm);
+            let train = best(opts.reps, || fit(params.clone(), &data))?;
             let infer = best(opts.reps, || Ok(model.predict_proba(&data)))?;
             let embed = best(opts.reps, || Ok(model.embed(&data)))?;
             let n = data.len() as f64;

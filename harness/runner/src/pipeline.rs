@@ -20,8 +20,8 @@ use crate::record::{AttackInfo, InputDetection, RoundRecord};
 use crate::record::{
     DefenseRecord, Detection, ModelEval, MonitorRecord, ProvenanceRecord, RunRecord,
 };
+use crate::registry::Custody;
 use crate::registry::DataFacts;
-use crate::registry::{Custody, DefenseKind};
 use crate::scenario::{DataSpec, Normalize, Point, Source};
 use crate::scenario::{DefenseSpec, IntegritySpec};
 use poisonlab_integrity::{Manifest, SigningKey, VerifyingKey, dataset_root};
@@ -829,7 +829,7 @@ pub(crate) fn run_one(
     let clean_runs: Vec<bool> = point
         .defenses
         .iter()
-        .map(|d| ctx.clean_fpr && is_filter(&d.kind) && base.clean_model.is_some())
+        .map(|d| ctx.clean_fpr && d.kind.is_filter() && base.clean_model.is_some())
         .collect();
     for (d, _) in point.defenses.iter().zip(&clean_runs).filter(|(_, c)| **c) {
         jobs.push(Box::new(move || {
@@ -929,11 +929,6 @@ pub(crate) fn run_one(
 
 /// A defense's retraining callback that several threads may call.
 type SharedRetrain<'a> = dyn Fn(&Dataset) -> Result<Box<dyn Classifier>, String> + Sync + 'a;
-
-/// Whether `kind` filters the training set (and so also runs on the clean one).
-fn is_filter(kind: &DefenseKind) -> bool {
-    !(kind.kind() == "provenance" || kind.is_monitor() || kind.input_detector().is_some())
-}
 
 /// The record of one defense on the poisoned training set: its verdict
 /// scored and its retrained model evaluated. `check` is a round monitor's

@@ -442,6 +442,13 @@ impl DefenseKind {
         }
     }
 
+    /// Whether this filters the training set (a verdict per sample, scored
+    /// and retrained on): everything but provenance, monitors and STRIP.
+    pub fn is_filter(&self) -> bool {
+        !(matches!(self, DefenseKind::Provenance(_)) || self.is_monitor())
+            && self.input_detector().is_none()
+    }
+
     /// Whether this is a round monitor (`canary`, `cusum`).
     pub fn is_monitor(&self) -> bool {
         matches!(self, DefenseKind::Canary(_) | DefenseKind::Cusum(_))

@@ -390,14 +390,8 @@ impl Defense for SpectralSignatures {
                             .copied()
                             .filter(|i| !suspects.contains(i))
                             .collect();
-                        let judged = judge_group(
-                            &index,
-                            class,
-                            &suspects,
-                            &rest,
-                            p.k,
-                            p.explained_threshold,
-                        );
+                        let judged =
+                            judge_group(index, class, &suspects, &rest, p.k, p.explained_threshold);
                         if best
                             .as_ref()
                             .is_none_or(|b| judged.explained < b.2.explained)
@@ -414,7 +408,7 @@ impl Defense for SpectralSignatures {
                         (along(None), Vec::new(), none)
                     });
                     let flags = if judged.poison {
-                        called_elsewhere(&index, class, &members, &suspects, p.k)
+                        called_elsewhere(index, class, &members, &suspects, p.k)
                     } else {
                         vec![false; members.len()]
                     };

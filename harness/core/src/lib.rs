@@ -2,8 +2,11 @@
 //!
 //! - [`Dataset`] and [`Poisoned`]: samples with stable ids, and the ground-truth
 //!   poison mask that travels with them.
-//! - [`Attack`], [`Defense`], [`Classifier`], [`Trainer`]: the traits attacks,
-//!   defenses and models implement. Attacks and defenses reach a model only
+//! - The families as traits: [`Attack`]; the defense families
+//!   [`TrainingFilter`], [`InputDetector`], [`RoundMonitor`],
+//!   [`ProvenanceCheck`]; [`UpdateAggregator`]; and [`Classifier`] /
+//!   [`Trainer`] for models. [`Kind`] is a named member built from its
+//!   checked parameters. Attacks and defenses reach a model only
 //!   through [`Classifier`]; nothing here depends on Burn.
 //! - [`metrics`]: detection and model metrics as DESIGN.md defines them.
 //! - [`seed`]: ChaCha8 streams derived from (seed, repeat, stream name).
@@ -12,7 +15,9 @@
 
 mod dataset;
 mod error;
+mod kind;
 pub mod metrics;
+mod model_params;
 pub mod png_image;
 mod poisoned;
 pub mod reclassify;
@@ -25,7 +30,10 @@ pub use dataset::{Dataset, Matrix};
 pub use error::{CoreError, ParamChecks, ParamError};
 pub use poisoned::{AttackTest, Injection, Poisoned, inject, poison_count};
 pub use seed::{Rng, stream};
+pub use kind::{BuildContext, DataFacts, Kind};
+pub use model_params::{ModelKind, ModelParams};
 pub use traits::{
-    Attack, AttackInput, Classifier, Defense, DefenseInput, FilterVerdict, Retrain, Trainer,
-    Verdict,
+    Attack, AttackInput, Classifier, DefenseInput, FilterVerdict, InputDetector, LabelTest,
+    ProvenanceCheck, ProvenanceVerdict, Retrain, RoundCheck, RoundMonitor, RoundPlan, RoundView,
+    ScreenInput, Screening, Streams, Trainer, TrainingFilter, UpdateAggregator,
 };

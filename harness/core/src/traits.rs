@@ -1,3 +1,5 @@
+use std::ops::Range;
+
 use crate::{Dataset, Matrix, Poisoned, Rng};
 
 /// A trained model as attacks and defenses see it.
@@ -61,6 +63,10 @@ pub struct AttackInput<'a> {
     /// A model trained on the clean training set, for attacks that need
     /// gradients (feature collision); `None` for black-box attacks.
     pub surrogate: Option<&'a dyn Classifier>,
+    /// The training regime's rounds, when the run trains in rounds
+    /// (`[training] regime = "rounds"`): attacks that poison round by round
+    /// (drift) need them; `None` when the run trains at once.
+    pub rounds: Option<RoundPlan<'a>>,
 }
 
 impl<'a> AttackInput<'a> {
@@ -70,6 +76,7 @@ impl<'a> AttackInput<'a> {
             train,
             test,
             surrogate: None,
+            rounds: None,
         }
     }
 
@@ -80,9 +87,44 @@ impl<'a> AttackInput<'a> {
             ..self
         }
     }
+
+    /// The same input for a run that trains in the rounds of `plan`.
+    pub fn with_rounds(self, plan: RoundPlan<'a>) -> Self {
+        Self {
+            rounds: Some(plan),
+            ..self
+        }
+    }
 }
 
-/// A data-poisoning attack.
+/// How a round-based run splits its training set: round r (1-based) holds the
+/// samples `ranges[r - 1]`, and the run's named streams for per-round choices.
+#[derive(Debug, Clone, Copy)]
+pub struct RoundPlan<'a> {
+    /// Contiguous sample ranges of the training set, one per round, in order.
+    pub ranges: &'a [Range<usize>],
+    /// The run's streams: round r's attack choices come from `attack:round{r}`.
+    pub streams: Streams,
+}
+
+/// The named streams of one run (scenario seed and repeat): a component that
+/// needs several independent streams derives them by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Streams {
+    /// The scenario seed.
+    pub seed: u64,
+    /// The repeat.
+    pub repeat: u64,
+}
+
+impl Streams {
+    /// The stream `name` of this run.
+    pub fn named(&self, name: &str) -> Rng {
+        crate::seed::stream(self.seed, self.repeat, name)
+    }
+}
+
+/// A data-poisoning attack (the attack family).
 pub trait Attack {
     /// The error poisoning can fail with.
     type Error: std::error::Error + Send + Sync + 'static;
@@ -90,6 +132,19 @@ pub trait Attack {
     /// Poison the training set. The result carries the ground-truth mask and the
     /// test-time inputs that measure the attack.
     fn poison(&self, input: AttackInput<'_>, rng: &mut Rng) -> Result<Poisoned, Self::Error>;
+
+    /// True when the attack needs a surrogate model trained on clean data
+    /// ([`AttackInput::surrogate`]); declared up front, so the runner trains
+    /// one only for such attacks. Default false (black-box).
+    fn needs_surrogate(&self) -> bool {
+        false
+    }
+
+    /// True when the attack poisons round by round and needs
+    /// [`AttackInput::rounds`]. Default false.
+    fn needs_rounds(&self) -> bool {
+        false
+    }
 }
 
 /// What a defense gets to work with: only what a defender has.
@@ -137,23 +192,6 @@ impl<'a> DefenseInput<'a> {
     }
 }
 
-/// A defense's answer.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Verdict {
-    /// A training-set filter: which samples to remove.
-    Filter(FilterVerdict),
-}
-
-impl Verdict {
-    /// The filter verdict, when this is one.
-    pub fn as_filter(&self) -> Option<&FilterVerdict> {
-        match self {
-            Verdict::Filter(v) => Some(v),
-        }
-    }
-}
-
 /// Per-sample suspicion scores (higher = more suspicious) and the samples flagged
 /// for removal, one entry per training sample.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,11 +202,176 @@ pub struct FilterVerdict {
     pub flags: Vec<bool>,
 }
 
-/// A defense against data poisoning.
-pub trait Defense {
-    /// The error a defense can fail with.
+/// A test of the training labels' distribution against the trusted labels
+/// (chi-square), which some filters report besides their verdict.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LabelTest {
+    /// The test statistic; `None` when it is not finite.
+    pub statistic: Option<f64>,
+    /// Degrees of freedom.
+    pub dof: usize,
+    /// The p-value.
+    pub p_value: f64,
+    /// True when the test rejects "same distribution" at the filter's level.
+    pub rejects: bool,
+}
+
+/// The training-set filter family: inspect the (possibly poisoned) training
+/// set with the model trained on it, score every sample and flag the ones to
+/// remove; the runner scores the flags against the poison mask and retrains
+/// on what is kept.
+pub trait TrainingFilter {
+    /// The error a filter can fail with.
     type Error: std::error::Error + Send + Sync + 'static;
 
-    /// Inspect what the defender has and return a verdict.
-    fn inspect(&self, input: DefenseInput<'_>, rng: &mut Rng) -> Result<Verdict, Self::Error>;
+    /// Inspect what the defender has and return a verdict per sample.
+    fn inspect(
+        &self,
+        input: DefenseInput<'_>,
+        rng: &mut Rng,
+    ) -> Result<FilterVerdict, Self::Error>;
+
+    /// A test of the training labels against the trusted labels, for filters
+    /// that make one (anomaly); `None` by default or without trusted samples.
+    fn label_test(&self, train: &Dataset, trusted: Option<&Dataset>) -> Option<LabelTest> {
+        let _ = (train, trusted);
+        None
+    }
+}
+
+/// What an input-time detector measured: how many attack inputs it let
+/// through and how many clean inputs it rejected, at the threshold it set on
+/// trusted samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Screening {
+    /// False acceptance rate: share of the attack's test inputs not rejected.
+    pub far: Option<f64>,
+    /// False rejection rate: share of clean test inputs rejected.
+    pub frr: Option<f64>,
+    /// The decision threshold set on the trusted samples.
+    pub threshold: Option<f64>,
+}
+
+/// What an input-time detector gets: the deployed (poisoned) model, trusted
+/// clean samples to calibrate on, and the inputs to screen.
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub struct ScreenInput<'a> {
+    /// The model trained on the (possibly poisoned) training set.
+    pub model: &'a dyn Classifier,
+    /// Clean held-out samples (`[data] trusted`).
+    pub trusted: &'a Dataset,
+    /// Clean test inputs (for the false rejection rate).
+    pub clean: &'a Dataset,
+    /// The attack's test inputs (for the false acceptance rate), if any.
+    pub attack: Option<&'a Dataset>,
+}
+
+impl<'a> ScreenInput<'a> {
+    /// Screen `clean` and `attack` with `model`, calibrated on `trusted`.
+    pub fn new(
+        model: &'a dyn Classifier,
+        trusted: &'a Dataset,
+        clean: &'a Dataset,
+        attack: Option<&'a Dataset>,
+    ) -> Self {
+        Self {
+            model,
+            trusted,
+            clean,
+            attack,
+        }
+    }
+}
+
+/// The input-time detector family: judge inputs when the model is used,
+/// not the training set (STRIP).
+pub trait InputDetector {
+    /// The error a detector can fail with.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Set the threshold on the trusted samples, then screen the clean and
+    /// the attack's inputs.
+    fn screen(&self, input: ScreenInput<'_>, rng: &mut Rng) -> Result<Screening, Self::Error>;
+}
+
+/// What a round monitor sees after round `round` (1-based).
+#[derive(Clone, Copy)]
+pub struct RoundView<'a> {
+    /// The round just trained on, 1-based; rounds passed to one monitor must
+    /// increase.
+    pub round: usize,
+    /// The samples that arrived this round, labels as delivered (possibly
+    /// poisoned).
+    pub batch: &'a Dataset,
+    /// The model after training on this round.
+    pub model: &'a dyn Classifier,
+    /// The model after round 1, fixed for the whole run.
+    pub reference: &'a dyn Classifier,
+    /// The scenario's trusted clean set (the same every round), if any.
+    pub audit: Option<&'a Dataset>,
+}
+
+/// One round's verdict of a monitor.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct RoundCheck {
+    /// The round it is about (1-based).
+    pub round: usize,
+    /// The monitor's statistic this round (always finite); what it measures
+    /// is documented on each monitor.
+    pub statistic: f64,
+    /// The alarm threshold the statistic is compared with.
+    pub threshold: f64,
+    /// True when the monitor raises an alarm this round.
+    pub alarm: bool,
+}
+
+/// The round monitor family: sees every round of a round-based run in order
+/// and says, each round, whether something is wrong. Monitors keep state
+/// between calls; the runner builds a fresh one per training run.
+pub trait RoundMonitor {
+    /// The error a monitor can fail with.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Audit round `view.round`. The first call sets the monitor's reference
+    /// (normally round 1) and never alarms.
+    fn observe(&mut self, view: RoundView<'_>) -> Result<RoundCheck, Self::Error>;
+}
+
+/// What a provenance check found: the training samples that do not match
+/// what the owner signed, as a filter verdict, and the counts behind it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProvenanceVerdict {
+    /// Flags (and 0/1 scores) for every training sample that is not as signed.
+    pub filter: FilterVerdict,
+    /// Samples whose content differs from the signed record with their id.
+    pub modified: usize,
+    /// Samples with ids the signed set does not have.
+    pub added: usize,
+    /// Signed ids missing from the training set.
+    pub removed: usize,
+    /// Whether the signature over the signed set is valid.
+    pub signature_valid: bool,
+}
+
+/// The provenance family: verify the training set against a record its owner
+/// signed (`Signed`: for example a Merkle manifest and the owner's public key).
+pub trait ProvenanceCheck {
+    /// What the owner signed and the defender holds.
+    type Signed;
+
+    /// Compare `train` with `signed`.
+    fn verify(&self, signed: &Self::Signed, train: &Dataset) -> ProvenanceVerdict;
+}
+
+/// The update-aggregator family: a server combines the model updates
+/// (parameter vectors of one length, in the model's documented order) that
+/// clients send into the one update it applies. Members come with the
+/// federated regime.
+pub trait UpdateAggregator {
+    /// The error aggregation can fail with.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Combine `updates` (at least one, all of one length) into one.
+    fn aggregate(&self, updates: &[Vec<f32>], rng: &mut Rng) -> Result<Vec<f32>, Self::Error>;
 }

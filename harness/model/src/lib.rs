@@ -15,12 +15,11 @@ pub mod backend;
 mod classifier;
 mod error;
 mod net;
-mod params;
 mod train;
 
 pub use classifier::TrainedModel;
 pub use error::ModelError;
-pub use params::{ModelKind, ModelParams};
+pub use poisonlab_core::{ModelKind, ModelParams};
 pub use train::BurnTrainer;
 
 #[cfg(test)]

@@ -1,4 +1,6 @@
-use poisonlab_core::ParamError;
+//! The `[model]` table: which model family to train and how.
+
+use crate::ParamError;
 use serde::{Deserialize, Serialize};
 
 /// Which model family to train.

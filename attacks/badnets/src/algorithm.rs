@@ -1,13 +1,17 @@
 use std::path::Path;
 
-use poisonlab_core::{Attack, AttackInput, AttackTest, ParamError, Poisoned, Rng};
-use poisonlab_core::{inject, poison_count};
+use poisonlab_core::{
+    Attack, AttackInput, AttackTest, BuildContext, DataFacts, Kind, ParamError, Poisoned, Rng,
+    inject, poison_count,
+};
 use rand::seq::index::sample;
 
 use crate::trigger::Patch;
 use crate::{BadNetsError, BadNetsParams};
 
-/// The BadNets attack: a built trigger and the parameters it came from.
+/// The BadNets attack of Gu, Dolan-Gavitt and Garg 2017 ("BadNets:
+/// Identifying Vulnerabilities in the Machine Learning Model Supply Chain",
+/// arXiv:1708.06733): a built trigger and the parameters it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BadNets {
     params: BadNetsParams,
@@ -15,11 +19,20 @@ pub struct BadNets {
 }
 
 impl BadNets {
-    /// Build the attack, reading an image trigger's PNG from `params.trigger.path`
-    /// resolved against `base_dir` (the scenario file's folder); other triggers
-    /// read nothing. Pass parameters that passed [`BadNetsParams::check`].
-    pub fn new(params: BadNetsParams, base_dir: &Path) -> Result<Self, BadNetsError> {
-        let patch = Patch::build(&params.trigger, base_dir)?;
+    /// Build the attack, checking `params` ([`BadNetsParams::check`] without
+    /// data facts) and reading an image trigger's PNG from
+    /// `params.trigger.path` resolved against `base_dir` (the scenario file's
+    /// folder); other triggers read nothing. Every problem comes back as a
+    /// [`ParamError`]; one with the file has the key `trigger.path`.
+    /// [`Kind::build`] does the same against what is known of the data.
+    pub fn new(params: BadNetsParams, base_dir: &Path) -> Result<Self, Vec<ParamError>> {
+        Self::build(params, &BuildContext::new(base_dir, &DataFacts::default()))
+    }
+
+    /// The trigger built from checked parameters: reads an image trigger's PNG.
+    fn load(params: BadNetsParams, base_dir: &Path) -> Result<Self, Vec<ParamError>> {
+        let patch = Patch::build(&params.trigger, base_dir)
+            .map_err(|e| vec![ParamError::new("trigger.path", e.to_string())])?;
         Ok(Self { params, patch })
     }
 
@@ -85,6 +98,48 @@ impl BadNets {
         } else {
             self.params.target
         }
+    }
+}
+
+impl Kind for BadNets {
+    type Params = BadNetsParams;
+
+    /// Parameter rules first; the trigger image loads only when they hold,
+    /// then must fit the images (when their shape is known).
+    fn build(params: BadNetsParams, ctx: &BuildContext<'_>) -> Result<Self, Vec<ParamError>> {
+        let (shape, n_classes) = (ctx.facts.shape.as_deref(), ctx.facts.n_classes);
+        params.check(shape, n_classes)?;
+        let attack = Self::load(params, ctx.base_dir)?;
+        attack.check(shape, n_classes)?;
+        Ok(attack)
+    }
+
+    fn params(&self) -> &BadNetsParams {
+        &self.params
+    }
+
+    fn check_data(&self, facts: &DataFacts) -> Result<(), Vec<ParamError>> {
+        self.check(facts.shape.as_deref(), facts.n_classes)
+    }
+
+    fn describe(&self) -> String {
+        let p = &self.params;
+        let t = &p.trigger;
+        let goal = if p.all_to_all {
+            "all-to-all (y → y+1)".to_string()
+        } else {
+            format!("all-to-one → {}", p.target)
+        };
+        format!(
+            "badnets, {goal}, rate {}, {:?} trigger {}×{} px at {}, {:?} mode",
+            p.rate,
+            t.shape,
+            self.trigger_extent().0,
+            self.trigger_extent().1,
+            t.position
+                .map_or(format!("{:?}", t.corner), |[r, c]| format!("({r}, {c})")),
+            p.mode
+        )
     }
 }
 
@@ -173,7 +228,6 @@ mod tests {
     }
 
     fn attack(params: BadNetsParams) -> BadNets {
-        params.check(None, None).unwrap();
         BadNets::new(params, Path::new(".")).unwrap()
     }
 
@@ -340,9 +394,15 @@ mod tests {
             png::ColorType::Grayscale,
             &[255, 0, 255, 0, 255, 0],
         );
-        let p = image_trigger("mask.png");
-        p.check(Some(&[1, 4, 5]), Some(2)).unwrap();
-        let b = BadNets::new(p, dir.path()).unwrap();
+        let facts = DataFacts {
+            n_classes: Some(2),
+            shape: Some(vec![1, 4, 5]),
+        };
+        let b = BadNets::build(
+            image_trigger("mask.png"),
+            &BuildContext::new(dir.path(), &facts),
+        )
+        .unwrap();
         assert_eq!(b.trigger_extent(), (2, 3));
         let mut img = vec![0.0; 20];
         b.apply_trigger(&mut img, &[1, 4, 5]);
@@ -377,11 +437,25 @@ mod tests {
     #[test]
     fn image_trigger_errors_name_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let err = BadNets::new(image_trigger("missing.png"), dir.path()).unwrap_err();
-        assert!(err.to_string().contains("missing.png"), "{err}");
+        let errs = BadNets::new(image_trigger("missing.png"), dir.path()).unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].key, "trigger.path");
+        assert!(
+            errs[0]
+                .message
+                .starts_with("cannot read the trigger image "),
+            "{}",
+            errs[0].message
+        );
+        assert!(
+            errs[0].message.contains("missing.png"),
+            "{}",
+            errs[0].message
+        );
         std::fs::write(dir.path().join("bad.png"), b"not a png").unwrap();
-        let err = BadNets::new(image_trigger("bad.png"), dir.path()).unwrap_err();
-        assert!(matches!(&err, BadNetsError::Png { path, .. } if path.ends_with("bad.png")));
+        let errs = BadNets::new(image_trigger("bad.png"), dir.path()).unwrap_err();
+        assert_eq!(errs[0].key, "trigger.path");
+        assert!(errs[0].message.contains("bad.png"), "{}", errs[0].message);
     }
 
     #[test]
@@ -408,6 +482,107 @@ mod tests {
             )
             .unwrap_err();
         assert!(matches!(err, BadNetsError::TriggerDoesNotFit { .. }));
+    }
+
+    #[test]
+    fn new_refuses_bad_parameters() {
+        let errs = BadNets::new(
+            BadNetsParams {
+                rate: 2.0,
+                trigger: TriggerParams {
+                    size: 0,
+                    ..TriggerParams::default()
+                },
+                ..BadNetsParams::default()
+            },
+            Path::new("."),
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["rate", "trigger.size"]);
+    }
+
+    #[test]
+    fn build_checks_parameters_before_reading_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = BadNetsParams {
+            target: 10,
+            ..image_trigger("missing.png")
+        };
+        let facts = DataFacts {
+            n_classes: Some(10),
+            shape: Some(vec![1, 8, 8]),
+        };
+        let errs = BadNets::build(p, &BuildContext::new(dir.path(), &facts)).unwrap_err();
+        let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["target"]);
+    }
+
+    #[test]
+    fn build_and_check_data_check_the_loaded_trigger_against_the_data() {
+        let dir = tempfile::tempdir().unwrap();
+        write_png(
+            &dir.path().join("big.png"),
+            5,
+            5,
+            png::ColorType::Grayscale,
+            &[255; 25],
+        );
+        let small = DataFacts {
+            n_classes: Some(10),
+            shape: Some(vec![1, 4, 4]),
+        };
+        let errs = BadNets::build(
+            image_trigger("big.png"),
+            &BuildContext::new(dir.path(), &small),
+        )
+        .unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].key, "trigger.path");
+        let unknown = DataFacts::default();
+        let b = BadNets::build(
+            image_trigger("big.png"),
+            &BuildContext::new(dir.path(), &unknown),
+        )
+        .unwrap();
+        assert_eq!(b.check_data(&small).unwrap_err()[0].key, "trigger.path");
+        let large = DataFacts {
+            n_classes: Some(10),
+            shape: Some(vec![3, 8, 8]),
+        };
+        assert!(b.check_data(&large).is_ok());
+        let one = DataFacts {
+            n_classes: Some(0),
+            ..large
+        };
+        assert_eq!(b.check_data(&one).unwrap_err()[0].key, "target");
+    }
+
+    #[test]
+    fn describe_names_goal_trigger_and_mode() {
+        let b = attack(BadNetsParams::default());
+        assert_eq!(
+            b.describe(),
+            "badnets, all-to-one → 0, rate 0.05, Pattern trigger 3×3 px at BottomRight, Replace mode"
+        );
+        let b = attack(BadNetsParams {
+            all_to_all: true,
+            rate: 0.1,
+            mode: Mode::Add,
+            trigger: TriggerParams {
+                shape: TriggerShape::Square,
+                size: 2,
+                position: Some([1, 2]),
+                ..TriggerParams::default()
+            },
+            ..BadNetsParams::default()
+        });
+        assert_eq!(
+            b.describe(),
+            "badnets, all-to-all (y → y+1), rate 0.1, Square trigger 2×2 px at (1, 2), Add mode"
+        );
+        assert!(!b.needs_surrogate() && !b.needs_rounds());
+        assert_eq!(Kind::params(&b).rate, 0.1);
     }
 
     #[test]

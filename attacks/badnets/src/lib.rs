@@ -12,10 +12,13 @@
 //! already of the target class (all-to-one) or every test input (all-to-all),
 //! each with the class the attacker wants it to get.
 //!
-//! Use: deserialize [`BadNetsParams`] from the `[attack]` table, run
-//! [`BadNetsParams::check`], build [`BadNets::new`] (which reads an image
-//! trigger's PNG), run [`BadNets::check`] for an image trigger's fit, then
-//! [`poisonlab_core::Attack::poison`].
+//! Use: deserialize [`BadNetsParams`] from the `[attack]` table and build
+//! it with [`poisonlab_core::Kind::build`], which checks every parameter
+//! against what is known of the data, reads an image trigger's PNG relative
+//! to the scenario's folder and checks that it fits; once the data is
+//! loaded, [`poisonlab_core::Kind::check_data`] checks again. Then
+//! [`poisonlab_core::Attack::poison`]. [`BadNets::new`] builds without data
+//! facts.
 
 mod algorithm;
 mod error;

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use poisonlab_core::ParamError;
+use poisonlab_core::{ParamChecks, ParamError};
 use serde::{Deserialize, Serialize};
 
 /// How poisoned samples enter the training set (`mode`): poisonlab-core's shared rule.
@@ -186,51 +186,59 @@ impl TriggerParams {
 
     /// Every rule on the trigger, against a sample `shape` when known and the
     /// trigger's extent when known.
-    pub(crate) fn problems(
+    fn check_into(
         &self,
+        checks: &mut ParamChecks,
         shape: Option<&[usize]>,
         extent: Option<(usize, usize)>,
-    ) -> Vec<ParamError> {
-        let mut problems = Vec::new();
-        if !(0.0..=1.0).contains(&self.value) {
-            problems.push(ParamError::new(
-                "trigger.value",
-                format!("must be in [0, 1], got {}", self.value),
-            ));
-        }
+    ) {
+        fraction(checks, "trigger.value", self.value);
         match (self.shape, &self.path) {
-            (TriggerShape::Image, None) => problems.push(ParamError::new(
-                "trigger.path",
-                "is required for shape = \"image\": the PNG file whose intensity is the mask",
-            )),
+            (TriggerShape::Image, None) => {
+                checks.push(ParamError::new(
+                    "trigger.path",
+                    "is required for shape = \"image\": the PNG file whose intensity is the mask",
+                ));
+            }
             (TriggerShape::Pixel | TriggerShape::Pattern | TriggerShape::Square, Some(_)) => {
-                problems.push(ParamError::new(
+                checks.push(ParamError::new(
                     "trigger.path",
                     "applies to shape = \"image\" only",
-                ))
+                ));
             }
             _ => {}
         }
-        if matches!(self.shape, TriggerShape::Pattern | TriggerShape::Square) && self.size == 0 {
-            problems.push(ParamError::new("trigger.size", "must be at least 1"));
+        if matches!(self.shape, TriggerShape::Pattern | TriggerShape::Square) {
+            checks.at_least("trigger.size", self.size, 1);
         }
         match shape {
-            Some(s) if s.len() != 3 => problems.push(ParamError::new(
-                "trigger",
-                format!(
-                    "badnets triggers need image data [c,h,w]; this data is tabular (shape {s:?})"
-                ),
-            )),
+            Some(s) if s.len() != 3 => {
+                checks.push(ParamError::new(
+                    "trigger",
+                    format!(
+                        "badnets triggers need image data [c,h,w]; this data is tabular (shape {s:?})"
+                    ),
+                ));
+            }
             Some(s) => {
                 if let Some(extent) = extent.filter(|&(r, c)| r > 0 && c > 0)
                     && let Err(e) = self.place(extent, (s[1], s[2]))
                 {
-                    problems.push(e);
+                    checks.push(e);
                 }
             }
             None => {}
         }
-        problems
+    }
+}
+
+/// `value` must be a fraction in [0, 1].
+fn fraction(checks: &mut ParamChecks, key: &str, value: f64) {
+    if !(0.0..=1.0).contains(&value) {
+        checks.push(ParamError::new(
+            key,
+            format!("must be in [0, 1], got {value}"),
+        ));
     }
 }
 
@@ -256,33 +264,24 @@ impl BadNetsParams {
         n_classes: Option<usize>,
         extent: Option<(usize, usize)>,
     ) -> Result<(), Vec<ParamError>> {
-        let mut problems = Vec::new();
-        if !(0.0..=1.0).contains(&self.rate) {
-            problems.push(ParamError::new(
-                "rate",
-                format!("must be in [0, 1], got {}", self.rate),
-            ));
-        }
+        let mut checks = ParamChecks::new();
+        fraction(&mut checks, "rate", self.rate);
         match n_classes {
-            Some(k) if self.all_to_all && k < 2 => problems.push(ParamError::new(
-                "all-to-all",
-                format!("needs at least 2 classes; the dataset has {k}"),
-            )),
-            _ if !self.all_to_all => {
-                problems.extend(ParamError::class_out_of_range(
-                    "target",
-                    self.target,
-                    n_classes,
+            Some(k) if self.all_to_all && k < 2 => {
+                checks.push(ParamError::new(
+                    "all-to-all",
+                    format!("needs at least 2 classes; the dataset has {k}"),
                 ));
+            }
+            _ if !self.all_to_all => {
+                if let Some(e) = ParamError::class_out_of_range("target", self.target, n_classes) {
+                    checks.push(e);
+                }
             }
             _ => {}
         }
-        problems.extend(self.trigger.problems(shape, extent));
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        self.trigger.check_into(&mut checks, shape, extent);
+        checks.finish()
     }
 }
 
@@ -436,11 +435,24 @@ mod tests {
 
     #[test]
     fn zero_size_is_refused() {
-        let p = with_trigger(TriggerParams {
+        for shape in [TriggerShape::Pattern, TriggerShape::Square] {
+            let p = with_trigger(TriggerParams {
+                shape,
+                size: 0,
+                ..TriggerParams::default()
+            });
+            let errs = p.check(Some(IMAGE), Some(10)).unwrap_err();
+            assert_eq!(errs.len(), 1);
+            assert_eq!(errs[0].key, "trigger.size");
+            assert_eq!(errs[0].message, "must be at least 1, got 0");
+        }
+        // Pixels ignore size.
+        let pixel = with_trigger(TriggerParams {
+            shape: TriggerShape::Pixel,
             size: 0,
             ..TriggerParams::default()
         });
-        assert_eq!(keys(&p, Some(IMAGE), Some(10)), ["trigger.size"]);
+        assert!(pixel.check(Some(IMAGE), Some(10)).is_ok());
     }
 
     #[test]

@@ -1,14 +1,19 @@
 use std::path::Path;
 
-use poisonlab_core::{Attack, AttackInput, AttackTest, ParamError, Poisoned, Rng};
-use poisonlab_core::{inject, poison_count};
+use poisonlab_core::{
+    Attack, AttackInput, AttackTest, BuildContext, DataFacts, Kind, ParamChecks, ParamError,
+    Poisoned, Rng, inject, poison_count,
+};
 use rand::Rng as _;
 use rand::seq::index::sample;
 
 use crate::pattern::{PngPattern, blend};
 use crate::{BlendError, BlendParams, Pattern};
 
-/// The blend attack: its parameters and, for an image pattern, the loaded PNG.
+/// The blended-injection backdoor of Chen, Liu, Li, Lu and Song 2017
+/// ("Targeted Backdoor Attacks on Deep Learning Systems Using Data
+/// Poisoning", arXiv:1712.05526): its parameters and, for an image pattern,
+/// the loaded PNG.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Blend {
     params: BlendParams,
@@ -16,17 +21,28 @@ pub struct Blend {
 }
 
 impl Blend {
-    /// Build the attack, reading an image pattern's PNG from `params.path`
+    /// Build the attack, checking `params` ([`BlendParams::check`] without
+    /// data facts) and reading an image pattern's PNG from `params.path`
     /// resolved against `base_dir` (the scenario file's folder); the noise
-    /// pattern reads nothing. Pass parameters that passed [`BlendParams::check`].
-    pub fn new(params: BlendParams, base_dir: &Path) -> Result<Self, BlendError> {
-        let image = match params.pattern {
-            Pattern::Noise => None,
-            Pattern::Image => {
-                let rel = params.path.as_deref().ok_or(BlendError::MissingPath)?;
-                Some(PngPattern::read(&base_dir.join(rel))?)
+    /// pattern reads nothing. Every problem comes back as a [`ParamError`];
+    /// one with the file has the key `path`. [`Kind::build`] does the same
+    /// against what is known of the data.
+    pub fn new(params: BlendParams, base_dir: &Path) -> Result<Self, Vec<ParamError>> {
+        Self::build(params, &BuildContext::new(base_dir, &DataFacts::default()))
+    }
+
+    /// The attack for checked parameters: reads an image pattern's PNG.
+    fn load(params: BlendParams, base_dir: &Path) -> Result<Self, Vec<ParamError>> {
+        let read = || -> Result<Option<PngPattern>, BlendError> {
+            match params.pattern {
+                Pattern::Noise => Ok(None),
+                Pattern::Image => {
+                    let rel = params.path.as_deref().ok_or(BlendError::MissingPath)?;
+                    Ok(Some(PngPattern::read(&base_dir.join(rel))?))
+                }
             }
         };
+        let image = read().map_err(|e| vec![ParamError::new("path", e.to_string())])?;
         Ok(Self { params, image })
     }
 
@@ -42,23 +58,23 @@ impl Blend {
         shape: Option<&[usize]>,
         n_classes: Option<usize>,
     ) -> Result<(), Vec<ParamError>> {
-        let mut problems = self
+        let mut checks = ParamChecks::new();
+        for e in self
             .params
             .check(shape, n_classes)
             .err()
-            .unwrap_or_default();
+            .unwrap_or_default()
+        {
+            checks.push(e);
+        }
         // Tabular data is already reported by the parameter check.
         if let (Some(image), Some(shape)) = (&self.image, shape)
             && shape.len() == 3
             && let Some(e) = image.fit(shape)
         {
-            problems.push(e);
+            checks.push(e);
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        checks.finish()
     }
 
     /// The key pattern for samples of `shape`, as one row-major sample: fresh
@@ -72,6 +88,41 @@ impl Blend {
             }
             Some(image) => image.layout(shape),
         }
+    }
+}
+
+impl Kind for Blend {
+    type Params = BlendParams;
+
+    /// Parameter rules first; the pattern image loads only when they hold,
+    /// then must match the images (when their shape is known).
+    fn build(params: BlendParams, ctx: &BuildContext<'_>) -> Result<Self, Vec<ParamError>> {
+        let (shape, n_classes) = (ctx.facts.shape.as_deref(), ctx.facts.n_classes);
+        params.check(shape, n_classes)?;
+        let attack = Self::load(params, ctx.base_dir)?;
+        attack.check(shape, n_classes)?;
+        Ok(attack)
+    }
+
+    fn params(&self) -> &BlendParams {
+        &self.params
+    }
+
+    fn check_data(&self, facts: &DataFacts) -> Result<(), Vec<ParamError>> {
+        self.check(facts.shape.as_deref(), facts.n_classes)
+    }
+
+    fn describe(&self) -> String {
+        let p = &self.params;
+        format!(
+            "blend, → {}, rate {}, alpha {} (test {}), {:?} pattern, {:?} mode",
+            p.target,
+            p.rate,
+            p.alpha,
+            p.test_alpha(),
+            p.pattern,
+            p.mode
+        )
     }
 }
 
@@ -168,7 +219,6 @@ mod tests {
     }
 
     fn attack(params: BlendParams) -> Blend {
-        params.check(None, None).unwrap();
         Blend::new(params, Path::new(".")).unwrap()
     }
 
@@ -329,7 +379,6 @@ mod tests {
             target: 0,
             ..BlendParams::default()
         };
-        params.check(None, None).unwrap();
         Blend::new(params, dir).unwrap()
     }
 
@@ -428,8 +477,105 @@ mod tests {
             path: Some("nope.png".into()),
             ..BlendParams::default()
         };
-        let err = Blend::new(params, dir.path()).unwrap_err();
-        assert!(err.to_string().contains("nope.png"), "{err}");
+        let errs = Blend::new(params, dir.path()).unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].key, "path");
+        assert!(
+            errs[0]
+                .message
+                .starts_with("cannot read the blend pattern "),
+            "{}",
+            errs[0].message
+        );
+        assert!(errs[0].message.contains("nope.png"), "{}", errs[0].message);
+    }
+
+    #[test]
+    fn new_refuses_bad_parameters() {
+        let errs = Blend::new(
+            BlendParams {
+                alpha: 1.5,
+                path: Some("k.png".into()),
+                ..BlendParams::default()
+            },
+            Path::new("."),
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["alpha", "path"]);
+    }
+
+    #[test]
+    fn build_checks_parameters_before_reading_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = BlendParams {
+            pattern: Pattern::Image,
+            path: Some("nope.png".into()),
+            target: 3,
+            ..BlendParams::default()
+        };
+        let facts = DataFacts {
+            n_classes: Some(2),
+            shape: Some(vec![1, 4, 4]),
+        };
+        let errs = Blend::build(p, &BuildContext::new(dir.path(), &facts)).unwrap_err();
+        let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["target"]);
+    }
+
+    #[test]
+    fn build_and_check_data_check_the_loaded_pattern_against_the_data() {
+        let dir = tempfile::tempdir().unwrap();
+        write_png(
+            dir.path(),
+            "s.png",
+            5,
+            4,
+            png::ColorType::Grayscale,
+            &[9; 20],
+        );
+        let p = BlendParams {
+            pattern: Pattern::Image,
+            path: Some("s.png".into()),
+            ..BlendParams::default()
+        };
+        let wrong = DataFacts {
+            n_classes: Some(10),
+            shape: Some(vec![1, 8, 8]),
+        };
+        let errs = Blend::build(p.clone(), &BuildContext::new(dir.path(), &wrong)).unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].key, "path");
+        let unknown = DataFacts::default();
+        let b = Blend::build(p, &BuildContext::new(dir.path(), &unknown)).unwrap();
+        assert_eq!(b.check_data(&wrong).unwrap_err()[0].key, "path");
+        let right = DataFacts {
+            n_classes: Some(10),
+            shape: Some(vec![3, 4, 5]),
+        };
+        assert!(b.check_data(&right).is_ok());
+    }
+
+    #[test]
+    fn describe_names_target_weights_and_pattern() {
+        let b = attack(BlendParams::default());
+        assert_eq!(
+            b.describe(),
+            "blend, → 0, rate 0.02, alpha 0.2 (test 0.2), Noise pattern, Replace mode"
+        );
+        let b = attack(BlendParams {
+            target: 3,
+            rate: 0.1,
+            test_alpha: Some(0.5),
+            mode: Mode::Add,
+            ..BlendParams::default()
+        });
+        assert_eq!(
+            b.describe(),
+            "blend, → 3, rate 0.1, alpha 0.2 (test 0.5), Noise pattern, Add mode"
+        );
+        assert!(!b.needs_surrogate() && !b.needs_rounds());
+        assert_eq!(Kind::params(&b).target, 3);
     }
 
     proptest! {

@@ -10,10 +10,13 @@
 //!
 //! The noise pattern works on tabular data as well as images.
 //!
-//! Use: deserialize [`BlendParams`] from the `[attack]` table, run
-//! [`BlendParams::check`], build [`Blend::new`] (which reads an image pattern's
-//! PNG), run [`Blend::check`] for the pattern's size, then
-//! [`poisonlab_core::Attack::poison`].
+//! Use: deserialize [`BlendParams`] from the `[attack]` table and build it
+//! with [`poisonlab_core::Kind::build`], which checks every parameter against
+//! what is known of the data, reads an image pattern's PNG relative to the
+//! scenario's folder and checks its size; once the data is loaded,
+//! [`poisonlab_core::Kind::check_data`] checks again. Then
+//! [`poisonlab_core::Attack::poison`]. [`Blend::new`] builds without data
+//! facts.
 
 mod algorithm;
 mod error;

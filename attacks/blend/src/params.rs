@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use poisonlab_core::ParamError;
+use poisonlab_core::{ParamChecks, ParamError};
 use serde::{Deserialize, Serialize};
 
 /// How poisoned samples enter the training set (`mode`): poisonlab-core's shared rule.
@@ -76,7 +76,7 @@ impl BlendParams {
         shape: Option<&[usize]>,
         n_classes: Option<usize>,
     ) -> Result<(), Vec<ParamError>> {
-        let mut problems = Vec::new();
+        let mut checks = ParamChecks::new();
         let fractions = [
             ("rate", Some(self.rate)),
             ("alpha", Some(self.alpha)),
@@ -86,29 +86,31 @@ impl BlendParams {
             if let Some(v) = value
                 && !(0.0..=1.0).contains(&v)
             {
-                problems.push(ParamError::new(key, format!("must be in [0, 1], got {v}")));
+                checks.push(ParamError::new(key, format!("must be in [0, 1], got {v}")));
             }
         }
-        problems.extend(ParamError::class_out_of_range(
-            "target",
-            self.target,
-            n_classes,
-        ));
+        if let Some(e) = ParamError::class_out_of_range("target", self.target, n_classes) {
+            checks.push(e);
+        }
         match (self.pattern, &self.path) {
-            (Pattern::Image, None) => problems.push(ParamError::new(
-                "path",
-                "is required for pattern = \"image\": the PNG blended into the images",
-            )),
-            (Pattern::Noise, Some(_)) => problems.push(ParamError::new(
-                "path",
-                "applies to pattern = \"image\" only",
-            )),
+            (Pattern::Image, None) => {
+                checks.push(ParamError::new(
+                    "path",
+                    "is required for pattern = \"image\": the PNG blended into the images",
+                ));
+            }
+            (Pattern::Noise, Some(_)) => {
+                checks.push(ParamError::new(
+                    "path",
+                    "applies to pattern = \"image\" only",
+                ));
+            }
             _ => {}
         }
         if let (Pattern::Image, Some(s)) = (self.pattern, shape)
             && s.len() != 3
         {
-            problems.push(ParamError::new(
+            checks.push(ParamError::new(
                 "pattern",
                 format!(
                     "an image pattern needs image data [c,h,w]; this data is tabular \
@@ -116,11 +118,7 @@ impl BlendParams {
                 ),
             ));
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        checks.finish()
     }
 }
 

@@ -1,4 +1,4 @@
-use poisonlab_core::ParamError;
+use poisonlab_core::{ParamChecks, ParamError};
 use serde::{Deserialize, Serialize};
 
 /// How the poison budget grows over the rounds.
@@ -26,11 +26,13 @@ pub enum Method {
 }
 
 /// The `[attack]` table for `kind = "drift"`.
+///
+/// The rounds themselves (how many, epochs per round) belong to the
+/// scenario's `[training]` table (`regime = "rounds"`): the schedule spreads
+/// over however many rounds the run trains in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct DriftParams {
-    /// Rounds the training data arrives in (the training set is split evenly). Default 5.
-    pub rounds: usize,
     /// The concept that drifts (class A). Default 7.
     pub source: usize,
     /// Where it drifts to (class B). Default 1.
@@ -39,83 +41,81 @@ pub struct DriftParams {
     pub max_rate: f64,
     /// `linear` (default), `step` or `exponential`.
     pub schedule: Schedule,
-    /// First poisoned round of the `step` schedule. Default: the middle round.
+    /// First poisoned round of the `step` schedule, at least 1 and at most
+    /// the run's rounds. Default: the middle round.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step_at: Option<usize>,
     /// `relabel` (default) or `shift`.
     pub method: Method,
-    /// Epochs of (warm-started) training per round. Default 2.
-    pub epochs_per_round: usize,
 }
 
 impl Default for DriftParams {
     fn default() -> Self {
         Self {
-            rounds: 5,
             source: 7,
             target: 1,
             max_rate: 0.5,
             schedule: Schedule::Linear,
             step_at: None,
             method: Method::Relabel,
-            epochs_per_round: 2,
         }
     }
 }
 
 impl DriftParams {
     /// Check every value against a dataset of `n_classes` classes (when known).
+    ///
+    /// Whether `step-at` falls within the run's rounds is checked by
+    /// [`Self::check_rounds`] once the round count is known.
     pub fn check(&self, n_classes: Option<usize>) -> Result<(), Vec<ParamError>> {
-        let mut p = Vec::new();
-        if self.rounds < 2 {
-            p.push(ParamError::new(
-                "rounds",
-                format!("must be at least 2, got {}", self.rounds),
-            ));
-        }
+        let mut checks = ParamChecks::new();
         for (key, c) in [("source", self.source), ("target", self.target)] {
-            p.extend(ParamError::class_out_of_range(key, c, n_classes));
+            if let Some(e) = ParamError::class_out_of_range(key, c, n_classes) {
+                checks.push(e);
+            }
         }
         if self.source == self.target {
-            p.push(ParamError::new("target", "must differ from source"));
+            checks.push(ParamError::new("target", "must differ from source"));
         }
-        if !(self.max_rate > 0.0 && self.max_rate <= 1.0) {
-            p.push(ParamError::new(
-                "max-rate",
-                format!("must be in (0, 1], got {}", self.max_rate),
-            ));
-        }
+        checks.in_range_left_open("max-rate", self.max_rate, 0.0, 1.0);
         match (self.schedule, self.step_at) {
-            (Schedule::Step, Some(s)) if s == 0 || s > self.rounds => {
-                p.push(ParamError::new(
-                    "step-at",
-                    format!("must be a round in 1..={}, got {s}", self.rounds),
-                ));
+            (Schedule::Step, Some(s)) => {
+                checks.at_least("step-at", s, 1);
             }
             (Schedule::Linear | Schedule::Exponential, Some(_)) => {
-                p.push(ParamError::new(
+                checks.push(ParamError::new(
                     "step-at",
                     "applies to schedule = \"step\" only",
                 ));
             }
             _ => {}
         }
-        if self.epochs_per_round == 0 {
-            p.push(ParamError::new(
-                "epochs-per-round",
-                "must be at least 1, got 0",
-            ));
-        }
-        if p.is_empty() { Ok(()) } else { Err(p) }
+        checks.finish()
     }
 
-    /// The share of round `round`'s (1-based) source-class samples poisoned.
-    pub fn rate(&self, round: usize) -> f64 {
-        let (r, n) = (round as f64, self.rounds as f64);
+    /// Check the parameters against a run of `rounds` training rounds:
+    /// `step-at` must be one of them.
+    pub fn check_rounds(&self, rounds: usize) -> Result<(), Vec<ParamError>> {
+        let mut checks = ParamChecks::new();
+        if let (Schedule::Step, Some(s)) = (self.schedule, self.step_at)
+            && (s == 0 || s > rounds)
+        {
+            checks.push(ParamError::new(
+                "step-at",
+                format!("must be a round in 1..={rounds}, got {s}"),
+            ));
+        }
+        checks.finish()
+    }
+
+    /// The share of round `round`'s (1-based) source-class samples poisoned
+    /// in a run of `rounds` rounds.
+    pub fn rate(&self, round: usize, rounds: usize) -> f64 {
+        let (r, n) = (round as f64, rounds as f64);
         match self.schedule {
             Schedule::Linear => self.max_rate * r / n,
             Schedule::Step => {
-                let at = self.step_at.unwrap_or(self.rounds.div_ceil(2));
+                let at = self.step_at.unwrap_or(rounds.div_ceil(2));
                 if round >= at { self.max_rate } else { 0.0 }
             }
             Schedule::Exponential => self.max_rate * 2f64.powf(r - n),
@@ -136,70 +136,125 @@ mod tests {
             .collect()
     }
 
+    fn d() -> DriftParams {
+        DriftParams::default()
+    }
+
     #[test]
-    fn each_rule_names_its_key() {
-        let d = DriftParams::default();
-        assert!(keys(d.clone()).is_empty());
-        assert_eq!(
+    fn defaults_pass() {
+        assert!(keys(d()).is_empty());
+        assert!(d().check(None).is_ok());
+        assert!(d().check_rounds(2).is_ok());
+    }
+
+    #[test]
+    fn classes_must_be_in_the_data() {
+        assert_eq!(keys(DriftParams { source: 12, ..d() }), ["source"]);
+        assert_eq!(keys(DriftParams { target: 10, ..d() }), ["target"]);
+        assert!(DriftParams { source: 12, ..d() }.check(None).is_ok());
+    }
+
+    #[test]
+    fn target_must_differ_from_source() {
+        assert_eq!(keys(DriftParams { target: 7, ..d() }), ["target"]);
+    }
+
+    #[test]
+    fn max_rate_must_be_in_zero_one() {
+        for max_rate in [0.0, -0.5, 1.5, f64::NAN] {
+            assert_eq!(keys(DriftParams { max_rate, ..d() }), ["max-rate"]);
+        }
+        assert!(
             keys(DriftParams {
-                rounds: 1,
-                ..d.clone()
-            }),
-            ["rounds"]
+                max_rate: 1.0,
+                ..d()
+            })
+            .is_empty()
         );
-        assert_eq!(
-            keys(DriftParams {
-                source: 12,
-                ..d.clone()
-            }),
-            ["source"]
-        );
-        assert_eq!(
-            keys(DriftParams {
-                target: 7,
-                ..d.clone()
-            }),
-            ["target"]
-        );
-        assert_eq!(
-            keys(DriftParams {
-                max_rate: 0.0,
-                ..d.clone()
-            }),
-            ["max-rate"]
-        );
+        let e = DriftParams {
+            max_rate: 0.0,
+            ..d()
+        }
+        .check(None)
+        .unwrap_err();
+        assert_eq!(e[0].message, "must be in (0, 1], got 0");
+    }
+
+    #[test]
+    fn step_at_applies_to_the_step_schedule_only() {
         assert_eq!(
             keys(DriftParams {
                 step_at: Some(2),
-                ..d.clone()
+                ..d()
             }),
             ["step-at"]
         );
+        let exp = DriftParams {
+            schedule: Schedule::Exponential,
+            step_at: Some(2),
+            ..d()
+        };
+        assert_eq!(keys(exp), ["step-at"]);
+    }
+
+    #[test]
+    fn step_at_must_be_at_least_one() {
+        let p = DriftParams {
+            schedule: Schedule::Step,
+            step_at: Some(0),
+            ..d()
+        };
+        assert_eq!(keys(p.clone()), ["step-at"]);
         assert_eq!(
-            keys(DriftParams {
-                schedule: Schedule::Step,
-                step_at: Some(6),
-                ..d.clone()
-            }),
-            ["step-at"]
+            p.check(None).unwrap_err()[0].message,
+            "must be at least 1, got 0"
         );
+    }
+
+    #[test]
+    fn step_at_must_be_one_of_the_rounds() {
+        let p = DriftParams {
+            schedule: Schedule::Step,
+            step_at: Some(6),
+            ..d()
+        };
+        // Without the round count, any round from 1 on may exist.
+        assert!(keys(p.clone()).is_empty());
+        assert!(p.check_rounds(6).is_ok());
+        let e = p.check_rounds(5).unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].key, "step-at");
+        assert_eq!(e[0].message, "must be a round in 1..=5, got 6");
+        // Other schedules take no step-at, so any round count fits.
+        assert!(d().check_rounds(1).is_ok());
+    }
+
+    #[test]
+    fn rounds_and_epochs_belong_to_the_training_table() {
+        use serde::de::value::{Error, MapDeserializer};
+        for key in ["rounds", "epochs-per-round"] {
+            let table = MapDeserializer::<_, Error>::new([(key, 5u64)].into_iter());
+            let err = DriftParams::deserialize(table).unwrap_err().to_string();
+            assert!(err.contains(&format!("unknown field `{key}`")), "{err}");
+        }
+        let table = MapDeserializer::<_, Error>::new([("max-rate", 0.25f64)].into_iter());
+        let p = DriftParams::deserialize(table).unwrap();
         assert_eq!(
-            keys(DriftParams {
-                epochs_per_round: 0,
-                ..d
-            }),
-            ["epochs-per-round"]
+            p,
+            DriftParams {
+                max_rate: 0.25,
+                ..d()
+            }
         );
     }
 
     #[test]
     fn schedules_golden() {
         let lin = DriftParams {
-            rounds: 4,
             max_rate: 0.4,
             ..DriftParams::default()
         };
-        let rates: Vec<f64> = (1..=4).map(|r| lin.rate(r)).collect();
+        let rates: Vec<f64> = (1..=4).map(|r| lin.rate(r, 4)).collect();
         assert_eq!(rates, [0.1, 0.2, 0.30000000000000004, 0.4]);
         let step = DriftParams {
             schedule: Schedule::Step,
@@ -207,7 +262,7 @@ mod tests {
             ..lin.clone()
         };
         assert_eq!(
-            (1..=4).map(|r| step.rate(r)).collect::<Vec<_>>(),
+            (1..=4).map(|r| step.rate(r, 4)).collect::<Vec<_>>(),
             [0.0, 0.0, 0.4, 0.4]
         );
         let exp = DriftParams {
@@ -215,7 +270,7 @@ mod tests {
             ..lin
         };
         assert_eq!(
-            (1..=4).map(|r| exp.rate(r)).collect::<Vec<_>>(),
+            (1..=4).map(|r| exp.rate(r, 4)).collect::<Vec<_>>(),
             [0.05, 0.1, 0.2, 0.4]
         );
     }

@@ -1,18 +1,61 @@
-use poisonlab_core::{Attack, AttackInput, AttackTest, Classifier, Dataset, Matrix, Poisoned, Rng};
+use poisonlab_core::{
+    Attack, AttackInput, AttackTest, BuildContext, Classifier, DataFacts, Dataset, Kind, Matrix,
+    ParamError, Poisoned, Rng,
+};
 use rand::seq::index::sample;
 
 use crate::{FeatureCollisionError, FeatureCollisionParams};
 
-/// The feature-collision attack with checked parameters.
+/// The clean-label feature-collision attack with checked parameters: the
+/// "Poison Frogs" attack of Shafahi, Huang, Najibi, Suciu, Studer, Dumitras
+/// and Goldstein 2018 ("Poison Frogs! Targeted Clean-Label Poisoning Attacks
+/// on Neural Networks", NeurIPS). It crafts its poisons on a surrogate model
+/// ([`Attack::needs_surrogate`]).
 #[derive(Debug, Clone)]
 pub struct FeatureCollision {
     params: FeatureCollisionParams,
 }
 
 impl FeatureCollision {
-    /// An attack for parameters that passed [`FeatureCollisionParams::check`].
-    pub fn new(params: FeatureCollisionParams) -> Self {
-        Self { params }
+    /// The attack for `params`, or every problem with them
+    /// ([`FeatureCollisionParams::check`] without a known class count;
+    /// classes the data lacks are errors when poisoning).
+    pub fn new(params: FeatureCollisionParams) -> Result<Self, Vec<ParamError>> {
+        params.check(None)?;
+        Ok(Self { params })
+    }
+
+    /// The parameters this attack was built from.
+    pub fn params(&self) -> &FeatureCollisionParams {
+        &self.params
+    }
+}
+
+impl Kind for FeatureCollision {
+    type Params = FeatureCollisionParams;
+
+    fn build(
+        params: FeatureCollisionParams,
+        ctx: &BuildContext<'_>,
+    ) -> Result<Self, Vec<ParamError>> {
+        params.check(ctx.facts.n_classes)?;
+        Ok(Self { params })
+    }
+
+    fn params(&self) -> &FeatureCollisionParams {
+        &self.params
+    }
+
+    fn check_data(&self, facts: &DataFacts) -> Result<(), Vec<ParamError>> {
+        self.params.check(facts.n_classes)
+    }
+
+    fn describe(&self) -> String {
+        let p = &self.params;
+        format!(
+            "feature-collision (clean-label), {} targets of class {} → {}, {} poisons each, opacity {}",
+            p.targets, p.target_class, p.base_class, p.poisons_per_target, p.opacity
+        )
     }
 }
 
@@ -30,25 +73,18 @@ fn feature_distance(model: &dyn Classifier, x: &Dataset, target: &Matrix) -> Vec
         .collect()
 }
 
-/// Craft poisons for one target: rows of `bases` move toward `target`'s embedding.
+/// Craft poisons for one target: rows of `bases` move toward the embedding of
+/// `target`, one sample of the bases' shape.
 fn craft(
     model: &dyn Classifier,
     bases: &Dataset,
-    target: &[f32],
+    target: &Dataset,
     p: &FeatureCollisionParams,
 ) -> Dataset {
     let n = bases.len();
     let dim = bases.dim();
-    let t_emb = model.embed(
-        &Dataset::new(
-            target.to_vec(),
-            bases.shape().to_vec(),
-            vec![0],
-            bases.n_classes(),
-            None,
-        )
-        .unwrap_or_else(|_| unreachable!("one sample of the bases' shape")),
-    );
+    let t_emb = model.embed(target);
+    let target = target.sample(0);
     let width = t_emb.cols;
     let targets = Matrix::new(n, width, t_emb.data.repeat(n));
     let beta = (p.beta * (width as f64 / dim as f64).powi(2)) as f32;
@@ -118,6 +154,18 @@ impl Attack for FeatureCollision {
     ) -> Result<Poisoned, FeatureCollisionError> {
         let p = &self.params;
         let model = input.surrogate.ok_or(FeatureCollisionError::NoSurrogate)?;
+        if input.train.shape() != input.test.shape() {
+            return Err(FeatureCollisionError::ShapeMismatch {
+                train: input.train.shape().to_vec(),
+                test: input.test.shape().to_vec(),
+            });
+        }
+        let k = input.train.n_classes();
+        for class in [p.target_class, p.base_class] {
+            if class >= k {
+                return Err(FeatureCollisionError::ClassOutOfRange { class, classes: k });
+            }
+        }
         let of_class = |d: &Dataset, c: usize| -> Vec<usize> {
             (0..d.len()).filter(|&i| d.labels()[i] == c).collect()
         };
@@ -130,7 +178,7 @@ impl Attack for FeatureCollision {
             });
         }
         let base_pool = of_class(input.train, p.base_class);
-        let wanted = p.targets * p.poisons_per_target;
+        let wanted = p.targets.saturating_mul(p.poisons_per_target);
         if base_pool.len() < wanted {
             return Err(FeatureCollisionError::TooFewBases {
                 class: p.base_class,
@@ -149,7 +197,12 @@ impl Attack for FeatureCollision {
         let mut data = input.train.clone();
         let mut is_poison = vec![false; data.len()];
         for (t, chunk) in targets.iter().zip(bases.chunks(p.poisons_per_target)) {
-            let crafted = craft(model, &input.train.subset(chunk), input.test.sample(*t), p);
+            let crafted = craft(
+                model,
+                &input.train.subset(chunk),
+                &input.test.subset(&[*t]),
+                p,
+            );
             for (k, &i) in chunk.iter().enumerate() {
                 data.sample_mut(i).copy_from_slice(crafted.sample(k));
                 is_poison[i] = true;
@@ -163,6 +216,10 @@ impl Attack for FeatureCollision {
                 targets: vec![p.base_class; targets.len()],
             }),
         })
+    }
+
+    fn needs_surrogate(&self) -> bool {
+        true
     }
 }
 
@@ -203,6 +260,7 @@ mod tests {
         let (train, test) = (data(30, 0), data(12, 100));
         let model = StubClassifier::uniform(3); // embedding = input
         let p = FeatureCollision::new(params())
+            .unwrap()
             .poison(
                 AttackInput::new(&train, &test).with_surrogate(&model),
                 &mut stream(0, 0, "fc"),
@@ -228,7 +286,7 @@ mod tests {
     #[test]
     fn without_a_surrogate_or_enough_samples_it_errs() {
         let (train, test) = (data(30, 0), data(12, 100));
-        let fc = FeatureCollision::new(params());
+        let fc = FeatureCollision::new(params()).unwrap();
         assert_eq!(
             fc.poison(AttackInput::new(&train, &test), &mut stream(0, 0, "fc"))
                 .unwrap_err(),
@@ -238,7 +296,8 @@ mod tests {
         let many = FeatureCollision::new(FeatureCollisionParams {
             targets: 5,
             ..params()
-        });
+        })
+        .unwrap();
         assert!(matches!(
             many.poison(
                 AttackInput::new(&train, &test).with_surrogate(&model),
@@ -246,5 +305,96 @@ mod tests {
             ),
             Err(FeatureCollisionError::TooFewTargets { available: 4, .. })
         ));
+    }
+
+    #[test]
+    fn new_refuses_bad_parameters() {
+        let errs = FeatureCollision::new(FeatureCollisionParams {
+            poisons_per_target: 0,
+            step: f64::NAN,
+            ..params()
+        })
+        .unwrap_err();
+        let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["poisons-per-target", "step"]);
+    }
+
+    #[test]
+    fn build_and_check_data_check_classes_against_the_data() {
+        let p = FeatureCollisionParams {
+            base_class: 3,
+            ..params()
+        };
+        let base = std::path::Path::new(".");
+        let three = DataFacts {
+            n_classes: Some(3),
+            shape: None,
+        };
+        let errs =
+            FeatureCollision::build(p.clone(), &BuildContext::new(base, &three)).unwrap_err();
+        assert_eq!(errs[0].key, "base-class");
+        let unknown = DataFacts::default();
+        let built = FeatureCollision::build(p, &BuildContext::new(base, &unknown)).unwrap();
+        assert_eq!(built.check_data(&three).unwrap_err()[0].key, "base-class");
+        // Poisoning data without the class is an error, not a panic.
+        let (train, test) = (data(30, 0), data(12, 100));
+        let model = StubClassifier::uniform(3);
+        assert_eq!(
+            built
+                .poison(
+                    AttackInput::new(&train, &test).with_surrogate(&model),
+                    &mut stream(0, 0, "fc")
+                )
+                .unwrap_err(),
+            FeatureCollisionError::ClassOutOfRange {
+                class: 3,
+                classes: 3
+            }
+        );
+    }
+
+    #[test]
+    fn needs_a_surrogate_and_describes_itself() {
+        let fc = FeatureCollision::new(params()).unwrap();
+        assert!(fc.needs_surrogate());
+        assert!(!fc.needs_rounds());
+        assert_eq!(
+            fc.describe(),
+            "feature-collision (clean-label), 2 targets of class 0 → 1, 3 poisons each, opacity 0.3"
+        );
+        assert_eq!(Kind::params(&fc), &params());
+    }
+
+    #[test]
+    fn train_and_test_shapes_must_match() {
+        let train = data(30, 0);
+        let test = Dataset::new(vec![0.5; 12 * 2], vec![2], vec![0; 12], 3, None).unwrap();
+        let model = StubClassifier::uniform(3);
+        let err = FeatureCollision::new(params())
+            .unwrap()
+            .poison(
+                AttackInput::new(&train, &test).with_surrogate(&model),
+                &mut stream(0, 0, "fc"),
+            )
+            .unwrap_err();
+        assert!(matches!(err, FeatureCollisionError::ShapeMismatch { .. }));
+    }
+
+    #[test]
+    fn huge_budgets_are_an_error_not_an_overflow() {
+        let (train, test) = (data(30, 0), data(12, 100));
+        let model = StubClassifier::uniform(3);
+        let err = FeatureCollision::new(FeatureCollisionParams {
+            targets: 2,
+            poisons_per_target: usize::MAX,
+            ..params()
+        })
+        .unwrap()
+        .poison(
+            AttackInput::new(&train, &test).with_surrogate(&model),
+            &mut stream(0, 0, "fc"),
+        )
+        .unwrap_err();
+        assert!(matches!(err, FeatureCollisionError::TooFewBases { .. }));
     }
 }

@@ -6,6 +6,22 @@ pub enum FeatureCollisionError {
     /// The attack needs a surrogate model's gradients.
     #[error("feature collision needs a surrogate model; the runner passes the clean model")]
     NoSurrogate,
+    /// The training and test samples have different shapes.
+    #[error("train samples have shape {train:?} but test samples {test:?}")]
+    ShapeMismatch {
+        /// Shape of a training sample.
+        train: Vec<usize>,
+        /// Shape of a test sample.
+        test: Vec<usize>,
+    },
+    /// A class the parameters name is not in the dataset.
+    #[error("class {class} is not in the dataset, which has {classes} classes")]
+    ClassOutOfRange {
+        /// The class named by `target-class` or `base-class`.
+        class: usize,
+        /// The dataset's class count.
+        classes: usize,
+    },
     /// Not enough test instances of the target class.
     #[error("wanted {wanted} target instances of class {class}, the test set has {available}")]
     TooFewTargets {

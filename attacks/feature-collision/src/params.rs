@@ -1,4 +1,4 @@
-use poisonlab_core::ParamError;
+use poisonlab_core::{ParamChecks, ParamError};
 use serde::{Deserialize, Serialize};
 
 /// The `[attack]` table for `kind = "feature-collision"`.
@@ -44,46 +44,33 @@ impl Default for FeatureCollisionParams {
 impl FeatureCollisionParams {
     /// Check every value against a dataset of `n_classes` classes (when known).
     pub fn check(&self, n_classes: Option<usize>) -> Result<(), Vec<ParamError>> {
-        let mut p = Vec::new();
+        let mut checks = ParamChecks::new();
         for (key, c) in [
             ("target-class", self.target_class),
             ("base-class", self.base_class),
         ] {
-            p.extend(ParamError::class_out_of_range(key, c, n_classes));
+            if let Some(e) = ParamError::class_out_of_range(key, c, n_classes) {
+                checks.push(e);
+            }
         }
         if self.target_class == self.base_class {
-            p.push(ParamError::new(
+            checks.push(ParamError::new(
                 "base-class",
                 "must differ from target-class",
             ));
         }
-        for (key, v) in [
-            ("targets", self.targets),
-            ("poisons-per-target", self.poisons_per_target),
-        ] {
-            if v == 0 {
-                p.push(ParamError::new(key, "must be at least 1, got 0"));
-            }
-        }
-        if !(self.step.is_finite() && self.step > 0.0) {
-            p.push(ParamError::new(
-                "step",
-                format!("must be a positive number, got {}", self.step),
-            ));
-        }
-        if !(self.beta.is_finite() && self.beta >= 0.0) {
-            p.push(ParamError::new(
-                "beta",
-                format!("must be a number ≥ 0, got {}", self.beta),
-            ));
-        }
+        checks
+            .at_least("targets", self.targets, 1)
+            .at_least("poisons-per-target", self.poisons_per_target, 1)
+            .positive("step", self.step)
+            .non_negative("beta", self.beta);
         if !(0.0..=1.0).contains(&self.opacity) {
-            p.push(ParamError::new(
+            checks.push(ParamError::new(
                 "opacity",
                 format!("must be in [0, 1], got {}", self.opacity),
             ));
         }
-        if p.is_empty() { Ok(()) } else { Err(p) }
+        checks.finish()
     }
 }
 
@@ -100,55 +87,126 @@ mod tests {
             .collect()
     }
 
+    fn messages(p: FeatureCollisionParams) -> Vec<String> {
+        p.check(Some(10))
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| e.message)
+            .collect()
+    }
+
+    fn d() -> FeatureCollisionParams {
+        FeatureCollisionParams::default()
+    }
+
     #[test]
-    fn each_rule_names_its_key() {
-        let d = FeatureCollisionParams::default();
-        assert!(keys(d.clone()).is_empty());
+    fn defaults_pass() {
+        assert!(keys(d()).is_empty());
+        assert!(d().check(None).is_ok());
+    }
+
+    #[test]
+    fn classes_must_be_in_the_data() {
+        let p = FeatureCollisionParams {
+            target_class: 10,
+            ..d()
+        };
+        assert_eq!(keys(p.clone()), ["target-class"]);
+        assert!(p.check(None).is_ok());
+        let p = FeatureCollisionParams {
+            base_class: 11,
+            ..d()
+        };
+        assert_eq!(keys(p), ["base-class"]);
+    }
+
+    #[test]
+    fn base_class_must_differ_from_target_class() {
+        let p = FeatureCollisionParams {
+            base_class: 0,
+            ..d()
+        };
+        assert_eq!(keys(p.clone()), ["base-class"]);
+        assert_eq!(messages(p), ["must differ from target-class"]);
+    }
+
+    #[test]
+    fn targets_must_be_at_least_one() {
+        let p = FeatureCollisionParams { targets: 0, ..d() };
+        assert_eq!(keys(p.clone()), ["targets"]);
+        assert_eq!(messages(p), ["must be at least 1, got 0"]);
+    }
+
+    #[test]
+    fn poisons_per_target_must_be_at_least_one() {
+        let p = FeatureCollisionParams {
+            poisons_per_target: 0,
+            ..d()
+        };
+        assert_eq!(keys(p.clone()), ["poisons-per-target"]);
+        assert_eq!(messages(p), ["must be at least 1, got 0"]);
+    }
+
+    #[test]
+    fn step_must_be_positive() {
+        for step in [0.0, -0.1, f64::NAN, f64::INFINITY] {
+            assert_eq!(keys(FeatureCollisionParams { step, ..d() }), ["step"]);
+        }
         assert_eq!(
-            keys(FeatureCollisionParams {
-                target_class: 10,
-                ..d.clone()
-            }),
-            ["target-class"]
+            messages(FeatureCollisionParams { step: 0.0, ..d() }),
+            ["must be a finite number > 0, got 0"]
         );
+    }
+
+    #[test]
+    fn beta_must_be_non_negative() {
+        for beta in [-1.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(keys(FeatureCollisionParams { beta, ..d() }), ["beta"]);
+        }
+        assert!(keys(FeatureCollisionParams { beta: 0.0, ..d() }).is_empty());
         assert_eq!(
-            keys(FeatureCollisionParams {
-                base_class: 0,
-                ..d.clone()
-            }),
-            ["base-class"]
+            messages(FeatureCollisionParams { beta: -1.0, ..d() }),
+            ["must be a finite number ≥ 0, got -1"]
         );
+    }
+
+    #[test]
+    fn opacity_must_be_a_fraction() {
+        for opacity in [1.5, -0.1, f64::NAN] {
+            assert_eq!(keys(FeatureCollisionParams { opacity, ..d() }), ["opacity"]);
+        }
         assert_eq!(
-            keys(FeatureCollisionParams {
-                targets: 0,
-                ..d.clone()
+            messages(FeatureCollisionParams {
+                opacity: 1.5,
+                ..d()
             }),
-            ["targets"]
+            ["must be in [0, 1], got 1.5"]
         );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let p = FeatureCollisionParams {
+            target_class: 3,
+            base_class: 3,
+            targets: 0,
+            poisons_per_target: 0,
+            step: -1.0,
+            beta: -1.0,
+            opacity: 2.0,
+            ..d()
+        };
         assert_eq!(
-            keys(FeatureCollisionParams {
-                poisons_per_target: 0,
-                ..d.clone()
-            }),
-            ["poisons-per-target"]
-        );
-        assert_eq!(
-            keys(FeatureCollisionParams {
-                step: 0.0,
-                ..d.clone()
-            }),
-            ["step"]
-        );
-        assert_eq!(
-            keys(FeatureCollisionParams {
-                beta: -1.0,
-                ..d.clone()
-            }),
-            ["beta"]
-        );
-        assert_eq!(
-            keys(FeatureCollisionParams { opacity: 1.5, ..d }),
-            ["opacity"]
+            keys(p),
+            [
+                "base-class",
+                "targets",
+                "poisons-per-target",
+                "step",
+                "beta",
+                "opacity"
+            ]
         );
     }
 }

@@ -1,4 +1,4 @@
-use poisonlab_core::ParamError;
+use poisonlab_core::{ParamChecks, ParamError};
 use serde::{Deserialize, Serialize};
 
 /// How labels are flipped.
@@ -41,9 +41,9 @@ fn default_rate() -> f64 {
 impl LabelFlipParams {
     /// Check every value against a dataset of `n_classes` classes (when known).
     pub fn check(&self, n_classes: Option<usize>) -> Result<(), Vec<ParamError>> {
-        let mut problems = Vec::new();
+        let mut checks = ParamChecks::new();
         if !(0.0..=1.0).contains(&self.rate) {
-            problems.push(ParamError::new(
+            checks.push(ParamError::new(
                 "rate",
                 format!("must be in [0, 1], got {}", self.rate),
             ));
@@ -52,21 +52,25 @@ impl LabelFlipParams {
             Flip::Targeted => {
                 for (key, class) in [("source", self.source), ("target", self.target)] {
                     match class {
-                        None => problems
-                            .push(ParamError::new(key, "is required for flip = \"targeted\"")),
+                        None => {
+                            checks
+                                .push(ParamError::new(key, "is required for flip = \"targeted\""));
+                        }
                         Some(c) => {
-                            problems.extend(ParamError::class_out_of_range(key, c, n_classes))
+                            if let Some(e) = ParamError::class_out_of_range(key, c, n_classes) {
+                                checks.push(e);
+                            }
                         }
                     }
                 }
                 if self.source.is_some() && self.source == self.target {
-                    problems.push(ParamError::new("target", "must differ from source"));
+                    checks.push(ParamError::new("target", "must differ from source"));
                 }
             }
             Flip::Random => {
                 for (key, class) in [("source", self.source), ("target", self.target)] {
                     if class.is_some() {
-                        problems.push(ParamError::new(
+                        checks.push(ParamError::new(
                             key,
                             "applies to flip = \"targeted\" only; random flipping draws the new class",
                         ));
@@ -74,11 +78,7 @@ impl LabelFlipParams {
                 }
             }
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        checks.finish()
     }
 }
 
@@ -105,24 +105,54 @@ mod tests {
     }
 
     #[test]
-    fn rules_name_their_keys() {
+    fn valid_parameters_pass() {
         assert!(keys(&targeted(1, 7, 0.1), 10).is_empty());
-        assert_eq!(keys(&targeted(1, 7, 1.5), 10), ["rate"]);
-        assert_eq!(keys(&targeted(1, 7, -0.1), 10), ["rate"]);
+        assert!(keys(&targeted(1, 7, 0.0), 10).is_empty());
+        assert!(keys(&targeted(1, 7, 1.0), 10).is_empty());
+    }
+
+    #[test]
+    fn rate_must_be_a_fraction() {
+        for rate in [1.5, -0.1, f64::NAN] {
+            assert_eq!(keys(&targeted(1, 7, rate), 10), ["rate"]);
+        }
+        let e = targeted(1, 7, 1.5).check(None).unwrap_err();
+        assert_eq!(e[0].message, "must be in [0, 1], got 1.5");
+    }
+
+    #[test]
+    fn classes_must_be_in_the_data() {
         assert_eq!(keys(&targeted(1, 12, 0.1), 10), ["target"]);
         assert_eq!(keys(&targeted(10, 1, 0.1), 10), ["source"]);
+        // Without a known class count, only the structural rules apply.
+        assert!(targeted(1, 12, 0.1).check(None).is_ok());
+    }
+
+    #[test]
+    fn target_must_differ_from_source() {
         assert_eq!(keys(&targeted(3, 3, 0.1), 10), ["target"]);
+    }
+
+    #[test]
+    fn targeted_requires_source_and_target() {
         let missing = LabelFlipParams {
             source: None,
             ..targeted(1, 2, 0.1)
         };
         assert_eq!(keys(&missing, 10), ["source"]);
+        let neither = LabelFlipParams {
+            target: None,
+            ..missing
+        };
+        assert_eq!(keys(&neither, 10), ["source", "target"]);
+    }
+
+    #[test]
+    fn random_refuses_source_and_target() {
         let random = LabelFlipParams {
             flip: Flip::Random,
             ..targeted(1, 2, 0.1)
         };
         assert_eq!(keys(&random, 10), ["source", "target"]);
-        // Without a known class count, only the structural rules apply.
-        assert!(targeted(1, 12, 0.1).check(None).is_ok());
     }
 }

@@ -1,12 +1,17 @@
 use poisonlab_core::reclassify::{Neighbours, called_elsewhere, judge_group};
 use poisonlab_core::whiten::{class_members, whiten_classes};
-use poisonlab_core::{Defense, DefenseInput, FilterVerdict, Rng, Verdict};
+use poisonlab_core::{
+    BuildContext, DefenseInput, FilterVerdict, Kind, ParamError, Rng, TrainingFilter,
+};
 
 use crate::cluster::{KMeans, Pca, TwoMeans, silhouettes};
 use crate::ica::FastIca;
 use crate::{ActivationClusteringError, ActivationClusteringParams, Reduce, Rule};
 
-/// Activation clustering with checked parameters.
+/// Activation clustering (Chen, Carvalho, Baracaldo, Ludwig, Edwards, Lee,
+/// Molloy and Srivastava 2018, "Detecting Backdoor Attacks on Deep Neural
+/// Networks by Activation Clustering", AAAI SafeAI workshop) with checked
+/// parameters; the rules are described in the crate documentation.
 #[derive(Debug, Clone)]
 pub struct ActivationClustering {
     params: ActivationClusteringParams,
@@ -64,9 +69,16 @@ struct Reduced {
 }
 
 impl ActivationClustering {
-    /// A detector for parameters that passed [`ActivationClusteringParams::check`].
-    pub fn new(params: ActivationClusteringParams) -> Self {
-        Self { params }
+    /// The detector for `params`, or every problem
+    /// [`ActivationClusteringParams::check`] finds with them.
+    pub fn new(params: ActivationClusteringParams) -> Result<Self, Vec<ParamError>> {
+        params.check()?;
+        Ok(Self { params })
+    }
+
+    /// The parameters this detector runs with.
+    pub fn params(&self) -> &ActivationClusteringParams {
+        &self.params
     }
 
     /// Embed the training set, and per class (in class order) centre its
@@ -122,7 +134,7 @@ impl ActivationClustering {
     }
 
     /// Per class (in class order): reduce its embeddings
-    /// ([`Self::reduce_classes`]), split them with 2-means and score the
+    /// (`reduce_classes`), split them with 2-means and score the
     /// split. Every random choice (power-iteration and ICA starts, k-means++
     /// starts) comes from `rng`.
     pub fn split_classes(
@@ -283,19 +295,63 @@ impl ActivationClustering {
     }
 }
 
-impl Defense for ActivationClustering {
+impl Kind for ActivationClustering {
+    type Params = ActivationClusteringParams;
+
+    fn build(
+        params: ActivationClusteringParams,
+        _ctx: &BuildContext<'_>,
+    ) -> Result<Self, Vec<ParamError>> {
+        Self::new(params)
+    }
+
+    fn params(&self) -> &ActivationClusteringParams {
+        &self.params
+    }
+
+    fn describe(&self) -> String {
+        let p = &self.params;
+        let reduce = match p.reduce {
+            Reduce::Pca => "PCA",
+            Reduce::Ica => "ICA",
+        };
+        let whiten = if p.whiten { "whitened, " } else { "" };
+        let rule = match p.rule {
+            Rule::Reclassification => format!(
+                "k-means with 2 to {} clusters, poison below {} explained by {}-NN",
+                p.clusters, p.explained_threshold, p.k
+            ),
+            Rule::ExclusionaryReclassification => format!(
+                "2-means, exclusionary reclassification below {}",
+                p.er_threshold
+            ),
+            Rule::RelativeSize => format!("2-means, relative size below {}", p.size_threshold),
+            Rule::Silhouette => format!("2-means, silhouette above {}", p.silhouette_threshold),
+            Rule::Combined => format!(
+                "2-means, silhouette above {} or relative size below {}",
+                p.silhouette_threshold, p.size_threshold
+            ),
+        };
+        format!(
+            "activation-clustering ({whiten}{reduce} to {} dimensions), {rule}",
+            p.dims
+        )
+    }
+}
+
+impl TrainingFilter for ActivationClustering {
     type Error = ActivationClusteringError;
 
     fn inspect(
         &self,
         input: DefenseInput<'_>,
         rng: &mut Rng,
-    ) -> Result<Verdict, ActivationClusteringError> {
+    ) -> Result<FilterVerdict, ActivationClusteringError> {
         if self.params.rule == Rule::ExclusionaryReclassification && input.retrain.is_none() {
             return Err(ActivationClusteringError::NoRetrain);
         }
         if self.params.rule == Rule::Reclassification {
-            return Ok(Verdict::Filter(self.reclassification(&input, rng)?));
+            return self.reclassification(&input, rng);
         }
         let n = input.train.len();
         let mut scores = vec![0.0; n];
@@ -314,7 +370,7 @@ impl Defense for ActivationClustering {
                 }
             }
         }
-        Ok(Verdict::Filter(FilterVerdict { scores, flags }))
+        Ok(FilterVerdict { scores, flags })
     }
 }
 
@@ -370,18 +426,19 @@ mod tests {
 
     fn run(params: ActivationClusteringParams, data: &Dataset, seed: u64) -> FilterVerdict {
         let model = StubClassifier::uniform(data.n_classes());
-        let v = ActivationClustering::new(params)
+        ActivationClustering::new(params)
+            .unwrap()
             .inspect(
                 DefenseInput::new(data, &model, None),
                 &mut stream(seed, 0, "defense"),
             )
-            .unwrap();
-        v.as_filter().unwrap().clone()
+            .unwrap()
     }
 
     fn splits(data: &Dataset, seed: u64) -> Vec<ClassSplit> {
         let model = StubClassifier::uniform(data.n_classes());
         ActivationClustering::new(with(Rule::Silhouette))
+            .unwrap()
             .split_classes(
                 &DefenseInput::new(data, &model, None),
                 &mut stream(seed, 0, "defense"),
@@ -506,6 +563,7 @@ mod tests {
         let (data, _) = scattered(0, 6);
         let model = StubClassifier::uniform(4);
         let split = &ActivationClustering::new(ActivationClusteringParams::default())
+            .unwrap()
             .split_classes(
                 &DefenseInput::new(&data, &model, None),
                 &mut stream(0, 0, "defense"),
@@ -623,10 +681,12 @@ mod tests {
     fn non_finite_embeddings_are_an_error() {
         let data = Dataset::new(vec![0., 1., f32::NAN, 1.], vec![2], vec![0, 0], 1, None).unwrap();
         let model = StubClassifier::uniform(1);
-        let err = ActivationClustering::new(ActivationClusteringParams::default()).inspect(
-            DefenseInput::new(&data, &model, None),
-            &mut stream(0, 0, "d"),
-        );
+        let err = ActivationClustering::new(ActivationClusteringParams::default())
+            .unwrap()
+            .inspect(
+                DefenseInput::new(&data, &model, None),
+                &mut stream(0, 0, "d"),
+            );
         assert_eq!(
             err,
             Err(ActivationClusteringError::NonFiniteEmbedding { index: 1 })
@@ -654,12 +714,17 @@ mod tests {
         }
     }
 
-    fn run_er(data: &Dataset, retrain: &Retrain) -> Result<Verdict, ActivationClusteringError> {
+    fn run_er(
+        data: &Dataset,
+        retrain: &Retrain,
+    ) -> Result<FilterVerdict, ActivationClusteringError> {
         let model = StubClassifier::uniform(2);
-        ActivationClustering::new(with(Rule::ExclusionaryReclassification)).inspect(
-            DefenseInput::new(data, &model, None).with_retrain(retrain),
-            &mut stream(0, 0, "defense"),
-        )
+        ActivationClustering::new(with(Rule::ExclusionaryReclassification))
+            .unwrap()
+            .inspect(
+                DefenseInput::new(data, &model, None).with_retrain(retrain),
+                &mut stream(0, 0, "defense"),
+            )
     }
 
     #[test]
@@ -670,7 +735,7 @@ mod tests {
         let calls = std::cell::Cell::new(0);
         let retrain = predicting(0, &calls, data.len());
         let v = run_er(&data, &retrain).unwrap();
-        assert_eq!(v.as_filter().unwrap().flags, mask);
+        assert_eq!(v.flags, mask);
         // One retraining per class with a strictly smaller cluster.
         let expected = splits(&data, 0).iter().filter(|s| s.has_smaller()).count();
         assert_eq!(calls.get(), expected);
@@ -685,7 +750,7 @@ mod tests {
         let calls = std::cell::Cell::new(0);
         let retrain = predicting(1, &calls, data.len());
         let v = run_er(&data, &retrain).unwrap();
-        let flags = &v.as_filter().unwrap().flags;
+        let flags = &v.flags;
         assert!(!flags[200..].contains(&true));
         let class0 = &splits(&data, 0)[0];
         for i in class0.smaller_members() {
@@ -697,10 +762,12 @@ mod tests {
     fn exclusionary_reclassification_needs_retrain_and_reports_its_failure() {
         let (data, _) = two_classes(0, 20, 8.0);
         let model = StubClassifier::uniform(2);
-        let err = ActivationClustering::new(with(Rule::ExclusionaryReclassification)).inspect(
-            DefenseInput::new(&data, &model, None),
-            &mut stream(0, 0, "d"),
-        );
+        let err = ActivationClustering::new(with(Rule::ExclusionaryReclassification))
+            .unwrap()
+            .inspect(
+                DefenseInput::new(&data, &model, None),
+                &mut stream(0, 0, "d"),
+            );
         assert_eq!(err, Err(ActivationClusteringError::NoRetrain));
         let failing =
             |_: &Dataset| -> Result<Box<dyn Classifier>, String> { Err("out of memory".into()) };
@@ -710,6 +777,37 @@ mod tests {
                 class: 0,
                 message: "out of memory".into()
             })
+        );
+    }
+
+    #[test]
+    fn new_and_build_check_the_parameters() {
+        let bad = ActivationClusteringParams {
+            dims: 0,
+            clusters: 1,
+            ..Default::default()
+        };
+        let e = ActivationClustering::new(bad.clone()).unwrap_err();
+        let keys: Vec<&str> = e.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["dims", "clusters"]);
+        let facts = poisonlab_core::DataFacts::default();
+        let ctx = BuildContext::new(std::path::Path::new("."), &facts);
+        assert_eq!(ActivationClustering::build(bad, &ctx).unwrap_err(), e);
+        let built =
+            ActivationClustering::build(ActivationClusteringParams::default(), &ctx).unwrap();
+        assert_eq!(Kind::params(&built), &ActivationClusteringParams::default());
+        assert_eq!(
+            built.describe(),
+            "activation-clustering (whitened, PCA to 10 dimensions), k-means with 2 to 4 clusters, poison below 0.35 explained by 10-NN"
+        );
+        let paper = ActivationClustering::new(ActivationClusteringParams {
+            reduce: Reduce::Ica,
+            ..with(Rule::ExclusionaryReclassification)
+        })
+        .unwrap();
+        assert_eq!(
+            paper.describe(),
+            "activation-clustering (ICA to 10 dimensions), 2-means, exclusionary reclassification below 0.5"
         );
     }
 }

@@ -11,7 +11,8 @@ const POWER_TOLERANCE: f64 = 1e-13;
 /// Lloyd iterations per k-means start at most.
 const LLOYD_ITERATIONS: usize = 300;
 
-/// A fitted principal component analysis.
+/// A fitted principal component analysis (Pearson 1901, "On Lines and Planes
+/// of Closest Fit to Systems of Points in Space"; Hotelling 1933).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pca {
     /// Mean of the fitted points, subtracted before projecting.
@@ -166,7 +167,8 @@ fn orthonormalise(v: &mut [f64], basis: &[Vec<f64>]) -> bool {
     true
 }
 
-/// A 2-means clustering.
+/// A 2-means clustering (Lloyd 1982, "Least Squares Quantization in PCM",
+/// from k-means++ starts, Arthur and Vassilvitskii 2007).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TwoMeans {
     /// Cluster of each point, 0 or 1. Cluster 1 is never the larger one; when
@@ -217,7 +219,9 @@ fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
-/// A k-means clustering.
+/// A k-means clustering (Lloyd 1982, "Least Squares Quantization in PCM",
+/// from k-means++ starts, Arthur and Vassilvitskii 2007, "k-means++: The
+/// Advantages of Careful Seeding").
 #[derive(Debug, Clone, PartialEq)]
 pub struct KMeans {
     /// Cluster of each point, `0..k`; clusters are numbered by decreasing

@@ -213,6 +213,44 @@ mod tests {
     }
 
     #[test]
+    fn clusters_must_be_at_least_two() {
+        let p = ActivationClusteringParams {
+            clusters: 1,
+            ..Default::default()
+        };
+        assert_eq!(rejected_key(p), ["clusters"]);
+    }
+
+    #[test]
+    fn k_must_be_positive() {
+        let p = ActivationClusteringParams {
+            k: 0,
+            ..Default::default()
+        };
+        assert_eq!(rejected_key(p), ["k"]);
+    }
+
+    #[test]
+    fn explained_threshold_must_be_a_proper_share() {
+        for bad in [0.0, -0.5, 1.5, f64::NAN] {
+            let p = ActivationClusteringParams {
+                explained_threshold: bad,
+                ..Default::default()
+            };
+            assert_eq!(rejected_key(p), ["explained-threshold"], "{bad}");
+        }
+    }
+
+    #[test]
+    fn max_reference_must_be_positive() {
+        let p = ActivationClusteringParams {
+            max_reference: 0,
+            ..Default::default()
+        };
+        assert_eq!(rejected_key(p), ["max-reference"]);
+    }
+
+    #[test]
     fn restarts_must_be_positive() {
         let p = ActivationClusteringParams {
             restarts: 0,

@@ -1,6 +1,9 @@
 use std::borrow::Cow;
 
-use poisonlab_core::{Defense, DefenseInput, FilterVerdict, Rng, Verdict};
+use poisonlab_core::{
+    BuildContext, Dataset, DefenseInput, FilterVerdict, Kind, LabelTest, ParamError, Rng,
+    TrainingFilter,
+};
 
 use crate::covariance::Fit;
 use crate::robust::{location_scale, robust_z};
@@ -14,16 +17,23 @@ pub const MIN_CLASS_SIZE: usize = 3;
 /// Concentration steps at most when fitting the robust core of a class.
 pub const MAX_C_STEPS: usize = 20;
 
-/// The statistical anomaly-detection filter with checked parameters.
+/// The statistical anomaly-detection filter of Paudice, Muñoz-González,
+/// György and Lupu 2018 ("Detection of Adversarial Training Examples in
+/// Poisoning Attacks through Anomaly Detection"), with a robust centre
+/// (Rousseeuw and Van Driessen 1999) and a Ledoit–Wolf (2004) shrinkage
+/// covariance, and Pearson's chi-square label-distribution test against the
+/// trusted set; parameters are checked.
 #[derive(Debug, Clone)]
 pub struct Anomaly {
     params: AnomalyParams,
 }
 
 impl Anomaly {
-    /// A filter for parameters that passed [`AnomalyParams::check`].
-    pub fn new(params: AnomalyParams) -> Self {
-        Self { params }
+    /// The filter for `params`, or every problem [`AnomalyParams::check`]
+    /// finds with them.
+    pub fn new(params: AnomalyParams) -> Result<Self, Vec<ParamError>> {
+        params.check()?;
+        Ok(Self { params })
     }
 
     /// The parameters this filter runs with.
@@ -203,11 +213,56 @@ fn robust_mahalanobis(
     Fit::new(points, d, &keep, shrinkage).squared_distances(points)
 }
 
-impl Defense for Anomaly {
+impl Kind for Anomaly {
+    type Params = AnomalyParams;
+
+    fn build(params: AnomalyParams, _ctx: &BuildContext<'_>) -> Result<Self, Vec<ParamError>> {
+        Self::new(params)
+    }
+
+    fn params(&self) -> &AnomalyParams {
+        &self.params
+    }
+
+    fn describe(&self) -> String {
+        let p = &self.params;
+        let method = match (p.method, p.shrinkage) {
+            (Method::Mad, _) => "MAD z-scores".to_string(),
+            (Method::Mahalanobis, None) => "robust Mahalanobis, Ledoit–Wolf shrinkage".to_string(),
+            (Method::Mahalanobis, Some(s)) => format!("robust Mahalanobis, shrinkage {s}"),
+        };
+        format!(
+            "anomaly ({method}, {} space), flags robust z above {}; label test at alpha {}",
+            p.space, p.threshold, p.alpha
+        )
+    }
+}
+
+impl TrainingFilter for Anomaly {
     type Error = AnomalyError;
 
-    fn inspect(&self, input: DefenseInput<'_>, _rng: &mut Rng) -> Result<Verdict, AnomalyError> {
-        self.inspect_full(input).map(|(v, _)| Verdict::Filter(v))
+    fn inspect(
+        &self,
+        input: DefenseInput<'_>,
+        _rng: &mut Rng,
+    ) -> Result<FilterVerdict, AnomalyError> {
+        self.inspect_full(input).map(|(v, _)| v)
+    }
+
+    /// Pearson's chi-square test of the training labels against the trusted
+    /// labels' class proportions ([`label_shift_test`]), rejecting at
+    /// `alpha`; `None` without a trusted set or when either set is empty.
+    /// An infinite statistic (a class the trusted set never shows) is
+    /// reported as `None`, with p-value 0.
+    fn label_test(&self, train: &Dataset, trusted: Option<&Dataset>) -> Option<LabelTest> {
+        let trusted = trusted?;
+        let t = label_shift_test(train.labels(), trusted.labels(), train.n_classes())?;
+        Some(LabelTest {
+            statistic: t.statistic.is_finite().then_some(t.statistic),
+            dof: t.dof,
+            p_value: t.p_value,
+            rejects: t.rejects(self.params.alpha),
+        })
     }
 }
 
@@ -249,6 +304,7 @@ mod tests {
     fn run(params: AnomalyParams, data: &Dataset) -> FilterVerdict {
         let model = StubClassifier::uniform(data.n_classes());
         let (v, _) = Anomaly::new(params)
+            .unwrap()
             .inspect_full(DefenseInput::new(data, &model, None))
             .unwrap();
         v
@@ -467,7 +523,7 @@ mod tests {
     fn same_input_gives_the_same_verdict_whatever_the_rng() {
         let data = two_classes_with_outliers();
         let model = StubClassifier::uniform(2);
-        let defense = Anomaly::new(AnomalyParams::default());
+        let defense = Anomaly::new(AnomalyParams::default()).unwrap();
         let a = defense.inspect(
             DefenseInput::new(&data, &model, None),
             &mut stream(0, 0, "d"),
@@ -483,7 +539,7 @@ mod tests {
     fn inspect_returns_the_full_verdict() {
         let data = two_classes_with_outliers();
         let model = StubClassifier::uniform(2);
-        let defense = Anomaly::new(AnomalyParams::default());
+        let defense = Anomaly::new(AnomalyParams::default()).unwrap();
         let verdict = defense
             .inspect(
                 DefenseInput::new(&data, &model, None),
@@ -493,7 +549,7 @@ mod tests {
         let (full, shift) = defense
             .inspect_full(DefenseInput::new(&data, &model, None))
             .unwrap();
-        assert_eq!(verdict.as_filter(), Some(&full));
+        assert_eq!(verdict, full);
         assert_eq!(shift, None);
     }
 
@@ -507,7 +563,7 @@ mod tests {
         let trusted =
             Dataset::new(gaussian(100, 2, &mut rng), vec![2], trusted_labels, 2, None).unwrap();
         let model = StubClassifier::uniform(2);
-        let defense = Anomaly::new(AnomalyParams::default());
+        let defense = Anomaly::new(AnomalyParams::default()).unwrap();
         let (_, shift) = defense
             .inspect_full(DefenseInput::new(&train, &model, Some(&trusted)))
             .unwrap();
@@ -515,6 +571,78 @@ mod tests {
         assert_eq!(shift.statistic, 10.0);
         assert!((shift.p_value - 0.001_565_402_258).abs() < 1e-11);
         assert!(defense.rejects_label_shift(&shift));
+    }
+
+    #[test]
+    fn label_test_reports_the_label_shift_test_at_alpha() {
+        let train = Dataset::new(
+            vec![0.0; 40],
+            vec![1],
+            (0..40).map(|i| usize::from(i >= 30)).collect(),
+            2,
+            None,
+        )
+        .unwrap();
+        let trusted = Dataset::new(
+            vec![0.0; 100],
+            vec![1],
+            (0..100).map(|i| i % 2).collect(),
+            2,
+            None,
+        )
+        .unwrap();
+        let defense = Anomaly::new(AnomalyParams::default()).unwrap();
+        let t = defense.label_test(&train, Some(&trusted)).unwrap();
+        assert_eq!(t.statistic, Some(10.0));
+        assert_eq!(t.dof, 1);
+        assert!((t.p_value - 0.001_565_402_258).abs() < 1e-11);
+        assert!(t.rejects);
+        // p ≈ 0.0016 is above a stricter alpha.
+        let strict = Anomaly::new(AnomalyParams {
+            alpha: 0.001,
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!strict.label_test(&train, Some(&trusted)).unwrap().rejects);
+        // No trusted set, or an empty one: no test.
+        assert_eq!(defense.label_test(&train, None), None);
+        let empty = Dataset::new(vec![], vec![1], vec![], 2, None).unwrap();
+        assert_eq!(defense.label_test(&train, Some(&empty)), None);
+        // A class the trusted set never shows: infinite statistic, reported as none.
+        let only_zero = Dataset::new(vec![0.0; 10], vec![1], vec![0; 10], 2, None).unwrap();
+        let t = defense.label_test(&train, Some(&only_zero)).unwrap();
+        assert_eq!((t.statistic, t.p_value, t.rejects), (None, 0.0, true));
+    }
+
+    #[test]
+    fn new_and_build_check_the_parameters() {
+        let bad = AnomalyParams {
+            threshold: 0.0,
+            alpha: 0.9,
+            ..Default::default()
+        };
+        let e = Anomaly::new(bad.clone()).unwrap_err();
+        let keys: Vec<&str> = e.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["threshold", "alpha"]);
+        let facts = poisonlab_core::DataFacts::default();
+        let ctx = BuildContext::new(std::path::Path::new("."), &facts);
+        assert_eq!(Anomaly::build(bad, &ctx).unwrap_err(), e);
+        let built = Anomaly::build(AnomalyParams::default(), &ctx).unwrap();
+        assert_eq!(Kind::params(&built), &AnomalyParams::default());
+        assert_eq!(
+            built.describe(),
+            "anomaly (robust Mahalanobis, Ledoit–Wolf shrinkage, embedding space), flags robust z above 3.5; label test at alpha 0.01"
+        );
+        let mad = Anomaly::new(AnomalyParams {
+            method: Method::Mad,
+            space: Space::Input,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            mad.describe(),
+            "anomaly (MAD z-scores, input space), flags robust z above 3.5; label test at alpha 0.01"
+        );
     }
 
     #[test]
@@ -532,6 +660,7 @@ mod tests {
                 space,
                 ..Default::default()
             })
+            .unwrap()
             .inspect_full(DefenseInput::new(&data, &StubClassifier::uniform(2), None));
             assert_eq!(err, Err(AnomalyError::NonFinite { index: 2, space }));
         }
@@ -561,11 +690,9 @@ mod tests {
     #[test]
     fn embedding_of_the_wrong_shape_is_an_error() {
         let data = Dataset::new(vec![0., 1., 2.], vec![1], vec![0, 1, 0], 2, None).unwrap();
-        let err = Anomaly::new(AnomalyParams::default()).inspect_full(DefenseInput::new(
-            &data,
-            &ShortEmbedding,
-            None,
-        ));
+        let err = Anomaly::new(AnomalyParams::default())
+            .unwrap()
+            .inspect_full(DefenseInput::new(&data, &ShortEmbedding, None));
         assert_eq!(
             err,
             Err(AnomalyError::EmbeddingShape {

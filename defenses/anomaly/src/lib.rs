@@ -52,7 +52,9 @@
 //! of a class or more.
 //!
 //! **Label distribution.** When the defense input carries a trusted set,
-//! [`Anomaly::inspect_full`] also runs [`label_shift_test`], Pearson's
+//! [`Anomaly::inspect_full`] (and, for the runner,
+//! [`poisonlab_core::TrainingFilter::label_test`]) also runs
+//! [`label_shift_test`], Pearson's
 //! chi-square test of the training labels against the trusted set's class
 //! proportions, a set-level alarm for label-skewing attacks (it does not
 //! change the flags; `alpha` is its significance level).

@@ -1,17 +1,47 @@
-use poisonlab_core::{Defense, DefenseInput, FilterVerdict, Matrix, Rng, Verdict};
+use poisonlab_core::{
+    BuildContext, DefenseInput, FilterVerdict, Kind, Matrix, ParamError, Rng, TrainingFilter,
+};
 
 use crate::{KnnLabelError, KnnLabelParams};
 
-/// The deep k-NN label-consistency filter with checked parameters.
+/// The deep k-NN label-consistency filter of Peri et al. 2020 ("Deep k-NN
+/// Defense Against Clean-label Data Poisoning Attacks", ECCV workshops),
+/// with checked parameters.
 #[derive(Debug, Clone)]
 pub struct KnnLabel {
     params: KnnLabelParams,
 }
 
 impl KnnLabel {
-    /// A filter for parameters that passed [`KnnLabelParams::check`].
-    pub fn new(params: KnnLabelParams) -> Self {
-        Self { params }
+    /// The filter for `params`, or every problem [`KnnLabelParams::check`]
+    /// finds with them.
+    pub fn new(params: KnnLabelParams) -> Result<Self, Vec<ParamError>> {
+        params.check()?;
+        Ok(Self { params })
+    }
+
+    /// The parameters this filter runs with.
+    pub fn params(&self) -> &KnnLabelParams {
+        &self.params
+    }
+}
+
+impl Kind for KnnLabel {
+    type Params = KnnLabelParams;
+
+    fn build(params: KnnLabelParams, _ctx: &BuildContext<'_>) -> Result<Self, Vec<ParamError>> {
+        Self::new(params)
+    }
+
+    fn params(&self) -> &KnnLabelParams {
+        &self.params
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "knn-label, flags samples whose label is outvoted among their {} nearest neighbours (embedding)",
+            self.params.k
+        )
     }
 }
 
@@ -59,10 +89,14 @@ pub fn nearest_neighbours(points: &Matrix, k: usize) -> Vec<Vec<usize>> {
     out
 }
 
-impl Defense for KnnLabel {
+impl TrainingFilter for KnnLabel {
     type Error = KnnLabelError;
 
-    fn inspect(&self, input: DefenseInput<'_>, _rng: &mut Rng) -> Result<Verdict, KnnLabelError> {
+    fn inspect(
+        &self,
+        input: DefenseInput<'_>,
+        _rng: &mut Rng,
+    ) -> Result<FilterVerdict, KnnLabelError> {
         let k = self.params.k;
         let train = input.train;
         if train.len() <= k {
@@ -83,7 +117,7 @@ impl Defense for KnnLabel {
             scores.push((k - own) as f64 / k as f64);
             flags.push(own < most);
         }
-        Ok(Verdict::Filter(FilterVerdict { scores, flags }))
+        Ok(FilterVerdict { scores, flags })
     }
 }
 
@@ -102,13 +136,13 @@ mod tests {
         let xs = [0., 1., 2., 3., 10., 11., 12., 13.];
         let labels = vec![0, 0, 1, 0, 1, 1, 1, 1];
         let data = Dataset::new(xs.to_vec(), vec![1], labels, 2, None).unwrap();
-        let verdict = KnnLabel::new(KnnLabelParams { k: 3 })
+        let v = KnnLabel::new(KnnLabelParams { k: 3 })
+            .unwrap()
             .inspect(
                 DefenseInput::new(&data, &StubClassifier::uniform(2), None),
                 &mut stream(0, 0, "d"),
             )
             .unwrap();
-        let v = verdict.as_filter().unwrap();
         assert_eq!(
             v.flags,
             [false, false, true, false, false, false, false, false]
@@ -130,11 +164,30 @@ mod tests {
     #[test]
     fn too_few_samples_is_an_error() {
         let data = Dataset::new(vec![0., 1.], vec![1], vec![0, 1], 2, None).unwrap();
-        let err = KnnLabel::new(KnnLabelParams { k: 2 }).inspect(
+        let err = KnnLabel::new(KnnLabelParams { k: 2 }).unwrap().inspect(
             DefenseInput::new(&data, &StubClassifier::uniform(2), None),
             &mut stream(0, 0, "d"),
         );
         assert_eq!(err, Err(KnnLabelError::TooFewSamples { k: 2, n: 2 }));
+    }
+
+    #[test]
+    fn new_and_build_check_the_parameters() {
+        let e = KnnLabel::new(KnnLabelParams { k: 0 }).unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].key, "k");
+        let facts = poisonlab_core::DataFacts::default();
+        let ctx = BuildContext::new(std::path::Path::new("."), &facts);
+        assert_eq!(
+            KnnLabel::build(KnnLabelParams { k: 0 }, &ctx).unwrap_err(),
+            e
+        );
+        let built = KnnLabel::build(KnnLabelParams::default(), &ctx).unwrap();
+        assert_eq!(Kind::params(&built), &KnnLabelParams::default());
+        assert_eq!(
+            built.describe(),
+            "knn-label, flags samples whose label is outvoted among their 10 nearest neighbours (embedding)"
+        );
     }
 
     proptest! {

@@ -1,4 +1,4 @@
-use poisonlab_core::ParamError;
+use poisonlab_core::{ParamChecks, ParamError};
 use serde::{Deserialize, Serialize};
 
 /// The `[[defense]]` table for `kind = "knn-label"`.
@@ -19,10 +19,7 @@ impl Default for KnnLabelParams {
 impl KnnLabelParams {
     /// Check every value.
     pub fn check(&self) -> Result<(), Vec<ParamError>> {
-        if self.k == 0 {
-            return Err(vec![ParamError::new("k", "must be at least 1, got 0")]);
-        }
-        Ok(())
+        ParamChecks::new().at_least("k", self.k, 1).finish()
     }
 }
 
@@ -34,6 +31,8 @@ mod tests {
     fn k_must_be_positive() {
         assert!(KnnLabelParams::default().check().is_ok());
         let e = KnnLabelParams { k: 0 }.check().unwrap_err();
+        assert_eq!(e.len(), 1);
         assert_eq!(e[0].key, "k");
+        assert_eq!(e[0].message, "must be at least 1, got 0");
     }
 }

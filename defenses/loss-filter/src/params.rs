@@ -1,4 +1,4 @@
-use poisonlab_core::ParamError;
+use poisonlab_core::{ParamChecks, ParamError};
 use serde::{Deserialize, Serialize};
 
 /// The `[[defense]]` table for `kind = "loss-filter"`.
@@ -19,13 +19,15 @@ impl Default for LossFilterParams {
 impl LossFilterParams {
     /// Check every value.
     pub fn check(&self) -> Result<(), Vec<ParamError>> {
+        let mut checks = ParamChecks::new();
+        // [0, 1): no common rule covers a half-open interval closed at 0.
         if !(0.0..1.0).contains(&self.fraction) {
-            return Err(vec![ParamError::new(
+            checks.push(ParamError::new(
                 "fraction",
                 format!("must be in [0, 1), got {}", self.fraction),
-            )]);
+            ));
         }
-        Ok(())
+        checks.finish()
     }
 }
 

@@ -1,7 +1,13 @@
-use crate::{CanaryParams, Monitor, MonitorError, RoundCheck, RoundView};
+use poisonlab_core::{BuildContext, Kind, ParamError, RoundCheck, RoundMonitor, RoundView};
+
+use crate::{CanaryParams, MonitorError};
 
 /// The canary audit: per-class accuracy of each round's model on the fixed
-/// trusted audit set, against round 1.
+/// trusted audit set, against round 1 (holdout auditing on trusted data, as
+/// in the provenance-based defense of Baracaldo, Chen, Ludwig and Safavi
+/// 2017, "Mitigating Poisoning Attacks on Machine Learning Models: A Data
+/// Provenance Based Approach", AISec, which judges harm by performance on
+/// trusted samples).
 ///
 /// The first observed round (normally round 1) records each class's audit
 /// accuracy `p₁`; it never alarms. In every later round `r` the accuracy `p_r`
@@ -31,13 +37,15 @@ pub struct Canary {
 }
 
 impl Canary {
-    /// A canary audit for parameters that passed [`CanaryParams::check`].
-    pub fn new(params: CanaryParams) -> Self {
-        Self {
+    /// A canary audit for `params`, with no round seen yet, or every problem
+    /// [`CanaryParams::check`] finds with them.
+    pub fn new(params: CanaryParams) -> Result<Self, Vec<ParamError>> {
+        params.check()?;
+        Ok(Self {
             params,
             reference: None,
             last_round: 0,
-        }
+        })
     }
 
     /// The parameters this audit runs with.
@@ -46,7 +54,28 @@ impl Canary {
     }
 }
 
-impl Monitor for Canary {
+impl Kind for Canary {
+    type Params = CanaryParams;
+
+    fn build(params: CanaryParams, _ctx: &BuildContext<'_>) -> Result<Self, Vec<ParamError>> {
+        Self::new(params)
+    }
+
+    fn params(&self) -> &CanaryParams {
+        &self.params
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "canary, alarms when a class's audit accuracy falls more than {} below round 1's, by at least {} standard errors",
+            self.params.threshold, self.params.z
+        )
+    }
+}
+
+impl RoundMonitor for Canary {
+    type Error = MonitorError;
+
     fn observe(&mut self, view: RoundView<'_>) -> Result<RoundCheck, MonitorError> {
         if view.round <= self.last_round {
             return Err(MonitorError::RoundOrder {
@@ -188,7 +217,7 @@ mod tests {
     #[test]
     fn alarms_in_the_round_one_class_collapses() {
         let a = audit(&[50, 50, 50, 50]);
-        let mut canary = Canary::new(CanaryParams::default());
+        let mut canary = Canary::new(CanaryParams::default()).unwrap();
         let rounds = [
             [45, 45, 45, 45],
             [44, 46, 45, 43],
@@ -215,7 +244,7 @@ mod tests {
         // Class 1 has 20 audit samples: 18 → 15 right is a fall of 0.15 >
         // threshold, but only 1.25 standard errors.
         let a = audit(&[200, 20]);
-        let mut canary = Canary::new(CanaryParams::default());
+        let mut canary = Canary::new(CanaryParams::default()).unwrap();
         observe(&mut canary, 1, Some(&a), &model(&a, &[180, 18])).unwrap();
         let c = observe(&mut canary, 2, Some(&a), &model(&a, &[178, 15])).unwrap();
         assert!((c.statistic - 0.15).abs() < 1e-12);
@@ -230,7 +259,7 @@ mod tests {
     fn a_significant_fall_within_the_threshold_is_not_enough() {
         // 1000 samples: 0.95 → 0.88 is about 5.8 standard errors but below 0.1.
         let a = audit(&[1000, 10]);
-        let mut canary = Canary::new(CanaryParams::default());
+        let mut canary = Canary::new(CanaryParams::default()).unwrap();
         observe(&mut canary, 1, Some(&a), &model(&a, &[950, 10])).unwrap();
         let c = observe(&mut canary, 2, Some(&a), &model(&a, &[880, 10])).unwrap();
         assert!(fall_z(950, 880, 1000) > 5.0);
@@ -239,7 +268,7 @@ mod tests {
             threshold: 0.05,
             ..Default::default()
         };
-        let mut canary = Canary::new(strict);
+        let mut canary = Canary::new(strict).unwrap();
         observe(&mut canary, 1, Some(&a), &model(&a, &[950, 10])).unwrap();
         let c = observe(&mut canary, 2, Some(&a), &model(&a, &[880, 10])).unwrap();
         assert!(c.alarm);
@@ -248,7 +277,7 @@ mod tests {
     #[test]
     fn the_first_round_never_alarms_and_improvements_are_negative() {
         let a = audit(&[50, 50]);
-        let mut canary = Canary::new(CanaryParams::default());
+        let mut canary = Canary::new(CanaryParams::default()).unwrap();
         let c = observe(&mut canary, 1, Some(&a), &model(&a, &[0, 0])).unwrap();
         assert!(!c.alarm);
         let c = observe(&mut canary, 2, Some(&a), &model(&a, &[40, 45])).unwrap();
@@ -260,7 +289,7 @@ mod tests {
     fn needs_a_non_empty_fixed_audit_set() {
         let a = audit(&[5, 5]);
         let m = model(&a, &[5, 5]);
-        let mut canary = Canary::new(CanaryParams::default());
+        let mut canary = Canary::new(CanaryParams::default()).unwrap();
         assert_eq!(
             observe(&mut canary, 1, None, &m),
             Err(MonitorError::NoAudit)
@@ -290,7 +319,7 @@ mod tests {
     fn rejects_rounds_out_of_order_and_short_predictions() {
         let a = audit(&[5, 5]);
         let m = model(&a, &[5, 5]);
-        let mut canary = Canary::new(CanaryParams::default());
+        let mut canary = Canary::new(CanaryParams::default()).unwrap();
         assert_eq!(
             observe(&mut canary, 0, Some(&a), &m),
             Err(MonitorError::RoundOrder {
@@ -317,6 +346,26 @@ mod tests {
                 got: 3,
                 expected: 10
             })
+        );
+    }
+
+    #[test]
+    fn new_and_build_check_the_parameters() {
+        let bad = CanaryParams {
+            threshold: 1.0,
+            z: 0.0,
+        };
+        let e = Canary::new(bad.clone()).unwrap_err();
+        let keys: Vec<&str> = e.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["threshold", "z"]);
+        let facts = poisonlab_core::DataFacts::default();
+        let ctx = BuildContext::new(std::path::Path::new("."), &facts);
+        assert_eq!(Canary::build(bad, &ctx).unwrap_err(), e);
+        let built = Canary::build(CanaryParams::default(), &ctx).unwrap();
+        assert_eq!(Kind::params(&built), &CanaryParams::default());
+        assert_eq!(
+            built.describe(),
+            "canary, alarms when a class's audit accuracy falls more than 0.1 below round 1's, by at least 3 standard errors"
         );
     }
 }

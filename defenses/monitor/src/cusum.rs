@@ -1,10 +1,15 @@
-use poisonlab_core::{Dataset, Matrix};
+use poisonlab_core::{
+    BuildContext, Dataset, Kind, Matrix, ParamError, RoundCheck, RoundMonitor, RoundView,
+};
 
 use crate::stats::{ClassMoments, homogeneity_chi_square, means_score, wilson_hilferty};
-use crate::{CusumParams, Monitor, MonitorError, RoundCheck, RoundView};
+use crate::{CusumParams, MonitorError, Statistics};
 
 /// CUSUM drift detection: each round's batch against a fixed early batch,
-/// accumulated over rounds (Page 1954).
+/// accumulated over rounds (Page 1954, "Continuous Inspection Schemes",
+/// Biometrika), with a guard against the reference's sampling error (Jones,
+/// Champ and Rigdon 2004, "The Run Length Distribution of the CUSUM with
+/// Estimated Parameters", Journal of Quality Technology).
 ///
 /// Each score compares the arriving batch with a **reference batch** fixed
 /// for the run, never with the previous round; the first observed round
@@ -85,9 +90,11 @@ struct MeansReference {
 }
 
 impl Cusum {
-    /// A detector for parameters that passed [`CusumParams::check`].
-    pub fn new(params: CusumParams) -> Self {
-        Self {
+    /// A detector for `params`, with no round seen yet, or every problem
+    /// [`CusumParams::check`] finds with them.
+    pub fn new(params: CusumParams) -> Result<Self, Vec<ParamError>> {
+        params.check()?;
+        Ok(Self {
             params,
             n_classes: None,
             shares_reference: None,
@@ -95,7 +102,7 @@ impl Cusum {
             last_round: 0,
             sums: (0.0, 0.0),
             scores: (None, None),
-        }
+        })
     }
 
     /// The parameters this detector runs with.
@@ -123,7 +130,34 @@ impl Cusum {
     }
 }
 
-impl Monitor for Cusum {
+impl Kind for Cusum {
+    type Params = CusumParams;
+
+    fn build(params: CusumParams, _ctx: &BuildContext<'_>) -> Result<Self, Vec<ParamError>> {
+        Self::new(params)
+    }
+
+    fn params(&self) -> &CusumParams {
+        &self.params
+    }
+
+    fn describe(&self) -> String {
+        let p = &self.params;
+        let which = match p.statistics {
+            Statistics::Shares => "class shares",
+            Statistics::Means => "class means",
+            Statistics::Both => "class shares and class means",
+        };
+        format!(
+            "cusum of the batches' {which} against an early batch, k {}, h {}, guard {}",
+            p.k, p.h, p.guard
+        )
+    }
+}
+
+impl RoundMonitor for Cusum {
+    type Error = MonitorError;
+
     fn observe(&mut self, view: RoundView<'_>) -> Result<RoundCheck, MonitorError> {
         if view.round <= self.last_round {
             return Err(MonitorError::RoundOrder {

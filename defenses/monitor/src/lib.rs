@@ -25,7 +25,9 @@
 //!   2004, "The Run Length Distribution of the CUSUM with Estimated
 //!   Parameters", Journal of Quality Technology).
 //!
-//! Each call to [`Monitor::observe`] returns a [`RoundCheck`];
+//! Both implement [`poisonlab_core::RoundMonitor`] (re-exported here with
+//! [`RoundView`] and [`RoundCheck`]) and [`poisonlab_core::Kind`]. Each call
+//! to [`RoundMonitor::observe`] returns a [`RoundCheck`];
 //! [`summarize`] turns a run's checks into the numbers the runner reports
 //! (first alarm round, alarmed rounds).
 //!
@@ -43,47 +45,7 @@ pub use cusum::Cusum;
 pub use error::MonitorError;
 pub use params::{CanaryParams, CusumParams, Statistics};
 
-use poisonlab_core::{Classifier, Dataset};
-use serde::Serialize;
-
-/// What a monitor sees after round `round` (1-based).
-#[derive(Clone, Copy)]
-pub struct RoundView<'a> {
-    /// The round just trained on, 1-based; rounds passed to one monitor must
-    /// increase.
-    pub round: usize,
-    /// The samples that arrived this round, labels as delivered (possibly
-    /// poisoned).
-    pub batch: &'a Dataset,
-    /// The model after training on this round.
-    pub model: &'a dyn Classifier,
-    /// The model after round 1, fixed for the whole run.
-    pub reference: &'a dyn Classifier,
-    /// The scenario's trusted clean set (the same every round), if any.
-    pub audit: Option<&'a Dataset>,
-}
-
-/// One round's verdict of a monitor.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct RoundCheck {
-    /// The round it is about (1-based).
-    pub round: usize,
-    /// The monitor's statistic this round (always finite); what it measures
-    /// is documented on each monitor.
-    pub statistic: f64,
-    /// The alarm threshold the statistic is compared with.
-    pub threshold: f64,
-    /// True when the monitor raises an alarm this round.
-    pub alarm: bool,
-}
-
-/// A round monitor: sees every round of a run in order and says, each round,
-/// whether something is wrong.
-pub trait Monitor {
-    /// Audit round `view.round`. The first call sets the monitor's reference
-    /// (normally round 1) and never alarms.
-    fn observe(&mut self, view: RoundView<'_>) -> Result<RoundCheck, MonitorError>;
-}
+pub use poisonlab_core::{RoundCheck, RoundMonitor, RoundView};
 
 /// Summary used by the runner: the round of the first alarm (1-based, as in
 /// [`RoundCheck::round`]; `None` when no round alarmed) and the number of

@@ -13,8 +13,15 @@
 //!
 //! A bad signature (a manifest signed by someone else, or altered) means no
 //! record can be trusted: every sample is flagged.
+//!
+//! [`Provenance`] implements [`poisonlab_core::ProvenanceCheck`] over a
+//! [`SignedSet`] (the manifest and the owner's public key) and
+//! [`poisonlab_core::Kind`].
 
-use poisonlab_core::{Dataset, FilterVerdict};
+use poisonlab_core::{
+    BuildContext, Dataset, FilterVerdict, Kind, ParamChecks, ParamError, ProvenanceCheck,
+    ProvenanceVerdict,
+};
 use poisonlab_integrity::{Manifest, SignatureCheck, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
@@ -24,37 +31,86 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ProvenanceParams {}
 
-/// What verifying the training set against its manifest found.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProvenanceVerdict {
-    /// Flag every sample without provenance; score 1 for those, 0 otherwise.
-    pub filter: FilterVerdict,
-    /// Ids whose bytes or label differ from the signed record.
-    pub modified: Vec<u64>,
-    /// Ids in the training set the manifest does not hold.
-    pub added: Vec<u64>,
-    /// Ids the manifest holds that the training set lacks.
-    pub removed: Vec<u64>,
-    /// Whether the manifest's signature holds under the owner's key.
-    pub signature_valid: bool,
+impl ProvenanceParams {
+    /// Check every value: there are none, so this always passes (kept so
+    /// every defense's parameters check the same way).
+    pub fn check(&self) -> Result<(), Vec<ParamError>> {
+        ParamChecks::new().finish()
+    }
 }
 
-/// Verify `train` against `manifest` signed by the owner of `public`.
-pub fn inspect(manifest: &Manifest, public: &VerifyingKey, train: &Dataset) -> ProvenanceVerdict {
-    let v = manifest.verify(train, public);
-    let signature_valid = v.signature == SignatureCheck::Valid;
-    let flags = if signature_valid {
-        manifest.flags(train)
-    } else {
-        vec![true; train.len()]
-    };
-    let scores = flags.iter().map(|&f| f64::from(u8::from(f))).collect();
-    ProvenanceVerdict {
-        filter: FilterVerdict { scores, flags },
-        modified: v.modified,
-        added: v.added,
-        removed: v.removed,
-        signature_valid,
+/// What the data owner signed and the defender holds: the Merkle manifest of
+/// the dataset and the owner's public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedSet {
+    /// The signed manifest.
+    pub manifest: Manifest,
+    /// The key the manifest must be signed with.
+    pub public: VerifyingKey,
+}
+
+/// The data-provenance defense of Baracaldo, Chen, Ludwig and Safavi 2017
+/// ("Mitigating Poisoning Attacks on Machine Learning Models: A Data
+/// Provenance Based Approach", AISec), reduced to its cryptographic core:
+/// every training sample whose record does not match the manifest its owner
+/// signed is flagged; a bad signature flags every sample.
+#[derive(Debug, Clone)]
+pub struct Provenance {
+    params: ProvenanceParams,
+}
+
+impl Provenance {
+    /// The provenance check for `params` (which have no values to get wrong).
+    pub fn new(params: ProvenanceParams) -> Result<Self, Vec<ParamError>> {
+        params.check()?;
+        Ok(Self { params })
+    }
+
+    /// The parameters this check runs with.
+    pub fn params(&self) -> &ProvenanceParams {
+        &self.params
+    }
+}
+
+impl Kind for Provenance {
+    type Params = ProvenanceParams;
+
+    fn build(params: ProvenanceParams, _ctx: &BuildContext<'_>) -> Result<Self, Vec<ParamError>> {
+        Self::new(params)
+    }
+
+    fn params(&self) -> &ProvenanceParams {
+        &self.params
+    }
+
+    fn describe(&self) -> String {
+        "provenance, removes samples changed or added since the owner signed the manifest".into()
+    }
+}
+
+impl ProvenanceCheck for Provenance {
+    type Signed = SignedSet;
+
+    /// Verify `train` against `signed.manifest` signed by the owner of
+    /// `signed.public`: flag (score 1) every sample whose record changed or
+    /// that was added since signing, or every sample when the signature does
+    /// not hold; the counts are those of [`Manifest::verify`].
+    fn verify(&self, signed: &SignedSet, train: &Dataset) -> ProvenanceVerdict {
+        let v = signed.manifest.verify(train, &signed.public);
+        let signature_valid = v.signature == SignatureCheck::Valid;
+        let flags = if signature_valid {
+            signed.manifest.flags(train)
+        } else {
+            vec![true; train.len()]
+        };
+        let scores = flags.iter().map(|&f| f64::from(u8::from(f))).collect();
+        ProvenanceVerdict {
+            filter: FilterVerdict { scores, flags },
+            modified: v.modified.len(),
+            added: v.added.len(),
+            removed: v.removed.len(),
+            signature_valid,
+        }
     }
 }
 
@@ -66,6 +122,16 @@ mod tests {
 
     fn data() -> Dataset {
         Dataset::new(vec![0.0, 1.0, 2.0, 3.0], vec![1], vec![0, 1, 0, 1], 2, None).unwrap()
+    }
+
+    fn inspect(manifest: &Manifest, public: &VerifyingKey, train: &Dataset) -> ProvenanceVerdict {
+        let signed = SignedSet {
+            manifest: manifest.clone(),
+            public: *public,
+        };
+        Provenance::new(ProvenanceParams::default())
+            .unwrap()
+            .verify(&signed, train)
     }
 
     #[test]
@@ -81,7 +147,7 @@ mod tests {
         let v = inspect(&manifest, &key.verifying_key(), &poisoned);
         assert!(v.signature_valid);
         assert_eq!(v.filter.flags, [false, true, false, false, true]);
-        assert_eq!((v.modified, v.added, v.removed), (vec![1], vec![9], vec![]));
+        assert_eq!((v.modified, v.added, v.removed), (1, 1, 0));
         // Poisoned at the source, then signed: everything verifies.
         let at_source = Manifest::sign(&poisoned, "test", "t0", &key).unwrap();
         let v = inspect(&at_source, &key.verifying_key(), &poisoned);
@@ -96,11 +162,36 @@ mod tests {
         let v = inspect(&manifest, &other, &data());
         assert!(!v.signature_valid);
         assert_eq!(v.filter.flags, [true; 4]);
+        assert_eq!(v.filter.scores, [1.0; 4]);
     }
 
     #[test]
     fn the_table_has_no_keys() {
         assert!(toml::from_str::<ProvenanceParams>("").is_ok());
         assert!(toml::from_str::<ProvenanceParams>("k = 1").is_err());
+    }
+
+    #[test]
+    fn removed_records_are_counted_but_flag_nothing() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let manifest = Manifest::sign(&data(), "test", "t0", &key).unwrap();
+        let kept = data().subset(&[0, 2, 3]);
+        let v = inspect(&manifest, &key.verifying_key(), &kept);
+        assert!(v.signature_valid);
+        assert_eq!((v.modified, v.added, v.removed), (0, 0, 1));
+        assert_eq!(v.filter.flags, [false; 3]);
+    }
+
+    #[test]
+    fn builds_and_describes_itself() {
+        let facts = poisonlab_core::DataFacts::default();
+        let ctx = BuildContext::new(std::path::Path::new("."), &facts);
+        let p = Provenance::build(ProvenanceParams::default(), &ctx).unwrap();
+        assert_eq!(Kind::params(&p), &ProvenanceParams::default());
+        assert!(ProvenanceParams::default().check().is_ok());
+        assert_eq!(
+            p.describe(),
+            "provenance, removes samples changed or added since the owner signed the manifest"
+        );
     }
 }

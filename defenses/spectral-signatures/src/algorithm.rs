@@ -1,6 +1,8 @@
 use poisonlab_core::reclassify::{GroupJudgement, Neighbours, called_elsewhere, judge_group};
 use poisonlab_core::whiten::{class_members, whiten_classes};
-use poisonlab_core::{Defense, DefenseInput, FilterVerdict, Rng, Verdict};
+use poisonlab_core::{
+    BuildContext, DefenseInput, FilterVerdict, Kind, ParamError, Rng, TrainingFilter,
+};
 
 use crate::{SpectralRule, SpectralScore, SpectralSignaturesError, SpectralSignaturesParams};
 
@@ -13,16 +15,64 @@ pub const TOLERANCE: f64 = 1e-6;
 /// Split rule: the smaller side must hold at least this many samples.
 pub const MIN_SIDE: usize = 2;
 
-/// The spectral-signatures filter with checked parameters.
+/// The spectral-signatures filter of Tran, Li and Madry 2018 ("Spectral
+/// Signatures in Backdoor Attacks", NeurIPS), with the whitening of SPECTRE
+/// (Hayase et al. 2021) and the split rule described in the crate
+/// documentation; parameters are checked.
 #[derive(Debug, Clone)]
 pub struct SpectralSignatures {
     params: SpectralSignaturesParams,
 }
 
 impl SpectralSignatures {
-    /// A filter for parameters that passed [`SpectralSignaturesParams::check`].
-    pub fn new(params: SpectralSignaturesParams) -> Self {
-        Self { params }
+    /// The filter for `params`, or every problem
+    /// [`SpectralSignaturesParams::check`] finds with them.
+    pub fn new(params: SpectralSignaturesParams) -> Result<Self, Vec<ParamError>> {
+        params.check()?;
+        Ok(Self { params })
+    }
+
+    /// The parameters this filter runs with.
+    pub fn params(&self) -> &SpectralSignaturesParams {
+        &self.params
+    }
+}
+
+impl Kind for SpectralSignatures {
+    type Params = SpectralSignaturesParams;
+
+    fn build(
+        params: SpectralSignaturesParams,
+        _ctx: &BuildContext<'_>,
+    ) -> Result<Self, Vec<ParamError>> {
+        Self::new(params)
+    }
+
+    fn params(&self) -> &SpectralSignaturesParams {
+        &self.params
+    }
+
+    fn describe(&self) -> String {
+        let p = &self.params;
+        let space = if p.whiten {
+            "whitened embedding"
+        } else {
+            "embedding"
+        };
+        let score = match p.score {
+            SpectralScore::Squared => "squared",
+            SpectralScore::Oriented => "oriented",
+        };
+        match p.rule {
+            SpectralRule::Paper => format!(
+                "spectral-signatures ({space}, {score} scores), removes the top {} × {} of every class",
+                p.eps_multiplier, p.expected_rate
+            ),
+            SpectralRule::Split => format!(
+                "spectral-signatures ({space}, {score} scores), split rule over the top {} directions, poison below {} explained by {}-NN",
+                p.directions, p.explained_threshold, p.k
+            ),
+        }
     }
 }
 
@@ -317,14 +367,14 @@ impl ClassSpectrum {
     }
 }
 
-impl Defense for SpectralSignatures {
+impl TrainingFilter for SpectralSignatures {
     type Error = SpectralSignaturesError;
 
     fn inspect(
         &self,
         input: DefenseInput<'_>,
         _rng: &mut Rng,
-    ) -> Result<Verdict, SpectralSignaturesError> {
+    ) -> Result<FilterVerdict, SpectralSignaturesError> {
         let train = input.train;
         let n = train.len();
         let embedding = input.model.embed(train);
@@ -429,7 +479,7 @@ impl Defense for SpectralSignatures {
                 flags[i] = f;
             }
         }
-        Ok(Verdict::Filter(FilterVerdict { scores, flags }))
+        Ok(FilterVerdict { scores, flags })
     }
 }
 
@@ -473,13 +523,13 @@ mod tests {
 
     fn run(params: SpectralSignaturesParams, data: &Dataset) -> FilterVerdict {
         let model = StubClassifier::uniform(data.n_classes());
-        let verdict = SpectralSignatures::new(params)
+        SpectralSignatures::new(params)
+            .unwrap()
             .inspect(
                 DefenseInput::new(data, &model, None),
                 &mut stream(0, 0, "d"),
             )
-            .unwrap();
-        verdict.as_filter().unwrap().clone()
+            .unwrap()
     }
 
     fn flagged(v: &FilterVerdict) -> Vec<usize> {
@@ -707,7 +757,7 @@ mod tests {
     fn same_input_gives_the_same_verdict_whatever_the_rng() {
         let data = poisoned_set(2);
         let model = StubClassifier::uniform(3);
-        let defense = SpectralSignatures::new(SpectralSignaturesParams::default());
+        let defense = SpectralSignatures::new(SpectralSignaturesParams::default()).unwrap();
         let a = defense.inspect(
             DefenseInput::new(&data, &model, None),
             &mut stream(0, 0, "d"),
@@ -739,13 +789,47 @@ mod tests {
     #[test]
     fn non_finite_embedding_is_an_error() {
         let data = Dataset::new(vec![0., 1., f32::NAN, 3.], vec![2], vec![0, 1], 2, None).unwrap();
-        let err = SpectralSignatures::new(SpectralSignaturesParams::default()).inspect(
-            DefenseInput::new(&data, &StubClassifier::uniform(2), None),
-            &mut stream(0, 0, "d"),
-        );
+        let err = SpectralSignatures::new(SpectralSignaturesParams::default())
+            .unwrap()
+            .inspect(
+                DefenseInput::new(&data, &StubClassifier::uniform(2), None),
+                &mut stream(0, 0, "d"),
+            );
         assert_eq!(
             err,
             Err(SpectralSignaturesError::NonFiniteEmbedding { index: 1 })
+        );
+    }
+
+    #[test]
+    fn new_and_build_check_the_parameters() {
+        let bad = SpectralSignaturesParams {
+            expected_rate: 0.9,
+            k: 0,
+            ..Default::default()
+        };
+        let e = SpectralSignatures::new(bad.clone()).unwrap_err();
+        let keys: Vec<&str> = e.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["expected-rate", "k"]);
+        let facts = poisonlab_core::DataFacts::default();
+        let ctx = BuildContext::new(std::path::Path::new("."), &facts);
+        assert_eq!(SpectralSignatures::build(bad, &ctx).unwrap_err(), e);
+        let built = SpectralSignatures::build(SpectralSignaturesParams::default(), &ctx).unwrap();
+        assert_eq!(Kind::params(&built), &SpectralSignaturesParams::default());
+        assert_eq!(
+            built.describe(),
+            "spectral-signatures (whitened embedding, oriented scores), split rule over the top 3 directions, poison below 0.35 explained by 10-NN"
+        );
+        let paper = SpectralSignatures::new(SpectralSignaturesParams {
+            rule: SpectralRule::Paper,
+            score: SpectralScore::Squared,
+            whiten: false,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            paper.describe(),
+            "spectral-signatures (embedding, squared scores), removes the top 1.5 × 0.05 of every class"
         );
     }
 

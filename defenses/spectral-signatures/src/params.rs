@@ -150,6 +150,49 @@ mod tests {
     }
 
     #[test]
+    fn directions_must_be_at_least_one() {
+        let p = SpectralSignaturesParams {
+            directions: 0,
+            ..Default::default()
+        };
+        assert_eq!(keys(p), ["directions"]);
+    }
+
+    #[test]
+    fn k_must_be_at_least_one() {
+        let p = SpectralSignaturesParams {
+            k: 0,
+            ..Default::default()
+        };
+        assert_eq!(keys(p), ["k"]);
+    }
+
+    #[test]
+    fn max_reference_must_be_at_least_one() {
+        let p = SpectralSignaturesParams {
+            max_reference: 0,
+            ..Default::default()
+        };
+        assert_eq!(keys(p), ["max-reference"]);
+    }
+
+    #[test]
+    fn ridge_must_be_non_negative() {
+        for bad in [-0.1, f64::NAN, f64::INFINITY] {
+            let p = SpectralSignaturesParams {
+                ridge: bad,
+                ..Default::default()
+            };
+            assert_eq!(keys(p), ["ridge"], "{bad}");
+        }
+        let p = SpectralSignaturesParams {
+            ridge: 0.0,
+            ..Default::default()
+        };
+        assert!(p.check().is_ok());
+    }
+
+    #[test]
     fn reports_every_bad_value_at_once() {
         let p = SpectralSignaturesParams {
             rule: SpectralRule::Paper,

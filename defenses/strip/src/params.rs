@@ -1,4 +1,4 @@
-use poisonlab_core::ParamError;
+use poisonlab_core::{ParamChecks, ParamError};
 use serde::{Deserialize, Serialize};
 
 /// The `[[defense]]` table for `kind = "strip"`.
@@ -21,17 +21,10 @@ impl Default for StripParams {
 impl StripParams {
     /// Check every value.
     pub fn check(&self) -> Result<(), Vec<ParamError>> {
-        let mut p = Vec::new();
-        if self.n == 0 {
-            p.push(ParamError::new("n", "must be at least 1, got 0"));
-        }
-        if !(self.frr > 0.0 && self.frr <= 0.5) {
-            p.push(ParamError::new(
-                "frr",
-                format!("must be in (0, 0.5], got {}", self.frr),
-            ));
-        }
-        if p.is_empty() { Ok(()) } else { Err(p) }
+        ParamChecks::new()
+            .at_least("n", self.n, 1)
+            .in_range_left_open("frr", self.frr, 0.0, 0.5)
+            .finish()
     }
 }
 
@@ -40,29 +33,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_rule_names_its_key() {
+    fn defaults_pass() {
         assert!(StripParams::default().check().is_ok());
-        assert_eq!(
-            StripParams {
-                n: 0,
+    }
+
+    #[test]
+    fn n_must_be_at_least_one() {
+        let e = StripParams {
+            n: 0,
+            ..StripParams::default()
+        }
+        .check()
+        .unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].key, "n");
+        assert_eq!(e[0].message, "must be at least 1, got 0");
+    }
+
+    #[test]
+    fn frr_must_be_in_zero_to_a_half() {
+        for frr in [0.0, 0.6, f64::NAN] {
+            let e = StripParams {
+                frr,
                 ..StripParams::default()
             }
             .check()
-            .unwrap_err()[0]
-                .key,
-            "n"
-        );
-        for frr in [0.0, 0.6, f64::NAN] {
-            assert_eq!(
-                StripParams {
-                    frr,
-                    ..StripParams::default()
-                }
-                .check()
-                .unwrap_err()[0]
-                    .key,
-                "frr"
-            );
+            .unwrap_err();
+            assert_eq!(e.len(), 1);
+            assert_eq!(e[0].key, "frr");
+            assert_eq!(e[0].message, format!("must be in (0, 0.5], got {frr}"));
         }
+        let edge = StripParams {
+            frr: 0.5,
+            ..StripParams::default()
+        };
+        assert!(edge.check().is_ok());
     }
 }

@@ -10,7 +10,8 @@ use poisonlab_integrity::{
     Manifest, SignatureCheck, generate_key, public_key_path, read_signing_key, read_verifying_key,
     verify_log, verify_log_signed, write_keypair,
 };
-use poisonlab_runner::{LoadedData, load_scenario};
+use poisonlab_runner::LoadedData;
+use poisonlab_scenario::load_scenario;
 
 use crate::{EXIT_BAD_INPUT, EXIT_FAILED};
 

@@ -9,9 +9,8 @@ mod integrity;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use poisonlab_runner::{
-    CATALOGUE, Outcome, Progress, RunError, RunOptions, Scenario, Source, load_scenario,
-};
+use poisonlab_runner::{Outcome, Progress, RunError, RunOptions};
+use poisonlab_scenario::{Scenario, Source, kinds, load_scenario};
 
 /// mimalloc keeps freed pages for reuse: training allocates and frees the same
 /// tensor sizes every batch, which glibc's allocator hands back to the kernel
@@ -307,7 +306,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keygen { out } => integrity::keygen(&out),
         Command::Manifest(cmd) => integrity::manifest(cmd),
         Command::Audit(cmd) => integrity::audit(cmd),
-        Command::Report { dir } => match poisonlab_runner::regenerate(&dir) {
+        Command::Report { dir } => match poisonlab_results::regenerate(&dir) {
             Ok(summary) => {
                 println!(
                     "{}: report.md, report.html and summary.json rewritten ({} point(s))",
@@ -321,7 +320,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(EXIT_BAD_INPUT))
             }
         },
-        Command::Compare { dirs, html } => match poisonlab_runner::compare(&dirs) {
+        Command::Compare { dirs, html } => match poisonlab_results::compare(&dirs) {
             Ok(c) => {
                 print!("{}", c.markdown());
                 if let Some(path) = html {
@@ -341,8 +340,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => plan(&file, threads),
         Command::List { scenario: None, .. } => {
             let mut section = "";
-            for (group, name, about) in CATALOGUE {
-                if *group != section {
+            for (group, name, about) in kinds::catalogue() {
+                if group != section {
                     println!("{}{group}:", if section.is_empty() { "" } else { "\n" });
                     section = group;
                 }
@@ -627,7 +626,7 @@ fn print_outcome(o: &Outcome) {
     }
     println!(
         "  report: {}",
-        o.out.join(poisonlab_runner::files::REPORT).display()
+        o.out.join(poisonlab_results::files::REPORT).display()
     );
 }
 

@@ -26,12 +26,25 @@ pub struct BuildContext<'a> {
     pub base_dir: &'a Path,
     /// What is known of the data.
     pub facts: &'a DataFacts,
+    /// The training regime's round count, when the run trains in rounds.
+    pub rounds: Option<usize>,
 }
 
 impl<'a> BuildContext<'a> {
     /// A context resolving paths against `base_dir`, with `facts` about the data.
     pub fn new(base_dir: &'a Path, facts: &'a DataFacts) -> Self {
-        Self { base_dir, facts }
+        Self {
+            base_dir,
+            facts,
+            rounds: None,
+        }
+    }
+}
+
+impl BuildContext<'_> {
+    /// The same context for a run that trains in `rounds` rounds.
+    pub fn with_rounds(self, rounds: Option<usize>) -> Self {
+        Self { rounds, ..self }
     }
 }
 

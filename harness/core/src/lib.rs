@@ -17,6 +17,7 @@ mod dataset;
 mod error;
 mod kind;
 pub mod metrics;
+mod model;
 mod model_params;
 pub mod png_image;
 mod poisoned;
@@ -31,6 +32,7 @@ pub use error::{CoreError, ParamChecks, ParamError};
 pub use poisoned::{AttackTest, Injection, Poisoned, inject, poison_count};
 pub use seed::{Rng, stream};
 pub use kind::{BuildContext, DataFacts, Kind};
+pub use model::{Model, ModelTrainer, ParameterError};
 pub use model_params::{ModelKind, ModelParams};
 pub use traits::{
     Attack, AttackInput, Classifier, DefenseInput, FilterVerdict, InputDetector, LabelTest,

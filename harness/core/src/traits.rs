@@ -204,7 +204,8 @@ pub struct FilterVerdict {
 
 /// A test of the training labels' distribution against the trusted labels
 /// (chi-square), which some filters report besides their verdict.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct LabelTest {
     /// The test statistic; `None` when it is not finite.
     pub statistic: Option<f64>,
@@ -242,7 +243,8 @@ pub trait TrainingFilter {
 /// What an input-time detector measured: how many attack inputs it let
 /// through and how many clean inputs it rejected, at the threshold it set on
 /// trusted samples.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct Screening {
     /// False acceptance rate: share of the attack's test inputs not rejected.
     pub far: Option<f64>,

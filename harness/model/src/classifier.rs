@@ -3,7 +3,7 @@
 use burn::module::Module;
 use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Tensor, TensorData};
-use poisonlab_core::{Classifier, Dataset, Matrix};
+use poisonlab_core::{Classifier, Dataset, Matrix, Model, ParameterError};
 
 use crate::backend;
 use crate::net::{InputShape, Net};
@@ -40,11 +40,6 @@ impl TrainedModel {
     pub fn with_eval_batch(mut self, batch: usize) -> Self {
         self.eval_batch = batch.max(1);
         self
-    }
-
-    /// The trained network, its input layout and class count, for more training.
-    pub(crate) fn into_parts(self) -> (Net, InputShape, usize) {
-        (self.trained, self.shape, self.n_classes)
     }
 
     /// Run `f` over the data in batches on the inference device and stack the rows.
@@ -120,6 +115,31 @@ impl Classifier for TrainedModel {
                 .sum()
                 .mul_scalar(0.5)
         })
+    }
+}
+
+/// The parameters of the network as trained, in the order [`Model`] documents;
+/// setting them replaces both the trained network and its inference snapshot.
+impl Model for TrainedModel {
+    fn n_parameters(&self) -> usize {
+        self.valid.n_parameters()
+    }
+
+    fn parameters(&self) -> Vec<f32> {
+        self.valid.parameters()
+    }
+
+    fn set_parameters(&mut self, values: &[f32]) -> Result<(), ParameterError> {
+        let trained = self
+            .trained
+            .with_parameters(values, &backend::autodiff_device())?;
+        self.valid = trained.valid();
+        self.trained = trained;
+        Ok(())
+    }
+
+    fn clone_box(&self) -> Box<dyn Model> {
+        Box::new(self.clone())
     }
 }
 

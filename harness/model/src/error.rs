@@ -1,3 +1,4 @@
+use poisonlab_core::ParameterError;
 use thiserror::Error;
 
 /// Errors from building or training a model.
@@ -17,6 +18,9 @@ pub enum ModelError {
     /// Training data is empty.
     #[error("cannot train on an empty dataset")]
     EmptyData,
+    /// The starting parameters do not fit the model.
+    #[error("the starting parameters do not fit the model: {0}")]
+    Parameters(#[from] ParameterError),
     /// Training diverged (non-finite loss).
     #[error("training diverged: the loss became {loss} in epoch {epoch}; lower learning-rate")]
     Diverged {

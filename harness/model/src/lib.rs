@@ -4,7 +4,10 @@
 //! regression, MLP, the small CNN), trains them with Adam and cross-entropy in a
 //! hand-written loop whose every random choice (initial weights, batch order)
 //! comes from the caller's seeded stream, and exposes the trained model through
-//! [`poisonlab_core::Classifier`].
+//! [`poisonlab_core::Classifier`] and [`poisonlab_core::Model`] (its parameters
+//! as one flat vector). [`BurnTrainer`] is a [`poisonlab_core::ModelTrainer`]:
+//! it trains from fresh or given weights, on all rows or some, for any number
+//! of epochs.
 //!
 //! The Burn backend is chosen in one place, [`backend`]: burn's pure-Rust
 //! `flex` CPU backend by default, burn's `ndarray` backend with the cargo

@@ -6,7 +6,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Tensor, TensorData};
-use poisonlab_core::Rng;
+use poisonlab_core::{ParameterError, Rng};
 use rand::Rng as _;
 
 use crate::{ModelError, ModelKind, ModelParams};
@@ -36,18 +36,46 @@ fn conv_pool(size: usize) -> usize {
     (size - 2).div_ceil(2)
 }
 
+/// Where a new network's weights come from.
+pub enum Weights<'a> {
+    /// Drawn from the stream the way PyTorch initialises its layers:
+    /// U(−1/√fan_in, 1/√fan_in) for weights and biases, tensor by tensor in
+    /// parameter order.
+    Fresh(&'a mut Rng),
+    /// A parameter vector in the documented order ([`poisonlab_core::Model`]).
+    Given(&'a [f32]),
+}
+
+/// A layer of the architecture, before it has weights.
+enum Layer {
+    /// 3×3 convolution `c_in → c_out`.
+    Conv(usize, usize),
+    /// Dense layer `d_in → d_out`.
+    Dense(usize, usize),
+}
+
+impl Layer {
+    /// Parameters per tensor (weight, bias) and the fan-in of both.
+    fn sizes(&self) -> ([usize; 2], usize) {
+        match *self {
+            Layer::Conv(c_in, c_out) => ([c_out * c_in * 9, c_out], c_in * 9),
+            Layer::Dense(d_in, d_out) => ([d_in * d_out, d_out], d_in),
+        }
+    }
+}
+
 impl Net {
-    /// Build the network for `params`, with weights drawn from `rng` the way
-    /// PyTorch initialises its layers: U(−1/√fan_in, 1/√fan_in) for weights and biases.
+    /// Build the network for `params` and data of `shape` with `n_classes`
+    /// classes, its weights drawn or given as `weights` says.
     pub fn new(
         params: &ModelParams,
         shape: &[usize],
         n_classes: usize,
-        rng: &mut Rng,
+        weights: Weights<'_>,
         device: &Device,
     ) -> Result<(Self, InputShape), ModelError> {
         let dim: usize = shape.iter().product();
-        let mut convs = Vec::new();
+        let mut layers = Vec::new();
         let (widths, image) = match params.kind {
             ModelKind::Logreg => (vec![dim, n_classes], None),
             ModelKind::Mlp => {
@@ -66,18 +94,101 @@ impl Net {
                         width: w,
                     });
                 }
-                for (cin, cout) in [(c, 16), (16, 32)] {
-                    convs.push(conv3x3(cin, cout, rng, device));
-                }
+                layers.extend([Layer::Conv(c, 16), Layer::Conv(16, 32)]);
                 let flat = 32 * conv_pool(conv_pool(h)) * conv_pool(conv_pool(w));
                 (vec![flat, 128, n_classes], Some([c, h, w]))
             }
         };
-        let dense = widths
-            .windows(2)
-            .map(|io| linear(io[0], io[1], rng, device))
-            .collect();
+        layers.extend(widths.windows(2).map(|io| Layer::Dense(io[0], io[1])));
+        let n: usize = layers
+            .iter()
+            .map(|l| l.sizes().0.iter().sum::<usize>())
+            .sum();
+        let drawn;
+        let values = match weights {
+            Weights::Given(values) => {
+                ParameterError::check(n, values)?;
+                values
+            }
+            Weights::Fresh(rng) => {
+                let mut v = Vec::with_capacity(n);
+                for layer in &layers {
+                    let (sizes, fan_in) = layer.sizes();
+                    for size in sizes {
+                        v.extend(uniform(size, fan_in, rng));
+                    }
+                }
+                drawn = v;
+                &drawn
+            }
+        };
+        let mut rest = values;
+        let mut convs = Vec::new();
+        let mut dense = Vec::new();
+        for layer in &layers {
+            match *layer {
+                Layer::Conv(c_in, c_out) => {
+                    let mut conv = Conv2dConfig::new([c_in, c_out], [3, 3]).init(device);
+                    conv.weight = take(&mut rest, [c_out, c_in, 3, 3], device);
+                    conv.bias = Some(take(&mut rest, [c_out], device));
+                    convs.push(conv);
+                }
+                Layer::Dense(d_in, d_out) => {
+                    let mut linear = LinearConfig::new(d_in, d_out).init(device);
+                    // Burn stores dense weights as [d_in, d_out].
+                    linear.weight = take(&mut rest, [d_in, d_out], device);
+                    linear.bias = Some(take(&mut rest, [d_out], device));
+                    dense.push(linear);
+                }
+            }
+        }
+        debug_assert!(rest.is_empty());
         Ok((Self { convs, dense }, InputShape { dim, image }))
+    }
+
+    /// Number of trainable parameters.
+    pub fn n_parameters(&self) -> usize {
+        let conv = self
+            .convs
+            .iter()
+            .map(|c| c.weight.shape().num_elements() + bias(&c.bias).shape().num_elements());
+        let dense = self
+            .dense
+            .iter()
+            .map(|d| d.weight.shape().num_elements() + bias(&d.bias).shape().num_elements());
+        conv.chain(dense).sum()
+    }
+
+    /// Every trainable parameter, in the documented order
+    /// ([`poisonlab_core::Model`]).
+    pub fn parameters(&self) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.n_parameters());
+        for conv in &self.convs {
+            out.extend(values(conv.weight.val()));
+            out.extend(values(bias(&conv.bias).val()));
+        }
+        for layer in &self.dense {
+            out.extend(values(layer.weight.val()));
+            out.extend(values(bias(&layer.bias).val()));
+        }
+        out
+    }
+
+    /// The same network with the parameters `values` (documented order) on
+    /// `device`; refuses a vector of the wrong length or with a non-finite value.
+    pub fn with_parameters(&self, values: &[f32], device: &Device) -> Result<Self, ParameterError> {
+        ParameterError::check(self.n_parameters(), values)?;
+        let mut rest = values;
+        let mut net = self.clone();
+        for conv in &mut net.convs {
+            conv.weight = take(&mut rest, conv.weight.dims(), device);
+            conv.bias = Some(take(&mut rest, bias(&conv.bias).dims(), device));
+        }
+        for layer in &mut net.dense {
+            layer.weight = take(&mut rest, layer.weight.dims(), device);
+            layer.bias = Some(take(&mut rest, bias(&layer.bias).dims(), device));
+        }
+        Ok(net)
     }
 
     /// Penultimate activations: the input of the last dense layer. `x` is `[batch, dim]`.
@@ -184,24 +295,28 @@ fn uniform(n: usize, fan_in: usize, rng: &mut Rng) -> Vec<f32> {
     (0..n).map(|_| rng.random_range(-bound..bound)).collect()
 }
 
-fn linear(d_in: usize, d_out: usize, rng: &mut Rng, device: &Device) -> Linear {
-    let mut layer = LinearConfig::new(d_in, d_out).init(device);
-    // Burn stores dense weights as [d_in, d_out].
-    let w = TensorData::new(uniform(d_in * d_out, d_in, rng), [d_in, d_out]);
-    let b = TensorData::new(uniform(d_out, d_in, rng), [d_out]);
-    layer.weight = Param::from_tensor(Tensor::from_data(w, device));
-    layer.bias = Some(Param::from_tensor(Tensor::from_data(b, device)));
-    layer
+/// A layer's bias (every layer has one).
+fn bias(b: &Option<Param<Tensor<1>>>) -> &Param<Tensor<1>> {
+    b.as_ref()
+        .unwrap_or_else(|| unreachable!("every layer is built with a bias"))
 }
 
-fn conv3x3(c_in: usize, c_out: usize, rng: &mut Rng, device: &Device) -> Conv2d {
-    let mut layer = Conv2dConfig::new([c_in, c_out], [3, 3]).init(device);
-    let fan_in = c_in * 9;
-    let w = TensorData::new(uniform(c_out * fan_in, fan_in, rng), [c_out, c_in, 3, 3]);
-    let b = TensorData::new(uniform(c_out, fan_in, rng), [c_out]);
-    layer.weight = Param::from_tensor(Tensor::from_data(w, device));
-    layer.bias = Some(Param::from_tensor(Tensor::from_data(b, device)));
-    layer
+/// A parameter of shape `dims` from the first values of `rest`, which it
+/// then skips; `rest` holds at least that many.
+fn take<const D: usize>(rest: &mut &[f32], dims: [usize; D], device: &Device) -> Param<Tensor<D>> {
+    let (head, tail) = rest.split_at(dims.iter().product());
+    *rest = tail;
+    Param::from_tensor(Tensor::from_data(
+        TensorData::new(head.to_vec(), dims),
+        device,
+    ))
+}
+
+/// A tensor's values, row-major.
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .try_into_vec::<f32>()
+        .unwrap_or_else(|e| unreachable!("parameters are f32: {e:?}"))
 }
 
 #[cfg(test)]

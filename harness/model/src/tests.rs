@@ -1,10 +1,10 @@
 //! Small, fast checks of the models and the Classifier contract.
 
 use poisonlab_core::seed::stream;
-use poisonlab_core::{Classifier, Dataset, Rng, metrics};
+use poisonlab_core::{Classifier, Dataset, Model, ModelTrainer, ParameterError, Rng, metrics};
 use rand::Rng as _;
 
-use crate::{BurnTrainer, ModelError, ModelKind, ModelParams};
+use crate::{BurnTrainer, ModelError, ModelKind, ModelParams, TrainedModel};
 
 /// Two Gaussian classes in `shape`, class 1 shifted by +1 in the first half of the features.
 fn two_classes(n: usize, shape: &[usize], rng: &mut Rng) -> Dataset {
@@ -208,5 +208,394 @@ fn the_inference_batch_is_a_speed_setting() {
     assert_eq!((wide.rows, wide.cols), (narrow.rows, narrow.cols));
     for (a, b) in wide.data.iter().zip(&narrow.data) {
         assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+}
+
+// ---- Parameters as flat vectors, training from given weights ----
+
+/// The three families on tiny data: (trainer settings, sample shape).
+fn families(epochs: usize) -> Vec<(ModelParams, Vec<usize>)> {
+    vec![
+        (params(ModelKind::Logreg, epochs), vec![6]),
+        (
+            ModelParams {
+                hidden: vec![8, 4],
+                ..params(ModelKind::Mlp, epochs)
+            },
+            vec![6],
+        ),
+        (params(ModelKind::Cnn, epochs), vec![1, 8, 8]),
+    ]
+}
+
+fn bits(values: &[f32]) -> Vec<u32> {
+    values.iter().map(|v| v.to_bits()).collect()
+}
+
+/// Probabilities, embeddings and input gradients of `a` and `b` agree bit for bit.
+fn assert_same_model(a: &dyn Classifier, b: &dyn Classifier, data: &Dataset, what: &str) {
+    assert_eq!(
+        bits(&a.predict_proba(data).data),
+        bits(&b.predict_proba(data).data),
+        "{what}: probabilities"
+    );
+    assert_eq!(
+        bits(&a.embed(data).data),
+        bits(&b.embed(data).data),
+        "{what}: embeddings"
+    );
+    assert_eq!(
+        bits(&a.input_gradient(data).data),
+        bits(&b.input_gradient(data).data),
+        "{what}: input gradients"
+    );
+}
+
+#[test]
+fn parameters_set_back_on_another_model_predict_identically() {
+    for (p, shape) in families(1) {
+        let data = two_classes(24, &shape, &mut stream(20, 0, "train"));
+        let trainer = BurnTrainer::new(p);
+        let trained = trainer.fit(&data, &mut stream(20, 0, "m")).unwrap();
+        let values = trained.parameters();
+        assert_eq!(values.len(), trained.n_parameters());
+        // Any model for the same data takes them: here a fresh, untrained one.
+        let mut other = trainer.initial(&data, &mut stream(20, 1, "m")).unwrap();
+        assert_ne!(bits(&other.parameters()), bits(&values));
+        other.set_parameters(&values).unwrap();
+        assert_eq!(bits(&other.parameters()), bits(&values));
+        assert_same_model(
+            &trained,
+            other.as_ref(),
+            &data,
+            &format!("{:?}", trainer.params().kind),
+        );
+        // and a copy behind the trait is the same model too.
+        let copy = other.clone();
+        assert_same_model(&trained, copy.as_ref(), &data, "clone_box");
+    }
+}
+
+#[test]
+fn zero_epochs_return_the_starting_weights_and_draw_nothing() {
+    for (p, shape) in families(1) {
+        let data = two_classes(24, &shape, &mut stream(21, 0, "train"));
+        let trainer = BurnTrainer::new(p);
+        let start = trainer.fit(&data, &mut stream(21, 0, "m")).unwrap();
+        let mut rng = stream(21, 0, "more");
+        let before = rng.clone();
+        let same = trainer
+            .fit_from(Some(&start.parameters()), &data, None, 0, &mut rng)
+            .unwrap();
+        assert_eq!(rng, before, "zero epochs from given weights draw nothing");
+        assert_eq!(bits(&same.parameters()), bits(&start.parameters()));
+        assert_same_model(&start, same.as_ref(), &data, "zero epochs");
+    }
+}
+
+/// Fresh weights are U(−1/√fan_in, 1/√fan_in) draws from the stream, tensor
+/// by tensor in parameter order (the documented layout), and nothing else is drawn.
+#[test]
+fn fresh_weights_are_drawn_in_parameter_order() {
+    for (p, shape) in families(1) {
+        let data = two_classes(8, &shape, &mut stream(22, 0, "train"));
+        // (values, fan-in) of each tensor, in parameter order.
+        let tensors: Vec<(usize, usize)> = match p.kind {
+            ModelKind::Logreg => vec![(6 * 2, 6), (2, 6)],
+            ModelKind::Mlp => vec![(6 * 8, 6), (8, 6), (8 * 4, 8), (4, 8), (4 * 2, 4), (2, 4)],
+            // 8×8 → conv 6×6 → pool 3×3 → conv 1×1 → pool 1×1: 32 features.
+            ModelKind::Cnn => vec![
+                (16 * 9, 9),
+                (16, 9),
+                (32 * 16 * 9, 16 * 9),
+                (32, 16 * 9),
+                (32 * 128, 32),
+                (128, 32),
+                (128 * 2, 128),
+                (2, 128),
+            ],
+        };
+        let mut by_hand = stream(22, 0, "m");
+        let expected: Vec<f32> = tensors
+            .iter()
+            .flat_map(|&(n, fan_in)| {
+                let bound = 1.0 / (fan_in as f32).sqrt();
+                (0..n)
+                    .map(|_| by_hand.random_range(-bound..bound))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut rng = stream(22, 0, "m");
+        let model = BurnTrainer::new(p).initial(&data, &mut rng).unwrap();
+        assert_eq!(bits(&model.parameters()), bits(&expected));
+        assert_eq!(rng, by_hand);
+    }
+}
+
+/// The documented layout, checked against the network's own outputs: dense
+/// weights `[in, out]` row-major computing `x W + b`, conv weights
+/// `[out, in, 3, 3]` row-major (a cross-correlation), the first dense layer
+/// of the CNN reading the last feature map `[channels, h, w]` row-major.
+#[test]
+fn the_parameter_vector_has_the_documented_layout() {
+    // Dense families: the logits by hand, through softmax.
+    for (p, shape) in families(1).into_iter().take(2) {
+        let data = two_classes(10, &shape, &mut stream(23, 0, "train"));
+        let mut widths = vec![6];
+        if p.kind == ModelKind::Mlp {
+            widths.extend(&p.hidden);
+        }
+        widths.push(2);
+        let model = BurnTrainer::new(p)
+            .initial(&data, &mut stream(23, 0, "m"))
+            .unwrap();
+        let values = model.parameters();
+        let probs = model.predict_proba(&data);
+        for i in 0..data.len() {
+            let logits = dense_by_hand(&values, &widths, data.sample(i).to_vec());
+            let max = logits.iter().copied().fold(f32::MIN, f32::max);
+            let z: f32 = logits.iter().map(|l| (l - max).exp()).sum();
+            for (o, l) in logits.iter().enumerate() {
+                let want = (l - max).exp() / z;
+                assert!(
+                    (probs.row(i)[o] - want).abs() < 1e-5,
+                    "{want} vs {:?}",
+                    probs.row(i)
+                );
+            }
+        }
+    }
+    // The CNN: the embedding by hand, on a non-square image with a 2×3 last map.
+    let (c, h, w) = (2, 12, 16);
+    let data = two_classes(3, &[c, h, w], &mut stream(23, 0, "img"));
+    let model = BurnTrainer::new(params(ModelKind::Cnn, 1))
+        .initial(&data, &mut stream(23, 0, "m"))
+        .unwrap();
+    let values = model.parameters();
+    let embed = model.embed(&data);
+    for i in 0..data.len() {
+        let mut rest = &values[..];
+        let mut map = (c, h, w, data.sample(i).to_vec());
+        for c_out in [16, 32] {
+            map = pool_by_hand(conv_by_hand(&mut rest, c_out, map));
+        }
+        let (c2, h2, w2, flat) = map;
+        assert_eq!((c2, h2, w2), (32, 2, 3));
+        // The first dense layer, then ReLU: the embedding.
+        let hidden = dense_layer(&mut rest, 32 * 2 * 3, 128, &flat);
+        let hidden: Vec<f32> = hidden.into_iter().map(|v| v.max(0.0)).collect();
+        for (j, (&got, want)) in embed.row(i).iter().zip(hidden).enumerate() {
+            assert!((got - want).abs() < 1e-4, "unit {j}: {got} vs {want}");
+        }
+        assert_eq!(rest.len(), 128 * 2 + 2, "only the last dense layer is left");
+    }
+}
+
+/// `x W + b` for the dense layer whose parameters start `rest`, which then skips them.
+fn dense_layer(rest: &mut &[f32], d_in: usize, d_out: usize, x: &[f32]) -> Vec<f32> {
+    let (w, tail) = rest.split_at(d_in * d_out);
+    let (b, tail) = tail.split_at(d_out);
+    *rest = tail;
+    (0..d_out)
+        .map(|o| b[o] + (0..d_in).map(|i| x[i] * w[i * d_out + o]).sum::<f32>())
+        .collect()
+}
+
+/// Dense layers of `widths` with ReLU between them: the logits.
+fn dense_by_hand(values: &[f32], widths: &[usize], mut x: Vec<f32>) -> Vec<f32> {
+    let mut rest = values;
+    for (l, io) in widths.windows(2).enumerate() {
+        x = dense_layer(&mut rest, io[0], io[1], &x);
+        if l + 2 < widths.len() {
+            x.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+    }
+    assert!(rest.is_empty());
+    x
+}
+
+/// A valid 3×3 convolution `[c, h, w] → [c_out, h-2, w-2]` with the weights
+/// `[c_out, c, 3, 3]` and bias `[c_out]` that start `rest`, then ReLU.
+fn conv_by_hand(
+    rest: &mut &[f32],
+    c_out: usize,
+    (c, h, w, x): (usize, usize, usize, Vec<f32>),
+) -> (usize, usize, usize, Vec<f32>) {
+    let (weight, tail) = rest.split_at(c_out * c * 9);
+    let (bias, tail) = tail.split_at(c_out);
+    *rest = tail;
+    let (ho, wo) = (h - 2, w - 2);
+    let mut out = vec![0.0f32; c_out * ho * wo];
+    for o in 0..c_out {
+        for y in 0..ho {
+            for z in 0..wo {
+                let mut s = bias[o];
+                for ci in 0..c {
+                    for r in 0..3 {
+                        for q in 0..3 {
+                            s += weight[((o * c + ci) * 3 + r) * 3 + q]
+                                * x[(ci * h + y + r) * w + z + q];
+                        }
+                    }
+                }
+                out[(o * ho + y) * wo + z] = s.max(0.0);
+            }
+        }
+    }
+    (c_out, ho, wo, out)
+}
+
+/// 2×2 max-pool with stride 2, rounding up.
+fn pool_by_hand((c, h, w, x): (usize, usize, usize, Vec<f32>)) -> (usize, usize, usize, Vec<f32>) {
+    let (ho, wo) = (h.div_ceil(2), w.div_ceil(2));
+    let mut out = vec![f32::MIN; c * ho * wo];
+    for ci in 0..c {
+        for y in 0..h {
+            for z in 0..w {
+                let cell = &mut out[(ci * ho + y / 2) * wo + z / 2];
+                *cell = cell.max(x[(ci * h + y) * w + z]);
+            }
+        }
+    }
+    (c, ho, wo, out)
+}
+
+#[test]
+fn the_average_of_two_identical_parameter_vectors_is_the_same_model() {
+    for (p, shape) in families(1) {
+        let data = two_classes(24, &shape, &mut stream(24, 0, "train"));
+        let trainer = BurnTrainer::new(p);
+        let model = trainer.fit(&data, &mut stream(24, 0, "m")).unwrap();
+        let (a, b) = (model.parameters(), model.parameters());
+        let average: Vec<f32> = a.iter().zip(&b).map(|(x, y)| (x + y) / 2.0).collect();
+        let mut averaged: Box<dyn Model> = trainer.initial(&data, &mut stream(24, 1, "m")).unwrap();
+        averaged.set_parameters(&average).unwrap();
+        assert_eq!(averaged.predict(&data), model.predict(&data));
+        assert_same_model(&model, averaged.as_ref(), &data, "average");
+    }
+}
+
+/// Two calls of E epochs against one call of 2E, when the batch streams
+/// match: the one stream is passed through both calls, so it yields the
+/// initial weights and then the same shuffle for every epoch k (in the
+/// first call for k ≤ E, in the second for k > E) as the one call does.
+///
+/// Where the calls split, the start of a call is the only difference: each
+/// call begins a fresh Adam state. Splitting before the first epoch (drawing
+/// the initial weights in a call of zero epochs) therefore gives exactly the
+/// one call's model; splitting after epoch E restarts Adam's moment
+/// estimates and bias correction, so that model differs (as `resume` does
+/// from training on), though every batch it saw was the same.
+#[test]
+fn two_calls_with_one_stream_see_the_batches_of_one_call() {
+    let e = 1;
+    for (p, shape) in families(1) {
+        let data = two_classes(40, &shape, &mut stream(25, 0, "train"));
+        let rows: Vec<usize> = (0..40).filter(|i| i % 4 != 3).collect();
+        let trainer = BurnTrainer::new(p);
+        let mut one_rng = stream(25, 0, "m");
+        let one = trainer
+            .train_from(None, &data, Some(&rows), 2 * e, &mut one_rng)
+            .unwrap();
+        // 0 + 2E: the same model, bit for bit.
+        let mut rng = stream(25, 0, "m");
+        let init = trainer
+            .train_from(None, &data, Some(&rows), 0, &mut rng)
+            .unwrap();
+        let two = trainer
+            .train_from(
+                Some(&init.parameters()),
+                &data,
+                Some(&rows),
+                2 * e,
+                &mut rng,
+            )
+            .unwrap();
+        assert_eq!(rng, one_rng, "the same draws");
+        assert_eq!(bits(&two.parameters()), bits(&one.parameters()));
+        assert_same_model(&one, &two, &data, "0 + 2E");
+        // E + E: the same draws, a restarted Adam.
+        let mut rng = stream(25, 0, "m");
+        let first = trainer
+            .train_from(None, &data, Some(&rows), e, &mut rng)
+            .unwrap();
+        let second = trainer
+            .train_from(Some(&first.parameters()), &data, Some(&rows), e, &mut rng)
+            .unwrap();
+        assert_eq!(rng, one_rng, "the same draws");
+        assert_ne!(bits(&second.parameters()), bits(&one.parameters()));
+    }
+}
+
+#[test]
+fn wrong_parameter_vectors_are_refused_naming_both_lengths() {
+    for (p, shape) in families(1) {
+        let data = two_classes(8, &shape, &mut stream(26, 0, "train"));
+        let trainer = BurnTrainer::new(p);
+        let mut model = trainer.fit(&data, &mut stream(26, 0, "m")).unwrap();
+        let values = model.parameters();
+        let n = values.len();
+        let err = model.set_parameters(&values[..n - 1]).unwrap_err();
+        assert_eq!(
+            err,
+            ParameterError::WrongLength {
+                expected: n,
+                got: n - 1
+            }
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains(&n.to_string()) && message.contains(&(n - 1).to_string()),
+            "{message}"
+        );
+        let mut bad = values.clone();
+        bad[n / 2] = f32::NAN;
+        assert!(matches!(
+            model.set_parameters(&bad),
+            Err(ParameterError::NonFinite { index, .. }) if index == n / 2
+        ));
+        assert_eq!(bits(&model.parameters()), bits(&values), "left as it was");
+        let mut longer = values.clone();
+        longer.push(0.0);
+        assert!(matches!(
+            trainer.fit_from(Some(&longer), &data, None, 1, &mut stream(26, 0, "x")),
+            Err(ModelError::Parameters(ParameterError::WrongLength { expected, got }))
+                if expected == n && got == n + 1
+        ));
+        assert!(matches!(
+            trainer.fit_from(Some(&values), &data, Some(&[]), 0, &mut stream(26, 0, "x")),
+            Err(ModelError::EmptyData)
+        ));
+    }
+}
+
+/// `fit`, `fit_subset` and `resume` are `fit_from` with the trainer's epochs:
+/// fresh weights on all rows, fresh weights on the given rows, and the
+/// model's own weights on all rows.
+#[test]
+fn fit_fit_subset_and_resume_are_fit_from() {
+    for (p, shape) in families(1) {
+        let data = two_classes(24, &shape, &mut stream(27, 0, "train"));
+        let rows: Vec<usize> = (0..24).rev().filter(|i| i % 3 != 0).collect();
+        let trainer = BurnTrainer::new(p);
+        let epochs = trainer.params().epochs;
+        let fit = trainer.fit(&data, &mut stream(27, 0, "m")).unwrap();
+        let general = trainer
+            .fit_from(None, &data, None, epochs, &mut stream(27, 0, "m"))
+            .unwrap();
+        assert_same_model(&fit, general.as_ref(), &data, "fit");
+        let subset = trainer
+            .fit_subset(&data, &rows, &mut stream(27, 0, "s"))
+            .unwrap();
+        let general = trainer
+            .fit_from(None, &data, Some(&rows), epochs, &mut stream(27, 0, "s"))
+            .unwrap();
+        assert_same_model(&subset, general.as_ref(), &data, "fit_subset");
+        let start = fit.parameters();
+        let resumed: TrainedModel = trainer.resume(fit, &data, &mut stream(27, 0, "r")).unwrap();
+        let general = trainer
+            .fit_from(Some(&start), &data, None, epochs, &mut stream(27, 0, "r"))
+            .unwrap();
+        assert_same_model(&resumed, general.as_ref(), &data, "resume");
     }
 }

@@ -8,22 +8,20 @@
 
 use std::time::Instant;
 
-use poisonlab_activation_clustering::ActivationClusteringParams;
-use poisonlab_anomaly::AnomalyParams;
 use poisonlab_badnets::{BadNets, BadNetsParams};
 use poisonlab_core::seed::stream;
-use poisonlab_core::{Attack, AttackInput, Classifier, Dataset, DefenseInput};
+use poisonlab_core::{
+    Attack, AttackInput, BuildContext, Classifier, DataFacts, Dataset, DefenseInput, Kind,
+    RoundView, ScreenInput,
+};
 use poisonlab_data::SyntheticDigitsParams;
 use poisonlab_integrity::{Manifest, SigningKey};
-use poisonlab_knn_label::KnnLabelParams;
-use poisonlab_loss_filter::LossFilterParams;
 use poisonlab_model::{BurnTrainer, ModelKind, ModelParams, TrainedModel, backend};
-use poisonlab_spectral_signatures::SpectralSignaturesParams;
-use poisonlab_strip::{Strip, StripParams};
+use poisonlab_provenance::SignedSet;
+use poisonlab_scenario::{DefenseKind, Family, kinds};
 use serde::Serialize;
 
 use crate::RunError;
-use crate::registry::DefenseKind;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -197,8 +195,10 @@ fn defense_times(opts: &BenchOptions, step: &dyn Fn(&str)) -> Result<Vec<Defense
     let (train_idx, trusted_idx) = all.split_at(n);
     let train = digits.train.subset(train_idx);
     let trusted = digits.train.subset(trusted_idx);
-    let attack = BadNets::new(BadNetsParams::default(), std::path::Path::new("."))
-        .map_err(|e| RunError::Bench(e.to_string()))?;
+    let facts = DataFacts::default();
+    let ctx = BuildContext::new(std::path::Path::new("."), &facts);
+    let attack = BadNets::build(BadNetsParams::default(), &ctx)
+        .map_err(|e| RunError::Bench(format!("{e:?}")))?;
     let poisoned = attack
         .poison(
             AttackInput::new(&train, &digits.test),
@@ -212,66 +212,73 @@ fn defense_times(opts: &BenchOptions, step: &dyn Fn(&str)) -> Result<Vec<Defense
         },
         &poisoned.data,
     )?;
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let signed = SignedSet {
+        manifest: Manifest::sign(&train, "bench", "bench", &key)
+            .map_err(|e| RunError::Bench(e.to_string()))?,
+        public: key.verifying_key(),
+    };
     let mut out = Vec::new();
-    let filters = [
-        DefenseKind::KnnLabel(KnnLabelParams::default()),
-        DefenseKind::LossFilter(LossFilterParams::default()),
-        DefenseKind::SpectralSignatures(SpectralSignaturesParams::default()),
-        DefenseKind::ActivationClustering(ActivationClusteringParams::default()),
-        DefenseKind::Anomaly(AnomalyParams::default()),
-    ];
-    for kind in filters {
-        step(&format!("defense {}", kind.kind()));
-        let seconds = best(opts.reps, || {
-            let input = DefenseInput::new(&poisoned.data, &model, Some(&trusted));
-            kind.inspect(input, &mut stream(0, 0, "bench:defense"))
-                .map_err(RunError::Bench)
-        })?;
+    // Every defense of the kind table, with its default parameters, by family.
+    for entry in kinds::DEFENSES {
+        step(&format!("defense {}", entry.name));
+        let kind = DefenseKind::with_defaults(entry.name).map_err(RunError::Bench)?;
+        let bench_err = |e: String| RunError::Bench(format!("{}: {e}", entry.name));
+        let (what, seconds) = match kind.family() {
+            Family::Filter(filter) => {
+                let seconds = best(opts.reps, || {
+                    let input = DefenseInput::new(&poisoned.data, &model, Some(&trusted));
+                    filter
+                        .inspect(input, &mut stream(0, 0, "bench:defense"))
+                        .map_err(bench_err)
+                })?;
+                ("inspect the training set".to_string(), seconds)
+            }
+            Family::InputDetector(detector) => {
+                let seconds = best(opts.reps, || {
+                    let input = ScreenInput::new(&model, &trusted, &poisoned.data, None);
+                    detector
+                        .screen(input, &mut stream(0, 0, "bench:strip"))
+                        .map_err(bench_err)
+                })?;
+                (
+                    format!("calibrate on {} trusted, screen the inputs", trusted.len()),
+                    seconds,
+                )
+            }
+            Family::Monitor(maker) => {
+                let seconds = best(opts.reps, || {
+                    let mut monitor = maker.fresh();
+                    for round in 1..=2 {
+                        let view = RoundView {
+                            round,
+                            batch: &poisoned.data,
+                            model: &model,
+                            reference: &model,
+                            audit: Some(&trusted),
+                        };
+                        monitor.observe(view).map_err(bench_err)?;
+                    }
+                    Ok(())
+                })?;
+                ("observe two rounds of the set".to_string(), seconds)
+            }
+            Family::Provenance(check) => {
+                let seconds = best(opts.reps, || {
+                    let m = Manifest::sign(&train, "bench", "bench", &key)
+                        .map_err(|e| RunError::Bench(e.to_string()))?;
+                    Ok((m, check.verify(&signed, &poisoned.data)))
+                })?;
+                ("sign, then verify the poisoned set".to_string(), seconds)
+            }
+        };
         out.push(DefenseBench {
-            defense: kind.kind().into(),
-            what: "inspect the training set".into(),
+            defense: entry.name.into(),
+            what,
             samples: n,
             seconds,
         });
     }
-    step("defense strip");
-    let strip = Strip::new(StripParams::default());
-    let seconds = best(opts.reps, || {
-        strip
-            .entropy(
-                &model,
-                &poisoned.data,
-                &trusted,
-                false,
-                &mut stream(0, 0, "bench:strip"),
-            )
-            .map_err(|e| RunError::Bench(e.to_string()))
-    })?;
-    out.push(DefenseBench {
-        defense: "strip".into(),
-        what: format!("screen inputs ({} blends each)", StripParams::default().n),
-        samples: n,
-        seconds,
-    });
-    step("defense provenance");
-    let key = SigningKey::from_bytes(&[7; 32]);
-    let manifest = Manifest::sign(&train, "bench", "bench", &key)
-        .map_err(|e| RunError::Bench(e.to_string()))?;
-    let public = key.verifying_key();
-    let seconds = best(opts.reps, || {
-        let m = Manifest::sign(&train, "bench", "bench", &key)
-            .map_err(|e| RunError::Bench(e.to_string()))?;
-        Ok((
-            m,
-            poisonlab_provenance::inspect(&manifest, &public, &poisoned.data),
-        ))
-    })?;
-    out.push(DefenseBench {
-        defense: "provenance".into(),
-        what: "sign, then verify the poisoned set".into(),
-        samples: n,
-        seconds,
-    });
     Ok(out)
 }
 
@@ -321,19 +328,10 @@ mod tests {
         for m in &report.models {
             assert!(m.train > 0.0 && m.infer > 0.0 && m.embed > 0.0, "{m:?}");
         }
+        // Every defense of the kind table, in its order.
         let names: Vec<&str> = report.defenses.iter().map(|d| d.defense.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "knn-label",
-                "loss-filter",
-                "spectral-signatures",
-                "activation-clustering",
-                "anomaly",
-                "strip",
-                "provenance"
-            ]
-        );
+        let table: Vec<&str> = kinds::DEFENSES.iter().map(|e| e.name).collect();
+        assert_eq!(names, table);
         assert!(report.defenses.iter().all(|d| d.seconds > 0.0));
         let table = report.markdown();
         assert!(table.contains("| mlp | 64 |") && table.contains("| provenance |"));

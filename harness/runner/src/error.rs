@@ -40,7 +40,10 @@ pub enum RunError {
     OtherScenario(PathBuf),
     /// The scenario does not fit the data it loaded (checks that need the data).
     #[error("{0}")]
-    Invalid(crate::Problems),
+    Invalid(poisonlab_scenario::Problems),
+    /// Reading or writing the results folder failed.
+    #[error(transparent)]
+    Results(#[from] poisonlab_results::ResultsError),
     /// The training set could not be signed (a duplicate id).
     #[error("signing the training set: {0}")]
     Integrity(String),

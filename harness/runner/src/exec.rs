@@ -4,13 +4,15 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
+use poisonlab_results::{
+    PointSummary, RunRecord, RunsLog, Unmet, check, files, point_label, read_records,
+    toml_to_json, write_all, write_atomic,
+};
+use poisonlab_scenario::{Problem, Problems, Scenario};
+
 use crate::RunError;
-use crate::expect::{Unmet, check};
-use crate::pipeline::{LoadedData, RunContext, run_one, toml_to_json};
-use crate::record::RunRecord;
-use crate::results::{RunsLog, files, read_records, write_all, write_atomic};
-use crate::scenario::Scenario;
-use crate::summary::{PointSummary, point_label};
+use crate::data::LoadedData;
+use crate::pipeline::{RunContext, run_one};
 
 /// Hears about progress; the cli draws bars with it. Called from worker threads.
 pub trait Progress: Sync {
@@ -114,7 +116,7 @@ fn prepare(
     fresh: bool,
 ) -> Result<Vec<RunRecord>, RunError> {
     std::fs::create_dir_all(dir).map_err(RunError::io(dir))?;
-    let resolved = scenario.resolved_toml_with(Some(data));
+    let resolved = scenario.resolved_toml_with(Some(&data.loaded()));
     let scenario_path = dir.join(files::SCENARIO);
     let existing = match std::fs::read_to_string(&scenario_path) {
         Ok(old) if old == resolved && !fresh => read_records(&dir.join(files::RUNS))?,
@@ -132,9 +134,9 @@ pub fn load_checked(scenario: &Scenario, file: &str) -> Result<LoadedData, RunEr
     let facts = data.facts();
     let mut list = Vec::new();
     for point in &scenario.points {
-        if let Err(errors) = point.attack.check(&facts) {
+        if let Err(errors) = point.attack.attack().check_data(&facts) {
             for e in errors {
-                let p = crate::Problem {
+                let p = Problem {
                     line: None,
                     key: format!("attack.{}", e.key),
                     message: e.message,
@@ -144,8 +146,8 @@ pub fn load_checked(scenario: &Scenario, file: &str) -> Result<LoadedData, RunEr
                 }
             }
         }
-        if point.model.kind == poisonlab_model::ModelKind::Cnn && !data.train.is_image() {
-            let p = crate::Problem {
+        if point.model.kind == poisonlab_core::ModelKind::Cnn && !data.train.is_image() {
+            let p = Problem {
                 line: None,
                 key: "model.kind".into(),
                 message: format!(
@@ -161,7 +163,7 @@ pub fn load_checked(scenario: &Scenario, file: &str) -> Result<LoadedData, RunEr
     if list.is_empty() {
         Ok(data)
     } else {
-        Err(RunError::Invalid(crate::Problems {
+        Err(RunError::Invalid(Problems {
             file: file.to_string(),
             list,
         }))
@@ -251,7 +253,7 @@ pub fn run(
             }
         });
         if let Some(e) = io_error {
-            return Err(e);
+            return Err(e.into());
         }
     }
     // Plan order, whatever order the runs finished in: the files do not depend on --threads.

@@ -8,8 +8,10 @@ use poisonlab_data::{contact_sheet, write_csv, write_idx_images, write_idx_label
 
 use crate::exec::load_checked;
 use crate::pipeline::{RunContext, poisoned_set};
-use crate::results::write_atomic;
-use crate::{RunError, Scenario};
+use poisonlab_results::write_atomic;
+use poisonlab_scenario::Scenario;
+
+use crate::RunError;
 
 /// Tiles of each kind on the contact sheet.
 const SHEET_TILES: usize = 16;

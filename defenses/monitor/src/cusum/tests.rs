@@ -109,6 +109,7 @@ fn with(statistics: Statistics) -> Cusum {
         statistics,
         ..Default::default()
     })
+    .unwrap()
 }
 
 #[test]
@@ -139,7 +140,8 @@ fn one_round_matches_the_hand_computed_sum() {
         statistics: Statistics::Shares,
         guard: 0.0,
         ..Default::default()
-    });
+    })
+    .unwrap();
     let checks = run(
         &mut plain,
         &[
@@ -534,5 +536,31 @@ fn rejects_rounds_out_of_order_and_other_class_counts() {
             expected: 2,
             got: 3
         })
+    );
+}
+
+#[test]
+fn new_and_build_check_the_parameters() {
+    let bad = CusumParams {
+        k: -1.0,
+        h: 0.0,
+        guard: f64::NAN,
+        ..Default::default()
+    };
+    let e = Cusum::new(bad.clone()).unwrap_err();
+    let keys: Vec<&str> = e.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["k", "h", "guard"]);
+    let facts = poisonlab_core::DataFacts::default();
+    let ctx = BuildContext::new(std::path::Path::new("."), &facts);
+    assert_eq!(Cusum::build(bad, &ctx).unwrap_err(), e);
+    let built = Cusum::build(CusumParams::default(), &ctx).unwrap();
+    assert_eq!(Kind::params(&built), &CusumParams::default());
+    assert_eq!(
+        built.describe(),
+        "cusum of the batches' class shares and class means against an early batch, k 0.5, h 5, guard 2"
+    );
+    assert_eq!(
+        with(Statistics::Shares).describe(),
+        "cusum of the batches' class shares against an early batch, k 0.5, h 5, guard 2"
     );
 }

@@ -4,7 +4,6 @@ use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
 use crate::spec::{Reader, sub_table};
-use crate::summary::PointSummary;
 
 /// One expectation: the mean of `metric` over repeats lies within [min, max] at every sweep point.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -63,7 +62,8 @@ pub(crate) fn read(r: &mut Reader<'_>, root: &Table) -> Vec<Expectation> {
     out
 }
 
-pub(crate) fn to_table(expect: &[Expectation]) -> Table {
+/// The expectations as the resolved scenario's `[expect]` table.
+pub fn to_table(expect: &[Expectation]) -> Table {
     expect
         .iter()
         .map(|e| {
@@ -77,35 +77,4 @@ pub(crate) fn to_table(expect: &[Expectation]) -> Table {
             (e.metric.clone(), Value::Table(t))
         })
         .collect()
-}
-
-/// An expectation a sweep point did not meet.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Unmet {
-    /// The sweep point, as `key=value` pairs (empty without a sweep).
-    pub point: String,
-    /// The expectation.
-    pub expectation: Expectation,
-    /// The measured mean; `None` when the metric was not measured or undefined.
-    pub mean: Option<f64>,
-}
-
-/// Every expectation each point fails.
-pub fn check(expect: &[Expectation], points: &[PointSummary]) -> Vec<Unmet> {
-    let mut unmet = Vec::new();
-    for point in points {
-        for e in expect {
-            let mean = point.metrics.get(&e.metric).map(|s| s.mean);
-            let ok = mean
-                .is_some_and(|m| e.min.is_none_or(|lo| m >= lo) && e.max.is_none_or(|hi| m <= hi));
-            if !ok {
-                unmet.push(Unmet {
-                    point: point.label(),
-                    expectation: e.clone(),
-                    mean,
-                });
-            }
-        }
-    }
-    unmet
 }

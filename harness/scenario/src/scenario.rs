@@ -1,17 +1,28 @@
 //! The scenario: what a user wrote, checked and expanded into sweep points.
 
-use poisonlab_data::{BlobsParams, SyntheticDigitsParams};
-use poisonlab_model::ModelParams;
 use std::path::{Path, PathBuf};
 
-use poisonlab_data::{CsvPaths, IdxPaths};
+use poisonlab_core::{BuildContext, DataFacts, ModelParams};
+use poisonlab_data::{BlobsParams, CsvPaths, IdxPaths, SyntheticDigitsParams};
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
 use crate::expect::Expectation;
+use crate::kinds::{self, AttackSpec, DefenseKind, Family};
 use crate::problem::{Lines, Problem, Problems};
-use crate::registry::{AttackSpec, Custody, DataFacts, DefenseKind};
 use crate::spec::{Reader, sub_table, take_kind};
+use crate::training::Training;
+
+/// Where in the custody chain the attacker acts (`[attack] at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Custody {
+    /// At the data's source, before it is signed (the default): provenance cannot see it.
+    #[default]
+    Source,
+    /// In transit, after the data was signed: a manifest check catches it.
+    Transit,
+}
 
 /// The `[scenario]` table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -180,8 +191,10 @@ pub struct DefenseSpec {
 pub struct Point {
     /// Swept key → value at this point, in `[sweep]` order (empty without a sweep).
     pub assignments: Vec<(String, Value)>,
-    /// Model and training.
+    /// The model and its optimiser.
     pub model: ModelParams,
+    /// How training runs (`[training]`).
+    pub training: Training,
     /// The attack.
     pub attack: AttackSpec,
     /// Where the attacker acts in the custody chain.
@@ -208,6 +221,23 @@ pub struct Scenario {
     pub integrity: Option<IntegritySpec>,
 }
 
+/// What loading the data found, written into the resolved scenario's `[loaded]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    /// Training samples (trusted ones removed).
+    pub n_train: usize,
+    /// Test samples.
+    pub n_test: usize,
+    /// Trusted held-out samples.
+    pub n_trusted: usize,
+    /// Shape of one sample.
+    pub shape: Vec<usize>,
+    /// Class count.
+    pub classes: usize,
+    /// Class names, when a CSV file labelled its classes with strings.
+    pub class_names: Option<Vec<String>>,
+}
+
 /// The `[integrity]` table.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -226,117 +256,13 @@ pub enum SignAt {
     Source,
 }
 
-/// Every data source, model, attack and defense with a one-line description.
-pub const CATALOGUE: &[(&str, &str, &str)] = &[
-    (
-        "data",
-        "synthetic-digits",
-        "embedded MNIST-like 28×28 digits generated from the seed (default)",
-    ),
-    (
-        "data",
-        "blobs",
-        "Gaussian clusters in any dimension and class count",
-    ),
-    ("model", "logreg", "multinomial logistic regression"),
-    (
-        "model",
-        "mlp",
-        "multi-layer perceptron, ReLU hidden layers (default [128, 64])",
-    ),
-    (
-        "model",
-        "cnn",
-        "conv3×3·16 – pool – conv3×3·32 – pool – dense 128 – dense classes",
-    ),
-    (
-        "attack",
-        "none",
-        "no attack: the poisoned model is trained on clean data",
-    ),
-    (
-        "attack",
-        "label-flip",
-        "random or targeted source→target label flipping (Biggio et al. 2011)",
-    ),
-    (
-        "attack",
-        "badnets",
-        "pixel / pattern / square / image trigger backdoor, all-to-one or all-to-all (Gu et al. 2017)",
-    ),
-    (
-        "attack",
-        "blend",
-        "noise or image pattern blended in with ratio alpha (Chen et al. 2017)",
-    ),
-    (
-        "attack",
-        "feature-collision",
-        "clean-label poisons that collide with a target in embedding space (Shafahi et al. 2018)",
-    ),
-    (
-        "attack",
-        "drift",
-        "gradual concept drift A → B injected over training rounds, warm-started training",
-    ),
-    (
-        "defense",
-        "knn-label",
-        "flag labels that disagree with their k nearest neighbours in embedding space (Peri et al. 2020)",
-    ),
-    (
-        "defense",
-        "loss-filter",
-        "flag the highest-loss fraction of the training set (Koh et al. 2018)",
-    ),
-    (
-        "defense",
-        "activation-clustering",
-        "k-means on each class's whitened, PCA-reduced embeddings; flags clusters gathered from many classes (Chen et al. 2018)",
-    ),
-    (
-        "defense",
-        "spectral-signatures",
-        "split each class along its top singular directions; flags a side gathered from many classes (Tran et al. 2018)",
-    ),
-    (
-        "defense",
-        "anomaly",
-        "per-class Mahalanobis (shrinkage) or MAD outliers; chi-square test of the labels against trusted ones",
-    ),
-    (
-        "defense",
-        "strip",
-        "input-time: low prediction entropy under superimposition marks triggered inputs (Gao et al. 2019)",
-    ),
-    (
-        "defense",
-        "canary",
-        "round monitor (drift runs): alarm when a class's accuracy on the trusted audit set falls below round 1",
-    ),
-    (
-        "defense",
-        "cusum",
-        "round monitor (drift runs): CUSUM of class shares and class means against an early fixed reference",
-    ),
-    (
-        "reference",
-        "perfect",
-        "removes exactly the poison (scored in every run)",
-    ),
-    (
-        "reference",
-        "random",
-        "removes as many samples as there are poisons, at random (scored in every run)",
-    ),
-];
-
 /// Top-level tables. `versions` and `loaded` are written into resolved
 /// scenarios for the record and ignored when such a file is run again.
 const TOP_LEVEL: &[&str] = &[
     "scenario",
     "data",
     "model",
+    "training",
     "attack",
     "defense",
     "sweep",
@@ -394,6 +320,8 @@ impl Scenario {
         }
         let data = read_data(&mut r, &root);
         let facts = data.as_ref().map(DataSpec::facts).unwrap_or_default();
+        let base = r.base_dir.clone();
+        let ctx = BuildContext::new(&base, &facts);
         let sweep = read_sweep(&mut r, &root);
         let expect = crate::expect::read(&mut r, &root);
         let integrity = sub_table(&mut r, &root, "integrity")
@@ -414,7 +342,7 @@ impl Scenario {
                 break;
             }
             let before = r.problems.len();
-            let point = read_point(&mut r, &table, &facts);
+            let point = read_point(&mut r, &table, &ctx);
             // Problems with swept values point at the [sweep] line.
             for p in &mut r.problems[before..] {
                 if let Some((key, value)) = assignments.iter().find(|(k, _)| *k == p.key) {
@@ -429,53 +357,8 @@ impl Scenario {
                 });
             }
         }
-        // STRIP blends with and calibrates on trusted clean samples.
         if let (Some(d), Some(point)) = (&data, points.first()) {
-            for (i, def) in point.defenses.iter().enumerate() {
-                if def.kind.input_detector().is_some() && d.common.trusted < 2 {
-                    let idx = i.to_string();
-                    r.problem(
-                        &["defense", &idx, "kind"],
-                        format!("{} needs trusted clean samples: set [data] trusted = N (N ≥ 2; 200 is typical)", def.kind.kind()),
-                    );
-                }
-            }
-        }
-        // Round monitors watch the rounds of a round-based attack; the canary
-        // audits on the trusted samples.
-        if let (Some(d), Some(point)) = (&data, points.first()) {
-            for (i, def) in point.defenses.iter().enumerate() {
-                if !def.kind.is_monitor() {
-                    continue;
-                }
-                let idx = i.to_string();
-                if point.attack.rounds().is_none() {
-                    r.problem(
-                        &["defense", &idx, "kind"],
-                        format!(
-                            "{} is a round monitor: it needs a round-based attack ([attack] kind = \"drift\")",
-                            def.kind.kind()
-                        ),
-                    );
-                } else if def.kind.kind() == "canary" && d.common.trusted < 1 {
-                    r.problem(
-                        &["defense", &idx, "kind"],
-                        "canary audits on trusted clean samples: set [data] trusted = N (200 is typical)",
-                    );
-                }
-            }
-        }
-        // Provenance verifies against the manifest that [integrity] has signed.
-        if let Some(point) = points.first() {
-            for (i, def) in point.defenses.iter().enumerate() {
-                if def.kind.kind() == "provenance" && integrity.is_none() {
-                    let idx = i.to_string();
-                    r.problem(
-                        &["defense", &idx, "kind"],
-                        "provenance verifies a signed manifest: add [integrity] sign-at = \"source\"",
-                    );
-                }
-            }
+            check_needs(&mut r, d, point, integrity.as_ref());
         }
         let mut list = r.problems;
         dedup_keep_order(&mut list);
@@ -499,22 +382,19 @@ impl Scenario {
 
     /// The scenario as resolved, defaults filled in, as TOML (written next to
     /// results), with what loading the data found when `loaded` is given.
-    pub fn resolved_toml_with(&self, loaded: Option<&crate::LoadedData>) -> String {
+    pub fn resolved_toml_with(&self, loaded: Option<&Loaded>) -> String {
         let mut text = self.resolved_toml();
         if let Some(d) = loaded {
             let mut t = Table::new();
             let int = |n: usize| Value::Integer(n as i64);
-            t.insert("n-train".into(), int(d.train.len()));
-            t.insert("n-test".into(), int(d.test.len()));
-            t.insert(
-                "n-trusted".into(),
-                int(d.trusted.as_ref().map_or(0, |t| t.len())),
-            );
+            t.insert("n-train".into(), int(d.n_train));
+            t.insert("n-test".into(), int(d.n_test));
+            t.insert("n-trusted".into(), int(d.n_trusted));
             t.insert(
                 "shape".into(),
-                Value::Array(d.train.shape().iter().map(|&n| int(n)).collect()),
+                Value::Array(d.shape.iter().map(|&n| int(n)).collect()),
             );
-            t.insert("classes".into(), int(d.train.n_classes()));
+            t.insert("classes".into(), int(d.classes));
             if let Some(names) = &d.class_names {
                 // Class i is the i-th string label in sorted order.
                 t.insert(
@@ -562,6 +442,7 @@ impl Scenario {
         root.insert("data".into(), Value::Table(data));
         if let Some(point) = self.points.first() {
             root.insert("model".into(), to_value(&point.model));
+            root.insert("training".into(), Value::Table(point.training.to_table()));
             let mut attack = Table::new();
             attack.insert("kind".into(), Value::String(point.attack.kind().into()));
             attack.insert("at".into(), to_value(&point.attack_at));
@@ -605,7 +486,7 @@ impl Scenario {
         versions.insert("burn".into(), Value::String("0.22.1".into()));
         versions.insert(
             "backend".into(),
-            Value::String(poisonlab_model::backend::NAME.into()),
+            Value::String(crate::BACKEND.into()),
         );
         root.insert("versions".into(), Value::Table(versions));
         let mut out = String::from(
@@ -616,6 +497,58 @@ impl Scenario {
             &toml::to_string_pretty(&root).unwrap_or_else(|e| format!("# cannot render: {e}\n")),
         );
         out
+    }
+}
+
+/// What each defense and the attack need of the rest of the scenario, by
+/// family: trusted samples, a round-based regime, a signed manifest.
+fn check_needs(
+    r: &mut Reader<'_>,
+    data: &DataSpec,
+    point: &Point,
+    integrity: Option<&IntegritySpec>,
+) {
+    let rounds = point.training.rounds().is_some();
+    if point.attack.attack().needs_rounds() && !rounds {
+        r.problem(
+            &["attack", "kind"],
+            format!(
+                "{} poisons round by round: set [training] regime = \"rounds\"",
+                point.attack.kind()
+            ),
+        );
+    }
+    for (i, def) in point.defenses.iter().enumerate() {
+        let idx = i.to_string();
+        let at = ["defense", idx.as_str(), "kind"];
+        let kind = def.kind.kind();
+        match def.kind.family() {
+            Family::Monitor(_) if !rounds => r.problem(
+                &at,
+                format!(
+                    "{kind} is a round monitor: it needs a round-based run ([training] regime = \"rounds\")"
+                ),
+            ),
+            Family::Provenance(_) if integrity.is_none() => r.problem(
+                &at,
+                format!("{kind} verifies a signed manifest: add [integrity] sign-at = \"source\""),
+            ),
+            _ => {}
+        }
+        let trusted = def.kind.needs().trusted;
+        if data.common.trusted < trusted {
+            let why = match def.kind.family() {
+                Family::InputDetector(_) => "blends with and calibrates on",
+                Family::Monitor(_) => "audits on",
+                _ => "needs",
+            };
+            r.problem(
+                &at,
+                format!(
+                    "{kind} {why} trusted clean samples: set [data] trusted = N (N ≥ {trusted}; 200 is typical)"
+                ),
+            );
+        }
     }
 }
 
@@ -753,7 +686,10 @@ fn read_data(r: &mut Reader<'_>, root: &Table) -> Option<DataSpec> {
         other => {
             r.problem(
                 &["data", "source"],
-                format!("unknown source {other:?}; expected synthetic-digits, blobs, idx, cifar10 or csv"),
+                format!(
+                    "unknown source {other:?}; expected {}",
+                    kinds::expected(kinds::DATA_SOURCES)
+                ),
             );
             return None;
         }
@@ -795,10 +731,10 @@ fn read_sweep(r: &mut Reader<'_>, root: &Table) -> Vec<(String, Vec<Value>)> {
     let mut out = Vec::new();
     for (key, value) in table {
         let first = key.split('.').next().unwrap_or_default();
-        if !matches!(first, "model" | "attack" | "defense") {
+        if !matches!(first, "model" | "training" | "attack" | "defense") {
             r.problem(
                 &["sweep", &key],
-                "can sweep model.*, attack.* or defense.<name>.* keys only (data and scenario are fixed per scenario)",
+                "can sweep model.*, training.*, attack.* or defense.<name>.* keys only (data and scenario are fixed per scenario)",
             );
             continue;
         }
@@ -844,7 +780,7 @@ fn grid(sweep: &[(String, Vec<Value>)]) -> Vec<Vec<(String, Value)>> {
 fn assign(root: &mut Table, key: &str, value: Value) -> Result<(), String> {
     let parts: Vec<&str> = key.split('.').collect();
     match parts.as_slice() {
-        [section @ ("model" | "attack"), fields @ ..] if !fields.is_empty() => {
+        [section @ ("model" | "training" | "attack"), fields @ ..] if !fields.is_empty() => {
             let t = root
                 .entry(section.to_string())
                 .or_insert_with(|| Value::Table(Table::new()));
@@ -866,7 +802,9 @@ fn assign(root: &mut Table, key: &str, value: Value) -> Result<(), String> {
                 None => Err(format!("no [[defense]] is named {name:?}")),
             }
         }
-        _ => Err("must be model.<key>, attack.<key> or defense.<name>.<key>".into()),
+        _ => Err(
+            "must be model.<key>, training.<key>, attack.<key> or defense.<name>.<key>".into(),
+        ),
     }
 }
 
@@ -896,15 +834,15 @@ fn defense_name(t: &Table) -> Option<String> {
         .map(str::to_string)
 }
 
-fn read_point(r: &mut Reader<'_>, root: &Table, facts: &DataFacts) -> Option<Point> {
+fn read_point(r: &mut Reader<'_>, root: &Table, ctx: &BuildContext<'_>) -> Option<Point> {
     let model_table = sub_table(r, root, "model").unwrap_or_default();
     let model = r.read::<ModelParams>(&["model"], &model_table);
     if let Some(m) = &model {
         if let Err(e) = m.check() {
             r.param_errors(&["model"], e);
         }
-        if m.kind == poisonlab_model::ModelKind::Cnn
-            && facts.shape.as_ref().is_some_and(|s| s.len() != 3)
+        if m.kind == poisonlab_core::ModelKind::Cnn
+            && ctx.facts.shape.as_ref().is_some_and(|s| s.len() != 3)
         {
             r.problem(
                 &["model", "kind"],
@@ -912,25 +850,32 @@ fn read_point(r: &mut Reader<'_>, root: &Table, facts: &DataFacts) -> Option<Poi
             );
         }
     }
-    let attack = read_attack(r, root, facts);
-    let defenses = read_defenses(r, root);
+    let training = Training::read(r, root);
+    let rounds = training.as_ref().and_then(|t| t.rounds()).map(|p| p.rounds);
+    let ctx = &ctx.with_rounds(rounds);
+    let attack = read_attack(r, root, ctx);
+    let defenses = read_defenses(r, root, ctx);
     let (attack, attack_at) = attack?;
     Some(Point {
         assignments: Vec::new(),
         model: model?,
+        training: training?,
         attack,
         attack_at,
         defenses: defenses?,
     })
 }
 
+/// Keys that moved from `[attack]` to `[training]` with the regimes.
+const MOVED_TO_TRAINING: &[&str] = &["rounds", "epochs-per-round"];
+
 fn read_attack(
     r: &mut Reader<'_>,
     root: &Table,
-    facts: &DataFacts,
+    ctx: &BuildContext<'_>,
 ) -> Option<(AttackSpec, Custody)> {
     let Some(mut table) = sub_table(r, root, "attack") else {
-        return Some((AttackSpec::None, Custody::default()));
+        return Some((AttackSpec::none(), Custody::default()));
     };
     let kind = take_kind(r, &["attack"], &mut table, "kind")?;
     let at = match table.remove("at") {
@@ -947,10 +892,27 @@ fn read_attack(
             }
         },
     };
-    Some((AttackSpec::read(r, &kind, &table, facts)?, at))
+    let mut moved = false;
+    for key in MOVED_TO_TRAINING {
+        if table.remove(*key).is_some() {
+            r.problem(
+                &["attack", key],
+                format!(
+                    "has moved to the [training] table: write [training] regime = \"rounds\" and {key} = N there"
+                ),
+            );
+            moved = true;
+        }
+    }
+    let attack = AttackSpec::read(r, &kind, &table, ctx)?;
+    (!moved).then_some((attack, at))
 }
 
-fn read_defenses(r: &mut Reader<'_>, root: &Table) -> Option<Vec<DefenseSpec>> {
+fn read_defenses(
+    r: &mut Reader<'_>,
+    root: &Table,
+    ctx: &BuildContext<'_>,
+) -> Option<Vec<DefenseSpec>> {
     let list = match root.get("defense") {
         None => return Some(Vec::new()),
         Some(Value::Array(list)) => list.clone(),
@@ -988,7 +950,7 @@ fn read_defenses(r: &mut Reader<'_>, root: &Table) -> Option<Vec<DefenseSpec>> {
                 kind.clone()
             }
         };
-        let spec = DefenseKind::read(r, &kind, &t, &path);
+        let spec = DefenseKind::read(r, &kind, &t, &path, ctx);
         if RESERVED_DEFENSE_NAMES.contains(&name.as_str())
             || out.iter().any(|d: &DefenseSpec| d.name == name)
         {

@@ -7,7 +7,7 @@ use toml::{Table, Value};
 use crate::problem::{Lines, Problem};
 
 /// Collects problems while a scenario is read, locating each by key path.
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     lines: &'a Lines,
     /// The scenario file's folder: relative paths in it are relative to this.
     pub(crate) base_dir: std::path::PathBuf,

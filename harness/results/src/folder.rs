@@ -8,10 +8,10 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::RunError;
+use crate::ResultsError;
 use crate::record::RunRecord;
 use crate::report;
-use crate::scenario::Scenario;
+use poisonlab_scenario::Scenario;
 use crate::summary::{PointSummary, summarize};
 
 /// File names inside a results folder.
@@ -33,7 +33,7 @@ pub mod files {
 }
 
 /// Write `bytes` to `path` through a temporary file and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
     // `report.md.tmp`, not `report.tmp`: files that share a stem must not share a temp file.
     let mut name = path.as_os_str().to_os_string();
     name.push(".tmp");
@@ -44,15 +44,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
         f.sync_all()?;
         fs::rename(&tmp, path)
     };
-    write().map_err(RunError::io(path))
+    write().map_err(ResultsError::io(path))
 }
 
 /// The complete records in runs.jsonl (a cut-off or unreadable line is skipped).
-pub fn read_records(path: &Path) -> Result<Vec<RunRecord>, RunError> {
+pub fn read_records(path: &Path) -> Result<Vec<RunRecord>, ResultsError> {
     let text = match fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(RunError::io(path)(e)),
+        Err(e) => return Err(ResultsError::io(path)(e)),
     };
     Ok(text
         .split_inclusive('\n')
@@ -69,12 +69,12 @@ pub struct RunsLog {
 
 impl RunsLog {
     /// Rewrite runs.jsonl with `existing` (dropping any cut-off line), then open it for appending.
-    pub fn open(path: &Path, existing: &[RunRecord]) -> Result<Self, RunError> {
+    pub fn open(path: &Path, existing: &[RunRecord]) -> Result<Self, ResultsError> {
         write_atomic(path, jsonl(existing).as_bytes())?;
         let file = fs::OpenOptions::new()
             .append(true)
             .open(path)
-            .map_err(RunError::io(path))?;
+            .map_err(ResultsError::io(path))?;
         Ok(Self {
             path: path.to_path_buf(),
             file,
@@ -82,12 +82,12 @@ impl RunsLog {
     }
 
     /// Append one record as a line and flush it to disk.
-    pub fn append(&mut self, record: &RunRecord) -> Result<(), RunError> {
+    pub fn append(&mut self, record: &RunRecord) -> Result<(), ResultsError> {
         let line = jsonl(std::slice::from_ref(record));
         self.file
             .write_all(line.as_bytes())
             .and_then(|_| self.file.sync_data())
-            .map_err(RunError::io(&self.path))
+            .map_err(ResultsError::io(&self.path))
     }
 }
 
@@ -103,7 +103,7 @@ pub fn write_all(
     dir: &Path,
     scenario: &Scenario,
     records: &[RunRecord],
-) -> Result<Vec<PointSummary>, RunError> {
+) -> Result<Vec<PointSummary>, ResultsError> {
     write_atomic(&dir.join(files::RUNS), jsonl(records).as_bytes())?;
     write_atomic(&dir.join(files::CSV), &csv(records)?)?;
     let summary = summarize(records);
@@ -129,13 +129,13 @@ pub fn write_all(
 /// the data it started from, what the attack changed, the model trained, what
 /// each defense removed, and the metrics written. Times are logical (the run's
 /// place in the plan), so the log is the same on every rerun of a scenario.
-fn write_audit(dir: &Path, records: &[RunRecord]) -> Result<(), RunError> {
+fn write_audit(dir: &Path, records: &[RunRecord]) -> Result<(), ResultsError> {
     use serde_json::json;
     let path = dir.join(files::AUDIT);
     for stale in [path.clone(), poisonlab_integrity::head_path(&path)] {
         match fs::remove_file(&stale) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(RunError::Io {
+                return Err(ResultsError::Io {
                     path: stale,
                     source: e,
                 });
@@ -143,7 +143,7 @@ fn write_audit(dir: &Path, records: &[RunRecord]) -> Result<(), RunError> {
             _ => {}
         }
     }
-    let mut log = poisonlab_integrity::AuditLog::open(&path).map_err(|e| RunError::Io {
+    let mut log = poisonlab_integrity::AuditLog::open(&path).map_err(|e| ResultsError::Io {
         path: path.clone(),
         source: std::io::Error::other(e.to_string()),
     })?;
@@ -178,7 +178,7 @@ fn write_audit(dir: &Path, records: &[RunRecord]) -> Result<(), RunError> {
         ));
         for (event, details) in events {
             log.append(&time, event, details)
-                .map_err(RunError::io(path.clone()))?;
+                .map_err(ResultsError::io(path.clone()))?;
         }
     }
     Ok(())
@@ -202,7 +202,7 @@ const CSV_METRICS: &[&str] = &[
 ];
 
 /// One row per (run, model variant): clean, poisoned, then every defense.
-fn csv(records: &[RunRecord]) -> Result<Vec<u8>, RunError> {
+fn csv(records: &[RunRecord]) -> Result<Vec<u8>, ResultsError> {
     let point_keys: Vec<String> = records
         .first()
         .map(|r| r.point.keys().cloned().collect())
@@ -212,7 +212,7 @@ fn csv(records: &[RunRecord]) -> Result<Vec<u8>, RunError> {
     header.extend(["repeat", "seed", "n-train", "n-poison", "variant", "kind"].map(String::from));
     header.extend(CSV_METRICS.iter().map(|s| s.to_string()));
     header.extend(["error", "seconds"].map(String::from));
-    let csv_err = |e: csv::Error| RunError::Io {
+    let csv_err = |e: csv::Error| ResultsError::Io {
         path: files::CSV.into(),
         source: e.into(),
     };
@@ -282,7 +282,7 @@ fn csv(records: &[RunRecord]) -> Result<Vec<u8>, RunError> {
             w.write_record(&row).map_err(csv_err)?;
         }
     }
-    w.into_inner().map_err(|e| RunError::Io {
+    w.into_inner().map_err(|e| ResultsError::Io {
         path: files::CSV.into(),
         source: e.into_error(),
     })

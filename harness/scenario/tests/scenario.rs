@@ -1,7 +1,7 @@
 //! Scenario files: every problem reported at once, with key and line.
 #![allow(clippy::unwrap_used)] // test helpers: a failure is the test failing
 
-use poisonlab_runner::{AttackSpec, DefenseKind, Scenario};
+use poisonlab_scenario::Scenario;
 
 const GOOD: &str = r#"
 [scenario]
@@ -57,19 +57,13 @@ fn a_good_scenario_expands_its_sweep() {
     let rates: Vec<f64> = s
         .points
         .iter()
-        .map(|p| match &p.attack {
-            AttackSpec::LabelFlip(a) => a.rate,
-            _ => -1.0,
-        })
+        .map(|p| p.attack.params_table()["rate"].as_float().unwrap())
         .collect();
     assert_eq!(rates, [0.1, 0.1, 0.1, 0.2, 0.2, 0.2]);
     let ks: Vec<usize> = s
         .points
         .iter()
-        .map(|p| match &p.defenses[0].kind {
-            DefenseKind::KnnLabel(k) => k.k,
-            _ => 0,
-        })
+        .map(|p| p.defenses[0].kind.params_table()["k"].as_integer().unwrap() as usize)
         .collect();
     assert_eq!(ks, [3, 5, 7, 3, 5, 7]);
     assert_eq!(s.points[0].defenses[1].name, "loss");
@@ -173,10 +167,7 @@ fn nested_keys_can_be_swept() {
     let sizes: Vec<usize> = s
         .points
         .iter()
-        .map(|p| match &p.attack {
-            AttackSpec::BadNets(a) => a.params().trigger.size,
-            _ => 0,
-        })
+        .map(|p| p.attack.params_table()["trigger"]["size"].as_integer().unwrap() as usize)
         .collect();
     assert_eq!(sizes, [2, 4]);
 }

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use poisonlab_core::LabelTest;
+
 /// Everything measured in one run. Field names follow SCENARIO.md.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -52,7 +54,7 @@ pub struct AttackInfo {
     /// The `[attack] kind`.
     pub kind: String,
     /// `source` (before the data is signed) or `transit` (after).
-    pub at: crate::registry::Custody,
+    pub at: poisonlab_scenario::Custody,
 }
 
 /// One round of a run that trains in rounds: the model after that round.
@@ -121,18 +123,8 @@ pub struct Detection {
     pub roc_tpr: Vec<f64>,
 }
 
-/// How an input-time detector screens test inputs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct InputDetection {
-    /// False acceptance rate: attack test inputs it lets through (null without an attack test).
-    pub far: Option<f64>,
-    /// False rejection rate: clean test inputs it rejects.
-    pub frr: Option<f64>,
-    /// The score threshold, set on trusted clean samples; null when too few
-    /// trusted samples exist for the FRR target (then nothing is rejected).
-    pub threshold: Option<f64>,
-}
+/// An input-time detector's screening of the test inputs.
+pub type InputDetection = poisonlab_core::Screening;
 
 /// A defense (or reference filter) in one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -198,21 +190,6 @@ impl DefenseRecord {
             seconds: 0.0,
         }
     }
-}
-
-/// Pearson's chi-square test of a set's class counts against a reference's
-/// class proportions.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct LabelTest {
-    /// The chi-square statistic (null when infinite: a class the reference lacks).
-    pub statistic: Option<f64>,
-    /// Degrees of freedom.
-    pub dof: usize,
-    /// The p-value.
-    pub p_value: f64,
-    /// Whether the test rejects at the defense's `alpha`.
-    pub rejects: bool,
 }
 
 /// The provenance defense's verification of the training set.
@@ -316,4 +293,16 @@ fn eval_metrics(out: &mut Vec<(String, Option<f64>)>, prefix: &str, e: &ModelEva
     out.push((format!("{prefix}.ca"), e.ca));
     out.push((format!("{prefix}.asr"), e.asr));
     out.push((format!("{prefix}.ra"), e.ra));
+}
+
+/// A TOML scalar as JSON (sweep point values in records).
+pub fn toml_to_json(v: &toml::Value) -> serde_json::Value {
+    match v {
+        toml::Value::String(s) => serde_json::Value::String(s.clone()),
+        toml::Value::Integer(i) => serde_json::Value::from(*i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        toml::Value::Boolean(b) => serde_json::Value::Bool(*b),
+        other => serde_json::Value::String(other.to_string()),
+    }
 }

@@ -2,56 +2,17 @@
 
 use std::fmt::Write as _;
 
+use poisonlab_scenario::Scenario;
+
 use crate::record::RunRecord;
-use crate::scenario::{Scenario, Source};
-use crate::summary::{PointSummary, indexmap_like::OrderedMap};
-
-/// `mean ± ci95` with three decimals; `—` when undefined.
-fn cell(metrics: &OrderedMap, key: &str) -> String {
-    match metrics.get(key) {
-        None => "—".into(),
-        Some(s) => match s.ci95 {
-            Some(ci) => format!("{:.3} ± {:.3}", s.mean, ci),
-            None => format!("{:.3}", s.mean),
-        },
-    }
-}
-
-/// A count: an integer when every repeat agrees, else the mean with one decimal.
-fn count_cell(metrics: &OrderedMap, key: &str) -> String {
-    match metrics.get(key) {
-        None => "—".into(),
-        Some(s) if s.std.is_none_or(|sd| sd == 0.0) => format!("{}", s.mean.round()),
-        Some(s) => format!("{:.1}", s.mean),
-    }
-}
+use crate::summary::PointSummary;
+use crate::view::{self, cell, count_cell};
 
 fn describe(scenario: &Scenario) -> String {
-    let data = match &scenario.data.source {
-        Source::SyntheticDigits(p) => format!(
-            "synthetic-digits ({} train / {} test generated)",
-            p.train, p.test
-        ),
-        Source::Blobs(p) => format!("blobs ({} classes, {} dimensions)", p.classes, p.dim),
-        Source::Idx(p) => format!("idx files ({})", p.train_images.display()),
-        Source::Cifar10(dir) => format!("cifar10 batches ({})", dir.display()),
-        Source::Csv(p) => format!(
-            "csv files ({}, label column {:?})",
-            p.train.display(),
-            p.label_column
-        ),
-    };
-    let attack = scenario.points.first().map_or("none".into(), |p| {
-        format!("{} (acts at the {:?})", p.attack.describe(), p.attack_at).to_lowercase()
-    });
-    let model = scenario.points.first().map_or(String::new(), |p| {
-        format!(
-            "{:?}, {} epochs, batch {}, Adam lr {}",
-            p.model.kind, p.model.epochs, p.model.batch_size, p.model.learning_rate
-        )
-        .to_lowercase()
-    });
-    format!("- data: {data}\n- model: {model}\n- attack: {attack}\n")
+    view::describe(scenario)
+        .iter()
+        .map(|(what, line)| format!("- {what}: {line}\n"))
+        .collect()
 }
 
 /// The whole report.
@@ -137,25 +98,10 @@ pub fn markdown(scenario: &Scenario, records: &[RunRecord], summary: &[PointSumm
                 .collect()
         };
         let mm = &point.metrics;
-        // Filters by mean F1, best first (undefined F1 last, then in scenario
-        // order), between the perfect ceiling and the random floor.
-        let mut filters = of_kind("filter");
-        filters.extend(of_kind("provenance"));
-        let f1 = |name: &String| mm.get(&format!("defense.{name}.f1")).map(|s| s.mean);
-        filters.sort_by(|a, b| match (f1(a), f1(b)) {
-            (Some(x), Some(y)) => y.total_cmp(&x),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => std::cmp::Ordering::Equal,
+        // Filters by mean F1, best first, between the perfect ceiling and the random floor.
+        let rows = view::filter_rows(&listed, |name| {
+            mm.get(&format!("defense.{name}.f1")).map(|s| s.mean)
         });
-        let references = of_kind("reference");
-        let ceiling = references.iter().filter(|n| *n == "perfect");
-        let floor = references.iter().filter(|n| *n != "perfect");
-        let rows: Vec<(String, bool)> = ceiling
-            .map(|n| (n.clone(), true))
-            .chain(filters.into_iter().map(|n| (n, false)))
-            .chain(floor.map(|n| (n.clone(), true)))
-            .collect();
         if !rows.is_empty() {
             let _ = writeln!(
                 out,

@@ -3,18 +3,18 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::RunError;
+use crate::ResultsError;
 use crate::record::RunRecord;
-use crate::results::{files, read_records, write_all};
-use crate::scenario::Scenario;
+use crate::folder::{files, read_records, write_all};
+use poisonlab_scenario::Scenario;
 use crate::summary::{PointSummary, point_label, summarize};
 
 /// Read a results folder: its resolved scenario and its run records.
-pub fn read_results(dir: &Path) -> Result<(Scenario, Vec<RunRecord>), RunError> {
+pub fn read_results(dir: &Path) -> Result<(Scenario, Vec<RunRecord>), ResultsError> {
     let path = dir.join(files::SCENARIO);
-    let text = std::fs::read_to_string(&path).map_err(RunError::io(&path))?;
+    let text = std::fs::read_to_string(&path).map_err(ResultsError::io(&path))?;
     let scenario =
-        Scenario::parse(&text, &path.display().to_string()).map_err(RunError::Invalid)?;
+        Scenario::parse(&text, &path.display().to_string()).map_err(ResultsError::Invalid)?;
     let records = read_records(&dir.join(files::RUNS))?;
     Ok((scenario, records))
 }
@@ -22,7 +22,7 @@ pub fn read_results(dir: &Path) -> Result<(Scenario, Vec<RunRecord>), RunError> 
 /// Rewrite every derived file of a results folder (runs.csv, summary.json,
 /// report.md, report.html, audit.jsonl) from its scenario.toml and runs.jsonl
 /// alone, without running anything.
-pub fn regenerate(dir: &Path) -> Result<Vec<PointSummary>, RunError> {
+pub fn regenerate(dir: &Path) -> Result<Vec<PointSummary>, ResultsError> {
     let (scenario, mut records) = read_results(dir)?;
     // Plan order: points in scenario order, repeats ascending.
     let position = |r: &RunRecord| {
@@ -36,10 +36,10 @@ pub fn regenerate(dir: &Path) -> Result<Vec<PointSummary>, RunError> {
     write_all(dir, &scenario, &records)
 }
 
-fn point_json(p: &crate::Point) -> serde_json::Map<String, serde_json::Value> {
+fn point_json(p: &poisonlab_scenario::Point) -> serde_json::Map<String, serde_json::Value> {
     p.assignments
         .iter()
-        .map(|(k, v)| (k.clone(), crate::pipeline::toml_to_json(v)))
+        .map(|(k, v)| (k.clone(), crate::record::toml_to_json(v)))
         .collect()
 }
 
@@ -152,7 +152,7 @@ impl Comparison {
 
 /// Put the results of several folders side by side: for every point label of
 /// the first folder, its attack and defense metrics in every folder.
-pub fn compare(dirs: &[PathBuf]) -> Result<Comparison, RunError> {
+pub fn compare(dirs: &[PathBuf]) -> Result<Comparison, ResultsError> {
     let mut folders = Vec::new();
     let mut first_records = Vec::new();
     for dir in dirs {
@@ -213,38 +213,4 @@ pub fn compare(dirs: &[PathBuf]) -> Result<Comparison, RunError> {
             .collect(),
         rows,
     })
-}
-
-/// Training throughput assumed by [`estimate_seconds`], samples per second
-/// on one core (release build, batch 64, measured with `poisonlab bench` on a
-/// 2-core machine: MLP 196–204 k, 176 k inside a 60 000-sample run; CNN
-/// 5.7–5.9 k; softmax regression is taken as twice the MLP).
-fn samples_per_second(kind: &poisonlab_model::ModelKind) -> f64 {
-    use poisonlab_model::ModelKind;
-    match kind {
-        ModelKind::Logreg => 350_000.0,
-        ModelKind::Mlp => 175_000.0,
-        ModelKind::Cnn => 5_700.0,
-    }
-}
-
-/// A rough wall-time estimate of a scenario on `threads` threads, from the
-/// training it implies: per run a clean and a poisoned model, one retraining
-/// per filter and per reference (perfect, random), each `epochs` passes over
-/// `n_train` samples at the throughput of [`samples_per_second`]. Defense
-/// inspection and evaluation are left out, so read it as a lower bound.
-pub fn estimate_seconds(scenario: &Scenario, n_train: usize, threads: usize) -> f64 {
-    let per_run = |p: &crate::Point| {
-        let filters = p
-            .defenses
-            .iter()
-            .filter(|d| d.kind.input_detector().is_none() && !d.kind.is_monitor())
-            .count();
-        let trainings = 2 + filters + 2;
-        trainings as f64 * p.model.epochs as f64 * n_train as f64
-            / samples_per_second(&p.model.kind)
-    };
-    let total: f64 =
-        scenario.points.iter().map(per_run).sum::<f64>() * scenario.meta.repeats as f64;
-    total / threads.max(1) as f64
 }

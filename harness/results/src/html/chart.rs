@@ -1,0 +1,573 @@
+//! The SVG chart kit of report.html: axes, line charts with CI bars, bar
+//! charts, legends, drawn with plotters' SVG backend (text stays `<text>`,
+//! so no font is needed to draw).
+
+use std::error::Error;
+
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::{esc, num_label};
+use crate::view::Stat;
+
+// ---------------------------------------------------------------- drawing
+
+pub(super) const WIDTH: u32 = 720;
+pub(super) const HEIGHT: u32 = 360;
+/// Width of the plot; the legend takes the rest.
+pub(super) const PLOT_WIDTH: u32 = 540;
+/// Rough width of the plotting area inside the axes, in pixels.
+pub(super) const PLOT_INNER: f64 = 460.0;
+/// Rough width of one label character at the tick font size, in pixels.
+pub(super) const CHAR_PX: f64 = 6.5;
+pub(super) const FONT: &str = "sans-serif";
+pub(super) const GRID: RGBColor = RGBColor(225, 225, 225);
+pub(super) const SHADE: RGBColor = RGBColor(236, 236, 236);
+
+pub(super) type DrawResult = Result<(), Box<dyn Error>>;
+
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Marker {
+    Circle,
+    Square,
+    Triangle,
+    Cross,
+    None,
+}
+
+/// How a series is drawn.
+#[derive(Clone, Copy)]
+pub(super) struct Style {
+    pub(super) color: RGBColor,
+    pub(super) dashed: bool,
+    pub(super) marker: Marker,
+    /// A reference (shaded in bar charts).
+    pub(super) reference: bool,
+}
+
+pub(super) const fn solid(color: RGBColor, marker: Marker) -> Style {
+    Style {
+        color,
+        dashed: false,
+        marker,
+        reference: false,
+    }
+}
+
+pub(super) const CLEAN: Style = solid(RGBColor(44, 160, 44), Marker::Circle);
+pub(super) const POISONED: Style = solid(RGBColor(214, 39, 40), Marker::Triangle);
+pub(super) const ASR: Style = solid(RGBColor(148, 103, 189), Marker::Cross);
+pub(super) const SHARE: Style = Style {
+    color: RGBColor(127, 127, 127),
+    dashed: true,
+    marker: Marker::None,
+    reference: false,
+};
+pub(super) const PERFECT: Style = Style {
+    color: RGBColor(60, 60, 60),
+    dashed: true,
+    marker: Marker::Square,
+    reference: true,
+};
+pub(super) const RANDOM: Style = Style {
+    color: RGBColor(150, 150, 150),
+    dashed: true,
+    marker: Marker::Cross,
+    reference: true,
+};
+pub(super) const PALETTE: [RGBColor; 7] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+pub(super) const MARKERS: [Marker; 4] = [
+    Marker::Circle,
+    Marker::Square,
+    Marker::Triangle,
+    Marker::Cross,
+];
+/// Bar colours, one per measure.
+pub(super) const BAR_COLORS: [RGBColor; 3] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+];
+
+/// A defense's style, the same in every chart: references grey and dashed,
+/// the others by their place among the non-reference defenses.
+pub(super) fn defense_style(listed: &[(String, String)], name: &str) -> Style {
+    let reference = listed.iter().any(|(n, k)| n == name && k == "reference");
+    if reference {
+        return if name == "perfect" { PERFECT } else { RANDOM };
+    }
+    let i = listed
+        .iter()
+        .filter(|(_, k)| k != "reference")
+        .position(|(n, _)| n == name)
+        .unwrap_or(0);
+    solid(PALETTE[i % PALETTE.len()], MARKERS[i % MARKERS.len()])
+}
+
+/// An axis: description, value range and labelled tick positions (a tick
+/// with an empty label draws a grid line only).
+pub(super) struct Axis {
+    pub(super) desc: String,
+    pub(super) range: (f64, f64),
+    pub(super) ticks: Vec<(f64, String)>,
+}
+
+impl Axis {
+    fn coord(&self) -> Ticked {
+        Ticked {
+            range: self.range,
+            ticks: self.ticks.iter().map(|t| t.0).collect(),
+        }
+    }
+}
+
+/// A linear f64 coordinate whose ticks and grid lines sit exactly at `ticks`.
+pub(super) struct Ticked {
+    pub(super) range: (f64, f64),
+    pub(super) ticks: Vec<f64>,
+}
+
+impl Ranged for Ticked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let (lo, hi) = self.range;
+        if hi <= lo {
+            return (limit.0 + limit.1) / 2;
+        }
+        let t = (value - lo) / (hi - lo);
+        limit.0 + ((limit.1 - limit.0) as f64 * t).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.range.0..self.range.1
+    }
+}
+
+pub(super) fn rate_axis(desc: &str) -> Axis {
+    Axis {
+        desc: desc.to_string(),
+        range: (-0.02, 1.04),
+        ticks: (0..=5)
+            .map(|i| {
+                let v = i as f64 / 5.0;
+                (v, format!("{v:.1}"))
+            })
+            .collect(),
+    }
+}
+
+/// 1, 2 or 5 × 10^k, at least `raw`.
+pub(super) fn nice_step(raw: f64) -> f64 {
+    if raw.is_nan() || raw <= 0.0 || raw.is_infinite() {
+        return 1.0;
+    }
+    let base = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * base)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * base)
+}
+
+pub(super) fn count_axis(desc: &str, max: f64) -> Axis {
+    let max = max.max(1.0);
+    let step = nice_step(max / 5.0).max(1.0);
+    let top = (max / step).ceil() * step;
+    let n = (top / step).round() as usize;
+    Axis {
+        desc: desc.to_string(),
+        range: (-top * 0.02, top * 1.04),
+        ticks: (0..=n)
+            .map(|i| {
+                let v = i as f64 * step;
+                (v, num_label(v))
+            })
+            .collect(),
+    }
+}
+
+pub(super) fn round_axis(rounds: usize) -> Axis {
+    let step = nice_step(rounds as f64 / 12.0).max(1.0) as usize;
+    Axis {
+        desc: "round".into(),
+        range: (0.5, rounds as f64 + 0.5),
+        ticks: (1..=rounds)
+            .filter(|r| *r == 1 || r % step == 0)
+            .map(|r| (r as f64, r.to_string()))
+            .collect(),
+    }
+}
+
+/// Blank the labels of ticks too close to the previous labelled one.
+pub(super) fn thin_labels(ticks: &mut [(f64, String)], range: (f64, f64)) {
+    let span = (range.1 - range.0).max(f64::MIN_POSITIVE);
+    let mut last: Option<(f64, usize)> = None;
+    for t in ticks.iter_mut() {
+        let px = (t.0 - range.0) / span * PLOT_INNER;
+        let w = t.1.chars().count();
+        if let Some((lp, lw)) = last
+            && px - lp < (lw + w) as f64 / 2.0 * CHAR_PX + 8.0
+        {
+            t.1.clear();
+            continue;
+        }
+        last = Some((px, w));
+    }
+}
+
+/// At most `max` characters, the last an ellipsis when cut.
+pub(super) fn clip(s: &str, max: usize) -> String {
+    let max = max.max(2);
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max - 1).collect();
+        out.push('…');
+        out
+    }
+}
+
+pub(super) fn tick_label(ticks: &[(f64, String)], v: f64) -> String {
+    ticks
+        .iter()
+        .find(|t| (t.0 - v).abs() <= 1e-9 * v.abs().max(1.0))
+        .map(|t| t.1.clone())
+        .unwrap_or_default()
+}
+
+/// A `<figure>` with an SVG drawn by `draw` and `title` as its `<title>` and caption.
+pub(super) fn figure(
+    title: &str,
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult,
+) -> String {
+    let mut svg = String::new();
+    let drawn = {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        (|| -> DrawResult {
+            root.fill(&WHITE)?;
+            draw(&root)?;
+            root.present()?;
+            Ok(())
+        })()
+        .map_err(|e| e.to_string())
+    };
+    let title = esc(title);
+    if let Err(e) = drawn {
+        return format!(
+            "<p class=\"error\">The chart “{title}” could not be drawn: {}</p>\n",
+            esc(&e)
+        );
+    }
+    // Inline SVG needs no namespace; leaving it out keeps every URL out of the page.
+    let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
+    let svg = svg.replacen(
+        "<svg ",
+        &format!("<svg role=\"img\" aria-label=\"{title}\" "),
+        1,
+    );
+    let svg = match svg.find(">\n") {
+        Some(i) => format!("{}<title>{title}</title>\n{}", &svg[..i + 2], &svg[i + 2..]),
+        None => svg,
+    };
+    format!("<figure>\n{svg}<figcaption>{title}</figcaption>\n</figure>\n")
+}
+
+pub(super) fn draw_marker<CT: CoordTranslate>(
+    area: &DrawingArea<SVGBackend<'_>, CT>,
+    marker: Marker,
+    at: CT::From,
+    color: RGBColor,
+) -> DrawResult {
+    let fill = color.filled();
+    let line = color.stroke_width(2);
+    match marker {
+        Marker::Circle => area.draw(&(EmptyElement::at(at) + Circle::new((0, 0), 4, fill)))?,
+        Marker::Square => {
+            area.draw(&(EmptyElement::at(at) + Rectangle::new([(-4, -4), (4, 4)], fill)))?
+        }
+        Marker::Triangle => {
+            area.draw(&(EmptyElement::at(at) + TriangleMarker::new((0, 0), 5, fill)))?
+        }
+        Marker::Cross => area.draw(&(EmptyElement::at(at) + Cross::new((0, 0), 4, line)))?,
+        Marker::None => {}
+    }
+    Ok(())
+}
+
+/// What a legend entry shows beside its label.
+pub(super) enum Key {
+    /// A line in a series' style.
+    Line(Style),
+    /// A filled box (bars, shading).
+    Swatch(RGBColor),
+}
+
+/// The legend down the area right of the plot.
+pub(super) fn draw_legend(area: &DrawingArea<SVGBackend<'_>, Shift>, entries: &[(String, Key)]) -> DrawResult {
+    const ROW: i32 = 20;
+    let fits = ((HEIGHT as i32 - 24) / ROW) as usize;
+    let font = (FONT, 13).into_font();
+    for (i, (label, key)) in entries.iter().enumerate() {
+        let y = 24 + ROW * i as i32;
+        if i + 1 == fits && entries.len() > fits {
+            let more = format!("… {} more (see table)", entries.len() - i);
+            area.draw(&Text::new(more, (6, y - 7), font.clone()))?;
+            break;
+        }
+        match key {
+            Key::Swatch(color) => {
+                area.draw(&Rectangle::new([(6, y - 7), (26, y + 7)], color.filled()))?;
+            }
+            Key::Line(style) => {
+                let stroke = style.color.stroke_width(2);
+                if style.dashed {
+                    area.draw(&DashedPathElement::new(vec![(4, y), (28, y)], 5, 3, stroke))?;
+                } else {
+                    area.draw(&PathElement::new(vec![(4, y), (28, y)], stroke))?;
+                }
+                draw_marker(area, style.marker, (16, y), style.color)?;
+            }
+        }
+        area.draw(&Text::new(clip(label, 24), (34, y - 7), font.clone()))?;
+    }
+    Ok(())
+}
+
+/// A labelled line of (x, mean, 95 % CI half-width) points.
+pub(super) struct Line {
+    pub(super) label: String,
+    pub(super) style: Style,
+    pub(super) points: Vec<(f64, f64, Option<f64>)>,
+}
+
+/// A labelled vertical line.
+pub(super) struct Mark {
+    pub(super) x: f64,
+    pub(super) label: String,
+}
+
+pub(super) fn line_chart(
+    title: &str,
+    x: &Axis,
+    y: &Axis,
+    lines: &[Line],
+    marks: &[Mark],
+    diagonal: bool,
+) -> String {
+    figure(title, |root| {
+        let (plot, legend) = root.split_horizontally(PLOT_WIDTH);
+        let mut chart = ChartBuilder::on(&plot)
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(x.coord(), y.coord())?;
+        let x_label = |v: &f64| tick_label(&x.ticks, *v);
+        let y_label = |v: &f64| tick_label(&y.ticks, *v);
+        chart
+            .configure_mesh()
+            .x_desc(x.desc.as_str())
+            .y_desc(y.desc.as_str())
+            .x_label_formatter(&x_label)
+            .y_label_formatter(&y_label)
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
+            .bold_line_style(GRID.stroke_width(1))
+            .light_line_style(TRANSPARENT)
+            .draw()?;
+        let (lo, hi) = y.range;
+        if diagonal {
+            chart.draw_series(DashedLineSeries::new(
+                [(0.0, 0.0), (1.0, 1.0)],
+                5,
+                5,
+                RGBColor(170, 170, 170).stroke_width(1),
+            ))?;
+        }
+        for (i, mark) in marks.iter().enumerate() {
+            let style = BLACK.stroke_width(1);
+            chart.draw_series(DashedLineSeries::new(
+                [(mark.x, lo), (mark.x, hi)],
+                4,
+                3,
+                style,
+            ))?;
+            // Labels stack down from the top, on the side of the line with more room.
+            let right_half = mark.x > (x.range.0 + x.range.1) / 2.0;
+            let (dx, h) = if right_half {
+                (-4, HPos::Right)
+            } else {
+                (4, HPos::Left)
+            };
+            let font = TextStyle::from((FONT, 13).into_font()).pos(Pos::new(h, VPos::Top));
+            chart.draw_series(std::iter::once(
+                EmptyElement::at((mark.x, hi))
+                    + Text::new(mark.label.clone(), (dx, 4 + 16 * i as i32), font),
+            ))?;
+        }
+        for line in lines {
+            let points: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, p.1)).collect();
+            let stroke = line.style.color.stroke_width(2);
+            if line.style.dashed {
+                chart.draw_series(DashedLineSeries::new(points, 6, 4, stroke))?;
+            } else {
+                chart.draw_series(LineSeries::new(points, stroke))?;
+            }
+            for &(px, py, ci) in &line.points {
+                if let Some(ci) = ci.filter(|c| *c > 0.0) {
+                    error_bar(&chart, px, py, ci, (lo, hi), line.style.color)?;
+                }
+                draw_marker(
+                    chart.plotting_area(),
+                    line.style.marker,
+                    (px, py),
+                    line.style.color,
+                )?;
+            }
+        }
+        let mut entries: Vec<(String, Key)> = lines
+            .iter()
+            .map(|l| (l.label.clone(), Key::Line(l.style)))
+            .collect();
+        if diagonal {
+            entries.push(("chance (diagonal)".into(), Key::Line(SHARE)));
+        }
+        draw_legend(&legend, &entries)
+    })
+}
+
+pub(super) type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Ticked, Ticked>>;
+
+/// A vertical 95 % CI bar with caps at `x`, clipped to `range`.
+pub(super) fn error_bar(
+    chart: &Chart<'_, '_>,
+    x: f64,
+    mean: f64,
+    ci: f64,
+    range: (f64, f64),
+    color: RGBColor,
+) -> DrawResult {
+    // Every charted quantity is non-negative.
+    let lo = (mean - ci).max(range.0.max(0.0));
+    let hi = (mean + ci).min(range.1);
+    let area = chart.plotting_area();
+    let style = color.stroke_width(1);
+    area.draw(&PathElement::new(vec![(x, lo), (x, hi)], style))?;
+    for end in [lo, hi] {
+        area.draw(&(EmptyElement::at((x, end)) + PathElement::new(vec![(-4, 0), (4, 0)], style)))?;
+    }
+    Ok(())
+}
+
+/// Grouped bars: one group per category (a shaded one when it is a
+/// reference), one bar per measure, each a (mean, CI half-width).
+pub(super) struct Bars<'a> {
+    pub(super) categories: Vec<(String, bool)>,
+    pub(super) measures: Vec<&'a str>,
+    pub(super) values: Vec<Vec<Option<Stat>>>,
+}
+
+pub(super) fn bar_chart(title: &str, bars: &Bars<'_>, y: &Axis) -> String {
+    let n = bars.categories.len();
+    let room = PLOT_INNER / n.max(1) as f64;
+    let x = Axis {
+        desc: String::new(),
+        range: (-0.5, n as f64 - 0.5),
+        ticks: bars
+            .categories
+            .iter()
+            .enumerate()
+            .map(|(i, (c, _))| (i as f64, clip(c, (room / CHAR_PX) as usize)))
+            .collect(),
+    };
+    figure(title, |root| {
+        let (plot, legend) = root.split_horizontally(PLOT_WIDTH);
+        let mut chart = ChartBuilder::on(&plot)
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(x.coord(), y.coord())?;
+        let (lo, hi) = y.range;
+        for (i, (_, reference)) in bars.categories.iter().enumerate() {
+            if *reference {
+                let c = i as f64;
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(c - 0.47, lo), (c + 0.47, hi)],
+                    SHADE.filled(),
+                )))?;
+            }
+        }
+        let x_label = |v: &f64| tick_label(&x.ticks, *v);
+        let y_label = |v: &f64| tick_label(&y.ticks, *v);
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .y_desc(y.desc.as_str())
+            .x_label_formatter(&x_label)
+            .y_label_formatter(&y_label)
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
+            .bold_line_style(GRID.stroke_width(1))
+            .light_line_style(TRANSPARENT)
+            .draw()?;
+        let m = bars.measures.len().max(1);
+        let width = 0.8 / m as f64;
+        for (i, values) in bars.values.iter().enumerate() {
+            for (j, v) in values.iter().enumerate() {
+                let Some((mean, ci)) = *v else { continue };
+                let color = BAR_COLORS[j % BAR_COLORS.len()];
+                let x0 = i as f64 - 0.4 + j as f64 * width;
+                let x1 = x0 + width * 0.9;
+                let top = mean.clamp(lo, hi);
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(x0, 0.0), (x1, top)],
+                    color.filled(),
+                )))?;
+                // A bar of height 0 still shows as a line on the axis.
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(x0, top), (x1, top)],
+                    color.stroke_width(2),
+                )))?;
+                if let Some(ci) = ci.filter(|c| *c > 0.0) {
+                    error_bar(&chart, (x0 + x1) / 2.0, mean, ci, (lo, hi), BLACK)?;
+                }
+            }
+        }
+        let mut entries: Vec<(String, Key)> = bars
+            .measures
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                (
+                    name.to_string(),
+                    Key::Swatch(BAR_COLORS[j % BAR_COLORS.len()]),
+                )
+            })
+            .collect();
+        if bars.categories.iter().any(|c| c.1) {
+            entries.push(("reference (shaded)".into(), Key::Swatch(SHADE)));
+        }
+        draw_legend(&legend, &entries)
+    })
+}
+

@@ -1,0 +1,30 @@
+//! poisonlab-results: what a results folder holds and how it reads.
+//!
+//! Run records (`runs.jsonl`, one line per finished run) in; everything
+//! derived from them out: `runs.csv`, `summary.json`, `report.md`,
+//! `report.html` (inline SVG charts from the [`html`] chart kit),
+//! `audit.jsonl`. report.md and report.html read one view of the results
+//! ([`view`]). [`compare`] sets several folders side by side. No Burn here:
+//! `poisonlab report` and `compare` need none.
+
+mod error;
+mod expect;
+mod folder;
+mod html;
+mod record;
+mod report;
+mod reports;
+mod summary;
+mod view;
+
+pub use error::ResultsError;
+pub use expect::{Unmet, check};
+pub use folder::{RunsLog, files, read_records, write_all, write_atomic};
+pub use html::html_report;
+pub use record::{
+    AttackInfo, DefenseRecord, Detection, InputDetection, LabelTest, ModelEval, MonitorRecord,
+    ProvenanceRecord, RoundRecord, RunRecord, toml_to_json,
+};
+pub use report::markdown;
+pub use reports::{Comparison, compare, read_results, regenerate};
+pub use summary::{PointSummary, point_label, summarize};

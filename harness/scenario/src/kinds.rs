@@ -1,0 +1,757 @@
+//! One table per family: every data source, model, training regime, update
+//! aggregator, attack and defense a scenario can name, with its one-line
+//! description (and paper) and the function that reads its parameters and
+//! builds it. Parsing, the "expected one of" lists in error messages,
+//! `poisonlab list`, `bench` and the docs' kinds section all read these
+//! tables; adding a kind is a new crate and one entry here.
+
+use std::fmt;
+use std::sync::Arc;
+
+use poisonlab_activation_clustering::ActivationClustering;
+use poisonlab_anomaly::Anomaly;
+use poisonlab_badnets::BadNets;
+use poisonlab_blend::Blend;
+use poisonlab_core::{
+    Attack, AttackInput, BuildContext, DataFacts, Dataset, DefenseInput,
+    FilterVerdict, InputDetector, Kind, LabelTest, ParamError, Poisoned, ProvenanceCheck,
+    ProvenanceVerdict, Rng, RoundCheck, RoundMonitor, RoundView, ScreenInput, Screening,
+    TrainingFilter,
+};
+use poisonlab_drift::Drift;
+use poisonlab_feature_collision::FeatureCollision;
+use poisonlab_knn_label::KnnLabel;
+use poisonlab_label_flip::LabelFlip;
+use poisonlab_loss_filter::LossFilter;
+use poisonlab_monitor::{Canary, Cusum};
+use poisonlab_provenance::{Provenance, SignedSet};
+use poisonlab_spectral_signatures::SpectralSignatures;
+use poisonlab_strip::Strip;
+use serde::{Deserialize, Serialize};
+use toml::{Table, Value};
+
+use crate::spec::Reader;
+
+/// One kind of a family: its name as a scenario writes it, a one-line
+/// description with its paper, and what builds it.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<B> {
+    /// The `kind` (or `source`, `regime`) value that names it.
+    pub name: &'static str,
+    /// One line: what it does, and the paper it comes from.
+    pub about: &'static str,
+    /// Reads its parameters and builds it.
+    pub build: B,
+}
+
+/// The names of a table's entries as "a, b or c", for error messages.
+pub fn expected<B>(table: &[Entry<B>]) -> String {
+    let names: Vec<&str> = table.iter().map(|e| e.name).collect();
+    match names.as_slice() {
+        [] => "nothing (no kind yet)".into(),
+        [one] => (*one).into(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// The entry named `name`, if any.
+pub fn find<'t, B>(table: &'t [Entry<B>], name: &str) -> Option<&'t Entry<B>> {
+    table.iter().find(|e| e.name == name)
+}
+
+// ---------------------------------------------------------------- data, models, regimes
+
+/// Data sources (`[data] source`); [`crate::Source`] reads each one's keys.
+pub static DATA_SOURCES: &[Entry<()>] = &[
+    Entry {
+        name: "synthetic-digits",
+        about: "embedded MNIST-like 28×28 digits generated from the seed (default)",
+        build: (),
+    },
+    Entry {
+        name: "blobs",
+        about: "Gaussian clusters in any dimension and class count",
+        build: (),
+    },
+    Entry {
+        name: "idx",
+        about: "MNIST-family IDX files (MNIST, Fashion-MNIST; raw or .gz), LeCun et al. 1998",
+        build: (),
+    },
+    Entry {
+        name: "cifar10",
+        about: "CIFAR-10 binary batches in a folder (Krizhevsky 2009)",
+        build: (),
+    },
+    Entry {
+        name: "csv",
+        about: "tabular train.csv and test.csv with a label column",
+        build: (),
+    },
+];
+
+/// Models (`[model] kind`); read with [`poisonlab_core::ModelParams`].
+pub static MODELS: &[Entry<poisonlab_core::ModelKind>] = &[
+    Entry {
+        name: "logreg",
+        about: "multinomial logistic regression",
+        build: poisonlab_core::ModelKind::Logreg,
+    },
+    Entry {
+        name: "mlp",
+        about: "multi-layer perceptron, ReLU hidden layers (default [128, 64])",
+        build: poisonlab_core::ModelKind::Mlp,
+    },
+    Entry {
+        name: "cnn",
+        about: "conv3×3·16 – pool – conv3×3·32 – pool – dense 128 – dense classes",
+        build: poisonlab_core::ModelKind::Cnn,
+    },
+];
+
+/// Training regimes (`[training] regime`); [`crate::Training`] reads their keys.
+pub static REGIMES: &[Entry<()>] = &[
+    Entry {
+        name: "central",
+        about: "one training run on the whole training set (default)",
+        build: (),
+    },
+    Entry {
+        name: "rounds",
+        about: "the training set arrives in `rounds` contiguous parts; the model is warm-started on each (continual learning)",
+        build: (),
+    },
+];
+
+/// Update aggregators (`[federated] aggregator`): the family exists
+/// ([`poisonlab_core::UpdateAggregator`]); its members come with the
+/// federated regime.
+pub static AGGREGATORS: &[Entry<()>] = &[];
+
+/// Builds an attack from its table (without `kind` and `at`).
+pub type AttackBuild =
+    fn(&mut Reader<'_>, &[&str], &Table, &BuildContext<'_>) -> Option<Arc<dyn AnyAttack>>;
+
+/// Attacks (`[attack] kind`).
+pub static ATTACKS: &[Entry<AttackBuild>] = &[
+    Entry {
+        name: "none",
+        about: "no attack: the poisoned model is trained on clean data",
+        build: attack::<NoAttack>,
+    },
+    Entry {
+        name: "label-flip",
+        about: "random or targeted source→target label flipping (Biggio et al. 2011)",
+        build: attack::<LabelFlip>,
+    },
+    Entry {
+        name: "badnets",
+        about: "pixel / pattern / square / image trigger backdoor, all-to-one or all-to-all (Gu et al. 2017)",
+        build: attack::<BadNets>,
+    },
+    Entry {
+        name: "blend",
+        about: "noise or image pattern blended in with ratio alpha (Chen et al. 2017)",
+        build: attack::<Blend>,
+    },
+    Entry {
+        name: "feature-collision",
+        about: "clean-label poisons that collide with a target in embedding space (Shafahi et al. 2018)",
+        build: attack::<FeatureCollision>,
+    },
+    Entry {
+        name: "drift",
+        about: "gradual concept drift A → B injected over training rounds (boiling frog, Kloft and Laskov 2010); needs [training] regime = \"rounds\"",
+        build: attack::<Drift>,
+    },
+];
+
+/// Builds a defense from its `[[defense]]` table (without `kind` and `name`).
+pub type DefenseBuild =
+    fn(&mut Reader<'_>, &[&str], &Table, &BuildContext<'_>) -> Option<Arc<dyn AnyDefense>>;
+
+/// What a defense needs of the scenario besides its own keys.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Needs {
+    /// Trusted clean samples (`[data] trusted`) it needs at least.
+    pub trusted: usize,
+}
+
+/// A defense's entry: the builder and what it needs.
+#[derive(Debug, Clone, Copy)]
+pub struct DefenseEntry {
+    /// Reads its parameters and builds it.
+    pub read: DefenseBuild,
+    /// What it needs of the scenario.
+    pub needs: Needs,
+}
+
+/// Defenses (`[[defense]] kind`), in every family.
+pub static DEFENSES: &[Entry<DefenseEntry>] = &[
+    Entry {
+        name: "knn-label",
+        about: "flag labels that disagree with their k nearest neighbours in embedding space (Peri et al. 2020)",
+        build: DefenseEntry { read: filter::<KnnLabel>, needs: Needs { trusted: 0 } },
+    },
+    Entry {
+        name: "loss-filter",
+        about: "flag the highest-loss fraction of the training set (Koh et al. 2018)",
+        build: DefenseEntry { read: filter::<LossFilter>, needs: Needs { trusted: 0 } },
+    },
+    Entry {
+        name: "spectral-signatures",
+        about: "split each class along its top singular directions; flags a side gathered from many classes (Tran et al. 2018)",
+        build: DefenseEntry { read: filter::<SpectralSignatures>, needs: Needs { trusted: 0 } },
+    },
+    Entry {
+        name: "activation-clustering",
+        about: "k-means on each class's whitened, PCA-reduced embeddings; flags clusters gathered from many classes (Chen et al. 2018)",
+        build: DefenseEntry { read: filter::<ActivationClustering>, needs: Needs { trusted: 0 } },
+    },
+    Entry {
+        name: "anomaly",
+        about: "per-class Mahalanobis (shrinkage) or MAD outliers; chi-square test of the labels against trusted ones",
+        build: DefenseEntry { read: filter::<Anomaly>, needs: Needs { trusted: 0 } },
+    },
+    Entry {
+        name: "provenance",
+        about: "verify the training set against the Merkle manifest signed at [integrity] sign-at (ed25519)",
+        build: DefenseEntry { read: provenance::<Provenance>, needs: Needs { trusted: 0 } },
+    },
+    Entry {
+        name: "strip",
+        about: "input-time: low prediction entropy under superimposition marks triggered inputs (Gao et al. 2019)",
+        build: DefenseEntry { read: detector::<Strip>, needs: Needs { trusted: 2 } },
+    },
+    Entry {
+        name: "canary",
+        about: "round monitor: alarm when a class's accuracy on the trusted audit set falls below round 1",
+        build: DefenseEntry { read: monitor::<Canary>, needs: Needs { trusted: 1 } },
+    },
+    Entry {
+        name: "cusum",
+        about: "round monitor: CUSUM of class shares and class means against an early fixed reference (Page 1954)",
+        build: DefenseEntry { read: monitor::<Cusum>, needs: Needs { trusted: 0 } },
+    },
+];
+
+/// The reference filters every run scores (not kinds a scenario names).
+pub static REFERENCES: &[Entry<()>] = &[
+    Entry {
+        name: "perfect",
+        about: "removes exactly the poison (scored in every run)",
+        build: (),
+    },
+    Entry {
+        name: "random",
+        about: "removes as many samples as there are poisons, at random (scored in every run)",
+        build: (),
+    },
+];
+
+/// Every family as (family name, kind name, description), for `poisonlab list`
+/// and the docs.
+pub fn catalogue() -> Vec<(&'static str, &'static str, &'static str)> {
+    fn rows<B>(family: &'static str, t: &[Entry<B>]) -> Vec<(&'static str, &'static str, &'static str)> {
+        t.iter().map(|e| (family, e.name, e.about)).collect()
+    }
+    let mut out = rows("data", DATA_SOURCES);
+    out.extend(rows("model", MODELS));
+    out.extend(rows("regime", REGIMES));
+    out.extend(rows("aggregator", AGGREGATORS));
+    out.extend(rows("attack", ATTACKS));
+    out.extend(rows("defense", DEFENSES));
+    out.extend(rows("reference", REFERENCES));
+    out
+}
+
+// ---------------------------------------------------------------- building
+
+/// Read `K::Params` from `table` at `path` and build `K`, reporting every
+/// problem with its key.
+fn build<K: Kind>(
+    r: &mut Reader<'_>,
+    path: &[&str],
+    table: &Table,
+    ctx: &BuildContext<'_>,
+) -> Option<K> {
+    let params: K::Params = r.read(path, table)?;
+    match K::build(params, ctx) {
+        Ok(k) => Some(k),
+        Err(e) => {
+            r.param_errors(path, e);
+            None
+        }
+    }
+}
+
+/// The parameters of `k` as a TOML table (for the resolved scenario).
+fn params_table<K: Kind>(k: &K) -> Table {
+    match Value::try_from(k.params()) {
+        Ok(Value::Table(t)) => t,
+        _ => Table::new(),
+    }
+}
+
+fn attack<A: Kind + Attack>(
+    r: &mut Reader<'_>,
+    path: &[&str],
+    table: &Table,
+    ctx: &BuildContext<'_>,
+) -> Option<Arc<dyn AnyAttack>> {
+    build::<A>(r, path, table, ctx).map(|a| Arc::new(a) as Arc<dyn AnyAttack>)
+}
+
+fn filter<F: Kind + TrainingFilter>(
+    r: &mut Reader<'_>,
+    path: &[&str],
+    table: &Table,
+    ctx: &BuildContext<'_>,
+) -> Option<Arc<dyn AnyDefense>> {
+    build::<F>(r, path, table, ctx).map(|f| Arc::new(AsFilter(f)) as Arc<dyn AnyDefense>)
+}
+
+fn detector<D: Kind + InputDetector>(
+    r: &mut Reader<'_>,
+    path: &[&str],
+    table: &Table,
+    ctx: &BuildContext<'_>,
+) -> Option<Arc<dyn AnyDefense>> {
+    build::<D>(r, path, table, ctx).map(|d| Arc::new(AsDetector(d)) as Arc<dyn AnyDefense>)
+}
+
+fn monitor<M: Kind + RoundMonitor>(
+    r: &mut Reader<'_>,
+    path: &[&str],
+    table: &Table,
+    ctx: &BuildContext<'_>,
+) -> Option<Arc<dyn AnyDefense>> {
+    build::<M>(r, path, table, ctx).map(|m| Arc::new(AsMonitor(m)) as Arc<dyn AnyDefense>)
+}
+
+fn provenance<P: Kind + ProvenanceCheck<Signed = SignedSet>>(
+    r: &mut Reader<'_>,
+    path: &[&str],
+    table: &Table,
+    ctx: &BuildContext<'_>,
+) -> Option<Arc<dyn AnyDefense>> {
+    build::<P>(r, path, table, ctx).map(|p| Arc::new(AsProvenance(p)) as Arc<dyn AnyDefense>)
+}
+
+/// No attack (`kind = "none"`): the training set as it is.
+#[derive(Debug, Clone, Default)]
+pub struct NoAttack(NoParams);
+
+/// A kind without parameters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+/// No attack fails: this never occurs.
+#[derive(Debug, thiserror::Error)]
+#[error("no attack cannot fail")]
+pub struct Never;
+
+impl Kind for NoAttack {
+    type Params = NoParams;
+    fn build(params: NoParams, _: &BuildContext<'_>) -> Result<Self, Vec<ParamError>> {
+        Ok(NoAttack(params))
+    }
+    fn params(&self) -> &NoParams {
+        &self.0
+    }
+    fn describe(&self) -> String {
+        "none".into()
+    }
+}
+
+impl Attack for NoAttack {
+    type Error = Never;
+    fn poison(&self, input: AttackInput<'_>, _: &mut Rng) -> Result<Poisoned, Never> {
+        Ok(Poisoned {
+            data: input.train.clone(),
+            is_poison: vec![false; input.train.len()],
+            attack_test: None,
+        })
+    }
+}
+
+// ---------------------------------------------------------------- attacks
+
+/// An attack of any kind, as the runner holds it.
+pub trait AnyAttack: Send + Sync + fmt::Debug {
+    /// The parameters as a TOML table (for the resolved scenario).
+    fn params_table(&self) -> Table;
+    /// One line for reports.
+    fn describe(&self) -> String;
+    /// Check again against the loaded data.
+    fn check_data(&self, facts: &DataFacts) -> Result<(), Vec<ParamError>>;
+    /// See [`Attack::needs_surrogate`].
+    fn needs_surrogate(&self) -> bool;
+    /// See [`Attack::needs_rounds`].
+    fn needs_rounds(&self) -> bool;
+    /// Poison the training set; the error as text.
+    fn poison(&self, input: AttackInput<'_>, rng: &mut Rng) -> Result<Poisoned, String>;
+}
+
+impl<A: Kind + Attack> AnyAttack for A {
+    fn params_table(&self) -> Table {
+        params_table(self)
+    }
+    fn describe(&self) -> String {
+        Kind::describe(self)
+    }
+    fn check_data(&self, facts: &DataFacts) -> Result<(), Vec<ParamError>> {
+        Kind::check_data(self, facts)
+    }
+    fn needs_surrogate(&self) -> bool {
+        Attack::needs_surrogate(self)
+    }
+    fn needs_rounds(&self) -> bool {
+        Attack::needs_rounds(self)
+    }
+    fn poison(&self, input: AttackInput<'_>, rng: &mut Rng) -> Result<Poisoned, String> {
+        Attack::poison(self, input, rng).map_err(|e| e.to_string())
+    }
+}
+
+/// The checked `[attack]` table: its kind name and the built attack.
+#[derive(Clone)]
+pub struct AttackSpec {
+    kind: &'static str,
+    attack: Arc<dyn AnyAttack>,
+}
+
+impl AttackSpec {
+    /// No attack.
+    pub fn none() -> Self {
+        Self {
+            kind: "none",
+            attack: Arc::new(NoAttack::default()),
+        }
+    }
+
+    /// Read `[attack]` (without `kind` and `at`, already taken) for `kind`.
+    pub(crate) fn read(
+        r: &mut Reader<'_>,
+        kind: &str,
+        table: &Table,
+        ctx: &BuildContext<'_>,
+    ) -> Option<AttackSpec> {
+        let Some(entry) = find(ATTACKS, kind) else {
+            r.problem(
+                &["attack", "kind"],
+                format!("unknown attack {kind:?}; expected {}", expected(ATTACKS)),
+            );
+            return None;
+        };
+        let attack = (entry.build)(r, &["attack"], table, ctx)?;
+        Some(AttackSpec {
+            kind: entry.name,
+            attack,
+        })
+    }
+
+    /// The `kind` name.
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// The attack itself.
+    pub fn attack(&self) -> &dyn AnyAttack {
+        self.attack.as_ref()
+    }
+
+    /// The parameters as a TOML table (for the resolved scenario).
+    pub fn params_table(&self) -> Table {
+        self.attack.params_table()
+    }
+
+    /// One line for the report.
+    pub fn describe(&self) -> String {
+        self.attack.describe()
+    }
+}
+
+impl PartialEq for AttackSpec {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.params_table() == other.params_table()
+    }
+}
+
+impl fmt::Debug for AttackSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {:?}", self.kind, self.attack)
+    }
+}
+
+// ---------------------------------------------------------------- defenses
+
+/// Which family a defense belongs to, with the member itself: the runner
+/// asks this, never the kind name.
+pub enum Family<'a> {
+    /// Filters the training set: a verdict per sample, scored and retrained on.
+    Filter(&'a dyn AnyFilter),
+    /// Screens inputs at test time.
+    InputDetector(&'a dyn AnyDetector),
+    /// Watches the rounds of a round-based run.
+    Monitor(&'a dyn AnyMonitorMaker),
+    /// Verifies the training set against what its owner signed.
+    Provenance(&'a dyn AnyProvenance),
+}
+
+/// A defense of any kind and family.
+pub trait AnyDefense: Send + Sync + fmt::Debug {
+    /// The parameters as a TOML table.
+    fn params_table(&self) -> Table;
+    /// One line for reports.
+    fn describe(&self) -> String;
+    /// Its family.
+    fn family(&self) -> Family<'_>;
+}
+
+/// A training-set filter of any kind.
+pub trait AnyFilter: Send + Sync {
+    /// See [`TrainingFilter::inspect`]; the error as text.
+    fn inspect(&self, input: DefenseInput<'_>, rng: &mut Rng) -> Result<FilterVerdict, String>;
+    /// See [`TrainingFilter::label_test`].
+    fn label_test(&self, train: &Dataset, trusted: Option<&Dataset>) -> Option<LabelTest>;
+}
+
+/// An input-time detector of any kind.
+pub trait AnyDetector: Send + Sync {
+    /// See [`InputDetector::screen`]; the error as text.
+    fn screen(&self, input: ScreenInput<'_>, rng: &mut Rng) -> Result<Screening, String>;
+}
+
+/// Makes fresh round monitors (they keep state through one training run).
+pub trait AnyMonitorMaker: Send + Sync {
+    /// A monitor that has seen no round yet.
+    fn fresh(&self) -> Box<dyn AnyMonitor>;
+}
+
+/// A round monitor of any kind.
+pub trait AnyMonitor {
+    /// See [`RoundMonitor::observe`]; the error as text.
+    fn observe(&mut self, view: RoundView<'_>) -> Result<RoundCheck, String>;
+}
+
+/// A provenance check over a [`SignedSet`].
+pub trait AnyProvenance: Send + Sync {
+    /// See [`ProvenanceCheck::verify`].
+    fn verify(&self, signed: &SignedSet, train: &Dataset) -> ProvenanceVerdict;
+}
+
+#[derive(Debug)]
+struct AsFilter<F>(F);
+#[derive(Debug)]
+struct AsDetector<D>(D);
+#[derive(Debug)]
+struct AsMonitor<M>(M);
+#[derive(Debug)]
+struct AsProvenance<P>(P);
+
+macro_rules! any_defense {
+    ($wrapper:ident, $bound:path, $family:ident) => {
+        impl<K: Kind + $bound> AnyDefense for $wrapper<K>
+        where
+            $wrapper<K>: 'static,
+        {
+            fn params_table(&self) -> Table {
+                params_table(&self.0)
+            }
+            fn describe(&self) -> String {
+                self.0.describe()
+            }
+            fn family(&self) -> Family<'_> {
+                Family::$family(self)
+            }
+        }
+    };
+}
+
+any_defense!(AsFilter, TrainingFilter, Filter);
+any_defense!(AsDetector, InputDetector, InputDetector);
+any_defense!(AsMonitor, RoundMonitor, Monitor);
+
+impl<P: Kind + ProvenanceCheck<Signed = SignedSet>> AnyDefense for AsProvenance<P> {
+    fn params_table(&self) -> Table {
+        params_table(&self.0)
+    }
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+    fn family(&self) -> Family<'_> {
+        Family::Provenance(self)
+    }
+}
+
+impl<F: Kind + TrainingFilter> AnyFilter for AsFilter<F> {
+    fn inspect(&self, input: DefenseInput<'_>, rng: &mut Rng) -> Result<FilterVerdict, String> {
+        self.0.inspect(input, rng).map_err(|e| e.to_string())
+    }
+    fn label_test(&self, train: &Dataset, trusted: Option<&Dataset>) -> Option<LabelTest> {
+        self.0.label_test(train, trusted)
+    }
+}
+
+impl<D: Kind + InputDetector> AnyDetector for AsDetector<D> {
+    fn screen(&self, input: ScreenInput<'_>, rng: &mut Rng) -> Result<Screening, String> {
+        self.0.screen(input, rng).map_err(|e| e.to_string())
+    }
+}
+
+impl<M: Kind + RoundMonitor> AnyMonitorMaker for AsMonitor<M> {
+    fn fresh(&self) -> Box<dyn AnyMonitor> {
+        Box::new(Fresh(self.0.clone()))
+    }
+}
+
+struct Fresh<M>(M);
+
+impl<M: RoundMonitor> AnyMonitor for Fresh<M> {
+    fn observe(&mut self, view: RoundView<'_>) -> Result<RoundCheck, String> {
+        self.0.observe(view).map_err(|e| e.to_string())
+    }
+}
+
+impl<P: Kind + ProvenanceCheck<Signed = SignedSet>> AnyProvenance for AsProvenance<P> {
+    fn verify(&self, signed: &SignedSet, train: &Dataset) -> ProvenanceVerdict {
+        self.0.verify(signed, train)
+    }
+}
+
+/// The checked defense of one `[[defense]]` table: its kind name and the built defense.
+#[derive(Clone)]
+pub struct DefenseKind {
+    kind: &'static str,
+    needs: Needs,
+    defense: Arc<dyn AnyDefense>,
+}
+
+impl DefenseKind {
+    /// Read a `[[defense]]` table (without `kind` and `name`) for `kind`.
+    pub(crate) fn read(
+        r: &mut Reader<'_>,
+        kind: &str,
+        table: &Table,
+        path: &[&str],
+        ctx: &BuildContext<'_>,
+    ) -> Option<DefenseKind> {
+        let Some(entry) = find(DEFENSES, kind) else {
+            let mut key = path.to_vec();
+            key.push("kind");
+            r.problem(
+                &key,
+                format!("unknown defense {kind:?}; expected {}", expected(DEFENSES)),
+            );
+            return None;
+        };
+        let defense = (entry.build.read)(r, path, table, ctx)?;
+        Some(DefenseKind {
+            kind: entry.name,
+            needs: entry.build.needs,
+            defense,
+        })
+    }
+
+    /// Build the defense `kind` with its default parameters (for `bench`).
+    pub fn with_defaults(kind: &str) -> Result<DefenseKind, String> {
+        let lines = crate::problem::Lines::index("");
+        let facts = DataFacts::default();
+        let here = std::path::Path::new(".");
+        let mut r = Reader::new(&lines, here);
+        let ctx = BuildContext::new(here, &facts);
+        DefenseKind::read(&mut r, kind, &Table::new(), &["defense"], &ctx)
+            .ok_or_else(|| format!("{kind}: {:?}", r.problems))
+    }
+
+    /// The `kind` name.
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// What it needs of the scenario.
+    pub fn needs(&self) -> Needs {
+        self.needs
+    }
+
+    /// Its family, with the member.
+    pub fn family(&self) -> Family<'_> {
+        self.defense.family()
+    }
+
+    /// True for training-set filters.
+    pub fn is_filter(&self) -> bool {
+        matches!(self.family(), Family::Filter(_))
+    }
+
+    /// The parameters as a TOML table (for the resolved scenario).
+    pub fn params_table(&self) -> Table {
+        self.defense.params_table()
+    }
+
+    /// One line for the report.
+    pub fn describe(&self) -> String {
+        self.defense.describe()
+    }
+}
+
+impl PartialEq for DefenseKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.params_table() == other.params_table()
+    }
+}
+
+impl fmt::Debug for DefenseKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {:?}", self.kind, self.defense)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_within_each_table() {
+        let all = catalogue();
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert!(
+                    a.0 != b.0 || a.1 != b.1,
+                    "{} {} is listed twice",
+                    a.0,
+                    a.1
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn model_entries_are_the_model_kinds() {
+        for e in MODELS {
+            let parsed: poisonlab_core::ModelKind =
+                Value::String(e.name.into()).try_into().expect("a model kind");
+            assert_eq!(parsed, e.build, "{}", e.name);
+        }
+    }
+
+    #[test]
+    fn every_defense_builds_with_defaults_and_has_one_family() {
+        for e in DEFENSES {
+            let d = DefenseKind::with_defaults(e.name).expect("defaults are valid");
+            assert_eq!(d.kind(), e.name);
+            assert!(!d.describe().is_empty());
+        }
+    }
+
+    #[test]
+    fn expected_lists_every_name() {
+        let text = expected(ATTACKS);
+        for e in ATTACKS {
+            assert!(text.contains(e.name), "{text}");
+        }
+        assert!(text.ends_with("or drift"), "{text}");
+    }
+}

@@ -51,9 +51,7 @@ pub use poisonlab_core::{RoundCheck, RoundMonitor, RoundView};
 /// [`RoundCheck::round`]; `None` when no round alarmed) and the number of
 /// alarmed rounds.
 pub fn summarize(checks: &[RoundCheck]) -> (Option<usize>, usize) {
-    let first = checks.iter().find(|c| c.alarm).map(|c| c.round);
-    let count = checks.iter().filter(|c| c.alarm).count();
-    (first, count)
+    RoundCheck::summarize(checks)
 }
 
 #[cfg(test)]

@@ -22,7 +22,8 @@ use poisonlab_core::{
     BuildContext, Dataset, FilterVerdict, Kind, ParamChecks, ParamError, ProvenanceCheck,
     ProvenanceVerdict,
 };
-use poisonlab_integrity::{Manifest, SignatureCheck, VerifyingKey};
+pub use poisonlab_integrity::SignedSet;
+use poisonlab_integrity::SignatureCheck;
 use serde::{Deserialize, Serialize};
 
 /// The `[[defense]]` table for `kind = "provenance"`: no keys of its own; the
@@ -39,15 +40,6 @@ impl ProvenanceParams {
     }
 }
 
-/// What the data owner signed and the defender holds: the Merkle manifest of
-/// the dataset and the owner's public key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedSet {
-    /// The signed manifest.
-    pub manifest: Manifest,
-    /// The key the manifest must be signed with.
-    pub public: VerifyingKey,
-}
 
 /// The data-provenance defense of Baracaldo, Chen, Ludwig and Safavi 2017
 /// ("Mitigating Poisoning Attacks on Machine Learning Models: A Data
@@ -94,7 +86,7 @@ impl ProvenanceCheck for Provenance {
     /// Verify `train` against `signed.manifest` signed by the owner of
     /// `signed.public`: flag (score 1) every sample whose record changed or
     /// that was added since signing, or every sample when the signature does
-    /// not hold; the counts are those of [`Manifest::verify`].
+    /// not hold; the counts are those of [`poisonlab_integrity::Manifest::verify`].
     fn verify(&self, signed: &SignedSet, train: &Dataset) -> ProvenanceVerdict {
         let v = signed.manifest.verify(train, &signed.public);
         let signature_valid = v.signature == SignatureCheck::Valid;
@@ -118,7 +110,7 @@ impl ProvenanceCheck for Provenance {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use poisonlab_integrity::SigningKey;
+    use poisonlab_integrity::{Manifest, SigningKey, VerifyingKey};
 
     fn data() -> Dataset {
         Dataset::new(vec![0.0, 1.0, 2.0, 3.0], vec![1], vec![0, 1, 0, 1], 2, None).unwrap()

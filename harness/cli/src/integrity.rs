@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Subcommand, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use poisonlab_core::Dataset;
 use poisonlab_data::{CsvPaths, DEFAULT_LABEL_COLUMN, IdxPaths};
 use poisonlab_integrity::{
@@ -13,45 +13,54 @@ use poisonlab_integrity::{
 use poisonlab_runner::LoadedData;
 use poisonlab_scenario::load_scenario;
 
-use crate::{EXIT_BAD_INPUT, EXIT_FAILED};
+use crate::out::outln;
+use crate::{InputError, Status};
 
 /// `poisonlab manifest ...`.
 #[derive(Subcommand)]
 pub enum ManifestCommand {
     /// Hash every record of DATA, build the Merkle root and sign it.
-    Sign {
-        /// A scenario file (its [data]), or a folder holding MNIST-style IDX
-        /// files or train.csv / test.csv.
-        data: PathBuf,
-        /// The private key file written by `poisonlab keygen`.
-        #[arg(long)]
-        key: PathBuf,
-        /// Where to write the manifest (JSON).
-        #[arg(long)]
-        out: PathBuf,
-        /// Which split to sign.
-        #[arg(long, value_enum, default_value_t = Split::Train)]
-        split: Split,
-        /// The creation time recorded in the manifest (any text; never taken
-        /// from the clock, so the same data signs to the same manifest).
-        #[arg(long, default_value = "unspecified")]
-        created_at: String,
-    },
+    Sign(SignArgs),
     /// Check DATA against a signed manifest: exit 0 if intact, 1 listing every
     /// modified, added or removed record (by id) or a bad signature.
-    Verify {
-        /// The same kind of DATA as for `sign`.
-        data: PathBuf,
-        /// The manifest written by `manifest sign`.
-        #[arg(long)]
-        manifest: PathBuf,
-        /// The signer's public key file (KEY.pub).
-        #[arg(long = "pub")]
-        public: PathBuf,
-        /// Which split to check.
-        #[arg(long, value_enum, default_value_t = Split::Train)]
-        split: Split,
-    },
+    Verify(VerifyArgs),
+}
+
+/// `poisonlab manifest sign`'s arguments.
+#[derive(Args)]
+pub struct SignArgs {
+    /// A scenario file (its [data]), or a folder holding MNIST-style IDX
+    /// files or train.csv / test.csv.
+    data: PathBuf,
+    /// The private key file written by `poisonlab keygen`.
+    #[arg(long)]
+    key: PathBuf,
+    /// Where to write the manifest (JSON).
+    #[arg(long)]
+    out: PathBuf,
+    /// Which split to sign.
+    #[arg(long, value_enum, default_value_t = Split::Train)]
+    split: Split,
+    /// The creation time recorded in the manifest (any text; never taken
+    /// from the clock, so the same data signs to the same manifest).
+    #[arg(long, default_value = "unspecified")]
+    created_at: String,
+}
+
+/// `poisonlab manifest verify`'s arguments.
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The same kind of DATA as for `sign`.
+    data: PathBuf,
+    /// The manifest written by `manifest sign`.
+    #[arg(long)]
+    manifest: PathBuf,
+    /// The signer's public key file (KEY.pub).
+    #[arg(long = "pub")]
+    public: PathBuf,
+    /// Which split to check.
+    #[arg(long, value_enum, default_value_t = Split::Train)]
+    split: Split,
 }
 
 /// `poisonlab audit ...`.
@@ -78,107 +87,73 @@ pub enum Split {
 }
 
 /// `poisonlab keygen --out KEY`.
-pub fn keygen(out: &Path) -> anyhow::Result<ExitCode> {
+pub fn cmd_keygen(out: &Path) -> anyhow::Result<Status> {
     let key = generate_key()?;
     write_keypair(out, &key)?;
-    println!(
+    outln!(
         "private key: {} (owner read/write only)\npublic key:  {}",
         out.display(),
         public_key_path(out).display()
-    );
-    Ok(ExitCode::SUCCESS)
+    )?;
+    Ok(Status::Done)
 }
 
-/// `poisonlab manifest ...`.
-pub fn manifest(cmd: ManifestCommand) -> anyhow::Result<ExitCode> {
-    match cmd {
-        ManifestCommand::Sign {
-            data,
-            key,
-            out,
-            split,
-            created_at,
-        } => {
-            let key = match read_signing_key(&key) {
-                Ok(k) => k,
-                Err(e) => return bad_input(e),
-            };
-            let (set, source) = match load(&data, split) {
-                Ok(d) => d,
-                Err(e) => return bad_input(e),
-            };
-            let manifest = Manifest::sign(&set, source, created_at, &key)?;
-            manifest.write(&out)?;
-            println!(
-                "{}: {} records, root {}",
-                out.display(),
-                manifest.count,
-                manifest.root
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        ManifestCommand::Verify {
-            data,
-            manifest,
-            public,
-            split,
-        } => {
-            let public = match read_verifying_key(&public) {
-                Ok(k) => k,
-                Err(e) => return bad_input(e),
-            };
-            let manifest = match Manifest::read(&manifest) {
-                Ok(m) => m,
-                Err(e) => return bad_input(e),
-            };
-            let (set, _) = match load(&data, split) {
-                Ok(d) => d,
-                Err(e) => return bad_input(e),
-            };
-            let v = manifest.verify(&set, &public);
-            match v.signature {
-                SignatureCheck::Valid => {}
-                SignatureCheck::WrongKey => {
-                    println!("signature: the manifest was signed with another key")
-                }
-                SignatureCheck::Invalid => {
-                    println!("signature: invalid (the manifest was altered or truncated)")
-                }
-            }
-            if !v.shape_matches {
-                println!("shape: the data's sample shape differs from the manifest's");
-            }
-            for (what, ids) in [
-                ("modified", &v.modified),
-                ("added", &v.added),
-                ("removed", &v.removed),
-            ] {
-                if !ids.is_empty() {
-                    let list: Vec<String> = ids.iter().map(u64::to_string).collect();
-                    println!("{what} ({}): {}", ids.len(), list.join(", "));
-                }
-            }
-            if v.is_intact() {
-                println!("intact: {} records, root {}", manifest.count, manifest.root);
-                Ok(ExitCode::SUCCESS)
-            } else {
-                Ok(ExitCode::from(EXIT_FAILED))
-            }
+/// `poisonlab manifest sign DATA --key KEY --out MANIFEST`.
+pub fn cmd_manifest_sign(args: SignArgs) -> anyhow::Result<Status> {
+    let key = read_signing_key(&args.key).map_err(InputError::error)?;
+    let (set, source) = load(&args.data, args.split).map_err(InputError::error)?;
+    let manifest = Manifest::sign(&set, source, args.created_at, &key)?;
+    manifest.write(&args.out)?;
+    outln!(
+        "{}: {} records, root {}",
+        args.out.display(),
+        manifest.count,
+        manifest.root
+    )?;
+    Ok(Status::Done)
+}
+
+/// `poisonlab manifest verify DATA --manifest MANIFEST --pub KEY.pub`: exit 1
+/// naming every changed record, or a bad signature.
+pub fn cmd_manifest_verify(args: VerifyArgs) -> anyhow::Result<Status> {
+    let public = read_verifying_key(&args.public).map_err(InputError::error)?;
+    let manifest = Manifest::read(&args.manifest).map_err(InputError::error)?;
+    let (set, _) = load(&args.data, args.split).map_err(InputError::error)?;
+    let v = manifest.verify(&set, &public);
+    match v.signature {
+        SignatureCheck::Valid => {}
+        SignatureCheck::WrongKey => outln!("signature: the manifest was signed with another key")?,
+        SignatureCheck::Invalid => {
+            outln!("signature: invalid (the manifest was altered or truncated)")?
         }
     }
+    if !v.shape_matches {
+        outln!("shape: the data's sample shape differs from the manifest's")?;
+    }
+    for (what, ids) in [
+        ("modified", &v.modified),
+        ("added", &v.added),
+        ("removed", &v.removed),
+    ] {
+        if !ids.is_empty() {
+            let list: Vec<String> = ids.iter().map(u64::to_string).collect();
+            outln!("{what} ({}): {}", ids.len(), list.join(", "))?;
+        }
+    }
+    if !v.is_intact() {
+        return Ok(Status::Failed);
+    }
+    outln!("intact: {} records, root {}", manifest.count, manifest.root)?;
+    Ok(Status::Done)
 }
 
-/// `poisonlab audit ...`.
-pub fn audit(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
-    let AuditCommand::Verify { log, public } = cmd;
+/// `poisonlab audit verify LOG [--pub KEY.pub]`: exit 1 naming the first bad line.
+pub fn cmd_audit_verify(log: &Path, public: Option<&Path>) -> anyhow::Result<Status> {
     let result = match public {
-        None => verify_log(&log).map(|n| format!("intact: {n} lines")),
+        None => verify_log(log).map(|n| format!("intact: {n} lines")),
         Some(p) => {
-            let key = match read_verifying_key(&p) {
-                Ok(k) => k,
-                Err(e) => return bad_input(e),
-            };
-            verify_log_signed(&log, &key).map(|s| {
+            let key = read_verifying_key(p).map_err(InputError::error)?;
+            verify_log_signed(log, &key).map(|s| {
                 format!(
                     "intact: {} lines, {} signed checkpoint(s)",
                     s.lines, s.checkpoints
@@ -188,19 +163,14 @@ pub fn audit(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     };
     match result {
         Ok(message) => {
-            println!("{}: {message}", log.display());
-            Ok(ExitCode::SUCCESS)
+            outln!("{}: {message}", log.display())?;
+            Ok(Status::Done)
         }
         Err(e) => {
-            println!("{e}");
-            Ok(ExitCode::from(EXIT_FAILED))
+            outln!("{e}")?;
+            Ok(Status::Failed)
         }
     }
-}
-
-fn bad_input(e: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
-    eprintln!("error: {e}");
-    Ok(ExitCode::from(EXIT_BAD_INPUT))
 }
 
 /// The split of DATA to sign or check, and a description of where it came from.

@@ -8,7 +8,7 @@
 //!   [`Trainer`] for models. [`Kind`] is a named member built from its
 //!   checked parameters. Attacks and defenses reach a model only
 //!   through [`Classifier`]; nothing here depends on Burn.
-//! - [`metrics`]: detection and model metrics as DESIGN.md defines them.
+//! - [`metrics`]: detection and model metrics as `docs/scenario.md` (Metrics) defines them.
 //! - [`seed`]: ChaCha8 streams derived from (seed, repeat, stream name).
 //! - [`whiten`]: class-relative whitening of embeddings for the embedding defenses.
 //! - [`reclassify`]: nearest-neighbour reclassification of a suspect group, outside it.

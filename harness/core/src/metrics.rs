@@ -1,4 +1,4 @@
-//! Detection and model metrics, as DESIGN.md defines them.
+//! Detection and model metrics, as `docs/scenario.md` (section Metrics) defines them.
 //!
 //! Every rate whose denominator is empty is `None` (written as `null`), never a
 //! sentinel number.

@@ -9,6 +9,15 @@
 //! ([`crate::UpdateAggregator`]) and writes the result back.
 //!
 //! The order of the vector is documented on [`Model`].
+//!
+//! Training in several calls: [`ModelTrainer::fit_from`] starts a fresh
+//! optimiser state each call (the warm start of round-based training), so
+//! two calls of E epochs are not one call of 2E. When they should be, train
+//! with [`ModelTrainer::fit_from_keeping_state`] and continue with
+//! [`ModelTrainer::fit_more`]: the model then carries its optimiser state
+//! from one call to the next.
+
+use std::any::Any;
 
 use thiserror::Error;
 
@@ -83,20 +92,46 @@ impl ParameterError {
 /// Two models built for the same data and model parameters have vectors of
 /// the same length and meaning, so vectors can be added, subtracted and
 /// averaged element by element.
-pub trait Model: Classifier {
+///
+/// # Training state
+///
+/// A model made by [`ModelTrainer::fit_from_keeping_state`] or
+/// [`ModelTrainer::fit_more`] also carries the optimiser state its training
+/// left (for Adam: both moment estimates of every parameter and the step
+/// count, about twice the memory of the parameters), which `fit_more` needs to
+/// continue. Every other model carries none. The state is not part of
+/// [`Model::parameters`]; replacing the parameters discards it (it belongs
+/// to the weights it was computed for), and so does
+/// [`Model::discard_training_state`]. Copies ([`Model::clone_box`]) keep it.
+///
+/// `Model` is [`Any`] so that a trainer can recognise its own models.
+pub trait Model: Classifier + Any {
     /// Number of trainable parameters: the length of [`Model::parameters`].
     fn n_parameters(&self) -> usize;
 
     /// Every trainable parameter, in the documented order.
     fn parameters(&self) -> Vec<f32>;
 
-    /// Replace every trainable parameter with `values` (documented order).
-    /// Refuses, leaving the model as it was, a vector of the wrong length or
-    /// one with a non-finite value ([`ParameterError::check`]).
+    /// Replace every trainable parameter with `values` (documented order),
+    /// discarding any training state. Refuses, leaving the model as it was, a
+    /// vector of the wrong length or one with a non-finite value
+    /// ([`ParameterError::check`]).
     fn set_parameters(&mut self, values: &[f32]) -> Result<(), ParameterError>;
 
-    /// An independent copy of this model, behind the trait.
+    /// An independent copy of this model (with its training state, if any),
+    /// behind the trait.
     fn clone_box(&self) -> Box<dyn Model>;
+
+    /// Whether the model carries the optimiser state that
+    /// [`ModelTrainer::fit_more`] continues from (see "Training state").
+    /// `false` unless the model's type keeps one.
+    fn has_training_state(&self) -> bool {
+        false
+    }
+
+    /// Drop the training state, if any, to free its memory; the model
+    /// predicts as before. Does nothing unless the model's type keeps one.
+    fn discard_training_state(&mut self) {}
 }
 
 impl Clone for Box<dyn Model> {
@@ -109,7 +144,32 @@ impl Clone for Box<dyn Model> {
 /// dataset in place, and train for a given number of epochs.
 ///
 /// Everything else (model family, batch size, learning rate) comes from the
-/// trainer's own settings; each call starts a fresh optimiser state.
+/// trainer's own settings. [`fit_from`] starts a fresh optimiser state each
+/// call; [`fit_more`] continues the state a model carries.
+///
+/// # Two calls as one
+///
+/// With one `rng` passed through both calls (it yields the initial weights,
+/// then one shuffle per epoch, in the same order either way), the same data
+/// and rows and the same trainer,
+///
+/// ```text
+/// let m = fit_from_keeping_state(None, data, rows, E₁, rng)?;
+/// let m = fit_more(m, data, rows, E₂, rng)?;
+/// ```
+///
+/// is bit for bit the model of `fit_from(None, data, rows, E₁ + E₂, rng)`:
+/// what is carried between the calls is the weights and the whole optimiser
+/// state (Adam's first and second moments of every parameter and its step
+/// count, so its bias correction continues). Nothing else is carried: the
+/// batch order is whatever the `rng` passed in draws, and the data, rows,
+/// batch size and learning rate are those of each call (change them and the
+/// result is a continuation under new settings, not one call).
+/// `fit_from(Some(&m.parameters()), …)` instead restarts the optimiser (as
+/// round-based training does on purpose), so it differs from one call.
+///
+/// [`fit_from`]: ModelTrainer::fit_from
+/// [`fit_more`]: ModelTrainer::fit_more
 pub trait ModelTrainer: Trainer {
     /// Train on the samples of `data` at `rows` (in that order; all of
     /// `data` when `None`), read in place, for `epochs` passes.
@@ -121,11 +181,52 @@ pub trait ModelTrainer: Trainer {
     /// unchanged (and draws no shuffle). The model's architecture follows
     /// from the trainer's settings and the shape and class count of `data`.
     ///
+    /// Each call starts a fresh optimiser state, and the model returned
+    /// carries none ([`Model::has_training_state`] is `false`).
+    ///
     /// Fails when the rows are empty (even for zero epochs), when `start`
     /// does not fit the architecture, or when training fails.
     fn fit_from(
         &self,
         start: Option<&[f32]>,
+        data: &Dataset,
+        rows: Option<&[usize]>,
+        epochs: usize,
+        rng: &mut Rng,
+    ) -> Result<Box<dyn Model>, Self::Error>;
+
+    /// [`fit_from`], but the model returned keeps the optimiser state
+    /// (costing about twice the memory of its parameters) so that
+    /// [`fit_more`] can continue it: the same weights, the same draws from
+    /// `rng`, the same failures. With `epochs = 0` the state is a fresh one.
+    ///
+    /// [`fit_from`]: ModelTrainer::fit_from
+    /// [`fit_more`]: ModelTrainer::fit_more
+    fn fit_from_keeping_state(
+        &self,
+        start: Option<&[f32]>,
+        data: &Dataset,
+        rows: Option<&[usize]>,
+        epochs: usize,
+        rng: &mut Rng,
+    ) -> Result<Box<dyn Model>, Self::Error>;
+
+    /// Continue training `model` for `epochs` more passes over the samples
+    /// of `data` at `rows` (all when `None`), from its weights and the
+    /// optimiser state it carries, as if the call that made it had run on
+    /// (see "Two calls as one"). Draws one shuffle per epoch from `rng` and
+    /// nothing else; `epochs = 0` returns `model` unchanged. The model
+    /// returned carries the advanced state.
+    ///
+    /// Fails when `model` carries no training state of this trainer (it did
+    /// not come from [`fit_from_keeping_state`] or `fit_more`, or its
+    /// parameters were set since), when its architecture does not fit this
+    /// trainer and `data`, when the rows are empty, or when training fails.
+    ///
+    /// [`fit_from_keeping_state`]: ModelTrainer::fit_from_keeping_state
+    fn fit_more(
+        &self,
+        model: Box<dyn Model>,
         data: &Dataset,
         rows: Option<&[usize]>,
         epochs: usize,

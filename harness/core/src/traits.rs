@@ -328,6 +328,17 @@ pub struct RoundCheck {
     pub alarm: bool,
 }
 
+impl RoundCheck {
+    /// A run's checks summarized: the round of the first alarm (1-based, as
+    /// in [`RoundCheck::round`]; `None` when no round alarmed) and the number
+    /// of alarmed rounds.
+    pub fn summarize(checks: &[RoundCheck]) -> (Option<usize>, usize) {
+        let first = checks.iter().find(|c| c.alarm).map(|c| c.round);
+        let count = checks.iter().filter(|c| c.alarm).count();
+        (first, count)
+    }
+}
+
 /// The round monitor family: sees every round of a round-based run in order
 /// and says, each round, whether something is wrong. Monitors keep state
 /// between calls; the runner builds a fresh one per training run.

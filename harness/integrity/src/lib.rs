@@ -30,5 +30,7 @@ pub use error::{AuditError, KeyError, LogError, LogFault, ManifestError};
 pub use keys::{
     generate_key, public_key_path, read_signing_key, read_verifying_key, write_keypair,
 };
-pub use manifest::{MANIFEST_FORMAT, Manifest, ManifestRecord, SignatureCheck, Verification};
+pub use manifest::{
+    MANIFEST_FORMAT, Manifest, ManifestRecord, SignatureCheck, SignedSet, Verification,
+};
 pub use record::{EMPTY_TAG, RECORD_TAG, dataset_root, merkle_root, record_hash};

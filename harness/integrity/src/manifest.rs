@@ -341,3 +341,13 @@ impl Manifest {
         })
     }
 }
+
+/// What the data owner signed and the defender holds: the Merkle manifest of
+/// the dataset and the owner's public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedSet {
+    /// The signed manifest.
+    pub manifest: Manifest,
+    /// The key the manifest must be signed with.
+    pub public: VerifyingKey,
+}

@@ -7,12 +7,16 @@ use poisonlab_core::{Classifier, Dataset, Matrix, Model, ParameterError};
 
 use crate::backend;
 use crate::net::{InputShape, Net};
+use crate::train::TrainState;
 
 /// Samples per forward pass at inference, unless [`TrainedModel::with_eval_batch`] says otherwise.
 const EVAL_BATCH: usize = 512;
 
 /// A trained model: the network as trained (for input gradients) and its
-/// validation snapshot (for everything else).
+/// validation snapshot (for everything else), and, when a state-keeping call
+/// made it, the training state it left: Adam's moments and step count and
+/// the batch order (see
+/// [`BurnTrainer::continue_training`](crate::BurnTrainer::continue_training)).
 #[derive(Debug, Clone)]
 pub struct TrainedModel {
     trained: Net,
@@ -20,6 +24,8 @@ pub struct TrainedModel {
     shape: InputShape,
     n_classes: usize,
     eval_batch: usize,
+    /// Adam's moments and step count and the batch order, kept only when asked for.
+    state: Option<TrainState>,
 }
 
 impl TrainedModel {
@@ -31,7 +37,47 @@ impl TrainedModel {
             shape,
             n_classes,
             eval_batch: EVAL_BATCH,
+            state: None,
         }
+    }
+
+    /// The same model carrying `state`, the training state that made it.
+    pub(crate) fn with_state(mut self, state: TrainState) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// Take the training state out, to continue training with it
+    /// ([`TrainedModel::trained_on`] puts the advanced one back).
+    pub(crate) fn take_state(&mut self) -> Option<TrainState> {
+        self.state.take()
+    }
+
+    /// The network as trained and the input layout it was built for.
+    pub(crate) fn network(&self) -> (&Net, &InputShape) {
+        (&self.trained, &self.shape)
+    }
+
+    /// This model with the network `trained` (the network as trained, trained
+    /// further) and its training state `state`; the inference batch is kept.
+    pub(crate) fn trained_on(mut self, trained: Net, state: TrainState) -> Self {
+        self.valid = trained.valid();
+        self.trained = trained;
+        self.state = Some(state);
+        self
+    }
+
+    /// Adam steps taken by the training this model keeps the state of (one
+    /// per batch, over all the calls it went through); `None` when it keeps none.
+    pub fn adam_steps(&self) -> Option<usize> {
+        self.state.as_ref().map(TrainState::steps)
+    }
+
+    /// The same model without its training state, if it had one (see
+    /// [`Model::discard_training_state`]).
+    pub fn without_training_state(mut self) -> Self {
+        self.state = None;
+        self
     }
 
     /// The same model doing inference (probabilities, losses, embeddings,
@@ -119,7 +165,8 @@ impl Classifier for TrainedModel {
 }
 
 /// The parameters of the network as trained, in the order [`Model`] documents;
-/// setting them replaces both the trained network and its inference snapshot.
+/// setting them replaces both the trained network and its inference snapshot
+/// and discards the training state, if any.
 impl Model for TrainedModel {
     fn n_parameters(&self) -> usize {
         self.valid.n_parameters()
@@ -135,11 +182,20 @@ impl Model for TrainedModel {
             .with_parameters(values, &backend::autodiff_device())?;
         self.valid = trained.valid();
         self.trained = trained;
+        self.state = None;
         Ok(())
     }
 
     fn clone_box(&self) -> Box<dyn Model> {
         Box::new(self.clone())
+    }
+
+    fn has_training_state(&self) -> bool {
+        self.state.is_some()
+    }
+
+    fn discard_training_state(&mut self) {
+        self.state = None;
     }
 }
 

@@ -21,6 +21,18 @@ pub enum ModelError {
     /// The starting parameters do not fit the model.
     #[error("the starting parameters do not fit the model: {0}")]
     Parameters(#[from] ParameterError),
+    /// Continuing training needs the Adam state a state-keeping call leaves.
+    #[error(
+        "the model keeps no training state to continue from: train it with a state-keeping call \
+         (fit_from_keeping_state or train_from_keeping_state) and do not set its parameters in between"
+    )]
+    NoTrainingState,
+    /// The model to continue is not the network the trainer builds for the data.
+    #[error(
+        "the model's architecture does not fit this trainer and the data \
+         (model kind, hidden widths, sample shape, class count)"
+    )]
+    ArchitectureMismatch,
     /// Training diverged (non-finite loss).
     #[error("training diverged: the loss became {loss} in epoch {epoch}; lower learning-rate")]
     Diverged {

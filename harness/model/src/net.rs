@@ -47,6 +47,7 @@ pub enum Weights<'a> {
 }
 
 /// A layer of the architecture, before it has weights.
+#[derive(Debug, PartialEq, Eq)]
 enum Layer {
     /// 3×3 convolution `c_in → c_out`.
     Conv(usize, usize),
@@ -64,6 +65,42 @@ impl Layer {
     }
 }
 
+/// The layers and input layout of the network for `params` and data of
+/// `shape` with `n_classes` classes.
+fn architecture(
+    params: &ModelParams,
+    shape: &[usize],
+    n_classes: usize,
+) -> Result<(Vec<Layer>, InputShape), ModelError> {
+    let dim: usize = shape.iter().product();
+    let mut layers = Vec::new();
+    let (widths, image) = match params.kind {
+        ModelKind::Logreg => (vec![dim, n_classes], None),
+        ModelKind::Mlp => {
+            let mut w = vec![dim];
+            w.extend(&params.hidden);
+            w.push(n_classes);
+            (w, None)
+        }
+        ModelKind::Cnn => {
+            let &[c, h, w] = shape else {
+                return Err(ModelError::CnnNeedsImages(shape.to_vec()));
+            };
+            if h < 6 || w < 6 {
+                return Err(ModelError::ImageTooSmall {
+                    height: h,
+                    width: w,
+                });
+            }
+            layers.extend([Layer::Conv(c, 16), Layer::Conv(16, 32)]);
+            let flat = 32 * conv_pool(conv_pool(h)) * conv_pool(conv_pool(w));
+            (vec![flat, 128, n_classes], Some([c, h, w]))
+        }
+    };
+    layers.extend(widths.windows(2).map(|io| Layer::Dense(io[0], io[1])));
+    Ok((layers, InputShape { dim, image }))
+}
+
 impl Net {
     /// Build the network for `params` and data of `shape` with `n_classes`
     /// classes, its weights drawn or given as `weights` says.
@@ -74,32 +111,7 @@ impl Net {
         weights: Weights<'_>,
         device: &Device,
     ) -> Result<(Self, InputShape), ModelError> {
-        let dim: usize = shape.iter().product();
-        let mut layers = Vec::new();
-        let (widths, image) = match params.kind {
-            ModelKind::Logreg => (vec![dim, n_classes], None),
-            ModelKind::Mlp => {
-                let mut w = vec![dim];
-                w.extend(&params.hidden);
-                w.push(n_classes);
-                (w, None)
-            }
-            ModelKind::Cnn => {
-                let &[c, h, w] = shape else {
-                    return Err(ModelError::CnnNeedsImages(shape.to_vec()));
-                };
-                if h < 6 || w < 6 {
-                    return Err(ModelError::ImageTooSmall {
-                        height: h,
-                        width: w,
-                    });
-                }
-                layers.extend([Layer::Conv(c, 16), Layer::Conv(16, 32)]);
-                let flat = 32 * conv_pool(conv_pool(h)) * conv_pool(conv_pool(w));
-                (vec![flat, 128, n_classes], Some([c, h, w]))
-            }
-        };
-        layers.extend(widths.windows(2).map(|io| Layer::Dense(io[0], io[1])));
+        let (layers, input) = architecture(params, shape, n_classes)?;
         let n: usize = layers
             .iter()
             .map(|l| l.sizes().0.iter().sum::<usize>())
@@ -143,7 +155,29 @@ impl Net {
             }
         }
         debug_assert!(rest.is_empty());
-        Ok((Self { convs, dense }, InputShape { dim, image }))
+        Ok((Self { convs, dense }, input))
+    }
+
+    /// Whether this network, built for the input layout `input`, has the
+    /// architecture [`Net::new`] builds for `params` and data of `shape` with
+    /// `n_classes` classes. Fails as [`Net::new`] would for such data.
+    pub fn fits(
+        &self,
+        input: &InputShape,
+        params: &ModelParams,
+        shape: &[usize],
+        n_classes: usize,
+    ) -> Result<bool, ModelError> {
+        let (layers, wanted) = architecture(params, shape, n_classes)?;
+        let convs = self.convs.iter().map(|c| {
+            let [c_out, c_in, _, _] = c.weight.dims();
+            Layer::Conv(c_in, c_out)
+        });
+        let dense = self.dense.iter().map(|d| {
+            let [d_in, d_out] = d.weight.dims();
+            Layer::Dense(d_in, d_out)
+        });
+        Ok(*input == wanted && convs.chain(dense).eq(layers))
     }
 
     /// Number of trainable parameters.

@@ -475,56 +475,230 @@ fn the_average_of_two_identical_parameter_vectors_is_the_same_model() {
     }
 }
 
-/// Two calls of E epochs against one call of 2E, when the batch streams
-/// match: the one stream is passed through both calls, so it yields the
-/// initial weights and then the same shuffle for every epoch k (in the
-/// first call for k ≤ E, in the second for k > E) as the one call does.
-///
-/// Where the calls split, the start of a call is the only difference: each
-/// call begins a fresh Adam state. Splitting before the first epoch (drawing
-/// the initial weights in a call of zero epochs) therefore gives exactly the
-/// one call's model; splitting after epoch E restarts Adam's moment
-/// estimates and bias correction, so that model differs (as `resume` does
-/// from training on), though every batch it saw was the same.
+/// Two calls against one, when the batch streams match: the one stream is
+/// passed through every call, so it yields the initial weights and then the
+/// same shuffle for every epoch k as the one call does, whichever call runs
+/// epoch k. With the Adam state carried from call to call (moments and step
+/// count), the calls are the one call, bit for bit, wherever they split:
+/// E + E, 0 + 2E, and E + 0 + E.
 #[test]
-fn two_calls_with_one_stream_see_the_batches_of_one_call() {
+fn two_calls_carrying_the_adam_state_equal_one_call_bit_for_bit() {
     let e = 1;
     for (p, shape) in families(1) {
         let data = two_classes(40, &shape, &mut stream(25, 0, "train"));
         let rows: Vec<usize> = (0..40).filter(|i| i % 4 != 3).collect();
         let trainer = BurnTrainer::new(p);
+        let kind = format!("{:?}", trainer.params().kind);
         let mut one_rng = stream(25, 0, "m");
         let one = trainer
-            .train_from(None, &data, Some(&rows), 2 * e, &mut one_rng)
+            .fit_from(None, &data, Some(&rows), 2 * e, &mut one_rng)
             .unwrap();
-        // 0 + 2E: the same model, bit for bit.
-        let mut rng = stream(25, 0, "m");
-        let init = trainer
-            .train_from(None, &data, Some(&rows), 0, &mut rng)
-            .unwrap();
-        let two = trainer
-            .train_from(
-                Some(&init.parameters()),
-                &data,
-                Some(&rows),
-                2 * e,
-                &mut rng,
-            )
-            .unwrap();
-        assert_eq!(rng, one_rng, "the same draws");
-        assert_eq!(bits(&two.parameters()), bits(&one.parameters()));
-        assert_same_model(&one, &two, &data, "0 + 2E");
-        // E + E: the same draws, a restarted Adam.
+        assert!(!one.has_training_state());
+        for split in [vec![e, e], vec![0, 2 * e], vec![e, 0, e]] {
+            let what = format!("{kind} {split:?}");
+            let mut rng = stream(25, 0, "m");
+            let mut model = trainer
+                .fit_from_keeping_state(None, &data, Some(&rows), split[0], &mut rng)
+                .unwrap();
+            for &epochs in &split[1..] {
+                assert!(model.has_training_state(), "{what}");
+                model = trainer
+                    .fit_more(model, &data, Some(&rows), epochs, &mut rng)
+                    .unwrap();
+            }
+            assert_eq!(rng, one_rng, "{what}: the same draws");
+            assert_eq!(bits(&model.parameters()), bits(&one.parameters()), "{what}");
+            assert_same_model(one.as_ref(), model.as_ref(), &data, &what);
+        }
+        // The concrete calls are the same: E + E with `continue_training`.
         let mut rng = stream(25, 0, "m");
         let first = trainer
-            .train_from(None, &data, Some(&rows), e, &mut rng)
+            .train_from_keeping_state(None, &data, Some(&rows), e, &mut rng)
             .unwrap();
+        let batches = rows.len().div_ceil(trainer.params().batch_size);
+        assert_eq!(first.adam_steps(), Some(e * batches));
         let second = trainer
-            .train_from(Some(&first.parameters()), &data, Some(&rows), e, &mut rng)
+            .continue_training(first, &data, Some(&rows), e, &mut rng)
             .unwrap();
-        assert_eq!(rng, one_rng, "the same draws");
-        assert_ne!(bits(&second.parameters()), bits(&one.parameters()));
+        assert_eq!(second.adam_steps(), Some(2 * e * batches));
+        assert_eq!(rng, one_rng);
+        assert_same_model(one.as_ref(), &second, &data, &format!("{kind} concrete"));
     }
+}
+
+/// A continuation with a fresh Adam state (`resume`, or `fit_from` with the
+/// weights so far) is the warm start of round-based training: from the same
+/// weights, with the same batches as the one call, it still differs from
+/// the one call, because it restarts Adam's moment estimates and bias
+/// correction. It is a carried-state continuation from a fresh state.
+#[test]
+fn a_fresh_optimiser_continuation_differs_from_one_call() {
+    let e = 1;
+    for (p, shape) in families(1) {
+        let data = two_classes(40, &shape, &mut stream(28, 0, "train"));
+        let trainer = BurnTrainer::new(p);
+        let kind = format!("{:?}", trainer.params().kind);
+        let mut one_rng = stream(28, 0, "m");
+        let one = trainer
+            .train_from(None, &data, None, 2 * e, &mut one_rng)
+            .unwrap();
+        // E + E, restarting Adam: the same draws, another model.
+        let mut rng = stream(28, 0, "m");
+        let first = trainer.train_from(None, &data, None, e, &mut rng).unwrap();
+        let mut resume_rng = rng.clone();
+        let restarted = trainer
+            .fit_from(Some(&first.parameters()), &data, None, e, &mut rng)
+            .unwrap();
+        assert_eq!(rng, one_rng, "{kind}: the same draws");
+        assert_ne!(
+            bits(&restarted.parameters()),
+            bits(&one.parameters()),
+            "{kind}"
+        );
+        // `resume` is that restart (with the trainer's epochs, here E),
+        let resumed = trainer
+            .resume(first.clone(), &data, &mut resume_rng)
+            .unwrap();
+        assert_eq!(resume_rng, one_rng);
+        assert_same_model(
+            restarted.as_ref(),
+            &resumed,
+            &data,
+            &format!("{kind} resume"),
+        );
+        // and so is continuing from a fresh state kept at zero epochs.
+        let mut rng = stream(28, 0, "m");
+        let _ = trainer.train_from(None, &data, None, e, &mut rng).unwrap();
+        let fresh = trainer
+            .train_from_keeping_state(Some(&first.parameters()), &data, None, 0, &mut rng)
+            .unwrap();
+        assert_eq!(fresh.adam_steps(), Some(0));
+        let continued = trainer
+            .continue_training(fresh, &data, None, e, &mut rng)
+            .unwrap();
+        assert_same_model(
+            restarted.as_ref(),
+            &continued,
+            &data,
+            &format!("{kind} fresh state"),
+        );
+    }
+}
+
+/// Models keep an Adam state only from the state-keeping calls; setting
+/// parameters or discarding drops it; copies keep it and continue alike;
+/// continuing needs it, the trainer's architecture for the data, and rows.
+#[test]
+fn the_adam_state_is_kept_only_when_asked_and_checked_when_continued() {
+    let data = two_classes(30, &[6], &mut stream(29, 0, "train"));
+    let p = ModelParams {
+        hidden: vec![8, 4],
+        ..params(ModelKind::Mlp, 1)
+    };
+    let trainer = BurnTrainer::new(p.clone());
+    let rng = || stream(29, 0, "m");
+    // Without the state: every other call.
+    let fit = trainer.fit(&data, &mut rng()).unwrap();
+    assert_eq!(fit.adam_steps(), None);
+    assert!(!fit.has_training_state());
+    assert!(
+        !trainer
+            .fit_subset(&data, &[1, 2, 3], &mut rng())
+            .unwrap()
+            .has_training_state()
+    );
+    assert!(
+        !trainer
+            .resume(fit.clone(), &data, &mut rng())
+            .unwrap()
+            .has_training_state()
+    );
+    assert!(
+        !trainer
+            .initial(&data, &mut rng())
+            .unwrap()
+            .has_training_state()
+    );
+    assert!(
+        !trainer
+            .fit_from(None, &data, None, 1, &mut rng())
+            .unwrap()
+            .has_training_state()
+    );
+    assert!(matches!(
+        trainer.continue_training(fit.clone(), &data, None, 1, &mut rng()),
+        Err(ModelError::NoTrainingState)
+    ));
+    assert!(matches!(
+        trainer.fit_more(Box::new(fit.clone()), &data, None, 1, &mut rng()),
+        Err(ModelError::NoTrainingState)
+    ));
+    // With it: the same model, plus the state.
+    let kept = trainer
+        .train_from_keeping_state(None, &data, None, 1, &mut rng())
+        .unwrap();
+    assert_eq!(kept.adam_steps(), Some(2), "30 rows in batches of 16");
+    assert_same_model(&fit, &kept, &data, "kept");
+    // Zero more epochs: the model as it was, nothing drawn.
+    let mut more = stream(29, 0, "more");
+    let before = more.clone();
+    let same = trainer
+        .continue_training(kept.clone(), &data, None, 0, &mut more)
+        .unwrap();
+    assert_eq!(more, before);
+    assert_eq!(same.adam_steps(), Some(2));
+    assert_same_model(&kept, &same, &data, "zero epochs");
+    // Copies keep the state and continue alike (behind the trait too).
+    let copy: Box<dyn Model> = kept.clone_box();
+    assert!(copy.has_training_state());
+    let a = trainer
+        .continue_training(kept.clone(), &data, None, 1, &mut stream(29, 0, "more"))
+        .unwrap();
+    let b = trainer
+        .fit_more(copy, &data, None, 1, &mut stream(29, 0, "more"))
+        .unwrap();
+    assert_same_model(&a, b.as_ref(), &data, "copy");
+    // Setting parameters (even the same ones) or discarding drops it.
+    let mut set = kept.clone();
+    set.set_parameters(&kept.parameters()).unwrap();
+    assert!(!set.has_training_state());
+    let mut discarded: Box<dyn Model> = Box::new(kept.clone());
+    discarded.discard_training_state();
+    assert!(!discarded.has_training_state());
+    assert_eq!(kept.clone().without_training_state().adam_steps(), None);
+    // Continuing checks the rows and the architecture.
+    assert!(matches!(
+        trainer.continue_training(kept.clone(), &data, Some(&[]), 1, &mut rng()),
+        Err(ModelError::EmptyData)
+    ));
+    let wider = BurnTrainer::new(ModelParams {
+        hidden: vec![8, 5],
+        ..p.clone()
+    });
+    assert!(matches!(
+        wider.continue_training(kept.clone(), &data, None, 1, &mut rng()),
+        Err(ModelError::ArchitectureMismatch)
+    ));
+    let logreg = BurnTrainer::new(params(ModelKind::Logreg, 1));
+    assert!(matches!(
+        logreg.continue_training(kept.clone(), &data, None, 1, &mut rng()),
+        Err(ModelError::ArchitectureMismatch)
+    ));
+    let other_shape = two_classes(30, &[7], &mut stream(29, 0, "train"));
+    assert!(matches!(
+        trainer.continue_training(kept.clone(), &other_shape, None, 1, &mut rng()),
+        Err(ModelError::ArchitectureMismatch)
+    ));
+    // Another learning rate is allowed: a continuation under new settings.
+    let slower = BurnTrainer::new(ModelParams {
+        learning_rate: 0.001,
+        ..p
+    });
+    let c = slower
+        .continue_training(kept, &data, None, 1, &mut stream(29, 0, "more"))
+        .unwrap();
+    assert_eq!(c.adam_steps(), Some(4));
+    assert_ne!(bits(&c.parameters()), bits(&a.parameters()));
 }
 
 #[test]
@@ -598,4 +772,59 @@ fn fit_fit_subset_and_resume_are_fit_from() {
             .unwrap();
         assert_same_model(&resumed, general.as_ref(), &data, "resume");
     }
+}
+
+#[test]
+fn zz_fingerprint() {
+    let mut out = String::new();
+    for (p, shape) in families(2) {
+        let data = two_classes(40, &shape, &mut stream(30, 0, "train"));
+        let rows: Vec<usize> = (0..40).rev().filter(|i| i % 3 != 0).collect();
+        let trainer = BurnTrainer::new(p);
+        let fit = trainer.fit(&data, &mut stream(30, 0, "m")).unwrap();
+        let sub = trainer
+            .fit_subset(&data, &rows, &mut stream(30, 0, "s"))
+            .unwrap();
+        let res = trainer
+            .resume(fit.clone(), &data, &mut stream(30, 0, "r"))
+            .unwrap();
+        let general = trainer
+            .fit_from(
+                Some(&sub.parameters()),
+                &data,
+                Some(&rows),
+                3,
+                &mut stream(30, 0, "g"),
+            )
+            .unwrap();
+        for m in [&fit as &dyn Model, &sub, &res, general.as_ref()] {
+            let h = m.parameters().iter().fold(0u64, |h, v| {
+                h.wrapping_mul(1_000_003).wrapping_add(v.to_bits() as u64)
+            });
+            let ph = m.predict_proba(&data).data.iter().fold(0u64, |h, v| {
+                h.wrapping_mul(1_000_003).wrapping_add(v.to_bits() as u64)
+            });
+            out += &format!("{h:x} {ph:x}\n");
+        }
+    }
+    std::fs::write(std::env::var("FP_OUT").unwrap(), out).unwrap();
+}
+
+#[test]
+fn zz_debug() {
+    let (p, shape) = families(1).remove(0);
+    let data = two_classes(40, &shape, &mut stream(25, 0, "train"));
+    let trainer = BurnTrainer::new(p);
+    let one = trainer.train_from(None, &data, None, 2, &mut stream(25, 0, "m")).unwrap();
+    let mut rng = stream(25, 0, "m");
+    let first = trainer.train_from_keeping_state(None, &data, None, 1, &mut rng).unwrap();
+    let r2 = rng.clone();
+    let carried = trainer.continue_training(first.clone(), &data, None, 1, &mut rng).unwrap();
+    let restarted = trainer.fit_from(Some(&first.parameters()), &data, None, 1, &mut r2.clone()).unwrap();
+    let fresh = trainer.train_from_keeping_state(Some(&first.parameters()), &data, None, 0, &mut r2.clone()).unwrap();
+    let fresh = trainer.continue_training(fresh, &data, None, 1, &mut r2.clone()).unwrap();
+    println!("one      {:?}", &one.parameters()[..4]);
+    println!("carried  {:?}", &carried.parameters()[..4]);
+    println!("restart  {:?}", &restarted.parameters()[..4]);
+    println!("fresh    {:?}", &fresh.parameters()[..4]);
 }

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use crate::ResultsError;
 use crate::record::RunRecord;
 use crate::report;
-use poisonlab_scenario::Scenario;
 use crate::summary::{PointSummary, summarize};
+use poisonlab_scenario::Scenario;
 
 /// File names inside a results folder.
 pub mod files {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 pub use poisonlab_core::LabelTest;
 
-/// Everything measured in one run. Field names follow SCENARIO.md.
+/// Everything measured in one run; `docs/scenario.md` (runs.jsonl) documents every field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct RunRecord {

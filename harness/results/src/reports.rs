@@ -3,10 +3,11 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::ResultsError;
-use crate::record::RunRecord;
-use crate::folder::{files, read_records, write_all};
 use poisonlab_scenario::Scenario;
+
+use crate::ResultsError;
+use crate::folder::{files, read_records, write_all};
+use crate::record::RunRecord;
 use crate::summary::{PointSummary, point_label, summarize};
 
 /// Read a results folder: its resolved scenario and its run records.
@@ -78,17 +79,31 @@ fn compared_metrics(first: &[PointSummary], records: &[RunRecord]) -> Vec<String
     keys
 }
 
+/// The mark of a row whose values differ beyond the 95 % intervals.
+const BEYOND: &str = "‡";
+/// The mark of a row whose values differ where a folder has no interval
+/// (one repeat): whether they really differ cannot be told.
+const UNTESTED: &str = "?";
+/// What the marks mean, one line each.
+const LEGEND: [&str; 2] = [
+    "‡: the 95 % confidence intervals of at least two folders do not overlap.",
+    "?: the values differ, but a folder has a single repeat (no interval): whether they differ cannot be judged without repeats.",
+];
+
 /// A comparison of several results folders, point by point.
 pub struct Comparison {
     /// Column headings: the folders.
     pub folders: Vec<String>,
     /// Rows: point label, metric, one cell per folder (`mean ± ci95` or —),
-    /// and whether two folders' 95 % intervals fail to overlap.
-    pub rows: Vec<(String, String, Vec<String>, bool)>,
+    /// and the row's mark: `‡` when two folders' 95 % intervals do not
+    /// overlap, `?` when values differ but a folder has no interval (a single
+    /// repeat), empty otherwise.
+    pub rows: Vec<(String, String, Vec<String>, &'static str)>,
 }
 
 impl Comparison {
-    /// A Markdown table; `‡` marks differences beyond the 95 % intervals.
+    /// A Markdown table; `‡` marks differences beyond the 95 % intervals,
+    /// `?` differences that cannot be judged without repeats.
     pub fn markdown(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
@@ -97,17 +112,17 @@ impl Comparison {
             self.folders.join(" | ")
         );
         let _ = writeln!(out, "|---|---|{}---|", "---|".repeat(self.folders.len()));
-        for (point, metric, cells, differs) in &self.rows {
+        for (point, metric, cells, mark) in &self.rows {
             let _ = writeln!(
                 out,
-                "| {point} | {metric} | {} | {} |",
-                cells.join(" | "),
-                if *differs { "‡" } else { "" }
+                "| {point} | {metric} | {} | {mark} |",
+                cells.join(" | ")
             );
         }
-        out.push_str(
-            "\n‡: the 95 % confidence intervals of at least two folders do not overlap.\n",
-        );
+        out.push('\n');
+        for line in LEGEND {
+            let _ = writeln!(out, "{line}");
+        }
         out
     }
 
@@ -124,14 +139,18 @@ impl Comparison {
              <title>poisonlab compare</title><style>body{font-family:sans-serif;margin:2em}\
              table{border-collapse:collapse}td,th{border:1px solid #999;padding:2px 6px;\
              text-align:right}td:first-child,td:nth-child(2){text-align:left}\
-             tr.differs{background:#fde2e2}</style></head><body>\n<h1>poisonlab compare</h1>\n<table>\n<tr><th>point</th><th>metric</th>",
+             tr.differs{background:#fde2e2}tr.untested{background:#f3f3f3}</style></head><body>\n<h1>poisonlab compare</h1>\n<table>\n<tr><th>point</th><th>metric</th>",
         );
         for f in &self.folders {
             let _ = write!(out, "<th>{}</th>", esc(f));
         }
         out.push_str("<th>differs</th></tr>\n");
-        for (point, metric, cells, differs) in &self.rows {
-            let class = if *differs { " class=\"differs\"" } else { "" };
+        for (point, metric, cells, mark) in &self.rows {
+            let class = match *mark {
+                BEYOND => " class=\"differs\"",
+                UNTESTED => " class=\"untested\"",
+                _ => "",
+            };
             let _ = write!(
                 out,
                 "<tr{class}><td>{}</td><td>{}</td>",
@@ -141,13 +160,34 @@ impl Comparison {
             for c in cells {
                 let _ = write!(out, "<td>{}</td>", esc(c));
             }
-            let _ = writeln!(out, "<td>{}</td></tr>", if *differs { "‡" } else { "" });
+            let _ = writeln!(out, "<td>{mark}</td></tr>");
         }
-        out.push_str(
-            "</table>\n<p>‡: the 95 % confidence intervals of at least two folders do not overlap.</p>\n</body></html>\n",
-        );
+        out.push_str("</table>\n");
+        for line in LEGEND {
+            let _ = writeln!(out, "<p>{}</p>", esc(line));
+        }
+        out.push_str("</body></html>\n");
         out
     }
+}
+
+/// The mark of one row from each folder's `(mean, ci95)` (`None`: the metric
+/// is not there). Two folders differ beyond their intervals when both have
+/// one and they do not overlap (`‡`); a folder without an interval (one
+/// repeat) whose mean differs from another's cannot be judged (`?`).
+fn mark(stats: &[Option<(f64, Option<f64>)>]) -> &'static str {
+    let known: Vec<(f64, Option<f64>)> = stats.iter().flatten().copied().collect();
+    let mut untested = false;
+    for (i, &(a, ca)) in known.iter().enumerate() {
+        for &(b, cb) in &known[i + 1..] {
+            match (ca, cb) {
+                (Some(ca), Some(cb)) if a - ca > b + cb || b - cb > a + ca => return BEYOND,
+                (Some(_), Some(_)) => {}
+                _ => untested |= a != b,
+            }
+        }
+    }
+    if untested { UNTESTED } else { "" }
 }
 
 /// Put the results of several folders side by side: for every point label of
@@ -176,14 +216,14 @@ pub fn compare(dirs: &[PathBuf]) -> Result<Comparison, ResultsError> {
     for point in &first.summary {
         let label = point_label(&point.point);
         for key in &metrics {
-            let stats: Vec<Option<(f64, f64)>> = folders
+            let stats: Vec<Option<(f64, Option<f64>)>> = folders
                 .iter()
                 .map(|f| {
                     f.summary
                         .iter()
                         .find(|p| p.point == point.point)
                         .and_then(|p| p.metrics.get(key))
-                        .map(|s| (s.mean, s.ci95.unwrap_or(0.0)))
+                        .map(|s| (s.mean, s.ci95.filter(|c| c.is_finite())))
                 })
                 .collect();
             if stats.iter().all(Option::is_none) {
@@ -192,18 +232,12 @@ pub fn compare(dirs: &[PathBuf]) -> Result<Comparison, ResultsError> {
             let cells = stats
                 .iter()
                 .map(|s| match s {
-                    Some((m, ci)) if *ci > 0.0 => format!("{m:.3} ± {ci:.3}"),
+                    Some((m, Some(ci))) if *ci > 0.0 => format!("{m:.3} ± {ci:.3}"),
                     Some((m, _)) => format!("{m:.3}"),
                     None => "—".into(),
                 })
                 .collect();
-            let known: Vec<(f64, f64)> = stats.iter().flatten().copied().collect();
-            let differs = known.iter().any(|&(a, ca)| {
-                known
-                    .iter()
-                    .any(|&(b, cb)| (a - ca > b + cb) || (b - cb > a + ca))
-            });
-            rows.push((label.clone(), key.clone(), cells, differs));
+            rows.push((label.clone(), key.clone(), cells, mark(&stats)));
         }
     }
     Ok(Comparison {
@@ -213,4 +247,73 @@ pub fn compare(dirs: &[PathBuf]) -> Result<Comparison, ResultsError> {
             .collect(),
         rows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two folders' `(mean, ci95)` for one metric.
+    fn pair(a: (f64, Option<f64>), b: (f64, Option<f64>)) -> &'static str {
+        mark(&[Some(a), Some(b)])
+    }
+
+    #[test]
+    fn single_repeats_cannot_be_judged_different() {
+        // 0.0021 vs 0.0024 (both shown as 0.002), one repeat each: no ‡.
+        assert_eq!(pair((0.0021, None), (0.0024, None)), UNTESTED);
+        // One side with an interval, the other without: still cannot tell.
+        assert_eq!(pair((0.9, Some(0.01)), (0.5, None)), UNTESTED);
+        // Equal values need no repeats to be called equal.
+        assert_eq!(pair((0.002, None), (0.002, None)), "");
+        // A folder without the metric does not count.
+        assert_eq!(mark(&[Some((0.3, None)), None]), "");
+    }
+
+    #[test]
+    fn separated_intervals_differ_and_overlapping_ones_do_not() {
+        assert_eq!(pair((0.90, Some(0.02)), (0.80, Some(0.03))), BEYOND);
+        assert_eq!(pair((0.90, Some(0.06)), (0.80, Some(0.05))), "");
+        // A real difference beside a single-repeat folder is still a difference.
+        assert_eq!(
+            mark(&[
+                Some((0.9, Some(0.01))),
+                Some((0.7, None)),
+                Some((0.5, Some(0.01)))
+            ]),
+            BEYOND
+        );
+    }
+
+    #[test]
+    fn the_table_marks_and_explains_both() {
+        let c = Comparison {
+            folders: vec!["a".into(), "b".into()],
+            rows: vec![
+                (
+                    "p".into(),
+                    "m1".into(),
+                    vec!["0.002".into(), "0.002".into()],
+                    UNTESTED,
+                ),
+                (
+                    "p".into(),
+                    "m2".into(),
+                    vec!["0.9 ± 0.01".into(), "0.5 ± 0.01".into()],
+                    BEYOND,
+                ),
+            ],
+        };
+        let md = c.markdown();
+        assert!(md.contains("| p | m1 | 0.002 | 0.002 | ? |"), "{md}");
+        assert!(
+            md.contains("| p | m2 | 0.9 ± 0.01 | 0.5 ± 0.01 | ‡ |"),
+            "{md}"
+        );
+        assert!(md.contains("cannot be judged without repeats"), "{md}");
+        assert!(md.contains("‡: the 95 % confidence intervals"), "{md}");
+        let html = c.html();
+        assert!(html.contains("class=\"untested\"") && html.contains("class=\"differs\""));
+        assert!(html.contains("cannot be judged without repeats"));
+    }
 }

@@ -77,7 +77,9 @@ pub(crate) fn count_cell(metrics: &OrderedMap, key: &str) -> String {
 }
 
 /// Defense names and kinds in first-seen order.
-pub(crate) fn defenses_of<'a>(records: impl Iterator<Item = &'a RunRecord>) -> Vec<(String, String)> {
+pub(crate) fn defenses_of<'a>(
+    records: impl Iterator<Item = &'a RunRecord>,
+) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for r in records {
         for d in &r.defenses {
@@ -129,4 +131,3 @@ pub(crate) fn filter_rows(
         )
         .collect()
 }
-

@@ -8,17 +8,14 @@
 
 use std::time::Instant;
 
-use poisonlab_badnets::{BadNets, BadNetsParams};
 use poisonlab_core::seed::stream;
 use poisonlab_core::{
-    Attack, AttackInput, BuildContext, Classifier, DataFacts, Dataset, DefenseInput, Kind,
-    RoundView, ScreenInput,
+    AttackInput, Classifier, Dataset, DefenseInput, RoundView, ScreenInput,
 };
 use poisonlab_data::SyntheticDigitsParams;
-use poisonlab_integrity::{Manifest, SigningKey};
+use poisonlab_integrity::{Manifest, SignedSet, SigningKey};
 use poisonlab_model::{BurnTrainer, ModelKind, ModelParams, TrainedModel, backend};
-use poisonlab_provenance::SignedSet;
-use poisonlab_scenario::{DefenseKind, Family, kinds};
+use poisonlab_scenario::{AttackSpec, DefenseKind, Family, kinds};
 use serde::Serialize;
 
 use crate::RunError;
@@ -195,16 +192,14 @@ fn defense_times(opts: &BenchOptions, step: &dyn Fn(&str)) -> Result<Vec<Defense
     let (train_idx, trusted_idx) = all.split_at(n);
     let train = digits.train.subset(train_idx);
     let trusted = digits.train.subset(trusted_idx);
-    let facts = DataFacts::default();
-    let ctx = BuildContext::new(std::path::Path::new("."), &facts);
-    let attack = BadNets::build(BadNetsParams::default(), &ctx)
-        .map_err(|e| RunError::Bench(format!("{e:?}")))?;
+    let attack = AttackSpec::with_defaults("badnets").map_err(RunError::Bench)?;
     let poisoned = attack
+        .attack()
         .poison(
             AttackInput::new(&train, &digits.test),
             &mut stream(0, 0, "bench:attack"),
         )
-        .map_err(|e| RunError::Bench(e.to_string()))?;
+        .map_err(RunError::Bench)?;
     let model = fit(
         ModelParams {
             epochs: 3,

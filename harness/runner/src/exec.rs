@@ -12,6 +12,7 @@ use poisonlab_scenario::{Problem, Problems, Scenario};
 
 use crate::RunError;
 use crate::data::LoadedData;
+use crate::lock::ResultsLock;
 use crate::pipeline::{RunContext, run_one};
 
 /// Hears about progress; the cli draws bars with it. Called from worker threads.
@@ -22,6 +23,9 @@ pub trait Progress: Sync {
     fn step(&self, _run: &str, _step: &str) {}
     /// Run `run` ended.
     fn finished(&self, _run: &str, _ok: bool) {}
+    /// Something the user should hear about that is not an error (a stale
+    /// lock taken over).
+    fn notice(&self, _message: &str) {}
 }
 
 /// Progress that goes nowhere.
@@ -115,7 +119,6 @@ fn prepare(
     data: &LoadedData,
     fresh: bool,
 ) -> Result<Vec<RunRecord>, RunError> {
-    std::fs::create_dir_all(dir).map_err(RunError::io(dir))?;
     let resolved = scenario.resolved_toml_with(Some(&data.loaded()));
     let scenario_path = dir.join(files::SCENARIO);
     let existing = match std::fs::read_to_string(&scenario_path) {
@@ -171,6 +174,10 @@ pub fn load_checked(scenario: &Scenario, file: &str) -> Result<LoadedData, RunEr
 }
 
 /// Run every (point, repeat) of `scenario` not already in `opts.out`, then write all results files.
+///
+/// The results folder is locked ([`ResultsLock`]) from before its scenario
+/// is read until the files are written: a second writer gets an error that
+/// [`RunError::as_lock`] recognises.
 pub fn run(
     scenario: &Scenario,
     opts: &RunOptions,
@@ -179,6 +186,11 @@ pub fn run(
     let dir = &opts.out;
     let plan = plan(scenario);
     let data = load_checked(scenario, "scenario")?;
+    std::fs::create_dir_all(dir).map_err(RunError::io(dir))?;
+    let lock = ResultsLock::acquire(dir)?;
+    if let Some(message) = lock.takeover_notice() {
+        progress.notice(&message);
+    }
     let existing = prepare(dir, scenario, &data, opts.fresh)?;
     let mut done: Vec<Option<RunRecord>> = plan
         .iter()

@@ -15,6 +15,7 @@ mod error;
 mod estimate;
 mod exec;
 mod export;
+mod lock;
 mod pipeline;
 mod train;
 
@@ -24,4 +25,5 @@ pub use error::RunError;
 pub use estimate::estimate_seconds;
 pub use exec::{Outcome, Progress, RunOptions, Silent, load_checked, run};
 pub use export::{Exported, export};
+pub use lock::{LOCK_FILE, LockError, ResultsLock};
 pub use poisonlab_model::ModelKind;

@@ -452,6 +452,17 @@ impl AttackSpec {
         })
     }
 
+    /// Build the attack `kind` with its default parameters (for `bench`).
+    pub fn with_defaults(kind: &str) -> Result<AttackSpec, String> {
+        let lines = crate::problem::Lines::index("");
+        let facts = DataFacts::default();
+        let here = std::path::Path::new(".");
+        let mut r = Reader::new(&lines, here);
+        let ctx = BuildContext::new(here, &facts);
+        AttackSpec::read(&mut r, kind, &Table::new(), &ctx)
+            .ok_or_else(|| format!("{kind}: {:?}", r.problems))
+    }
+
     /// The `kind` name.
     pub fn kind(&self) -> &'static str {
         self.kind

@@ -324,7 +324,10 @@ pub(super) enum Key {
 }
 
 /// The legend down the area right of the plot.
-pub(super) fn draw_legend(area: &DrawingArea<SVGBackend<'_>, Shift>, entries: &[(String, Key)]) -> DrawResult {
+pub(super) fn draw_legend(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    entries: &[(String, Key)],
+) -> DrawResult {
     const ROW: i32 = 20;
     let fits = ((HEIGHT as i32 - 24) / ROW) as usize;
     let font = (FONT, 13).into_font();
@@ -570,4 +573,3 @@ pub(super) fn bar_chart(title: &str, bars: &Bars<'_>, y: &Axis) -> String {
         draw_legend(&legend, &entries)
     })
 }
-

@@ -1086,15 +1086,14 @@ fn mean_roc(runs: &[&RunRecord], name: &str) -> Option<(Vec<f64>, usize)> {
     Some((mean, curves.len()))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::record::{
         AttackInfo, DefenseRecord, Detection, InputDetection, ModelEval, MonitorRecord, RoundRecord,
     };
-    use poisonlab_scenario::Custody;
     use crate::summary::summarize;
+    use poisonlab_scenario::Custody;
 
     const SWEPT: &str = r#"
 [scenario]
@@ -1137,9 +1136,12 @@ train = 400
 test = 100
 trusted = 50
 
+[training]
+regime = "rounds"
+rounds = 4
+
 [attack]
 kind = "drift"
-rounds = 4
 source = 7
 target = 1
 max-rate = 0.8

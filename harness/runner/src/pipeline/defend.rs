@@ -10,14 +10,12 @@ use std::time::Instant;
 use poisonlab_core::metrics::{self, Confusion};
 use poisonlab_core::seed::stream;
 use poisonlab_core::{Classifier, Dataset, DefenseInput, FilterVerdict, RoundCheck, ScreenInput};
-use poisonlab_monitor::summarize;
-use poisonlab_provenance::SignedSet;
+use poisonlab_integrity::SignedSet;
 use poisonlab_results::{DefenseRecord, Detection, ModelEval, MonitorRecord, ProvenanceRecord};
 use poisonlab_scenario::{DefenseSpec, Family, Point};
 use rand::Rng as _;
 
-use super::rounds::MonitorChecks;
-use super::{Models, RunContext, evaluate};
+use super::common::{Models, MonitorChecks, RunContext, evaluate};
 use crate::RunError;
 use crate::train::Trainer;
 
@@ -363,8 +361,8 @@ fn defense_record(
 
 /// A monitor's record from its checks on the poisoned and the clean run.
 fn monitor_record(poisoned: &[RoundCheck], clean: &[RoundCheck]) -> MonitorRecord {
-    let (first_alarm_round, alarms) = summarize(poisoned);
-    let (_, false_alarms) = summarize(clean);
+    let (first_alarm_round, alarms) = RoundCheck::summarize(poisoned);
+    let (_, false_alarms) = RoundCheck::summarize(clean);
     MonitorRecord {
         first_alarm_round,
         alarms,

@@ -9,7 +9,7 @@ use poisonlab_results::RoundRecord;
 use poisonlab_scenario::kinds::AnyMonitor;
 use poisonlab_scenario::{Family, Point};
 
-use super::{RunContext, poison};
+use super::common::{MonitorChecks, RunContext, poison};
 use crate::RunError;
 use crate::train::Trainer;
 
@@ -24,8 +24,6 @@ pub(super) struct RoundsOutcome {
     pub monitors: Vec<Result<MonitorChecks, String>>,
 }
 
-/// A round monitor's checks on the poisoned run and on the clean run.
-pub(super) type MonitorChecks = (Vec<RoundCheck>, Vec<RoundCheck>);
 
 /// Round monitors watching one round-based training run.
 struct Watch<'a> {

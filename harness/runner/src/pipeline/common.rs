@@ -1,0 +1,99 @@
+//! What every step of a run shares: its context, its models, how a model is
+//! measured and how the training set is poisoned.
+
+use std::ops::Range;
+
+use poisonlab_core::metrics;
+use poisonlab_core::seed::stream;
+use poisonlab_core::{
+    AttackInput, AttackTest, Classifier, Dataset, Poisoned, RoundCheck, RoundPlan, Streams,
+};
+use poisonlab_results::ModelEval;
+use poisonlab_scenario::{IntegritySpec, Point};
+
+use crate::RunError;
+use crate::data::LoadedData;
+
+/// Everything a run needs besides the point.
+pub(crate) struct RunContext<'a> {
+    pub seed: u64,
+    pub data: &'a LoadedData,
+    /// The scenario's `[integrity]` table: the owner signs the training set.
+    pub integrity: Option<&'a IntegritySpec>,
+    /// Threads one run may use for its independent steps (clean and poisoned
+    /// training, each defense, each retraining): `--threads` left over when
+    /// fewer runs than threads are pending. Results do not depend on it.
+    pub inner_threads: usize,
+    /// `[scenario] clean-fpr`: run each filter on the clean training set too.
+    pub clean_fpr: bool,
+}
+
+/// The poisoned training set and the models trained with and without it.
+pub(crate) struct Models {
+    pub poisoned: Poisoned,
+    /// `None` when the attack changed nothing (then it is `poisoned_model`).
+    pub clean_model: Option<Box<dyn Classifier>>,
+    pub poisoned_model: Box<dyn Classifier>,
+    pub clean_eval: ModelEval,
+}
+
+/// Measure `model` on the clean test set and the attack's test inputs.
+pub(crate) fn evaluate(
+    model: &dyn Classifier,
+    test: &Dataset,
+    attack: Option<&AttackTest>,
+) -> ModelEval {
+    let predicted = model.predict(test);
+    let (asr, ra) = match attack {
+        Some(a) => {
+            let p = model.predict(&a.inputs);
+            (
+                metrics::agreement(&p, &a.targets),
+                metrics::agreement(&p, a.inputs.labels()),
+            )
+        }
+        None => (None, None),
+    };
+    ModelEval {
+        ca: metrics::agreement(&predicted, test.labels()),
+        asr,
+        ra,
+        per_class_recall: metrics::per_class_recall(&predicted, test.labels(), test.n_classes()),
+    }
+}
+
+/// Poison the training set with the run's `attack` stream; `surrogate` (a
+/// model trained on the clean data) goes to attacks that need one, `rounds`
+/// (the clean training set's round ranges) to attacks that poison by round.
+pub(crate) fn poison(
+    ctx: &RunContext<'_>,
+    point: &Point,
+    repeat: u64,
+    surrogate: Option<&dyn Classifier>,
+    rounds: Option<&[Range<usize>]>,
+) -> Result<Poisoned, RunError> {
+    let attack = point.attack.attack();
+    let mut input = AttackInput::new(&ctx.data.train, &ctx.data.test);
+    if let (true, Some(model)) = (attack.needs_surrogate(), surrogate) {
+        input = input.with_surrogate(model);
+    }
+    if let Some(ranges) = rounds {
+        input = input.with_rounds(RoundPlan {
+            ranges,
+            streams: Streams {
+                seed: ctx.seed,
+                repeat,
+            },
+        });
+    }
+    attack
+        .poison(input, &mut stream(ctx.seed, repeat, "attack"))
+        .map_err(|message| RunError::Attack {
+            kind: point.attack.kind(),
+            message,
+        })
+}
+
+
+/// A round monitor's checks on the poisoned run and on the clean run.
+pub(crate) type MonitorChecks = (Vec<RoundCheck>, Vec<RoundCheck>);

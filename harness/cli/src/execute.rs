@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use poisonlab_results::Unmet;
 use poisonlab_runner::{Outcome, Progress, RunError, RunOptions};

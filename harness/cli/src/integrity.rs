@@ -1,7 +1,6 @@
 //! `keygen`, `manifest sign|verify` and `audit verify`: the data-integrity tools.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
 use poisonlab_core::Dataset;

@@ -532,15 +532,18 @@ fn corrupt_data_files_exit_2_naming_the_file() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("nowhere"));
 }
 
+/// A drift scenario: four rounds of two epochs each (`[training]`).
+const DRIFT: &str = "[scenario]\nname = \"drift\"\nseed = 3\nrepeats = 2\n[data]\ntrain = 800\ntest = 200\n\
+                     trusted = 60\n[model]\nhidden = [32]\n[training]\nregime = \"rounds\"\nrounds = 4\n\
+                     epochs-per-round = 2\n[attack]\nkind = \"drift\"\nsource = 7\ntarget = 1\nmax-rate = 0.8\n\
+                     [[defense]]\nkind = \"loss-filter\"\n[[defense]]\nkind = \"spectral-signatures\"\n\
+                     [[defense]]\nkind = \"activation-clustering\"\n[[defense]]\nkind = \"anomaly\"\n\
+                     [[defense]]\nkind = \"canary\"\n[[defense]]\nkind = \"cusum\"\n";
+
 #[test]
 fn drift_runs_in_rounds_and_is_identical_across_thread_counts() {
     let tmp = tempfile::tempdir().unwrap();
-    let text = "[scenario]\nname = \"drift\"\nseed = 3\nrepeats = 2\n[data]\ntrain = 800\ntest = 200\n\
-                trusted = 60\n[model]\nhidden = [32]\n[attack]\nkind = \"drift\"\nrounds = 4\nsource = 7\n\
-                target = 1\nmax-rate = 0.8\nepochs-per-round = 2\n[[defense]]\nkind = \"loss-filter\"\n\
-                [[defense]]\nkind = \"spectral-signatures\"\n[[defense]]\nkind = \"activation-clustering\"\n\
-                [[defense]]\nkind = \"anomaly\"\n[[defense]]\nkind = \"canary\"\n[[defense]]\nkind = \"cusum\"\n";
-    let scenario = write_scenario(tmp.path(), "drift.toml", text);
+    let scenario = write_scenario(tmp.path(), "drift.toml", DRIFT);
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     run(&scenario, &a, &["--threads", "1"]);
     run(&scenario, &b, &["--threads", "2"]);
@@ -827,4 +830,207 @@ fn only_report_and_compare() {
     let o = poisonlab(&["list", "--scenario", scenario.to_str().unwrap()]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("2 point(s) × 2 repeat(s) = 4 run(s)"), "{out}");
+}
+
+/// `rounds` and `epochs-per-round` under `[attack]` (where they were before
+/// the training regimes) are bad input pointing at `[training]`.
+#[test]
+fn rounds_under_attack_point_to_the_training_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let old = DRIFT
+        .replace(
+            "[training]\nregime = \"rounds\"\nrounds = 4\nepochs-per-round = 2\n",
+            "",
+        )
+        .replace(
+            "kind = \"drift\"\n",
+            "kind = \"drift\"\nrounds = 4\nepochs-per-round = 2\n",
+        );
+    assert!(!old.contains("[training]"), "{old}");
+    let scenario = write_scenario(tmp.path(), "old.toml", &old);
+    for cmd in ["validate", "run"] {
+        let o = poisonlab(&[cmd, scenario.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        for key in ["attack.rounds", "attack.epochs-per-round"] {
+            assert!(
+                err.contains(&format!("{key}: has moved to the [training] table")),
+                "{cmd}: {err}"
+            );
+        }
+    }
+}
+
+/// One point, one repeat, no STRIP: the smallest run of TINY.
+fn smallest(tmp: &Path) -> PathBuf {
+    let text = TINY
+        .replace("repeats = 2", "repeats = 1")
+        .replace("\"attack.rate\" = [0.2, 0.6]", "\"attack.rate\" = [0.2]")
+        .replace("[[defense]]\nkind = \"strip\"\nn = 5\n", "");
+    write_scenario(tmp, "smallest.toml", &text)
+}
+
+/// The names in a results folder, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The results files of a finished run, and no lock left behind.
+fn assert_only_results_files(dir: &Path) {
+    let found = names(dir);
+    for f in FILES {
+        assert!(found.iter().any(|n| n == f), "{f} missing: {found:?}");
+    }
+    assert!(!found.iter().any(|n| n.starts_with(".lock")), "{found:?}");
+}
+
+/// `poisonlab … | head`: a reader that goes away early ends the command
+/// quietly (exit 0, as ripgrep), never with a panic (exit 101).
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = smallest(tmp.path());
+    let out = tmp.path().join("out");
+    let commands: [Vec<&str>; 3] = [
+        vec!["list"],
+        vec!["list", "--scenario", scenario.to_str().unwrap()],
+        vec![
+            "run",
+            scenario.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ],
+    ];
+    for args in commands {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_poisonlab"))
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // close the read end before anything is written
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_ne!(o.status.code(), Some(101), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+    }
+    // The run did its work and left no lock behind.
+    assert_only_results_files(&out);
+}
+
+/// A results folder has one writer: a second one (`run` or `report`) is bad
+/// input naming the folder and the holder's pid; the lock goes when the
+/// first is done.
+#[test]
+fn a_results_folder_locked_by_a_live_process_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = smallest(tmp.path());
+    let out = tmp.path().join("out");
+    fs::create_dir_all(&out).unwrap();
+    let lock = out.join(".lock");
+    let pid = std::process::id(); // alive: this test
+    fs::write(&lock, format!("{pid}\n")).unwrap();
+    let refused = |args: &[&str]| {
+        let o = poisonlab(args);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(out.to_str().unwrap()), "{err}");
+        assert!(err.contains(&format!("pid {pid}")), "{err}");
+    };
+    let scenario_arg = scenario.to_str().unwrap();
+    let out_arg = out.to_str().unwrap();
+    refused(&["run", scenario_arg, "--out", out_arg, "--quiet"]);
+    refused(&["run", scenario_arg, "--out", out_arg, "--quiet", "--fresh"]);
+    refused(&["report", out_arg]);
+    assert_eq!(fs::read_to_string(&lock).unwrap(), format!("{pid}\n"));
+    assert!(
+        !out.join("runs.jsonl").exists(),
+        "the refused run did no work"
+    );
+    // compare reads a locked folder: the lock file is no results file.
+    fs::remove_file(&lock).unwrap();
+    run(&scenario, &out, &[]);
+    fs::write(&lock, format!("{pid}\n")).unwrap();
+    let o = poisonlab(&["compare", out_arg, out_arg]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    fs::remove_file(&lock).unwrap();
+
+    // A real second writer while the first runs: refused with the first's pid.
+    let slow = fs::read_to_string(&scenario)
+        .unwrap()
+        .replace("repeats = 1", "repeats = 6");
+    let slow = write_scenario(tmp.path(), "slow.toml", &slow);
+    let busy = tmp.path().join("busy");
+    let mut first = Command::new(env!("CARGO_BIN_EXE_poisonlab"))
+        .args([
+            "run",
+            slow.to_str().unwrap(),
+            "--out",
+            busy.to_str().unwrap(),
+        ])
+        .args(["--quiet", "--threads", "1"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !busy.join(".lock").exists() && start.elapsed() < std::time::Duration::from_secs(120) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let o = poisonlab(&[
+        "run",
+        slow.to_str().unwrap(),
+        "--out",
+        busy.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let finished_first = first.try_wait().unwrap().is_some();
+    if !finished_first {
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(&format!("pid {}", first.id())), "{err}");
+    }
+    assert!(first.wait().unwrap().success());
+    assert_only_results_files(&busy);
+}
+
+/// A lock left by a writer that is gone (killed) is taken over, with a word
+/// on stderr; `report` does the same, and neither leaves a lock behind.
+#[test]
+fn a_stale_lock_is_taken_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = smallest(tmp.path());
+    let out = tmp.path().join("out");
+    fs::create_dir_all(&out).unwrap();
+    let dead = || {
+        let mut child = Command::new("true").spawn().unwrap();
+        child.wait().unwrap();
+        child.id()
+    };
+    let pid = dead();
+    fs::write(out.join(".lock"), format!("{pid}\n")).unwrap();
+    let o = run(&scenario, &out, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("took over a stale lock"), "{err}");
+    assert!(err.contains(&format!("pid {pid}")), "{err}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("1 new, 0 resumed"));
+    assert_only_results_files(&out);
+
+    let pid = dead();
+    fs::write(out.join(".lock"), format!("{pid}\n")).unwrap();
+    let o = poisonlab(&["report", out.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("took over a stale lock"), "{err}");
+    assert_only_results_files(&out);
+    // A resumed run still finds its record: the lock is no results file.
+    let o = run(&scenario, &out, &[]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("0 new, 1 resumed"));
+    assert_only_results_files(&out);
 }

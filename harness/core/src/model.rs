@@ -15,7 +15,7 @@
 //! two calls of E epochs are not one call of 2E. When they should be, train
 //! with [`ModelTrainer::fit_from_keeping_state`] and continue with
 //! [`ModelTrainer::fit_more`]: the model then carries its optimiser state
-//! from one call to the next.
+//! and batch order from one call to the next.
 
 use std::any::Any;
 
@@ -96,13 +96,14 @@ impl ParameterError {
 /// # Training state
 ///
 /// A model made by [`ModelTrainer::fit_from_keeping_state`] or
-/// [`ModelTrainer::fit_more`] also carries the optimiser state its training
-/// left (for Adam: both moment estimates of every parameter and the step
-/// count, about twice the memory of the parameters), which `fit_more` needs to
-/// continue. Every other model carries none. The state is not part of
-/// [`Model::parameters`]; replacing the parameters discards it (it belongs
-/// to the weights it was computed for), and so does
-/// [`Model::discard_training_state`]. Copies ([`Model::clone_box`]) keep it.
+/// [`ModelTrainer::fit_more`] also carries the training state it left: the
+/// optimiser state (for Adam: both moment estimates of every parameter and
+/// the step count, about twice the memory of the parameters) and the batch
+/// order, which `fit_more` needs to continue. Every other model carries
+/// none. The state is not part of [`Model::parameters`]; replacing the
+/// parameters discards it (it belongs to the weights it was computed for),
+/// and so does [`Model::discard_training_state`]. Copies
+/// ([`Model::clone_box`]) keep it.
 ///
 /// `Model` is [`Any`] so that a trainer can recognise its own models.
 pub trait Model: Classifier + Any {
@@ -122,7 +123,7 @@ pub trait Model: Classifier + Any {
     /// behind the trait.
     fn clone_box(&self) -> Box<dyn Model>;
 
-    /// Whether the model carries the optimiser state that
+    /// Whether the model carries the training state that
     /// [`ModelTrainer::fit_more`] continues from (see "Training state").
     /// `false` unless the model's type keeps one.
     fn has_training_state(&self) -> bool {
@@ -158,15 +159,18 @@ impl Clone for Box<dyn Model> {
 /// let m = fit_more(m, data, rows, E₂, rng)?;
 /// ```
 ///
-/// is bit for bit the model of `fit_from(None, data, rows, E₁ + E₂, rng)`:
-/// what is carried between the calls is the weights and the whole optimiser
-/// state (Adam's first and second moments of every parameter and its step
-/// count, so its bias correction continues). Nothing else is carried: the
-/// batch order is whatever the `rng` passed in draws, and the data, rows,
-/// batch size and learning rate are those of each call (change them and the
-/// result is a continuation under new settings, not one call).
-/// `fit_from(Some(&m.parameters()), …)` instead restarts the optimiser (as
-/// round-based training does on purpose), so it differs from one call.
+/// is bit for bit the model of `fit_from(None, data, rows, E₁ + E₂, rng)`.
+/// What the model carries between the calls: the weights, the whole
+/// optimiser state (Adam's first and second moments of every parameter and
+/// its step count, so its bias correction continues) and the batch order
+/// the last epoch left (each epoch's shuffle permutes the previous order, in
+/// one call as across calls). What it does not carry: the random stream
+/// (pass the same one on), the data and rows, the batch size and the
+/// learning rate, which are each call's (change them and the result is a
+/// continuation under new settings, not one call).
+/// `fit_from(Some(&m.parameters()), …)` instead restarts the optimiser and
+/// the order (as round-based training does on purpose), so it differs from
+/// one call.
 ///
 /// [`fit_from`]: ModelTrainer::fit_from
 /// [`fit_more`]: ModelTrainer::fit_more
@@ -195,10 +199,11 @@ pub trait ModelTrainer: Trainer {
         rng: &mut Rng,
     ) -> Result<Box<dyn Model>, Self::Error>;
 
-    /// [`fit_from`], but the model returned keeps the optimiser state
-    /// (costing about twice the memory of its parameters) so that
-    /// [`fit_more`] can continue it: the same weights, the same draws from
-    /// `rng`, the same failures. With `epochs = 0` the state is a fresh one.
+    /// [`fit_from`], but the model returned keeps the training state (the
+    /// optimiser state, about twice the memory of its parameters, and the
+    /// batch order) so that [`fit_more`] can continue it: the same weights,
+    /// the same draws from `rng`, the same failures. With `epochs = 0` the
+    /// state is a fresh one.
     ///
     /// [`fit_from`]: ModelTrainer::fit_from
     /// [`fit_more`]: ModelTrainer::fit_more
@@ -213,7 +218,7 @@ pub trait ModelTrainer: Trainer {
 
     /// Continue training `model` for `epochs` more passes over the samples
     /// of `data` at `rows` (all when `None`), from its weights and the
-    /// optimiser state it carries, as if the call that made it had run on
+    /// training state it carries, as if the call that made it had run on
     /// (see "Two calls as one"). Draws one shuffle per epoch from `rng` and
     /// nothing else; `epochs = 0` returns `model` unchanged. The model
     /// returned carries the advanced state.

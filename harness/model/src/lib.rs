@@ -7,7 +7,10 @@
 //! [`poisonlab_core::Classifier`] and [`poisonlab_core::Model`] (its parameters
 //! as one flat vector). [`BurnTrainer`] is a [`poisonlab_core::ModelTrainer`]:
 //! it trains from fresh or given weights, on all rows or some, for any number
-//! of epochs.
+//! of epochs, each call with a fresh Adam state, or, when asked
+//! ([`BurnTrainer::train_from_keeping_state`],
+//! [`BurnTrainer::continue_training`]), carrying the Adam state and batch
+//! order in the model from one call to the next, so that two calls equal one.
 //!
 //! The Burn backend is chosen in one place, [`backend`]: burn's pure-Rust
 //! `flex` CPU backend by default, burn's `ndarray` backend with the cargo

@@ -96,7 +96,9 @@ impl BurnTrainer {
         self.train_from(None, data, Some(rows), self.params.epochs, rng)
     }
 
-    /// Continue training `model` on `data` (warm start, a fresh Adam state):
+    /// Continue training `model` on `data` (warm start: a fresh Adam state and
+    /// batch order, whatever state `model` keeps; see
+    /// [`BurnTrainer::continue_training`] for carrying it):
     /// the round-by-round training of continual scenarios. Batch order comes
     /// from `rng`: `fit_from(Some(&model.parameters()), data, None, params.epochs, rng)`.
     /// The result infers with the default inference batch.

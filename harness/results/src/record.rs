@@ -132,7 +132,8 @@ pub type InputDetection = poisonlab_core::Screening;
 pub struct DefenseRecord {
     /// The defense's name (its kind unless the scenario named it).
     pub name: String,
-    /// `filter` for a training-set filter, `reference` for perfect and random.
+    /// Its family: `filter` (training-set filter), `input-detector`, `monitor`
+    /// or `provenance`; `reference` for perfect and random.
     pub kind: String,
     /// How the flags compare with the poison mask.
     pub detection: Option<Detection>,

@@ -357,8 +357,11 @@ impl Scenario {
                 });
             }
         }
-        if let (Some(d), Some(point)) = (&data, points.first()) {
-            check_needs(&mut r, d, point, integrity.as_ref());
+        // Every point: a sweep may change the regime or the kinds.
+        if let Some(d) = &data {
+            for point in &points {
+                check_needs(&mut r, d, point, integrity.as_ref());
+            }
         }
         let mut list = r.problems;
         dedup_keep_order(&mut list);

@@ -250,3 +250,12 @@ fn unknown_kinds_list_the_table() {
         assert!(found[0].2.contains(e.name), "{}", found[0].2);
     }
 }
+
+#[test]
+fn what_a_kind_needs_is_checked_at_every_sweep_point() {
+    let text = format!(
+        "{HEAD}[training]\nregime = \"rounds\"\n[attack]\nkind = \"drift\"\nsource = 0\ntarget = 1\n[sweep]\n\"training.regime\" = [\"rounds\", \"central\"]\n"
+    );
+    let found = problems(&text);
+    assert_eq!(found[0].1, "attack.kind", "{found:?}");
+}

@@ -9,6 +9,9 @@ use super::common::{Models, RunContext, evaluate, poison};
 use crate::RunError;
 use crate::train::Trainer;
 
+/// Seconds of each step that ran, by name.
+pub(super) type StepSeconds = Vec<(&'static str, f64)>;
+
 /// One clean and one poisoned training run, on two
 /// threads when the run has them and the attack needs no surrogate.
 pub(super) fn train_central(
@@ -17,7 +20,7 @@ pub(super) fn train_central(
     repeat: u64,
     trainer: &Trainer,
     step: &(dyn Fn(&str) + Sync),
-) -> Result<(Models, Vec<(&'static str, f64)>), RunError> {
+) -> Result<(Models, StepSeconds), RunError> {
     let data = ctx.data;
     let train_clean = || -> Result<(Box<dyn Classifier>, f64), RunError> {
         let t = Instant::now();

@@ -21,10 +21,12 @@ pub enum ModelError {
     /// The starting parameters do not fit the model.
     #[error("the starting parameters do not fit the model: {0}")]
     Parameters(#[from] ParameterError),
-    /// Continuing training needs the Adam state a state-keeping call leaves.
+    /// Continuing training needs the training state (Adam's moments and
+    /// step count, the batch order) a state-keeping call leaves.
     #[error(
-        "the model keeps no training state to continue from: train it with a state-keeping call \
-         (fit_from_keeping_state or train_from_keeping_state) and do not set its parameters in between"
+        "the model keeps no training state to continue from: train it with a state-keeping \
+         call (fit_from_keeping_state or train_from_keeping_state) and do not set its \
+         parameters in between"
     )]
     NoTrainingState,
     /// The model to continue is not the network the trainer builds for the data.

@@ -22,8 +22,8 @@ use poisonlab_core::{
     BuildContext, Dataset, FilterVerdict, Kind, ParamChecks, ParamError, ProvenanceCheck,
     ProvenanceVerdict,
 };
-pub use poisonlab_integrity::SignedSet;
 use poisonlab_integrity::SignatureCheck;
+pub use poisonlab_integrity::SignedSet;
 use serde::{Deserialize, Serialize};
 
 /// The `[[defense]]` table for `kind = "provenance"`: no keys of its own; the
@@ -39,7 +39,6 @@ impl ProvenanceParams {
         ParamChecks::new().finish()
     }
 }
-
 
 /// The data-provenance defense of Baracaldo, Chen, Ludwig and Safavi 2017
 /// ("Mitigating Poisoning Attacks on Machine Learning Models: A Data

@@ -56,16 +56,12 @@ fn execute(scenario: &Scenario, opts: &RunOptions, quiet: bool) -> anyhow::Resul
     let bar = Bar::new(quiet);
     let result = poisonlab_runner::run(scenario, opts, &bar);
     bar.bar.finish_and_clear();
-    result.map_err(|e| {
-        if let Some(lock) = e.as_lock() {
-            return InputError::error(lock);
-        }
-        match e {
-            RunError::OtherScenario(_) | RunError::Invalid(_) | RunError::Data(_) => {
-                InputError::error(e)
-            }
-            e => anyhow::Error::new(e).context(format!("running {}", scenario.meta.name)),
-        }
+    result.map_err(|e| match e {
+        RunError::Locked(_)
+        | RunError::OtherScenario(_)
+        | RunError::Invalid(_)
+        | RunError::Data(_) => InputError::error(e),
+        e => anyhow::Error::new(e).context(format!("running {}", scenario.meta.name)),
     })
 }
 

@@ -202,7 +202,7 @@ fn runs_are_identical_across_invocations_and_thread_counts_and_resume() {
         );
     }
 
-    // The record carries the fields SCENARIO.md promises, and the references behave.
+    // The record carries the fields docs/scenario.md promises, and the references behave.
     let runs = fs::read_to_string(a.join("runs.jsonl")).unwrap();
     let records: Vec<serde_json::Value> = runs
         .lines()
@@ -345,23 +345,23 @@ fn list_names_every_kind() {
     let o = poisonlab(&["list"]);
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
-    for name in [
-        "synthetic-digits",
-        "blobs",
-        "mlp",
-        "cnn",
-        "label-flip",
-        "knn-label",
-        "loss-filter",
-        "spectral-signatures",
-        "activation-clustering",
-        "anomaly",
-        "strip",
-        "canary",
-        "cusum",
-        "perfect",
-    ] {
-        assert!(out.contains(name), "{name} missing");
+    // Every kind of every table, under its family's heading.
+    for (family, name, about) in poisonlab_scenario::kinds::catalogue() {
+        assert!(
+            out.contains(&format!("{family}:")),
+            "{family} heading missing"
+        );
+        let line = out
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name));
+        let line = line.unwrap_or_else(|| panic!("{family} {name} missing"));
+        assert!(line.contains(about), "{name}: {line}");
+    }
+    for name in ["provenance", "idx", "csv", "cifar10", "central", "rounds"] {
+        assert!(
+            out.lines().any(|l| l.trim_start().starts_with(name)),
+            "{name} missing"
+        );
     }
 }
 
@@ -962,41 +962,57 @@ fn a_results_folder_locked_by_a_live_process_is_refused() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     fs::remove_file(&lock).unwrap();
 
-    // A real second writer while the first runs: refused with the first's pid.
+    // A real second writer while the first runs: refused with the first's
+    // pid. The first, killed, leaves its lock, which the next run takes over.
     let slow = fs::read_to_string(&scenario)
         .unwrap()
-        .replace("repeats = 1", "repeats = 6");
+        .replace("repeats = 1", "repeats = 50");
     let slow = write_scenario(tmp.path(), "slow.toml", &slow);
     let busy = tmp.path().join("busy");
-    let mut first = Command::new(env!("CARGO_BIN_EXE_poisonlab"))
-        .args([
+    let run_slow = |extra: &[&str]| {
+        let mut args = vec![
             "run",
             slow.to_str().unwrap(),
             "--out",
             busy.to_str().unwrap(),
-        ])
-        .args(["--quiet", "--threads", "1"])
+        ];
+        args.extend(["--quiet", "--threads", "1"]);
+        args.extend(extra);
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let mut first = Command::new(env!("CARGO_BIN_EXE_poisonlab"))
+        .args(run_slow(&[]))
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let start = std::time::Instant::now();
-    while !busy.join(".lock").exists() && start.elapsed() < std::time::Duration::from_secs(120) {
+    while !fs::read_to_string(busy.join(".lock")).is_ok_and(|t| t.ends_with('\n')) {
+        assert!(start.elapsed() < std::time::Duration::from_secs(120));
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    let o = poisonlab(&[
-        "run",
-        slow.to_str().unwrap(),
-        "--out",
-        busy.to_str().unwrap(),
-        "--quiet",
-    ]);
+    let o = poisonlab(&run_slow(&[]).iter().map(String::as_str).collect::<Vec<_>>());
     let err = String::from_utf8_lossy(&o.stderr);
-    let finished_first = first.try_wait().unwrap().is_some();
-    if !finished_first {
-        assert_eq!(o.status.code(), Some(2), "{err}");
-        assert!(err.contains(&format!("pid {}", first.id())), "{err}");
-    }
-    assert!(first.wait().unwrap().success());
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the first run ended too soon"
+    );
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("pid {}", first.id())), "{err}");
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(busy.join(".lock").exists(), "a killed run cannot clean up");
+    let o = poisonlab(
+        &run_slow(&["--fresh", "--repeats", "1"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("took over a stale lock (pid {} ", first.id())),
+        "{err}"
+    );
     assert_only_results_files(&busy);
 }
 

@@ -29,11 +29,11 @@ pub mod whiten;
 
 pub use dataset::{Dataset, Matrix};
 pub use error::{CoreError, ParamChecks, ParamError};
-pub use poisoned::{AttackTest, Injection, Poisoned, inject, poison_count};
-pub use seed::{Rng, stream};
 pub use kind::{BuildContext, DataFacts, Kind};
 pub use model::{Model, ModelTrainer, ParameterError};
 pub use model_params::{ModelKind, ModelParams};
+pub use poisoned::{AttackTest, Injection, Poisoned, inject, poison_count};
+pub use seed::{Rng, stream};
 pub use traits::{
     Attack, AttackInput, Classifier, DefenseInput, FilterVerdict, InputDetector, LabelTest,
     ProvenanceCheck, ProvenanceVerdict, Retrain, RoundCheck, RoundMonitor, RoundPlan, RoundView,

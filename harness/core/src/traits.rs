@@ -226,11 +226,8 @@ pub trait TrainingFilter {
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Inspect what the defender has and return a verdict per sample.
-    fn inspect(
-        &self,
-        input: DefenseInput<'_>,
-        rng: &mut Rng,
-    ) -> Result<FilterVerdict, Self::Error>;
+    fn inspect(&self, input: DefenseInput<'_>, rng: &mut Rng)
+    -> Result<FilterVerdict, Self::Error>;
 
     /// A test of the training labels against the trusted labels, for filters
     /// that make one (anomaly); `None` by default or without trusted samples.

@@ -114,7 +114,7 @@ fn rounds_table(out: &mut String, point: &PointSummary) {
              |---|---|---|---|---|---|---|"
         );
         for r in 1..=rounds {
-                    let k = |m: &str| cell(mm, &format!("round.{r}.{m}"));
+            let k = |m: &str| cell(mm, &format!("round.{r}.{m}"));
             let _ = writeln!(
                 out,
                 "| {r} | {} | {} | {} | {} | {} | {} |",

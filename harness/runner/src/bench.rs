@@ -9,9 +9,7 @@
 use std::time::Instant;
 
 use poisonlab_core::seed::stream;
-use poisonlab_core::{
-    AttackInput, Classifier, Dataset, DefenseInput, RoundView, ScreenInput,
-};
+use poisonlab_core::{AttackInput, Classifier, Dataset, DefenseInput, RoundView, ScreenInput};
 use poisonlab_data::SyntheticDigitsParams;
 use poisonlab_integrity::{Manifest, SignedSet, SigningKey};
 use poisonlab_model::{BurnTrainer, ModelKind, ModelParams, TrainedModel, backend};

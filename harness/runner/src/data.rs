@@ -96,4 +96,3 @@ fn first(data: Dataset, n: Option<usize>) -> Dataset {
         _ => data,
     }
 }
-

@@ -32,6 +32,9 @@ pub enum RunError {
         /// The cause.
         source: std::io::Error,
     },
+    /// Another writer holds the results folder's lock.
+    #[error("{0}")]
+    Locked(crate::LockError),
     /// The results folder holds another scenario's results.
     #[error(
         "{} holds results of a different scenario (its scenario.toml differs); rerun with --fresh to replace them or choose another --out",

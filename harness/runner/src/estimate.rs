@@ -2,7 +2,6 @@
 
 use poisonlab_scenario::{Family, Scenario};
 
-
 /// Training throughput assumed by [`estimate_seconds`], samples per second
 /// on one core (release build, batch 64, measured with `poisonlab bench` on a
 /// 2-core machine: MLP 196–204 k, 176 k inside a 60 000-sample run; CNN

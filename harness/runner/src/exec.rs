@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use poisonlab_results::{
-    PointSummary, RunRecord, RunsLog, Unmet, check, files, point_label, read_records,
-    toml_to_json, write_all, write_atomic,
+    PointSummary, RunRecord, RunsLog, Unmet, check, files, point_label, read_records, toml_to_json,
+    write_all, write_atomic,
 };
 use poisonlab_scenario::{Problem, Problems, Scenario};
 
@@ -176,8 +176,8 @@ pub fn load_checked(scenario: &Scenario, file: &str) -> Result<LoadedData, RunEr
 /// Run every (point, repeat) of `scenario` not already in `opts.out`, then write all results files.
 ///
 /// The results folder is locked ([`ResultsLock`]) from before its scenario
-/// is read until the files are written: a second writer gets an error that
-/// [`RunError::as_lock`] recognises.
+/// is read until the files are written: a second writer gets
+/// [`RunError::Locked`].
 pub fn run(
     scenario: &Scenario,
     opts: &RunOptions,

@@ -122,25 +122,11 @@ impl Drop for ResultsLock {
     }
 }
 
-impl RunError {
-    /// The results folder is locked by another writer ([`crate::run`] reports
-    /// this as an I/O error on the lock file; callers treat it as bad input).
-    pub fn as_lock(&self) -> Option<&LockError> {
-        match self {
-            RunError::Io { source, .. } => source.get_ref()?.downcast_ref::<LockError>(),
-            _ => None,
-        }
-    }
-}
-
 impl From<LockError> for RunError {
     fn from(e: LockError) -> Self {
         match e {
             LockError::Io { path, source } => RunError::Io { path, source },
-            LockError::Held { ref dir, .. } => RunError::Io {
-                path: dir.join(LOCK_FILE),
-                source: io::Error::other(e),
-            },
+            held @ LockError::Held { .. } => RunError::Locked(held),
         }
     }
 }
@@ -242,13 +228,16 @@ mod tests {
     }
 
     #[test]
-    fn a_held_lock_reads_as_an_io_error_of_run_that_names_folder_and_pid() {
+    fn a_held_lock_is_a_locked_error_naming_folder_and_pid() {
         let e = RunError::from(LockError::Held {
             dir: PathBuf::from("results/x"),
             pid: Some(42),
         });
-        let lock = e.as_lock().unwrap();
-        let text = lock.to_string();
-        assert!(text.contains("results/x") && text.contains("pid 42"), "{text}");
+        assert!(matches!(e, RunError::Locked(_)), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            text.contains("results/x") && text.contains("pid 42"),
+            "{text}"
+        );
     }
 }

@@ -17,7 +17,10 @@ fn run_scenario(text: &str, threads: usize) -> (Vec<RunRecord>, String) {
     let outcome = run(&scenario, &opts, &Silent).unwrap();
     assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
     let summary = std::fs::read_to_string(dir.path().join(files::SUMMARY)).unwrap();
-    (read_records(&dir.path().join(files::RUNS)).unwrap(), summary)
+    (
+        read_records(&dir.path().join(files::RUNS)).unwrap(),
+        summary,
+    )
 }
 
 const BADNETS_IN_ROUNDS: &str = r#"
@@ -58,7 +61,10 @@ fn any_attack_trains_in_rounds_with_a_record_per_round() {
     let (records, summary) = run_scenario(BADNETS_IN_ROUNDS, 1);
     assert_eq!(records.len(), 2);
     for r in &records {
-        let rounds = r.rounds.as_ref().expect("a round-based run records its rounds");
+        let rounds = r
+            .rounds
+            .as_ref()
+            .expect("a round-based run records its rounds");
         assert_eq!(rounds.len(), 3);
         assert_eq!(rounds.iter().map(|x| x.n).sum::<usize>(), r.n_train);
         // The attack poisoned the whole set once; each round holds its share.
@@ -92,7 +98,10 @@ fn any_attack_trains_in_rounds_with_a_record_per_round() {
 #[test]
 fn the_central_regime_records_no_rounds() {
     let text = BADNETS_IN_ROUNDS
-        .replace("regime = \"rounds\"\nrounds = 3\nepochs-per-round = 1", "regime = \"central\"")
+        .replace(
+            "regime = \"rounds\"\nrounds = 3\nepochs-per-round = 1",
+            "regime = \"central\"",
+        )
         .replace("[[defense]]\nkind = \"cusum\"\n", "");
     let (records, _) = run_scenario(&text, 1);
     assert!(records.iter().all(|r| r.rounds.is_none()));

@@ -13,10 +13,9 @@ use poisonlab_anomaly::Anomaly;
 use poisonlab_badnets::BadNets;
 use poisonlab_blend::Blend;
 use poisonlab_core::{
-    Attack, AttackInput, BuildContext, DataFacts, Dataset, DefenseInput,
-    FilterVerdict, InputDetector, Kind, LabelTest, ParamError, Poisoned, ProvenanceCheck,
-    ProvenanceVerdict, Rng, RoundCheck, RoundMonitor, RoundView, ScreenInput, Screening,
-    TrainingFilter,
+    Attack, AttackInput, BuildContext, DataFacts, Dataset, DefenseInput, FilterVerdict,
+    InputDetector, Kind, LabelTest, ParamError, Poisoned, ProvenanceCheck, ProvenanceVerdict, Rng,
+    RoundCheck, RoundMonitor, RoundView, ScreenInput, Screening, TrainingFilter,
 };
 use poisonlab_drift::Drift;
 use poisonlab_feature_collision::FeatureCollision;
@@ -191,47 +190,74 @@ pub static DEFENSES: &[Entry<DefenseEntry>] = &[
     Entry {
         name: "knn-label",
         about: "flag labels that disagree with their k nearest neighbours in embedding space (Peri et al. 2020)",
-        build: DefenseEntry { read: filter::<KnnLabel>, needs: Needs { trusted: 0 } },
+        build: DefenseEntry {
+            read: filter::<KnnLabel>,
+            needs: Needs { trusted: 0 },
+        },
     },
     Entry {
         name: "loss-filter",
         about: "flag the highest-loss fraction of the training set (Koh et al. 2018)",
-        build: DefenseEntry { read: filter::<LossFilter>, needs: Needs { trusted: 0 } },
+        build: DefenseEntry {
+            read: filter::<LossFilter>,
+            needs: Needs { trusted: 0 },
+        },
     },
     Entry {
         name: "spectral-signatures",
         about: "split each class along its top singular directions; flags a side gathered from many classes (Tran et al. 2018)",
-        build: DefenseEntry { read: filter::<SpectralSignatures>, needs: Needs { trusted: 0 } },
+        build: DefenseEntry {
+            read: filter::<SpectralSignatures>,
+            needs: Needs { trusted: 0 },
+        },
     },
     Entry {
         name: "activation-clustering",
         about: "k-means on each class's whitened, PCA-reduced embeddings; flags clusters gathered from many classes (Chen et al. 2018)",
-        build: DefenseEntry { read: filter::<ActivationClustering>, needs: Needs { trusted: 0 } },
+        build: DefenseEntry {
+            read: filter::<ActivationClustering>,
+            needs: Needs { trusted: 0 },
+        },
     },
     Entry {
         name: "anomaly",
         about: "per-class Mahalanobis (shrinkage) or MAD outliers; chi-square test of the labels against trusted ones",
-        build: DefenseEntry { read: filter::<Anomaly>, needs: Needs { trusted: 0 } },
+        build: DefenseEntry {
+            read: filter::<Anomaly>,
+            needs: Needs { trusted: 0 },
+        },
     },
     Entry {
         name: "provenance",
         about: "verify the training set against the Merkle manifest signed at [integrity] sign-at (ed25519)",
-        build: DefenseEntry { read: provenance::<Provenance>, needs: Needs { trusted: 0 } },
+        build: DefenseEntry {
+            read: provenance::<Provenance>,
+            needs: Needs { trusted: 0 },
+        },
     },
     Entry {
         name: "strip",
         about: "input-time: low prediction entropy under superimposition marks triggered inputs (Gao et al. 2019)",
-        build: DefenseEntry { read: detector::<Strip>, needs: Needs { trusted: 2 } },
+        build: DefenseEntry {
+            read: detector::<Strip>,
+            needs: Needs { trusted: 2 },
+        },
     },
     Entry {
         name: "canary",
         about: "round monitor: alarm when a class's accuracy on the trusted audit set falls below round 1",
-        build: DefenseEntry { read: monitor::<Canary>, needs: Needs { trusted: 1 } },
+        build: DefenseEntry {
+            read: monitor::<Canary>,
+            needs: Needs { trusted: 1 },
+        },
     },
     Entry {
         name: "cusum",
         about: "round monitor: CUSUM of class shares and class means against an early fixed reference (Page 1954)",
-        build: DefenseEntry { read: monitor::<Cusum>, needs: Needs { trusted: 0 } },
+        build: DefenseEntry {
+            read: monitor::<Cusum>,
+            needs: Needs { trusted: 0 },
+        },
     },
 ];
 
@@ -252,7 +278,10 @@ pub static REFERENCES: &[Entry<()>] = &[
 /// Every family as (family name, kind name, description), for `poisonlab list`
 /// and the docs.
 pub fn catalogue() -> Vec<(&'static str, &'static str, &'static str)> {
-    fn rows<B>(family: &'static str, t: &[Entry<B>]) -> Vec<(&'static str, &'static str, &'static str)> {
+    fn rows<B>(
+        family: &'static str,
+        t: &[Entry<B>],
+    ) -> Vec<(&'static str, &'static str, &'static str)> {
         t.iter().map(|e| (family, e.name, e.about)).collect()
     }
     let mut out = rows("data", DATA_SOURCES);
@@ -729,12 +758,7 @@ mod tests {
         let all = catalogue();
         for (i, a) in all.iter().enumerate() {
             for b in &all[i + 1..] {
-                assert!(
-                    a.0 != b.0 || a.1 != b.1,
-                    "{} {} is listed twice",
-                    a.0,
-                    a.1
-                );
+                assert!(a.0 != b.0 || a.1 != b.1, "{} {} is listed twice", a.0, a.1);
             }
         }
     }
@@ -742,8 +766,9 @@ mod tests {
     #[test]
     fn model_entries_are_the_model_kinds() {
         for e in MODELS {
-            let parsed: poisonlab_core::ModelKind =
-                Value::String(e.name.into()).try_into().expect("a model kind");
+            let parsed: poisonlab_core::ModelKind = Value::String(e.name.into())
+                .try_into()
+                .expect("a model kind");
             assert_eq!(parsed, e.build, "{}", e.name);
         }
     }

@@ -487,10 +487,7 @@ impl Scenario {
             Value::String(env!("CARGO_PKG_VERSION").into()),
         );
         versions.insert("burn".into(), Value::String("0.22.1".into()));
-        versions.insert(
-            "backend".into(),
-            Value::String(crate::BACKEND.into()),
-        );
+        versions.insert("backend".into(), Value::String(crate::BACKEND.into()));
         root.insert("versions".into(), Value::Table(versions));
         let mut out = String::from(
             "# The scenario as poisonlab resolved it: every default filled in.\n\
@@ -805,9 +802,9 @@ fn assign(root: &mut Table, key: &str, value: Value) -> Result<(), String> {
                 None => Err(format!("no [[defense]] is named {name:?}")),
             }
         }
-        _ => Err(
-            "must be model.<key>, training.<key>, attack.<key> or defense.<name>.<key>".into(),
-        ),
+        _ => {
+            Err("must be model.<key>, training.<key>, attack.<key> or defense.<name>.<key>".into())
+        }
     }
 }
 

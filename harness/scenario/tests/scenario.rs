@@ -167,7 +167,11 @@ fn nested_keys_can_be_swept() {
     let sizes: Vec<usize> = s
         .points
         .iter()
-        .map(|p| p.attack.params_table()["trigger"]["size"].as_integer().unwrap() as usize)
+        .map(|p| {
+            p.attack.params_table()["trigger"]["size"]
+                .as_integer()
+                .unwrap() as usize
+        })
         .collect();
     assert_eq!(sizes, [2, 4]);
 }
@@ -176,10 +180,17 @@ const HEAD: &str = "[scenario]\nname = \"t\"\n[data]\nsource = \"blobs\"\ntrain 
 
 #[test]
 fn the_rounds_regime_is_read_with_its_defaults_and_checked() {
-    let s = Scenario::parse(&format!("{HEAD}[training]\nregime = \"rounds\"\n"), "t.toml").unwrap();
+    let s = Scenario::parse(
+        &format!("{HEAD}[training]\nregime = \"rounds\"\n"),
+        "t.toml",
+    )
+    .unwrap();
     let p = s.points[0].training.rounds().unwrap();
     assert_eq!((p.rounds, p.epochs_per_round), (5, 2));
-    assert!(s.resolved_toml().contains("[training]\nregime = \"rounds\"\nrounds = 5\nepochs-per-round = 2\n"));
+    assert!(
+        s.resolved_toml()
+            .contains("[training]\nregime = \"rounds\"\nrounds = 5\nepochs-per-round = 2\n")
+    );
     // Central is the default, and it takes no keys.
     let s = Scenario::parse(HEAD, "t.toml").unwrap();
     assert_eq!(s.points[0].training.regime(), "central");
@@ -195,7 +206,11 @@ fn the_rounds_regime_is_read_with_its_defaults_and_checked() {
     assert_eq!(keys, ["training.rounds", "training.epochs-per-round"]);
     let found = problems(&format!("{HEAD}[training]\nregime = \"federal\"\n"));
     assert_eq!(found[0].1, "training.regime");
-    assert!(found[0].2.contains("expected central or rounds"), "{}", found[0].2);
+    assert!(
+        found[0].2.contains("expected central or rounds"),
+        "{}",
+        found[0].2
+    );
 }
 
 #[test]
@@ -204,8 +219,14 @@ fn keys_that_moved_to_training_name_their_new_place() {
         "{HEAD}[attack]\nkind = \"drift\"\nsource = 0\ntarget = 1\nrounds = 4\nepochs-per-round = 3\n"
     ));
     let keys: Vec<&str> = found.iter().map(|p| p.1.as_str()).collect();
-    assert!(keys.contains(&"attack.rounds") && keys.contains(&"attack.epochs-per-round"), "{keys:?}");
-    assert!(found.iter().all(|p| p.0.is_some()), "every problem has its line");
+    assert!(
+        keys.contains(&"attack.rounds") && keys.contains(&"attack.epochs-per-round"),
+        "{keys:?}"
+    );
+    assert!(
+        found.iter().all(|p| p.0.is_some()),
+        "every problem has its line"
+    );
     let moved = found.iter().find(|p| p.1 == "attack.rounds").unwrap();
     assert!(moved.2.contains("[training]"), "{}", moved.2);
 }
@@ -220,7 +241,13 @@ fn the_regime_decides_what_needs_rounds() {
     assert!(found[0].2.contains("regime = \"rounds\""), "{}", found[0].2);
     // …and with it, they read; any other attack may train in rounds too.
     let rounds = "[training]\nregime = \"rounds\"\nrounds = 4\n";
-    assert!(Scenario::parse(&format!("{HEAD}{rounds}{drift}[[defense]]\nkind = \"cusum\"\n"), "t.toml").is_ok());
+    assert!(
+        Scenario::parse(
+            &format!("{HEAD}{rounds}{drift}[[defense]]\nkind = \"cusum\"\n"),
+            "t.toml"
+        )
+        .is_ok()
+    );
     let flip = "[attack]\nkind = \"label-flip\"\nsource = 0\ntarget = 1\nrate = 0.2\n";
     assert!(Scenario::parse(&format!("{HEAD}{rounds}{flip}"), "t.toml").is_ok());
     // A step schedule's round must lie within the regime's rounds.
@@ -234,7 +261,11 @@ fn the_regime_decides_what_needs_rounds() {
         "t.toml",
     )
     .unwrap();
-    let swept: Vec<usize> = s.points.iter().map(|p| p.training.rounds().unwrap().rounds).collect();
+    let swept: Vec<usize> = s
+        .points
+        .iter()
+        .map(|p| p.training.rounds().unwrap().rounds)
+        .collect();
     assert_eq!(swept, [2, 3]);
 }
 

@@ -113,4 +113,3 @@ fn attack_and_train(
         train_seconds: t.elapsed().as_secs_f64(),
     })
 }
-

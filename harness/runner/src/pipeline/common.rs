@@ -94,6 +94,5 @@ pub(crate) fn poison(
         })
 }
 
-
 /// A round monitor's checks on the poisoned run and on the clean run.
 pub(crate) type MonitorChecks = (Vec<RoundCheck>, Vec<RoundCheck>);

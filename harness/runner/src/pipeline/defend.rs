@@ -323,12 +323,16 @@ fn defense_record(
                 return Ok(failed(
                     &d.name,
                     "input-detector",
-                    format!("{} needs [data] trusted = N clean held-out samples", d.kind.kind()),
+                    format!(
+                        "{} needs [data] trusted = N clean held-out samples",
+                        d.kind.kind()
+                    ),
                     t,
                 ));
             };
             let attack = models.poisoned.attack_test.as_ref().map(|a| &a.inputs);
-            let input = ScreenInput::new(models.poisoned_model.as_ref(), trusted, &data.test, attack);
+            let input =
+                ScreenInput::new(models.poisoned_model.as_ref(), trusted, &data.test, attack);
             match detector.screen(input, rng) {
                 Ok(input) => DefenseRecord {
                     input: Some(input),
@@ -357,7 +361,6 @@ fn defense_record(
         }
     })
 }
-
 
 /// A monitor's record from its checks on the poisoned and the clean run.
 fn monitor_record(poisoned: &[RoundCheck], clean: &[RoundCheck]) -> MonitorRecord {
@@ -394,4 +397,3 @@ fn failed(name: &str, kind: &str, message: String, start: Instant) -> DefenseRec
         ..DefenseRecord::new(name, kind)
     }
 }
-

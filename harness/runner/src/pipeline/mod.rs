@@ -53,7 +53,15 @@ pub(crate) fn run_one(
         trained.monitors,
         step,
     )?;
-    Ok(record(ctx, point, repeat, &base, defenses, trained.rounds, seconds))
+    Ok(record(
+        ctx,
+        point,
+        repeat,
+        &base,
+        defenses,
+        trained.rounds,
+        seconds,
+    ))
 }
 
 /// The models of a run and what its regime measured on the way.

@@ -24,7 +24,6 @@ pub(super) struct RoundsOutcome {
     pub monitors: Vec<Result<MonitorChecks, String>>,
 }
 
-
 /// Round monitors watching one round-based training run.
 struct Watch<'a> {
     monitors: Vec<Box<dyn AnyMonitor>>,
@@ -93,7 +92,8 @@ pub(super) fn train_in_rounds(
     step: &(dyn Fn(&str) + Sync),
 ) -> Result<RoundsOutcome, RunError> {
     let data = ctx.data;
-    let (Some(per_round), Some(clean_ranges)) = (trainer.per_round(), trainer.ranges(data.train.len()))
+    let (Some(per_round), Some(clean_ranges)) =
+        (trainer.per_round(), trainer.ranges(data.train.len()))
     else {
         unreachable!("a round-based run trains in rounds")
     };
@@ -104,15 +104,15 @@ pub(super) fn train_in_rounds(
     // Accuracy on the test classes the attack's inputs do not come from.
     let measure = |m: &TrainedModel, poisoned: &Poisoned, other: &Dataset| {
         let ca = metrics::agreement(&m.predict(&data.test), data.test.labels());
-        let asr = poisoned.attack_test.as_ref().and_then(|a| {
-            metrics::agreement(&m.predict(&a.inputs), &a.targets)
-        });
+        let asr = poisoned
+            .attack_test
+            .as_ref()
+            .and_then(|a| metrics::agreement(&m.predict(&a.inputs), &a.targets));
         let ca_other = metrics::agreement(&m.predict(other), other.labels());
         (ca, asr, ca_other)
     };
-    let batch = |d: &Dataset, range: &std::ops::Range<usize>| {
-        d.subset(&range.clone().collect::<Vec<_>>())
-    };
+    let batch =
+        |d: &Dataset, range: &std::ops::Range<usize>| d.subset(&range.clone().collect::<Vec<_>>());
 
     step("poisoning");
     // Attacks that need gradients get a model trained once on the clean data.
@@ -120,7 +120,13 @@ pub(super) fn train_in_rounds(
         true => Some(trainer.fit_once(&data.train, "surrogate")?),
         false => None,
     };
-    let poisoned = poison(ctx, point, repeat, surrogate.as_deref(), Some(&clean_ranges))?;
+    let poisoned = poison(
+        ctx,
+        point,
+        repeat,
+        surrogate.as_deref(),
+        Some(&clean_ranges),
+    )?;
     drop(surrogate);
     let other = other_classes(&data.test, &poisoned);
     step("training the clean model in rounds");
@@ -150,7 +156,10 @@ pub(super) fn train_in_rounds(
         .iter()
         .enumerate()
         .map(|(r, range)| {
-            let n_poison = poisoned.is_poison[range.clone()].iter().filter(|&&p| p).count();
+            let n_poison = poisoned.is_poison[range.clone()]
+                .iter()
+                .filter(|&&p| p)
+                .count();
             RoundRecord {
                 round: r + 1,
                 n: range.len(),

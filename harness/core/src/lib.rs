@@ -5,7 +5,9 @@
 //! - The families as traits: [`Attack`]; the defense families
 //!   [`TrainingFilter`], [`InputDetector`], [`RoundMonitor`],
 //!   [`ProvenanceCheck`]; [`UpdateAggregator`]; and [`Classifier`] /
-//!   [`Trainer`] for models. [`Kind`] is a named member built from its
+//!   [`Trainer`] for models; [`Model`] / [`ModelTrainer`] hand out and take
+//!   a model's parameters as one flat vector and train from given weights
+//!   (the base of federated and transfer regimes). [`Kind`] is a named member built from its
 //!   checked parameters. Attacks and defenses reach a model only
 //!   through [`Classifier`]; nothing here depends on Burn.
 //! - [`metrics`]: detection and model metrics as `docs/scenario.md` (Metrics) defines them.

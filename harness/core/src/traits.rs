@@ -376,8 +376,8 @@ pub trait ProvenanceCheck {
 
 /// The update-aggregator family: a server combines the model updates
 /// (parameter vectors of one length, in the model's documented order) that
-/// clients send into the one update it applies. Members come with the
-/// federated regime.
+/// clients send into the one update it applies (members: the crate
+/// poisonlab-robust-aggregation; the federated regime uses them).
 pub trait UpdateAggregator {
     /// The error aggregation can fail with.
     type Error: std::error::Error + Send + Sync + 'static;

@@ -24,6 +24,7 @@ use poisonlab_label_flip::LabelFlip;
 use poisonlab_loss_filter::LossFilter;
 use poisonlab_monitor::{Canary, Cusum};
 use poisonlab_provenance::{Provenance, SignedSet};
+use poisonlab_robust_aggregation::{Krum, Mean, Median, TrimmedMean};
 use poisonlab_spectral_signatures::SpectralSignatures;
 use poisonlab_strip::Strip;
 use serde::{Deserialize, Serialize};
@@ -122,10 +123,124 @@ pub static REGIMES: &[Entry<()>] = &[
     },
 ];
 
-/// Update aggregators (`[federated] aggregator`): the family exists
-/// ([`poisonlab_core::UpdateAggregator`]); its members come with the
-/// federated regime.
-pub static AGGREGATORS: &[Entry<()>] = &[];
+/// Builds an update aggregator from its table.
+pub type AggregatorBuild =
+    fn(&mut Reader<'_>, &[&str], &Table, &BuildContext<'_>) -> Option<Arc<dyn AnyAggregator>>;
+
+/// Update aggregators (`[federated] aggregator`,
+/// [`poisonlab_core::UpdateAggregator`]): the federated regime will read
+/// this table.
+pub static AGGREGATORS: &[Entry<AggregatorBuild>] = &[
+    Entry {
+        name: "mean",
+        about: "coordinate-wise mean of the client updates, not robust (FedAvg, McMahan et al. 2017)",
+        build: aggregator::<Mean>,
+    },
+    Entry {
+        name: "median",
+        about: "coordinate-wise median; an even count takes the mean of the two middle values (Yin et al. 2018)",
+        build: aggregator::<Median>,
+    },
+    Entry {
+        name: "trimmed-mean",
+        about: "coordinate-wise mean after removing the trim share from each end (Yin et al. 2018)",
+        build: aggregator::<TrimmedMean>,
+    },
+    Entry {
+        name: "krum",
+        about: "the update nearest its n − f − 2 closest others; Multi-Krum averages the select best (Blanchard et al. 2017)",
+        build: aggregator::<Krum>,
+    },
+];
+
+fn aggregator<G: Kind + poisonlab_core::UpdateAggregator>(
+    r: &mut Reader<'_>,
+    path: &[&str],
+    table: &Table,
+    ctx: &BuildContext<'_>,
+) -> Option<Arc<dyn AnyAggregator>> {
+    build::<G>(r, path, table, ctx).map(|g| Arc::new(g) as Arc<dyn AnyAggregator>)
+}
+
+/// An update aggregator of any kind, as the federated regime will hold it.
+pub trait AnyAggregator: Send + Sync + fmt::Debug {
+    /// The parameters as a TOML table (for the resolved scenario).
+    fn params_table(&self) -> Table;
+    /// One line for reports.
+    fn describe(&self) -> String;
+    /// See [`poisonlab_core::UpdateAggregator::aggregate`]; the error as text.
+    fn aggregate(&self, updates: &[Vec<f32>], rng: &mut Rng) -> Result<Vec<f32>, String>;
+}
+
+impl<G: Kind + poisonlab_core::UpdateAggregator> AnyAggregator for G {
+    fn params_table(&self) -> Table {
+        params_table(self)
+    }
+    fn describe(&self) -> String {
+        Kind::describe(self)
+    }
+    fn aggregate(&self, updates: &[Vec<f32>], rng: &mut Rng) -> Result<Vec<f32>, String> {
+        poisonlab_core::UpdateAggregator::aggregate(self, updates, rng).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod aggregator_tests {
+    use super::*;
+
+    /// Build the aggregator `name` from the TOML `table`, or the problems found.
+    fn read(name: &str, table: &str) -> Result<Arc<dyn AnyAggregator>, String> {
+        let lines = crate::problem::Lines::index("");
+        let facts = DataFacts::default();
+        let here = std::path::Path::new(".");
+        let mut r = Reader::new(&lines, here);
+        let ctx = BuildContext::new(here, &facts);
+        let table: Table = toml::from_str(table).map_err(|e| e.to_string())?;
+        let entry = find(AGGREGATORS, name).ok_or("no such aggregator")?;
+        // The reader drops a bad key and reads on, so a problem may come with a value.
+        match (entry.build)(&mut r, &["federated"], &table, &ctx) {
+            Some(a) if r.problems.is_empty() => Ok(a),
+            _ => Err(format!("{:?}", r.problems)),
+        }
+    }
+
+    #[test]
+    fn every_aggregator_builds_with_defaults_and_aggregates() {
+        // Four near the origin, one far away.
+        let updates = vec![
+            vec![0.0, 0.0],
+            vec![1.0, 0.0],
+            vec![0.0, 2.0],
+            vec![1.0, 1.0],
+            vec![100.0, 100.0],
+        ];
+        let mut rng = poisonlab_core::stream(0, 0, "aggregate");
+        for e in AGGREGATORS {
+            let a = read(e.name, "").expect("defaults are valid");
+            assert!(a.describe().starts_with(e.name), "{}", a.describe());
+            let got = a.aggregate(&updates, &mut rng).expect("aggregates");
+            assert_eq!(got.len(), 2, "{}", e.name);
+            assert!(a.aggregate(&[], &mut rng).is_err(), "{}", e.name);
+        }
+        assert_eq!(expected(AGGREGATORS), "mean, median, trimmed-mean or krum");
+    }
+
+    #[test]
+    fn aggregator_parameters_are_read_and_checked() {
+        let a = read("krum", "byzantine = 1\nselect = 3").expect("valid");
+        assert_eq!(a.describe(), "krum, f = 1, averages the 3 best");
+        assert_eq!(
+            a.params_table().get("select"),
+            Some(&Value::Integer(3)),
+            "{:?}",
+            a.params_table()
+        );
+        let e = read("trimmed-mean", "trim = 0.5").expect_err("trim out of range");
+        assert!(e.contains("must be in [0, 0.5), got 0.5"), "{e}");
+        let e = read("median", "trim = 0.1").expect_err("median has no keys");
+        assert!(e.contains("unknown"), "{e}");
+    }
+}
 
 /// Builds an attack from its table (without `kind` and `at`).
 pub type AttackBuild =

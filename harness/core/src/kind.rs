@@ -28,6 +28,9 @@ pub struct BuildContext<'a> {
     pub facts: &'a DataFacts,
     /// The training regime's round count, when the run trains in rounds.
     pub rounds: Option<usize>,
+    /// The federated regime's clients aggregated per round (robust
+    /// aggregators check their bounds on it, e.g. Krum's n > 2f + 2).
+    pub per_round: Option<usize>,
 }
 
 impl<'a> BuildContext<'a> {
@@ -37,6 +40,7 @@ impl<'a> BuildContext<'a> {
             base_dir,
             facts,
             rounds: None,
+            per_round: None,
         }
     }
 }
@@ -45,6 +49,11 @@ impl BuildContext<'_> {
     /// The same context for a run that trains in `rounds` rounds.
     pub fn with_rounds(self, rounds: Option<usize>) -> Self {
         Self { rounds, ..self }
+    }
+
+    /// The same context for a federated run aggregating `per_round` clients a round.
+    pub fn with_per_round(self, per_round: Option<usize>) -> Self {
+        Self { per_round, ..self }
     }
 }
 

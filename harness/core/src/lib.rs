@@ -37,7 +37,8 @@ pub use model_params::{ModelKind, ModelParams};
 pub use poisoned::{AttackTest, Injection, Poisoned, inject, poison_count};
 pub use seed::{Rng, stream};
 pub use traits::{
-    Attack, AttackInput, Classifier, DefenseInput, FilterVerdict, InputDetector, LabelTest,
-    ProvenanceCheck, ProvenanceVerdict, Retrain, RoundCheck, RoundMonitor, RoundPlan, RoundView,
-    ScreenInput, Screening, Streams, Trainer, TrainingFilter, UpdateAggregator,
+    Aggregated, Attack, AttackInput, Classifier, DefenseInput, FilterVerdict, InputDetector,
+    LabelTest, OutputLayer, ProvenanceCheck, ProvenanceVerdict, Retrain, RoundCheck, RoundMonitor,
+    RoundPlan, RoundView, ScreenInput, Screening, Streams, Trainer, TrainingFilter,
+    UpdateAggregator, UpdateAttack, UpdateAttackInput, UpdateRound,
 };

@@ -374,14 +374,148 @@ pub trait ProvenanceCheck {
     fn verify(&self, signed: &Self::Signed, train: &Dataset) -> ProvenanceVerdict;
 }
 
-/// The update-aggregator family: a server combines the model updates
-/// (parameter vectors of one length, in the model's documented order) that
-/// clients send into the one update it applies (members: the crate
-/// poisonlab-robust-aggregation; the federated regime uses them).
+/// Where a model's output layer (the last dense layer, `in → classes`)
+/// sits in its flat parameter vector (see [`crate::Model`]'s order): its
+/// weight `[n_in, n_classes]` from `weight_start`, its bias `[n_classes]`
+/// right after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLayer {
+    /// Index of the first weight of the layer.
+    pub weight_start: usize,
+    /// Inputs of the layer.
+    pub n_in: usize,
+    /// Classes (outputs).
+    pub n_classes: usize,
+}
+
+impl OutputLayer {
+    /// The output layer of a model with `n_parameters` parameters whose last
+    /// layer maps `n_in` inputs to `n_classes` classes.
+    pub fn last(n_parameters: usize, n_in: usize, n_classes: usize) -> Self {
+        Self {
+            weight_start: n_parameters - (n_in + 1) * n_classes,
+            n_in,
+            n_classes,
+        }
+    }
+
+    /// The parameters that feed class `class`'s output: its weight column
+    /// (`n_in` values) and its bias, taken from `params`.
+    pub fn class_parameters(&self, params: &[f32], class: usize) -> Vec<f32> {
+        let mut out: Vec<f32> = (0..self.n_in)
+            .map(|i| params[self.weight_start + i * self.n_classes + class])
+            .collect();
+        out.push(params[self.weight_start + self.n_in * self.n_classes + class]);
+        out
+    }
+}
+
+/// One federated round's updates as the server receives them.
+///
+/// Each update is a client's weights after local training minus the global
+/// weights it started from (a flat vector in the model's documented order).
+/// The runner refuses non-finite updates before the aggregator sees them
+/// (and records the round and client), so every value here is finite.
+#[derive(Debug, Clone, Copy)]
+pub struct UpdateRound<'a> {
+    /// Round number, from 1.
+    pub round: usize,
+    /// The id of the client that sent each update (ids are stable across
+    /// rounds: stateful aggregators such as FoolsGold key their history on them).
+    pub clients: &'a [usize],
+    /// The updates, at least one, all of one length.
+    pub updates: &'a [Vec<f32>],
+    /// Local training samples of each client (FedAvg weights).
+    pub samples: &'a [usize],
+    /// The server's own update this round, trained from the same global
+    /// weights on its trusted root set; present when the aggregator asks for
+    /// one ([`UpdateAggregator::needs_root`]).
+    pub root: Option<&'a [f32]>,
+    /// Where the output layer sits in the updates.
+    pub output_layer: OutputLayer,
+}
+
+/// What an aggregator made of one round.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregated {
+    /// The update the server applies (times its learning rate).
+    pub update: Vec<f32>,
+    /// Per update: how suspicious the aggregator finds it (higher = more
+    /// likely malicious), when it scores clients (Krum's score, one minus a
+    /// trust or FoolsGold weight, distance in Tolpegin's PCA). Scored against
+    /// the truth as an AUROC over the rounds.
+    pub suspicion: Option<Vec<f64>>,
+    /// Per update: true when the aggregator left it out or flagged it (not
+    /// picked by Krum, clipped away, flagged by PCA). Scored as TPR / FPR.
+    pub flagged: Option<Vec<bool>>,
+}
+
+impl Aggregated {
+    /// An aggregate that scores no client.
+    pub fn plain(update: Vec<f32>) -> Self {
+        Self {
+            update,
+            suspicion: None,
+            flagged: None,
+        }
+    }
+}
+
+/// The update-aggregator family: a federated server combines the model
+/// updates its clients send into the one update it applies (members: the
+/// crate poisonlab-robust-aggregation; `[[defense]]` entries of the
+/// federated regime).
+///
+/// An aggregator may keep state across the rounds of one federation
+/// (FoolsGold's per-client history); the runner gives every federation a
+/// fresh copy.
 pub trait UpdateAggregator {
     /// The error aggregation can fail with.
     type Error: std::error::Error + Send + Sync + 'static;
 
-    /// Combine `updates` (at least one, all of one length) into one.
-    fn aggregate(&self, updates: &[Vec<f32>], rng: &mut Rng) -> Result<Vec<f32>, Self::Error>;
+    /// Combine the round's updates into one.
+    fn aggregate(
+        &mut self,
+        round: UpdateRound<'_>,
+        rng: &mut Rng,
+    ) -> Result<Aggregated, Self::Error>;
+
+    /// True when the aggregator needs the server's own update on a trusted
+    /// root set ([`UpdateRound::root`], FLTrust). Default false.
+    fn needs_root(&self) -> bool {
+        false
+    }
+}
+
+/// What a malicious federated client knows when it crafts its update.
+///
+/// The simulation gives the attacker the strongest position its papers
+/// assume; each attack kind documents which of these it reads.
+#[derive(Debug, Clone, Copy)]
+pub struct UpdateAttackInput<'a> {
+    /// Round number, from 1.
+    pub round: usize,
+    /// The update this client computed by ordinary local training (on its
+    /// local data, after any data attack on it).
+    pub own: &'a [f32],
+    /// The updates the benign clients selected this round computed
+    /// (omniscient knowledge: ALIE and IPM read them).
+    pub benign: &'a [Vec<f32>],
+    /// Clients aggregated this round (benign and malicious).
+    pub n_selected: usize,
+    /// Malicious clients among them.
+    pub n_malicious: usize,
+    /// The server's learning rate (model replacement divides by it).
+    pub server_learning_rate: f64,
+}
+
+/// The model-poisoning family: a malicious federated client replaces the
+/// update it would send with a crafted one (members: the crate
+/// poisonlab-model-poisoning).
+pub trait UpdateAttack {
+    /// The error crafting can fail with.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The update to send instead of `input.own`.
+    fn craft(&self, input: UpdateAttackInput<'_>, rng: &mut Rng) -> Result<Vec<f32>, Self::Error>;
 }

@@ -26,7 +26,7 @@ mod train;
 pub use classifier::TrainedModel;
 pub use error::ModelError;
 pub use poisonlab_core::{ModelKind, ModelParams};
-pub use train::BurnTrainer;
+pub use train::{BurnTrainer, Optimizer};
 
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::fmt;
 
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Tensor, TensorData};
 use poisonlab_core::{Classifier, Dataset, Model, ModelTrainer, Rng, Trainer};
@@ -27,11 +27,14 @@ pub(crate) struct TrainState {
 }
 
 impl TrainState {
-    /// A fresh state for `n` rows: no step taken (the moments are made at
-    /// the first step), the rows in the order given.
-    fn fresh(n: usize) -> Self {
+    /// A fresh state of `optimizer` for `n` rows: no step taken (the
+    /// moments are made at the first step), the rows in the order given.
+    fn fresh(n: usize, optimizer: Optimizer) -> Self {
         Self {
-            optim: AdamConfig::new().with_epsilon(1e-8).init(),
+            optim: match optimizer {
+                Optimizer::Adam => AdamConfig::new().with_epsilon(1e-8).init(),
+                Optimizer::Sgd => SgdConfig::new().init(),
+            },
             steps: 0,
             order: (0..n).collect(),
         }
@@ -60,12 +63,31 @@ impl fmt::Debug for TrainState {
 #[derive(Debug, Clone)]
 pub struct BurnTrainer {
     params: ModelParams,
+    optimizer: Optimizer,
+}
+
+/// The optimiser a [`BurnTrainer`] steps with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Optimizer {
+    /// Adam (Kingma and Ba 2015), ε = 1e-8, β = (0.9, 0.999): the default.
+    #[default]
+    Adam,
+    /// Plain stochastic gradient descent: w ← w − lr · g, no momentum.
+    Sgd,
 }
 
 impl BurnTrainer {
-    /// A trainer for checked `params` (see [`ModelParams::check`]).
+    /// A trainer for checked `params` (see [`ModelParams::check`]), with Adam.
     pub fn new(params: ModelParams) -> Self {
-        Self { params }
+        Self {
+            params,
+            optimizer: Optimizer::Adam,
+        }
+    }
+
+    /// The same trainer stepping with `optimizer`.
+    pub fn with_optimizer(self, optimizer: Optimizer) -> Self {
+        Self { optimizer, ..self }
     }
 
     /// The parameters this trainer uses.
@@ -240,7 +262,7 @@ impl BurnTrainer {
             weights,
             &device,
         )?;
-        let mut state = TrainState::fresh(rows.map_or(data.len(), <[usize]>::len));
+        let mut state = TrainState::fresh(rows.map_or(data.len(), <[usize]>::len), self.optimizer);
         let net = self.run(net, &shape, &mut state, data, rows, epochs, rng)?;
         Ok((TrainedModel::new(net, shape, data.n_classes()), state))
     }

@@ -41,9 +41,13 @@ pub struct RunRecord {
     /// set (f32 bits, little-endian): a fingerprint of the trained model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_fingerprint: Option<String>,
-    /// Round-by-round series of runs that train in rounds (drift); absent otherwise.
+    /// Round-by-round series of runs that train in rounds (drift) and of
+    /// federated runs (the clean federation and FedAvg under attack); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rounds: Option<Vec<RoundRecord>>,
+    /// Federated runs: the clients and what the server refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federation: Option<FederationRecord>,
     /// Wall time of each step, in seconds (varies between runs; not a result).
     pub seconds: BTreeMap<String, f64>,
 }
@@ -57,13 +61,69 @@ pub struct AttackInfo {
     pub at: poisonlab_scenario::Custody,
 }
 
+/// The clients of a federated run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FederationRecord {
+    /// Clients the training set was split among.
+    pub clients: usize,
+    /// The malicious clients' ids (from 0), fixed for the run.
+    pub malicious: Vec<usize>,
+    /// Local training samples of each client, by id.
+    pub sizes: Vec<usize>,
+    /// Clients the split left without a sample (they are never selected).
+    pub empty: Vec<usize>,
+    /// Poisoned samples on each malicious client (in `malicious` order).
+    pub poisoned: Vec<usize>,
+    /// Updates the server refused (not finite), in every federation of the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<RejectedUpdate>,
+}
+
+/// An update the server refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RejectedUpdate {
+    /// The federation: `clean`, `poisoned` (FedAvg under attack) or the
+    /// aggregator defense's name.
+    pub federation: String,
+    /// Round, from 1.
+    pub round: usize,
+    /// Client id; null when the server refused the aggregate itself.
+    pub client: Option<usize>,
+    /// Why: which value was not finite, or that local training diverged.
+    pub reason: String,
+}
+
+/// One round of a federation under an aggregator defense: the global model after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct AggregatorRound {
+    /// Round number, from 1.
+    pub round: usize,
+    /// Clean accuracy of the global model.
+    pub ca: Option<f64>,
+    /// Its attack success rate.
+    pub asr: Option<f64>,
+    /// Its recall of the attack's source class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_recall: Option<f64>,
+    /// Selected malicious clients the aggregator flagged or left out this round.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flagged_malicious: Option<usize>,
+    /// Selected benign clients it flagged or left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flagged_benign: Option<usize>,
+}
+
 /// One round of a run that trains in rounds: the model after that round.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct RoundRecord {
     /// Round number, from 1.
     pub round: usize,
-    /// Training samples that arrived this round.
+    /// Training samples that arrived this round (federated: the selected
+    /// clients' local samples).
     pub n: usize,
     /// Poisoned among them.
     pub n_poison: usize,
@@ -79,6 +139,17 @@ pub struct RoundRecord {
     pub asr: Option<f64>,
     /// Its accuracy on test samples of every class but the drifting one.
     pub ca_other: Option<f64>,
+    /// Federated: malicious clients among the selected ones (attacking from
+    /// `attack-from-round`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub malicious: Option<usize>,
+    /// Federated: the global model's recall of the attack's source class
+    /// (FedAvg under attack).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_recall: Option<f64>,
+    /// Federated: the same for the clean federation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clean_source_recall: Option<f64>,
 }
 
 /// How a model does on the test set.
@@ -93,6 +164,11 @@ pub struct ModelEval {
     pub ra: Option<f64>,
     /// Recall of each class on the clean test set.
     pub per_class_recall: Vec<Option<f64>>,
+    /// Recall of the attack's source class on the clean test set, when the
+    /// attack's test inputs all come from one class (targeted label flipping:
+    /// Tolpegin et al.'s headline metric).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_recall: Option<f64>,
 }
 
 /// Detection scores of a training-set filter against the poison mask.
@@ -132,8 +208,8 @@ pub type InputDetection = poisonlab_core::Screening;
 pub struct DefenseRecord {
     /// The defense's name (its kind unless the scenario named it).
     pub name: String,
-    /// Its family: `filter` (training-set filter), `input-detector`, `monitor`
-    /// or `provenance`; `reference` for perfect and random.
+    /// Its family: `filter` (training-set filter), `input-detector`, `monitor`,
+    /// `provenance` or `aggregator`; `reference` for perfect and random.
     pub kind: String,
     /// How the flags compare with the poison mask.
     pub detection: Option<Detection>,
@@ -164,6 +240,9 @@ pub struct DefenseRecord {
     /// manifest found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<ProvenanceRecord>,
+    /// Aggregators: the global model after each round of their federation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<Vec<AggregatorRound>>,
     /// Why the defense produced no result, when it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -187,6 +266,7 @@ impl DefenseRecord {
             label_test: None,
             monitor: None,
             provenance: None,
+            rounds: None,
             error: None,
             seconds: 0.0,
         }
@@ -244,6 +324,13 @@ impl RunRecord {
                 (format!("{p}.asr"), r.asr),
                 (format!("{p}.ca-other"), r.ca_other),
             ]);
+            if r.malicious.is_some() {
+                out.extend([
+                    (format!("{p}.malicious"), r.malicious.map(|m| m as f64)),
+                    (format!("{p}.source-recall"), r.source_recall),
+                    (format!("{p}.clean-source-recall"), r.clean_source_recall),
+                ]);
+            }
         }
         for d in &self.defenses {
             let p = format!("defense.{}", d.name);
@@ -257,8 +344,19 @@ impl RunRecord {
                     (format!("{p}.flagged"), Some((det.tp + det.fp) as f64)),
                 ]);
             }
-            if let Some(r) = &d.retrained {
-                eval_metrics(&mut out, &format!("{p}.retrained"), r);
+            match (&d.retrained, d.kind.as_str()) {
+                // An aggregator's model is its federation's global model.
+                (Some(r), AGGREGATOR) => eval_metrics(&mut out, &p, r),
+                (Some(r), _) => eval_metrics(&mut out, &format!("{p}.retrained"), r),
+                (None, _) => {}
+            }
+            for r in d.rounds.iter().flatten() {
+                let q = format!("{p}.round.{}", r.round);
+                out.push((format!("{q}.ca"), r.ca));
+                out.push((format!("{q}.asr"), r.asr));
+                if r.source_recall.is_some() {
+                    out.push((format!("{q}.source-recall"), r.source_recall));
+                }
             }
             if let Some(i) = &d.input {
                 out.push((format!("{p}.far"), i.far));
@@ -290,10 +388,16 @@ impl RunRecord {
     }
 }
 
+/// The `kind` of an aggregator defense's record.
+pub const AGGREGATOR: &str = "aggregator";
+
 fn eval_metrics(out: &mut Vec<(String, Option<f64>)>, prefix: &str, e: &ModelEval) {
     out.push((format!("{prefix}.ca"), e.ca));
     out.push((format!("{prefix}.asr"), e.asr));
     out.push((format!("{prefix}.ra"), e.ra));
+    if e.source_recall.is_some() {
+        out.push((format!("{prefix}.source-recall"), e.source_recall));
+    }
 }
 
 /// A TOML scalar as JSON (sweep point values in records).

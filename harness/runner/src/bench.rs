@@ -9,11 +9,15 @@
 use std::time::Instant;
 
 use poisonlab_core::seed::stream;
-use poisonlab_core::{AttackInput, Classifier, Dataset, DefenseInput, RoundView, ScreenInput};
+use poisonlab_core::{
+    AttackInput, Classifier, Dataset, DefenseInput, OutputLayer, RoundView, ScreenInput,
+    UpdateRound,
+};
 use poisonlab_data::SyntheticDigitsParams;
 use poisonlab_integrity::{Manifest, SignedSet, SigningKey};
 use poisonlab_model::{BurnTrainer, ModelKind, ModelParams, TrainedModel, backend};
 use poisonlab_scenario::{AttackSpec, DefenseKind, Family, kinds};
+use rand::Rng as _;
 use serde::Serialize;
 
 use crate::RunError;
@@ -213,7 +217,7 @@ fn defense_times(opts: &BenchOptions, step: &dyn Fn(&str)) -> Result<Vec<Defense
     };
     let mut out = Vec::new();
     // Every defense of the kind table, with its default parameters, by family.
-    for entry in kinds::DEFENSES {
+    for entry in kinds::DEFENSES.iter().chain(kinds::AGGREGATORS) {
         step(&format!("defense {}", entry.name));
         let kind = DefenseKind::with_defaults(entry.name).map_err(RunError::Bench)?;
         let bench_err = |e: String| RunError::Bench(format!("{}: {e}", entry.name));
@@ -263,6 +267,32 @@ fn defense_times(opts: &BenchOptions, step: &dyn Fn(&str)) -> Result<Vec<Defense
                     Ok((m, check.verify(&signed, &poisoned.data)))
                 })?;
                 ("sign, then verify the poisoned set".to_string(), seconds)
+            }
+            Family::Aggregator(maker) => {
+                let (updates, root) = aggregator_round();
+                let clients: Vec<usize> = (0..updates.len()).collect();
+                let samples = vec![1200; updates.len()];
+                let seconds = best(opts.reps, || {
+                    let round = UpdateRound {
+                        round: 1,
+                        clients: &clients,
+                        updates: &updates,
+                        samples: &samples,
+                        root: Some(&root),
+                        output_layer: OutputLayer::last(MLP_PARAMETERS, 64, 10),
+                    };
+                    maker
+                        .fresh()
+                        .aggregate(round, &mut stream(0, 0, "bench:aggregate"))
+                        .map_err(bench_err)
+                })?;
+                (
+                    format!(
+                        "aggregate {} updates of {MLP_PARAMETERS} parameters (the MLP)",
+                        updates.len()
+                    ),
+                    seconds,
+                )
             }
         };
         out.push(DefenseBench {
@@ -345,4 +375,20 @@ mod tests {
             assert!(matches!(bench(&opts, &|_| {}), Err(RunError::Bench(_))));
         }
     }
+}
+
+/// Parameters of the MLP 784 → 128 → 64 → 10.
+const MLP_PARAMETERS: usize = 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10;
+
+/// 50 client updates of the MLP's size and a root update, small Gaussian-like
+/// values from a fixed stream: what an aggregator sees in one round.
+fn aggregator_round() -> (Vec<Vec<f32>>, Vec<f32>) {
+    let mut rng = stream(0, 0, "bench:updates");
+    let mut draw = || -> Vec<f32> {
+        (0..MLP_PARAMETERS)
+            .map(|_| (rng.random::<f32>() - 0.5) * 0.02)
+            .collect()
+    };
+    let updates = (0..50).map(|_| draw()).collect();
+    (updates, draw())
 }

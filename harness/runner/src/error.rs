@@ -50,6 +50,9 @@ pub enum RunError {
     /// The training set could not be signed (a duplicate id).
     #[error("signing the training set: {0}")]
     Integrity(String),
+    /// A federation could not go on (its clean or undefended play failed).
+    #[error("federated training: {0}")]
+    Federation(String),
     /// `poisonlab bench` could not measure.
     #[error("bench: {0}")]
     Bench(String),

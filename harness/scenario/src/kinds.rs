@@ -13,18 +13,23 @@ use poisonlab_anomaly::Anomaly;
 use poisonlab_badnets::BadNets;
 use poisonlab_blend::Blend;
 use poisonlab_core::{
-    Attack, AttackInput, BuildContext, DataFacts, Dataset, DefenseInput, FilterVerdict,
+    Aggregated, Attack, AttackInput, BuildContext, DataFacts, Dataset, DefenseInput, FilterVerdict,
     InputDetector, Kind, LabelTest, ParamError, Poisoned, ProvenanceCheck, ProvenanceVerdict, Rng,
-    RoundCheck, RoundMonitor, RoundView, ScreenInput, Screening, TrainingFilter,
+    RoundCheck, RoundMonitor, RoundView, ScreenInput, Screening, TrainingFilter, UpdateAggregator,
+    UpdateAttack, UpdateAttackInput, UpdateRound,
 };
 use poisonlab_drift::Drift;
 use poisonlab_feature_collision::FeatureCollision;
 use poisonlab_knn_label::KnnLabel;
 use poisonlab_label_flip::LabelFlip;
 use poisonlab_loss_filter::LossFilter;
+use poisonlab_model_poisoning::{Alie, Gaussian, Ipm, Scaling, SignFlip};
 use poisonlab_monitor::{Canary, Cusum};
 use poisonlab_provenance::{Provenance, SignedSet};
-use poisonlab_robust_aggregation::{Krum, Mean, Median, TrimmedMean};
+use poisonlab_robust_aggregation::{
+    Bulyan, FedAvg, FlTrust, FoolsGold, Krum, Median, MultiKrum, NormClipping, TolpeginPca,
+    TrimmedMean,
+};
 use poisonlab_spectral_signatures::SpectralSignatures;
 use poisonlab_strip::Strip;
 use serde::{Deserialize, Serialize};
@@ -121,130 +126,121 @@ pub static REGIMES: &[Entry<()>] = &[
         about: "the training set arrives in `rounds` contiguous parts; the model is warm-started on each (continual learning)",
         build: (),
     },
+    Entry {
+        name: "federated",
+        about: "clients train locally from the global weights, a server aggregates their updates; malicious clients poison (Tolpegin et al. 2020)",
+        build: (),
+    },
 ];
 
-/// Builds an update aggregator from its table.
-pub type AggregatorBuild =
-    fn(&mut Reader<'_>, &[&str], &Table, &BuildContext<'_>) -> Option<Arc<dyn AnyAggregator>>;
-
-/// Update aggregators (`[federated] aggregator`,
-/// [`poisonlab_core::UpdateAggregator`]): the federated regime will read
-/// this table.
-pub static AGGREGATORS: &[Entry<AggregatorBuild>] = &[
+/// Update aggregators (`[[defense]] kind`, the aggregator family,
+/// [`poisonlab_core::UpdateAggregator`]): the defenses of the federated
+/// regime. Each runs the same federation as FedAvg under attack.
+pub static AGGREGATORS: &[Entry<DefenseEntry>] = &[
     Entry {
-        name: "mean",
-        about: "coordinate-wise mean of the client updates, not robust (FedAvg, McMahan et al. 2017)",
-        build: aggregator::<Mean>,
+        name: "fedavg",
+        about: "mean of the client updates weighted by their sample counts, not robust (McMahan et al. 2017)",
+        build: DefenseEntry {
+            read: aggregator::<FedAvg>,
+            needs: Needs { trusted: 0 },
+        },
     },
     Entry {
         name: "median",
-        about: "coordinate-wise median; an even count takes the mean of the two middle values (Yin et al. 2018)",
-        build: aggregator::<Median>,
+        about: "coordinate-wise median (Yin et al. 2018)",
+        build: DefenseEntry {
+            read: aggregator::<Median>,
+            needs: Needs { trusted: 0 },
+        },
     },
     Entry {
         name: "trimmed-mean",
-        about: "coordinate-wise mean after removing the trim share from each end (Yin et al. 2018)",
-        build: aggregator::<TrimmedMean>,
+        about: "coordinate-wise mean after removing the beta share from each end (Yin et al. 2018)",
+        build: DefenseEntry {
+            read: aggregator::<TrimmedMean>,
+            needs: Needs { trusted: 0 },
+        },
     },
     Entry {
         name: "krum",
-        about: "the update nearest its n − f − 2 closest others; Multi-Krum averages the select best (Blanchard et al. 2017)",
-        build: aggregator::<Krum>,
+        about: "the update nearest its n − f − 2 closest others (Blanchard et al. 2017)",
+        build: DefenseEntry {
+            read: aggregator::<Krum>,
+            needs: Needs { trusted: 0 },
+        },
+    },
+    Entry {
+        name: "multi-krum",
+        about: "the mean of the m best Krum-scored updates (Blanchard et al. 2017)",
+        build: DefenseEntry {
+            read: aggregator::<MultiKrum>,
+            needs: Needs { trusted: 0 },
+        },
+    },
+    Entry {
+        name: "bulyan",
+        about: "Krum-selected updates, then a coordinate-wise mean around the median (El Mhamdi et al. 2018)",
+        build: DefenseEntry {
+            read: aggregator::<Bulyan>,
+            needs: Needs { trusted: 0 },
+        },
+    },
+    Entry {
+        name: "norm-clipping",
+        about: "updates clipped to an L2 bound, optional Gaussian noise (Sun et al. 2019)",
+        build: DefenseEntry {
+            read: aggregator::<NormClipping>,
+            needs: Needs { trusted: 0 },
+        },
+    },
+    Entry {
+        name: "fltrust",
+        about: "updates weighted by their cosine with the server's update on a trusted root set (Cao et al. 2021)",
+        build: DefenseEntry {
+            read: aggregator::<FlTrust>,
+            needs: Needs { trusted: 1 },
+        },
+    },
+    Entry {
+        name: "foolsgold",
+        about: "clients whose update histories look alike (sybils) lose weight (Fung et al. 2020)",
+        build: DefenseEntry {
+            read: aggregator::<FoolsGold>,
+            needs: Needs { trusted: 0 },
+        },
+    },
+    Entry {
+        name: "tolpegin-pca",
+        about: "PCA of the source class's output-layer updates, the smaller cluster flagged (Tolpegin et al. 2020)",
+        build: DefenseEntry {
+            read: aggregator::<TolpeginPca>,
+            needs: Needs { trusted: 0 },
+        },
     },
 ];
 
-fn aggregator<G: Kind + poisonlab_core::UpdateAggregator>(
+fn aggregator<G: Kind + UpdateAggregator>(
     r: &mut Reader<'_>,
     path: &[&str],
     table: &Table,
     ctx: &BuildContext<'_>,
-) -> Option<Arc<dyn AnyAggregator>> {
-    build::<G>(r, path, table, ctx).map(|g| Arc::new(g) as Arc<dyn AnyAggregator>)
-}
-
-/// An update aggregator of any kind, as the federated regime will hold it.
-pub trait AnyAggregator: Send + Sync + fmt::Debug {
-    /// The parameters as a TOML table (for the resolved scenario).
-    fn params_table(&self) -> Table;
-    /// One line for reports.
-    fn describe(&self) -> String;
-    /// See [`poisonlab_core::UpdateAggregator::aggregate`]; the error as text.
-    fn aggregate(&self, updates: &[Vec<f32>], rng: &mut Rng) -> Result<Vec<f32>, String>;
-}
-
-impl<G: Kind + poisonlab_core::UpdateAggregator> AnyAggregator for G {
-    fn params_table(&self) -> Table {
-        params_table(self)
-    }
-    fn describe(&self) -> String {
-        Kind::describe(self)
-    }
-    fn aggregate(&self, updates: &[Vec<f32>], rng: &mut Rng) -> Result<Vec<f32>, String> {
-        poisonlab_core::UpdateAggregator::aggregate(self, updates, rng).map_err(|e| e.to_string())
-    }
-}
-
-#[cfg(test)]
-mod aggregator_tests {
-    use super::*;
-
-    /// Build the aggregator `name` from the TOML `table`, or the problems found.
-    fn read(name: &str, table: &str) -> Result<Arc<dyn AnyAggregator>, String> {
-        let lines = crate::problem::Lines::index("");
-        let facts = DataFacts::default();
-        let here = std::path::Path::new(".");
-        let mut r = Reader::new(&lines, here);
-        let ctx = BuildContext::new(here, &facts);
-        let table: Table = toml::from_str(table).map_err(|e| e.to_string())?;
-        let entry = find(AGGREGATORS, name).ok_or("no such aggregator")?;
-        // The reader drops a bad key and reads on, so a problem may come with a value.
-        match (entry.build)(&mut r, &["federated"], &table, &ctx) {
-            Some(a) if r.problems.is_empty() => Ok(a),
-            _ => Err(format!("{:?}", r.problems)),
-        }
-    }
-
-    #[test]
-    fn every_aggregator_builds_with_defaults_and_aggregates() {
-        // Four near the origin, one far away.
-        let updates = vec![
-            vec![0.0, 0.0],
-            vec![1.0, 0.0],
-            vec![0.0, 2.0],
-            vec![1.0, 1.0],
-            vec![100.0, 100.0],
-        ];
-        let mut rng = poisonlab_core::stream(0, 0, "aggregate");
-        for e in AGGREGATORS {
-            let a = read(e.name, "").expect("defaults are valid");
-            assert!(a.describe().starts_with(e.name), "{}", a.describe());
-            let got = a.aggregate(&updates, &mut rng).expect("aggregates");
-            assert_eq!(got.len(), 2, "{}", e.name);
-            assert!(a.aggregate(&[], &mut rng).is_err(), "{}", e.name);
-        }
-        assert_eq!(expected(AGGREGATORS), "mean, median, trimmed-mean or krum");
-    }
-
-    #[test]
-    fn aggregator_parameters_are_read_and_checked() {
-        let a = read("krum", "byzantine = 1\nselect = 3").expect("valid");
-        assert_eq!(a.describe(), "krum, f = 1, averages the 3 best");
-        assert_eq!(
-            a.params_table().get("select"),
-            Some(&Value::Integer(3)),
-            "{:?}",
-            a.params_table()
-        );
-        let e = read("trimmed-mean", "trim = 0.5").expect_err("trim out of range");
-        assert!(e.contains("must be in [0, 0.5), got 0.5"), "{e}");
-        let e = read("median", "trim = 0.1").expect_err("median has no keys");
-        assert!(e.contains("unknown"), "{e}");
-    }
+) -> Option<Arc<dyn AnyDefense>> {
+    build::<G>(r, path, table, ctx).map(|g| Arc::new(AsAggregator(g)) as Arc<dyn AnyDefense>)
 }
 
 /// Builds an attack from its table (without `kind` and `at`).
 pub type AttackBuild =
-    fn(&mut Reader<'_>, &[&str], &Table, &BuildContext<'_>) -> Option<Arc<dyn AnyAttack>>;
+    fn(&mut Reader<'_>, &[&str], &Table, &BuildContext<'_>) -> Option<AttackParts>;
+
+/// What an attack kind is built into: the attack on the training data (for
+/// model-poisoning kinds, the data attack the malicious client trains with
+/// first: none, or scaling's backdoor) and, for model-poisoning kinds, the
+/// update attack.
+#[derive(Clone)]
+pub struct AttackParts {
+    data: Arc<dyn AnyAttack>,
+    update: Option<Arc<dyn AnyUpdateAttack>>,
+}
 
 /// Attacks (`[attack] kind`).
 pub static ATTACKS: &[Entry<AttackBuild>] = &[
@@ -278,7 +274,35 @@ pub static ATTACKS: &[Entry<AttackBuild>] = &[
         about: "gradual concept drift A → B injected over training rounds (boiling frog, Kloft and Laskov 2010); needs [training] regime = \"rounds\"",
         build: attack::<Drift>,
     },
+    Entry {
+        name: "sign-flip",
+        about: "model poisoning: malicious clients send their update negated and scaled (federated only)",
+        build: update_attack::<SignFlip>,
+    },
+    Entry {
+        name: "gaussian",
+        about: "model poisoning: malicious clients send Gaussian noise (Blanchard et al. 2017; federated only)",
+        build: update_attack::<Gaussian>,
+    },
+    Entry {
+        name: "alie",
+        about: "model poisoning: mean − z·std of the benign updates, \"A Little Is Enough\" (Baruch et al. 2019; federated only)",
+        build: update_attack::<Alie>,
+    },
+    Entry {
+        name: "ipm",
+        about: "model poisoning: −ε × the benign mean, inner-product manipulation (Xie et al. 2020; federated only)",
+        build: update_attack::<Ipm>,
+    },
+    Entry {
+        name: "scaling",
+        about: "model replacement: a backdoored update boosted by clients / server rate (Bagdasaryan et al. 2020; federated only)",
+        build: scaling,
+    },
 ];
+
+/// The data attack a scaling client trains with when `[attack.backdoor]` is absent.
+const DEFAULT_BACKDOOR: &str = "badnets";
 
 /// Builds a defense from its `[[defense]]` table (without `kind` and `name`).
 pub type DefenseBuild =
@@ -442,8 +466,143 @@ fn attack<A: Kind + Attack>(
     path: &[&str],
     table: &Table,
     ctx: &BuildContext<'_>,
-) -> Option<Arc<dyn AnyAttack>> {
-    build::<A>(r, path, table, ctx).map(|a| Arc::new(a) as Arc<dyn AnyAttack>)
+) -> Option<AttackParts> {
+    build::<A>(r, path, table, ctx).map(|a| AttackParts {
+        data: Arc::new(a),
+        update: None,
+    })
+}
+
+fn update_attack<U: Kind + UpdateAttack>(
+    r: &mut Reader<'_>,
+    path: &[&str],
+    table: &Table,
+    ctx: &BuildContext<'_>,
+) -> Option<AttackParts> {
+    build::<U>(r, path, table, ctx).map(|u| AttackParts {
+        data: Arc::new(NoAttack::default()),
+        update: Some(Arc::new(u)),
+    })
+}
+
+/// Scaling: the update attack, and the backdoor of `[attack.backdoor]`
+/// (a data attack kind and its keys; badnets with its defaults when absent).
+fn scaling(
+    r: &mut Reader<'_>,
+    path: &[&str],
+    table: &Table,
+    ctx: &BuildContext<'_>,
+) -> Option<AttackParts> {
+    let mut table = table.clone();
+    let mut inner = path.to_vec();
+    inner.push("backdoor");
+    let mut backdoor = match table.remove("backdoor") {
+        None => Table::new(),
+        Some(Value::Table(t)) => t,
+        Some(other) => {
+            r.problem(
+                &inner,
+                format!(
+                    "must be a table ([attack.backdoor] with a kind), got {}",
+                    other.type_str()
+                ),
+            );
+            return None;
+        }
+    };
+    let kind = match backdoor.remove("kind") {
+        None => DEFAULT_BACKDOOR.to_string(),
+        Some(Value::String(k)) => k,
+        Some(other) => {
+            let mut key = inner.clone();
+            key.push("kind");
+            r.problem(&key, format!("must be a string, got {}", other.type_str()));
+            return None;
+        }
+    };
+    let update = build::<Scaling>(r, path, &table, ctx);
+    let Some(entry) = find(ATTACKS, &kind) else {
+        let mut key = inner.clone();
+        key.push("kind");
+        r.problem(
+            &key,
+            format!("unknown attack {kind:?}; expected {}", expected(ATTACKS)),
+        );
+        return None;
+    };
+    let data = (entry.build)(r, &inner, &backdoor, ctx)?;
+    if data.update.is_some() {
+        let mut key = inner.clone();
+        key.push("kind");
+        r.problem(
+            &key,
+            format!("must be an attack on the data (badnets, blend, label-flip, …), got the model-poisoning kind {kind:?}"),
+        );
+        return None;
+    }
+    let update = update?;
+    Some(AttackParts {
+        data: Arc::new(Backdoor {
+            kind: entry.name,
+            attack: data.data,
+        }),
+        update: Some(Arc::new(update)),
+    })
+}
+
+/// Scaling's backdoor: a data attack that renders as `[attack.backdoor]`.
+#[derive(Debug)]
+struct Backdoor {
+    kind: &'static str,
+    attack: Arc<dyn AnyAttack>,
+}
+
+impl AnyAttack for Backdoor {
+    fn params_table(&self) -> Table {
+        let mut t = Table::new();
+        t.insert("kind".into(), Value::String(self.kind.into()));
+        t.extend(self.attack.params_table());
+        let mut outer = Table::new();
+        outer.insert("backdoor".into(), Value::Table(t));
+        outer
+    }
+    fn describe(&self) -> String {
+        self.attack.describe()
+    }
+    fn check_data(&self, facts: &DataFacts) -> Result<(), Vec<ParamError>> {
+        self.attack.check_data(facts)
+    }
+    fn needs_surrogate(&self) -> bool {
+        self.attack.needs_surrogate()
+    }
+    fn needs_rounds(&self) -> bool {
+        self.attack.needs_rounds()
+    }
+    fn poison(&self, input: AttackInput<'_>, rng: &mut Rng) -> Result<Poisoned, String> {
+        self.attack.poison(input, rng)
+    }
+}
+
+/// A model-poisoning attack of any kind.
+pub trait AnyUpdateAttack: Send + Sync + fmt::Debug {
+    /// The parameters as a TOML table.
+    fn params_table(&self) -> Table;
+    /// One line for reports.
+    fn describe(&self) -> String;
+    /// See [`UpdateAttack::craft`]; the error as text.
+    fn craft(&self, input: UpdateAttackInput<'_>, rng: &mut Rng) -> Result<Vec<f32>, String>;
+}
+
+impl<U: Kind + UpdateAttack> AnyUpdateAttack for U {
+    fn params_table(&self) -> Table {
+        params_table(self)
+    }
+    fn describe(&self) -> String {
+        Kind::describe(self)
+    }
+    fn craft(&self, input: UpdateAttackInput<'_>, rng: &mut Rng) -> Result<Vec<f32>, String> {
+        UpdateAttack::craft(self, input, rng).map_err(|e| e.to_string())
+    }
 }
 
 fn filter<F: Kind + TrainingFilter>(
@@ -564,6 +723,7 @@ impl<A: Kind + Attack> AnyAttack for A {
 pub struct AttackSpec {
     kind: &'static str,
     attack: Arc<dyn AnyAttack>,
+    update: Option<Arc<dyn AnyUpdateAttack>>,
 }
 
 impl AttackSpec {
@@ -572,6 +732,7 @@ impl AttackSpec {
         Self {
             kind: "none",
             attack: Arc::new(NoAttack::default()),
+            update: None,
         }
     }
 
@@ -589,10 +750,11 @@ impl AttackSpec {
             );
             return None;
         };
-        let attack = (entry.build)(r, &["attack"], table, ctx)?;
+        let parts = (entry.build)(r, &["attack"], table, ctx)?;
         Some(AttackSpec {
             kind: entry.name,
-            attack,
+            attack: parts.data,
+            update: parts.update,
         })
     }
 
@@ -612,19 +774,36 @@ impl AttackSpec {
         self.kind
     }
 
-    /// The attack itself.
+    /// The attack on the data (for a model-poisoning kind: the data attack
+    /// its clients train with first, none or scaling's backdoor).
     pub fn attack(&self) -> &dyn AnyAttack {
         self.attack.as_ref()
     }
 
+    /// The model-poisoning attack, for kinds that act on federated updates.
+    pub fn update_attack(&self) -> Option<&dyn AnyUpdateAttack> {
+        self.update.as_deref()
+    }
+
     /// The parameters as a TOML table (for the resolved scenario).
     pub fn params_table(&self) -> Table {
-        self.attack.params_table()
+        let mut t = match &self.update {
+            Some(u) => u.params_table(),
+            None => Table::new(),
+        };
+        t.extend(self.attack.params_table());
+        t
     }
 
     /// One line for the report.
     pub fn describe(&self) -> String {
-        self.attack.describe()
+        match &self.update {
+            Some(u) if self.kind == "scaling" => {
+                format!("{}, on a {} backdoor", u.describe(), self.attack.describe())
+            }
+            Some(u) => u.describe(),
+            None => self.attack.describe(),
+        }
     }
 }
 
@@ -653,6 +832,22 @@ pub enum Family<'a> {
     Monitor(&'a dyn AnyMonitorMaker),
     /// Verifies the training set against what its owner signed.
     Provenance(&'a dyn AnyProvenance),
+    /// Combines federated clients' updates (the federated regime's defenses).
+    Aggregator(&'a dyn AnyAggregatorMaker),
+}
+
+/// Makes fresh update aggregators (they may keep state through one federation).
+pub trait AnyAggregatorMaker: Send + Sync {
+    /// An aggregator that has seen no round yet.
+    fn fresh(&self) -> Box<dyn AnyAggregator>;
+    /// See [`UpdateAggregator::needs_root`].
+    fn needs_root(&self) -> bool;
+}
+
+/// An update aggregator of any kind.
+pub trait AnyAggregator: Send {
+    /// See [`UpdateAggregator::aggregate`]; the error as text.
+    fn aggregate(&mut self, round: UpdateRound<'_>, rng: &mut Rng) -> Result<Aggregated, String>;
 }
 
 /// A defense of any kind and family.
@@ -705,6 +900,8 @@ struct AsDetector<D>(D);
 struct AsMonitor<M>(M);
 #[derive(Debug)]
 struct AsProvenance<P>(P);
+#[derive(Debug)]
+struct AsAggregator<G>(G);
 
 macro_rules! any_defense {
     ($wrapper:ident, $bound:path, $family:ident) => {
@@ -728,6 +925,22 @@ macro_rules! any_defense {
 any_defense!(AsFilter, TrainingFilter, Filter);
 any_defense!(AsDetector, InputDetector, InputDetector);
 any_defense!(AsMonitor, RoundMonitor, Monitor);
+any_defense!(AsAggregator, UpdateAggregator, Aggregator);
+
+impl<G: Kind + UpdateAggregator> AnyAggregatorMaker for AsAggregator<G> {
+    fn fresh(&self) -> Box<dyn AnyAggregator> {
+        Box::new(Fresh(self.0.clone()))
+    }
+    fn needs_root(&self) -> bool {
+        self.0.needs_root()
+    }
+}
+
+impl<G: UpdateAggregator + Send> AnyAggregator for Fresh<G> {
+    fn aggregate(&mut self, round: UpdateRound<'_>, rng: &mut Rng) -> Result<Aggregated, String> {
+        self.0.aggregate(round, rng).map_err(|e| e.to_string())
+    }
+}
 
 impl<P: Kind + ProvenanceCheck<Signed = SignedSet>> AnyDefense for AsProvenance<P> {
     fn params_table(&self) -> Table {
@@ -764,7 +977,7 @@ impl<M: Kind + RoundMonitor> AnyMonitorMaker for AsMonitor<M> {
 
 struct Fresh<M>(M);
 
-impl<M: RoundMonitor> AnyMonitor for Fresh<M> {
+impl<M: RoundMonitor + Kind> AnyMonitor for Fresh<M> {
     fn observe(&mut self, view: RoundView<'_>) -> Result<RoundCheck, String> {
         self.0.observe(view).map_err(|e| e.to_string())
     }
@@ -793,12 +1006,16 @@ impl DefenseKind {
         path: &[&str],
         ctx: &BuildContext<'_>,
     ) -> Option<DefenseKind> {
-        let Some(entry) = find(DEFENSES, kind) else {
+        let Some(entry) = find(DEFENSES, kind).or_else(|| find(AGGREGATORS, kind)) else {
             let mut key = path.to_vec();
             key.push("kind");
             r.problem(
                 &key,
-                format!("unknown defense {kind:?}; expected {}", expected(DEFENSES)),
+                format!(
+                    "unknown defense {kind:?}; expected {}, or in the federated regime the aggregator {}",
+                    expected(DEFENSES),
+                    expected(AGGREGATORS)
+                ),
             );
             return None;
         };
@@ -903,6 +1120,6 @@ mod tests {
         for e in ATTACKS {
             assert!(text.contains(e.name), "{text}");
         }
-        assert!(text.ends_with("or drift"), "{text}");
+        assert!(text.ends_with("or scaling"), "{text}");
     }
 }

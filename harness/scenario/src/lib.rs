@@ -24,7 +24,7 @@ pub use scenario::{
     Scenario, SignAt, Source,
 };
 pub use spec::Reader;
-pub use training::{RoundsParams, Training};
+pub use training::{ClientOptimizer, FederatedParams, RoundsParams, Split, Training};
 
 /// The Burn backend results are computed with, as the runner's cargo
 /// features select it (written into resolved scenarios).

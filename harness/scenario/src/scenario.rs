@@ -263,6 +263,7 @@ const TOP_LEVEL: &[&str] = &[
     "data",
     "model",
     "training",
+    "federated",
     "attack",
     "defense",
     "sweep",
@@ -446,6 +447,9 @@ impl Scenario {
         if let Some(point) = self.points.first() {
             root.insert("model".into(), to_value(&point.model));
             root.insert("training".into(), Value::Table(point.training.to_table()));
+            if let Some(federated) = point.training.federated_table() {
+                root.insert("federated".into(), Value::Table(federated));
+            }
             let mut attack = Table::new();
             attack.insert("kind".into(), Value::String(point.attack.kind().into()));
             attack.insert("at".into(), to_value(&point.attack_at));
@@ -509,7 +513,35 @@ fn check_needs(
     integrity: Option<&IntegritySpec>,
 ) {
     let rounds = point.training.rounds().is_some();
-    if point.attack.attack().needs_rounds() && !rounds {
+    let federated = point.training.federated().is_some();
+    if point.attack.update_attack().is_some() && !federated {
+        r.problem(
+            &["attack", "kind"],
+            format!(
+                "{} poisons federated clients' model updates: set [training] regime = \"federated\"",
+                point.attack.kind()
+            ),
+        );
+    }
+    if federated
+        && (point.attack.attack().needs_rounds() || point.attack.attack().needs_surrogate())
+    {
+        r.problem(
+            &["attack", "kind"],
+            format!(
+                "{} is not available to federated clients yet (it needs {}); use label-flip, badnets, blend or a model-poisoning kind",
+                point.attack.kind(),
+                if point.attack.attack().needs_rounds() { "round-based training" } else { "a surrogate model" }
+            ),
+        );
+    }
+    if federated && point.attack_at == Custody::Transit {
+        r.problem(
+            &["attack", "at"],
+            "federated clients poison their own data: `at` must be \"source\"",
+        );
+    }
+    if point.attack.attack().needs_rounds() && !rounds && !federated {
         r.problem(
             &["attack", "kind"],
             format!(
@@ -529,6 +561,26 @@ fn check_needs(
                     "{kind} is a round monitor: it needs a round-based run ([training] regime = \"rounds\")"
                 ),
             ),
+            Family::Aggregator(_) if !federated => r.problem(
+                &at,
+                format!(
+                    "{kind} aggregates federated clients' updates: set [training] regime = \"federated\""
+                ),
+            ),
+            Family::Filter(_)
+            | Family::InputDetector(_)
+            | Family::Monitor(_)
+            | Family::Provenance(_)
+                if federated =>
+            {
+                r.problem(
+                    &at,
+                    format!(
+                        "{kind} is not a defense of the federated regime yet; its defenses are the aggregators: {}",
+                        kinds::expected(kinds::AGGREGATORS)
+                    ),
+                )
+            }
             Family::Provenance(_) if integrity.is_none() => r.problem(
                 &at,
                 format!("{kind} verifies a signed manifest: add [integrity] sign-at = \"source\""),
@@ -731,10 +783,13 @@ fn read_sweep(r: &mut Reader<'_>, root: &Table) -> Vec<(String, Vec<Value>)> {
     let mut out = Vec::new();
     for (key, value) in table {
         let first = key.split('.').next().unwrap_or_default();
-        if !matches!(first, "model" | "training" | "attack" | "defense") {
+        if !matches!(
+            first,
+            "model" | "training" | "federated" | "attack" | "defense"
+        ) {
             r.problem(
                 &["sweep", &key],
-                "can sweep model.*, training.*, attack.* or defense.<name>.* keys only (data and scenario are fixed per scenario)",
+                "can sweep model.*, training.*, federated.*, attack.* or defense.<name>.* keys only (data and scenario are fixed per scenario)",
             );
             continue;
         }
@@ -780,7 +835,9 @@ fn grid(sweep: &[(String, Vec<Value>)]) -> Vec<Vec<(String, Value)>> {
 fn assign(root: &mut Table, key: &str, value: Value) -> Result<(), String> {
     let parts: Vec<&str> = key.split('.').collect();
     match parts.as_slice() {
-        [section @ ("model" | "training" | "attack"), fields @ ..] if !fields.is_empty() => {
+        [section @ ("model" | "training" | "federated" | "attack"), fields @ ..]
+            if !fields.is_empty() =>
+        {
             let t = root
                 .entry(section.to_string())
                 .or_insert_with(|| Value::Table(Table::new()));
@@ -803,7 +860,7 @@ fn assign(root: &mut Table, key: &str, value: Value) -> Result<(), String> {
             }
         }
         _ => {
-            Err("must be model.<key>, training.<key>, attack.<key> or defense.<name>.<key>".into())
+            Err("must be model.<key>, training.<key>, federated.<key>, attack.<key> or defense.<name>.<key>".into())
         }
     }
 }
@@ -852,7 +909,11 @@ fn read_point(r: &mut Reader<'_>, root: &Table, ctx: &BuildContext<'_>) -> Optio
     }
     let training = Training::read(r, root);
     let rounds = training.as_ref().and_then(|t| t.rounds()).map(|p| p.rounds);
-    let ctx = &ctx.with_rounds(rounds);
+    let per_round = training
+        .as_ref()
+        .and_then(|t| t.federated())
+        .map(|p| p.per_round);
+    let ctx = &ctx.with_rounds(rounds).with_per_round(per_round);
     let attack = read_attack(r, root, ctx);
     let defenses = read_defenses(r, root, ctx);
     let (attack, attack_at) = attack?;

@@ -13,6 +13,156 @@ pub enum Training {
     Central,
     /// The training set arrives in rounds (`regime = "rounds"`).
     Rounds(RoundsParams),
+    /// Clients train locally and a server aggregates their updates
+    /// (`regime = "federated"`, keys in `[federated]`).
+    Federated(FederatedParams),
+}
+
+/// How the training set is dealt out to the clients (`[federated] split`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Split {
+    /// Shuffled and dealt out evenly (sizes differ by at most one).
+    Iid,
+    /// Per class, the shares of the clients drawn from Dirichlet(alpha)
+    /// (Hsu et al. 2019): small alpha, few classes per client.
+    Dirichlet,
+    /// Sorted by label, cut into clients × shards-per-client equal shards,
+    /// each client given shards-per-client of them at random (McMahan et
+    /// al. 2017's pathological non-IID split).
+    Shards,
+}
+
+/// The client's local optimiser (`[federated] optimizer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientOptimizer {
+    /// Plain SGD (the default): a client's update is its summed gradient
+    /// steps, no optimiser state lives across rounds.
+    Sgd,
+    /// Adam, a fresh state each round.
+    Adam,
+}
+
+/// Keys of `regime = "federated"`, in the `[federated]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct FederatedParams {
+    /// Clients the training set is split among. Default 50 (Tolpegin et al. 2020).
+    pub clients: usize,
+    /// Clients sampled (without replacement) to train in each round.
+    /// Default 5, at most `clients`.
+    pub per_round: usize,
+    /// Federated rounds. Default 50.
+    pub rounds: usize,
+    /// Passes over its local data a selected client makes. Default 1.
+    pub local_epochs: usize,
+    /// Local mini-batch size. Default 32.
+    pub local_batch_size: usize,
+    /// `sgd` (default) or `adam`.
+    pub optimizer: ClientOptimizer,
+    /// The client optimiser's learning rate. Default 0.05 (SGD).
+    pub learning_rate: f64,
+    /// The server adds `server-learning-rate` × the aggregate to the global
+    /// weights. Default 1.0.
+    pub server_learning_rate: f64,
+    /// `iid` (default), `dirichlet` or `shards`.
+    pub split: Split,
+    /// Dirichlet concentration (split = "dirichlet"), > 0. Default 0.5.
+    pub alpha: f64,
+    /// Shards per client (split = "shards"), ≥ 1. Default 2.
+    pub shards_per_client: usize,
+    /// Share of clients that are malicious, in [0, 1): round(share × clients)
+    /// clients, drawn once per run. Default 0.1.
+    pub malicious: f64,
+    /// First round in which malicious clients attack (before it they train
+    /// honestly). Default 1.
+    pub attack_from_round: usize,
+}
+
+impl Default for FederatedParams {
+    fn default() -> Self {
+        Self {
+            clients: 50,
+            per_round: 5,
+            rounds: 50,
+            local_epochs: 1,
+            local_batch_size: 32,
+            optimizer: ClientOptimizer::Sgd,
+            learning_rate: 0.05,
+            server_learning_rate: 1.0,
+            split: Split::Iid,
+            alpha: 0.5,
+            shards_per_client: 2,
+            malicious: 0.1,
+            attack_from_round: 1,
+        }
+    }
+}
+
+impl FederatedParams {
+    /// The malicious clients' count: round(malicious × clients).
+    pub fn n_malicious(&self) -> usize {
+        (self.malicious * self.clients as f64).round() as usize
+    }
+
+    /// Every problem with the values, as (key, message).
+    fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let mut at_least = |key: &'static str, v: usize, min: usize| {
+            if v < min {
+                out.push((key, format!("must be at least {min}, got {v}")));
+            }
+        };
+        at_least("clients", self.clients, 1);
+        at_least("per-round", self.per_round, 1);
+        at_least("rounds", self.rounds, 1);
+        at_least("local-epochs", self.local_epochs, 1);
+        at_least("local-batch-size", self.local_batch_size, 1);
+        at_least("shards-per-client", self.shards_per_client, 1);
+        at_least("attack-from-round", self.attack_from_round, 1);
+        if self.per_round > self.clients {
+            out.push((
+                "per-round",
+                format!(
+                    "must be at most clients = {}, got {}",
+                    self.clients, self.per_round
+                ),
+            ));
+        }
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        if !positive(self.learning_rate) {
+            out.push((
+                "learning-rate",
+                format!("must be a positive number, got {}", self.learning_rate),
+            ));
+        }
+        if !positive(self.server_learning_rate) {
+            out.push((
+                "server-learning-rate",
+                format!(
+                    "must be a positive number, got {}",
+                    self.server_learning_rate
+                ),
+            ));
+        }
+        if !positive(self.alpha) {
+            out.push((
+                "alpha",
+                format!(
+                    "must be a positive number (Dirichlet concentration), got {}",
+                    self.alpha
+                ),
+            ));
+        }
+        if !(self.malicious.is_finite() && (0.0..1.0).contains(&self.malicious)) {
+            out.push((
+                "malicious",
+                format!("must be a share in [0, 1), got {}", self.malicious),
+            ));
+        }
+        out
+    }
 }
 
 /// Keys of `regime = "rounds"`.
@@ -47,6 +197,7 @@ impl Training {
     /// Read `[training]` from the scenario (central when absent).
     pub(crate) fn read(r: &mut Reader<'_>, root: &Table) -> Option<Training> {
         let mut table = sub_table(r, root, "training").unwrap_or_default();
+        let federated = sub_table(r, root, "federated");
         let regime = match table.remove("regime") {
             None => "central".to_string(),
             Some(Value::String(s)) => s,
@@ -58,7 +209,24 @@ impl Training {
                 return None;
             }
         };
+        if federated.is_some() && regime != "federated" {
+            r.problem(
+                &["federated"],
+                format!("applies to [training] regime = \"federated\" only; this scenario's regime is {regime:?}"),
+            );
+            return None;
+        }
         match regime.as_str() {
+            "federated" => {
+                r.read::<CentralKeys>(&["training"], &table)?;
+                let p =
+                    r.read::<FederatedParams>(&["federated"], &federated.unwrap_or_default())?;
+                let problems = p.problems();
+                for (key, message) in &problems {
+                    r.problem(&["federated", key], message.clone());
+                }
+                problems.is_empty().then_some(Training::Federated(p))
+            }
             "central" => {
                 r.read::<CentralKeys>(&["training"], &table)?;
                 Some(Training::Central)
@@ -100,6 +268,7 @@ impl Training {
         match self {
             Training::Central => "central",
             Training::Rounds(_) => "rounds",
+            Training::Federated(_) => "federated",
         }
     }
 
@@ -107,7 +276,23 @@ impl Training {
     pub fn rounds(&self) -> Option<&RoundsParams> {
         match self {
             Training::Rounds(p) => Some(p),
-            Training::Central => None,
+            Training::Central | Training::Federated(_) => None,
+        }
+    }
+
+    /// The federation, when the run is federated.
+    pub fn federated(&self) -> Option<&FederatedParams> {
+        match self {
+            Training::Federated(p) => Some(p),
+            Training::Central | Training::Rounds(_) => None,
+        }
+    }
+
+    /// The `[federated]` table as resolved, when the run is federated.
+    pub fn federated_table(&self) -> Option<Table> {
+        match Value::try_from(self.federated()?) {
+            Ok(Value::Table(t)) => Some(t),
+            _ => None,
         }
     }
 
@@ -131,6 +316,30 @@ impl Training {
                 "in {} rounds of contiguous parts, {} epoch(s) per round, warm-started",
                 p.rounds, p.epochs_per_round
             ),
+            Training::Federated(p) => {
+                let split = match p.split {
+                    Split::Iid => "IID".to_string(),
+                    Split::Dirichlet => format!("Dirichlet(α = {})", p.alpha),
+                    Split::Shards => format!("{} label-sorted shards each", p.shards_per_client),
+                };
+                let optimizer = match p.optimizer {
+                    ClientOptimizer::Sgd => "SGD",
+                    ClientOptimizer::Adam => "Adam",
+                };
+                format!(
+                    "federated: {} clients ({split}), {} malicious ({} %) from round {}; {} of them a round for {} rounds, {} local epoch(s) of {optimizer} (lr {}, batch {}), server rate {}",
+                    p.clients,
+                    p.n_malicious(),
+                    p.malicious * 100.0,
+                    p.attack_from_round,
+                    p.per_round,
+                    p.rounds,
+                    p.local_epochs,
+                    p.learning_rate,
+                    p.local_batch_size,
+                    p.server_learning_rate
+                )
+            }
         }
     }
 }

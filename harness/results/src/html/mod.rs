@@ -1159,6 +1159,7 @@ kind = "cusum"
             asr,
             ra: asr.map(|a| 1.0 - a),
             per_class_recall: vec![],
+            source_recall: None,
         }
     }
 
@@ -1219,6 +1220,7 @@ kind = "cusum"
             clean_root: None,
             model_fingerprint: None,
             rounds: None,
+            federation: None,
             seconds: Default::default(),
         }
     }
@@ -1265,6 +1267,9 @@ kind = "cusum"
                             ca: Some(0.9 - 0.05 * round as f64),
                             asr: Some(0.1 * round as f64 + 0.01 * rep as f64),
                             ca_other: (round > 1).then_some(0.9),
+                            malicious: None,
+                            source_recall: None,
+                            clean_source_recall: None,
                         })
                         .collect(),
                 );

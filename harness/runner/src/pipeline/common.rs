@@ -54,12 +54,24 @@ pub(crate) fn evaluate(
         }
         None => (None, None),
     };
+    let per_class_recall = metrics::per_class_recall(&predicted, test.labels(), test.n_classes());
+    let source_recall = attack
+        .and_then(|a| source_class(&a.inputs))
+        .and_then(|s| per_class_recall.get(s).copied().flatten());
     ModelEval {
         ca: metrics::agreement(&predicted, test.labels()),
         asr,
         ra,
-        per_class_recall: metrics::per_class_recall(&predicted, test.labels(), test.n_classes()),
+        per_class_recall,
+        source_recall,
     }
+}
+
+/// The one class every input of `inputs` comes from, if they share one
+/// (targeted label flipping's source class).
+pub(crate) fn source_class(inputs: &Dataset) -> Option<usize> {
+    let (&first, rest) = inputs.labels().split_first()?;
+    rest.iter().all(|&y| y == first).then_some(first)
 }
 
 /// Poison the training set with the run's `attack` stream; `surrogate` (a

@@ -20,11 +20,11 @@ use crate::RunError;
 use crate::train::Trainer;
 
 /// One unit of work for [`in_parallel`].
-type ParallelJob<'a, T> = Box<dyn FnOnce() -> T + Send + 'a>;
+pub(super) type ParallelJob<'a, T> = Box<dyn FnOnce() -> T + Send + 'a>;
 
 /// Run `jobs` on up to `threads` threads (the caller's among them) and return
 /// their results in the jobs' order.
-fn in_parallel<'a, T: Send>(threads: usize, jobs: Vec<ParallelJob<'a, T>>) -> Vec<T> {
+pub(super) fn in_parallel<'a, T: Send>(threads: usize, jobs: Vec<ParallelJob<'a, T>>) -> Vec<T> {
     let threads = threads.clamp(1, jobs.len().max(1));
     if threads == 1 {
         return jobs.into_iter().map(|job| job()).collect();
@@ -284,6 +284,13 @@ fn defense_record(
     let t = Instant::now();
     let rng = &mut stream(ctx.seed, repeat, &format!("defense:{}", d.name));
     Ok(match d.kind.family() {
+        // The scenario's checks keep aggregators to the federated regime.
+        Family::Aggregator(_) => failed(
+            &d.name,
+            "aggregator",
+            "aggregators combine federated updates; this run is not federated".into(),
+            t,
+        ),
         Family::Provenance(check) => match manifest {
             Some(signed) => {
                 let v = check.verify(signed, &models.poisoned.data);

@@ -9,6 +9,7 @@
 mod central;
 mod common;
 mod defend;
+mod federated;
 mod rounds;
 
 use std::collections::BTreeMap;
@@ -40,6 +41,9 @@ pub(crate) fn run_one(
 ) -> Result<RunRecord, RunError> {
     let mut seconds = Timings::new();
     seconds.insert("load".to_string(), ctx.data.seconds);
+    if point.training.federated().is_some() {
+        return run_federated(ctx, point, repeat, step, seconds);
+    }
     let trainer = Trainer::new(&point.model, &point.training, ctx.seed, repeat);
     let trained = train_models(ctx, point, repeat, &trainer, step, &mut seconds)?;
     let base = Baseline::new(ctx, trainer, trained.models);
@@ -64,6 +68,44 @@ pub(crate) fn run_one(
     ))
 }
 
+/// A federated run: its federations, then its record.
+fn run_federated(
+    ctx: &RunContext<'_>,
+    point: &Point,
+    repeat: u64,
+    step: &(dyn Fn(&str) + Sync),
+    mut seconds: Timings,
+) -> Result<RunRecord, RunError> {
+    let t = Instant::now();
+    let out = federated::run(ctx, point, repeat, step)?;
+    seconds.insert("federations".into(), t.elapsed().as_secs_f64());
+    Ok(RunRecord {
+        point: point
+            .assignments
+            .iter()
+            .map(|(k, v)| (k.clone(), toml_to_json(v)))
+            .collect(),
+        repeat,
+        seed: run_seed(ctx.seed, repeat),
+        n_train: ctx.data.train.len(),
+        n_poison: out.n_poison,
+        attack: AttackInfo {
+            kind: point.attack.kind().to_string(),
+            at: point.attack_at,
+        },
+        n_test: ctx.data.test.len(),
+        clean: out.clean,
+        poisoned: out.poisoned,
+        defenses: out.defenses,
+        data_root: None,
+        clean_root: Some(ctx.data.train_root.clone()),
+        model_fingerprint: Some(fingerprint(out.poisoned_model.as_ref(), &ctx.data.test)),
+        rounds: Some(out.rounds),
+        federation: Some(out.federation),
+        seconds,
+    })
+}
+
 /// The models of a run and what its regime measured on the way.
 struct Trained {
     models: Models,
@@ -81,6 +123,7 @@ fn train_models(
     seconds: &mut Timings,
 ) -> Result<Trained, RunError> {
     match &point.training {
+        Training::Federated(_) => unreachable!("federated runs take their own path"),
         Training::Central => {
             let (models, timed) = central::train_central(ctx, point, repeat, trainer, step)?;
             for (name, value) in timed {
@@ -191,6 +234,7 @@ fn record(
         clean_root: Some(data.train_root.clone()),
         model_fingerprint: Some(fingerprint(m.poisoned_model.as_ref(), &data.test)),
         rounds,
+        federation: None,
         seconds,
     }
 }

@@ -170,6 +170,9 @@ pub(super) fn train_in_rounds(
                 ca: series[r].0,
                 asr: series[r].1,
                 ca_other: series[r].2,
+                malicious: None,
+                source_recall: None,
+                clean_source_recall: None,
             }
         })
         .collect();

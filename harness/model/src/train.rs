@@ -287,24 +287,21 @@ impl BurnTrainer {
         let order = &mut state.order;
         let k = data.n_classes();
         let dim = data.dim();
-        let mut x_buf = Vec::with_capacity(self.params.batch_size * dim);
-        let mut y_buf = Vec::with_capacity(self.params.batch_size * k);
         for epoch in 1..=epochs {
             order.shuffle(rng);
             let mut last_loss = None;
             for batch in order.chunks(self.params.batch_size) {
-                x_buf.clear();
-                y_buf.clear();
-                for &position in batch {
+                // Fresh buffers each batch: the tensors take them over (no copy).
+                let b = batch.len();
+                let mut x_buf = Vec::with_capacity(b * dim);
+                let mut y_buf = vec![0.0f32; b * k];
+                for (j, &position) in batch.iter().enumerate() {
                     let i = rows.map_or(position, |r| r[position]);
                     x_buf.extend_from_slice(data.sample(i));
-                    let mut one_hot = vec![0.0f32; k];
-                    one_hot[data.labels()[i]] = 1.0;
-                    y_buf.extend_from_slice(&one_hot);
+                    y_buf[j * k + data.labels()[i]] = 1.0;
                 }
-                let b = batch.len();
-                let x = Tensor::<2>::from_data(TensorData::new(x_buf.clone(), [b, dim]), &device);
-                let y = Tensor::<2>::from_data(TensorData::new(y_buf.clone(), [b, k]), &device);
+                let x = Tensor::<2>::from_data(TensorData::new(x_buf, [b, dim]), &device);
+                let y = Tensor::<2>::from_data(TensorData::new(y_buf, [b, k]), &device);
                 let logits = net.forward(x, shape); // [b, k]
                 // Mean cross-entropy: −Σ y · log softmax(logits) / b
                 let loss = (log_softmax(logits, 1) * y)

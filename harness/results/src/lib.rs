@@ -9,6 +9,7 @@
 
 mod error;
 mod expect;
+mod federated;
 mod folder;
 mod html;
 mod record;

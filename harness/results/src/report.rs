@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 
 use poisonlab_scenario::Scenario;
 
-use crate::record::RunRecord;
+use crate::federated::{self, FederatedPoint, Table};
+use crate::record::{AGGREGATOR, RunRecord};
 use crate::summary::PointSummary;
 use crate::view::{self, cell, count_cell};
 
@@ -22,11 +23,20 @@ pub fn markdown(scenario: &Scenario, records: &[RunRecord], summary: &[PointSumm
         let runs: Vec<&RunRecord> = records.iter().filter(|r| r.point == point.point).collect();
         point_section(&mut out, point, &runs);
     }
-    out.push_str(
-        "*perfect* removes exactly the poisoned samples and *random* removes as many samples at \
-         random: a defense is read between that ceiling and that floor. CA after / ASR after are \
-         measured on the model retrained on the samples the defense kept.\n",
-    );
+    if federated::federated_scenario(scenario) {
+        out.push_str(
+            "*clean* is the federation without malicious clients and *FedAvg under attack* the \
+             same federation with them, averaged by FedAvg: an aggregator defense is read between \
+             the two. Recovery = (CA − CA FedAvg) / (CA clean − CA FedAvg); DER rates the ASR it \
+             removed against the CA it cost.\n",
+        );
+    } else {
+        out.push_str(
+            "*perfect* removes exactly the poisoned samples and *random* removes as many samples \
+             at random: a defense is read between that ceiling and that floor. CA after / ASR \
+             after are measured on the model retrained on the samples the defense kept.\n",
+        );
+    }
     out
 }
 
@@ -64,17 +74,22 @@ fn point_section(out: &mut String, point: &PointSummary, runs: &[&RunRecord]) {
     let mm = &point.metrics;
     let n_poison = count_cell(mm, "n-poison");
     let _ = writeln!(out, "Poisoned training samples: {n_poison}.\n");
-    let _ = writeln!(out, "| model | CA | ASR | RA |\n|---|---|---|---|");
-    for v in ["clean", "poisoned"] {
-        let _ = writeln!(
-            out,
-            "| {v} | {} | {} | {} |",
-            cell(mm, &format!("{v}.ca")),
-            cell(mm, &format!("{v}.asr")),
-            cell(mm, &format!("{v}.ra"))
-        );
+    match FederatedPoint::new(point, runs) {
+        Some(fed) => federation(out, &fed),
+        None => {
+            let _ = writeln!(out, "| model | CA | ASR | RA |\n|---|---|---|---|");
+            for v in ["clean", "poisoned"] {
+                let _ = writeln!(
+                    out,
+                    "| {v} | {} | {} | {} |",
+                    cell(mm, &format!("{v}.ca")),
+                    cell(mm, &format!("{v}.asr")),
+                    cell(mm, &format!("{v}.ra"))
+                );
+            }
+            rounds_table(out, point);
+        }
     }
-    rounds_table(out, point);
     // Defenses as the point's first run lists them, by family.
     let listed: Vec<(String, String)> = runs
         .first()
@@ -97,6 +112,47 @@ fn point_section(out: &mut String, point: &PointSummary, runs: &[&RunRecord]) {
     monitors_table(out, point, &of_kind("monitor"));
     failures(out, runs);
     out.push('\n');
+}
+
+/// A federated point: its clients, every federation at the end of training,
+/// and a short round-by-round table.
+fn federation(out: &mut String, fed: &FederatedPoint<'_>) {
+    for line in [fed.clients(), fed.rejected()].into_iter().flatten() {
+        let _ = writeln!(out, "{line}\n");
+    }
+    let _ = writeln!(
+        out,
+        "Federations at the end of training (recovery and DER against FedAvg under attack; \
+         client TPR / FPR = malicious / benign client updates the aggregator flagged or left \
+         out, over every round):\n"
+    );
+    md_table(out, &fed.final_table());
+    if !fed.rounds.is_empty() {
+        let every = if fed.shown_rounds().len() < fed.rounds.len() {
+            "some rounds and the last"
+        } else {
+            "every measured round"
+        };
+        let _ = writeln!(
+            out,
+            "\nRound by round ({every}; the global model after the round; malicious selected = \
+             attacking clients among those selected that round):\n"
+        );
+        md_table(out, &fed.rounds_table());
+    }
+}
+
+/// `table` as Markdown (a `|` in a cell escaped).
+fn md_table(out: &mut String, table: &Table) {
+    let row = |cells: &[String]| {
+        let cells: Vec<String> = cells.iter().map(|c| c.replace('|', "\\|")).collect();
+        format!("| {} |", cells.join(" | "))
+    };
+    let _ = writeln!(out, "{}", row(&table.head));
+    let _ = writeln!(out, "|{}", "---|".repeat(table.head.len()));
+    for r in &table.rows {
+        let _ = writeln!(out, "{}", row(r));
+    }
 }
 
 /// Round by round, for round-based runs (nothing otherwise).
@@ -228,12 +284,13 @@ fn monitors_table(out: &mut String, point: &PointSummary, monitors: &[String]) {
     }
 }
 
-/// Defenses that produced no result, per repeat.
+/// Defenses that produced no result, per repeat (aggregators say so in
+/// their federation's row).
 fn failures(out: &mut String, runs: &[&RunRecord]) {
     let errors: Vec<String> = runs
         .iter()
         .flat_map(|r| {
-            r.defenses.iter().filter_map(move |d| {
+            r.defenses.iter().filter(|d| d.kind != AGGREGATOR).filter_map(move |d| {
                 d.error
                     .as_ref()
                     .map(|e| format!("- repeat {}: {}: {e}", r.repeat, d.name))

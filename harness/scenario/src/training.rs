@@ -78,6 +78,10 @@ pub struct FederatedParams {
     /// First round in which malicious clients attack (before it they train
     /// honestly). Default 1.
     pub attack_from_round: usize,
+    /// Measure the global models every this many rounds (and after the
+    /// last): 1 (default) gives the full per-round series; a larger value
+    /// saves the test-set passes (timing protocols that only need the end).
+    pub evaluate_every: usize,
 }
 
 impl Default for FederatedParams {
@@ -96,11 +100,17 @@ impl Default for FederatedParams {
             shards_per_client: 2,
             malicious: 0.1,
             attack_from_round: 1,
+            evaluate_every: 1,
         }
     }
 }
 
 impl FederatedParams {
+    /// Whether the global models are measured after round `r` (from 1).
+    pub fn evaluates(&self, r: usize) -> bool {
+        r % self.evaluate_every.max(1) == 0 || r == self.rounds
+    }
+
     /// The malicious clients' count: round(malicious × clients).
     pub fn n_malicious(&self) -> usize {
         (self.malicious * self.clients as f64).round() as usize
@@ -121,6 +131,7 @@ impl FederatedParams {
         at_least("local-batch-size", self.local_batch_size, 1);
         at_least("shards-per-client", self.shards_per_client, 1);
         at_least("attack-from-round", self.attack_from_round, 1);
+        at_least("evaluate-every", self.evaluate_every, 1);
         if self.per_round > self.clients {
             out.push((
                 "per-round",

@@ -207,7 +207,7 @@ fn the_rounds_regime_is_read_with_its_defaults_and_checked() {
     let found = problems(&format!("{HEAD}[training]\nregime = \"federal\"\n"));
     assert_eq!(found[0].1, "training.regime");
     assert!(
-        found[0].2.contains("expected central or rounds"),
+        found[0].2.contains("expected central, rounds or federated"),
         "{}",
         found[0].2
     );
@@ -289,4 +289,138 @@ fn what_a_kind_needs_is_checked_at_every_sweep_point() {
     );
     let found = problems(&text);
     assert_eq!(found[0].1, "attack.kind", "{found:?}");
+}
+
+const FEDERATED: &str = r#"
+[scenario]
+name = "fed"
+
+[data]
+source = "synthetic-digits"
+train = 500
+test = 100
+
+[model]
+kind = "logreg"
+
+[training]
+regime = "federated"
+
+[federated]
+clients = 10
+per-round = 5
+
+[attack]
+kind = "label-flip"
+source = 4
+target = 6
+
+[[defense]]
+kind = "krum"
+f = 1
+"#;
+
+/// The problems of FEDERATED with `from` replaced by `to`, as "key: message".
+fn federated_problems(from: &str, to: &str) -> Vec<String> {
+    assert!(FEDERATED.contains(from), "{from}");
+    problems(&FEDERATED.replace(from, to))
+        .into_iter()
+        .map(|(_, key, message)| format!("{key}: {message}"))
+        .collect()
+}
+
+#[test]
+fn a_federated_scenario_reads_and_resolves() {
+    let s = Scenario::parse(FEDERATED, "f.toml").unwrap();
+    let p = s.points[0].training.federated().unwrap();
+    assert_eq!((p.clients, p.per_round, p.rounds), (10, 5, 50));
+    let resolved = s.resolved_toml();
+    assert!(resolved.contains("[federated]"), "{resolved}");
+    assert!(resolved.contains("regime = \"federated\""), "{resolved}");
+    // The resolved file reads back to the same scenario.
+    let again = Scenario::parse(&resolved, "r.toml").unwrap();
+    assert_eq!(again.points, s.points);
+}
+
+#[test]
+fn federated_bad_input_names_the_key_and_the_bound() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("per-round = 5", "per-round = 11", "federated.per-round: must be at most clients = 10, got 11"),
+        ("per-round = 5", "per-round = 5\nalpha = 0.0", "federated.alpha: must be a positive number"),
+        ("per-round = 5", "per-round = 5\nmalicious = 1.0", "federated.malicious: must be a share in [0, 1), got 1"),
+        ("f = 1", "f = 2", "defense[0].f: krum needs per-round > 2f + 2: with per-round = 5, f must be at most 1, got 2"),
+        ("kind = \"krum\"\nf = 1", "kind = \"bulyan\"\nf = 1", "defense[0].f: bulyan needs per-round ≥ 4f + 3"),
+        ("kind = \"krum\"\nf = 1", "kind = \"fltrust\"", "defense[0].kind: fltrust needs trusted clean samples"),
+        ("kind = \"krum\"\nf = 1", "kind = \"loss-filter\"", "defense[0].kind: loss-filter is not a defense of the federated regime yet"),
+        ("regime = \"federated\"", "regime = \"federated\"\nrounds = 3", "training.rounds: unknown"),
+    ];
+    for (from, to, expected) in cases {
+        let found = federated_problems(from, to);
+        assert!(
+            found.iter().any(|p| p.starts_with(expected)),
+            "{to:?}: expected {expected:?}, got {found:?}"
+        );
+    }
+}
+
+#[test]
+fn federated_kinds_stay_in_the_federated_regime() {
+    let central = FEDERATED
+        .replace("regime = \"federated\"", "regime = \"central\"")
+        .replace("[federated]\nclients = 10\nper-round = 5\n", "");
+    let found: Vec<String> = problems(&central)
+        .into_iter()
+        .map(|(_, k, m)| format!("{k}: {m}"))
+        .collect();
+    assert!(
+        found.iter().any(|p| p.starts_with("defense[0].kind: krum aggregates federated clients' updates")),
+        "{found:?}"
+    );
+    let central_sign_flip = central.replace(
+        "kind = \"label-flip\"\nsource = 4\ntarget = 6",
+        "kind = \"sign-flip\"",
+    );
+    let found: Vec<String> = problems(&central_sign_flip)
+        .into_iter()
+        .map(|(_, k, m)| format!("{k}: {m}"))
+        .collect();
+    assert!(
+        found.iter().any(|p| p.starts_with("attack.kind: sign-flip poisons federated clients' model updates")),
+        "{found:?}"
+    );
+    let stray = FEDERATED.replace("regime = \"federated\"", "regime = \"central\"");
+    let found: Vec<String> = problems(&stray)
+        .into_iter()
+        .map(|(_, k, m)| format!("{k}: {m}"))
+        .collect();
+    assert!(
+        found.iter().any(|p| p.starts_with("federated: applies to [training] regime = \"federated\" only")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn scaling_reads_its_backdoor_table() {
+    let text = FEDERATED.replace(
+        "kind = \"label-flip\"\nsource = 4\ntarget = 6",
+        "kind = \"scaling\"\nfactor = 5.0\n\n[attack.backdoor]\nkind = \"blend\"",
+    );
+    let s = Scenario::parse(&text, "s.toml").unwrap();
+    let attack = &s.points[0].attack;
+    assert!(attack.update_attack().is_some());
+    let t = attack.params_table();
+    assert_eq!(t.get("factor").and_then(|v| v.as_float()), Some(5.0));
+    let backdoor = t.get("backdoor").and_then(|v| v.as_table()).unwrap();
+    assert_eq!(backdoor.get("kind").and_then(|v| v.as_str()), Some("blend"));
+    let again = Scenario::parse(&s.resolved_toml(), "r.toml").unwrap();
+    assert_eq!(again.points[0].attack, *attack);
+    let bad = text.replace("kind = \"blend\"", "kind = \"alie\"");
+    let found: Vec<String> = problems(&bad)
+        .into_iter()
+        .map(|(_, k, m)| format!("{k}: {m}"))
+        .collect();
+    assert!(
+        found.iter().any(|p| p.starts_with("attack.backdoor.kind: must be an attack on the data")),
+        "{found:?}"
+    );
 }

@@ -459,6 +459,86 @@ pub(super) fn line_chart(
     })
 }
 
+/// Lines of many points, each with its 95 % CI drawn as a shaded band
+/// (no error bars) and markers on every k-th point and the last, at most
+/// about ten, so that series stay apart in print.
+pub(super) fn band_chart(title: &str, x: &Axis, y: &Axis, lines: &[Line]) -> String {
+    figure(title, |root| {
+        let (plot, legend) = root.split_horizontally(PLOT_WIDTH);
+        let mut chart = ChartBuilder::on(&plot)
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(x.coord(), y.coord())?;
+        let x_label = |v: &f64| tick_label(&x.ticks, *v);
+        let y_label = |v: &f64| tick_label(&y.ticks, *v);
+        chart
+            .configure_mesh()
+            .x_desc(x.desc.as_str())
+            .y_desc(y.desc.as_str())
+            .x_label_formatter(&x_label)
+            .y_label_formatter(&y_label)
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
+            .bold_line_style(GRID.stroke_width(1))
+            .light_line_style(TRANSPARENT)
+            .draw()?;
+        // Every charted quantity is non-negative.
+        let (lo, hi) = (y.range.0.max(0.0), y.range.1);
+        // Bands first, so that every line stays on top of every band.
+        for line in lines {
+            if line.points.iter().all(|p| p.2.is_none_or(|c| c <= 0.0)) {
+                continue;
+            }
+            let half = |p: &(f64, f64, Option<f64>)| p.2.unwrap_or(0.0).max(0.0);
+            let band: Vec<(f64, f64)> = line
+                .points
+                .iter()
+                .map(|p| (p.0, (p.1 + half(p)).clamp(lo, hi)))
+                .chain(
+                    line.points
+                        .iter()
+                        .rev()
+                        .map(|p| (p.0, (p.1 - half(p)).clamp(lo, hi))),
+                )
+                .collect();
+            chart.draw_series(std::iter::once(Polygon::new(
+                band,
+                line.style.color.mix(BAND_OPACITY).filled(),
+            )))?;
+        }
+        for line in lines {
+            let points: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, p.1)).collect();
+            let stroke = line.style.color.stroke_width(2);
+            if line.style.dashed {
+                chart.draw_series(DashedLineSeries::new(points, 6, 4, stroke))?;
+            } else {
+                chart.draw_series(LineSeries::new(points, stroke))?;
+            }
+            let n = line.points.len();
+            let k = n.div_ceil(10).max(1);
+            for (i, &(px, py, _)) in line.points.iter().enumerate() {
+                if (i + 1) % k == 0 || i + 1 == n {
+                    draw_marker(
+                        chart.plotting_area(),
+                        line.style.marker,
+                        (px, py),
+                        line.style.color,
+                    )?;
+                }
+            }
+        }
+        let entries: Vec<(String, Key)> = lines
+            .iter()
+            .map(|l| (l.label.clone(), Key::Line(l.style)))
+            .collect();
+        draw_legend(&legend, &entries)
+    })
+}
+
+/// Opacity of a line's CI band (low, so that overlapping bands stay readable).
+pub(super) const BAND_OPACITY: f64 = 0.12;
+
 pub(super) type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Ticked, Ticked>>;
 
 /// A vertical 95 % CI bar with caps at `x`, clipped to `range`.

@@ -14,7 +14,8 @@ use std::fmt::Write as _;
 use poisonlab_core::metrics::ROC_FPRS;
 use poisonlab_scenario::Scenario;
 
-use crate::record::RunRecord;
+use crate::federated::{Federation, FederatedPoint, Headline, federated_scenario};
+use crate::record::{AGGREGATOR, RunRecord};
 use crate::summary::{PointSummary, point_label};
 use crate::view::{cell, count_cell, defenses_of, describe, filter_rows, names_of, stat};
 
@@ -27,6 +28,7 @@ pub fn html_report(scenario: &Scenario, records: &[RunRecord], summary: &[PointS
         summary,
         sweep: SweepAxis::of(summary),
         defenses: defenses_of(records.iter()),
+        federated: federated_scenario(scenario),
     };
     let mut sections: Vec<Section> = Vec::new();
     if !summary.is_empty() {
@@ -34,6 +36,7 @@ pub fn html_report(scenario: &Scenario, records: &[RunRecord], summary: &[PointS
         sections.extend(ctx.roc_section());
         sections.extend(ctx.detection_section());
         sections.extend(ctx.rounds_section());
+        sections.extend(ctx.federation_section());
         sections.extend(ctx.input_section());
         sections.extend(ctx.monitor_section());
     }
@@ -348,6 +351,8 @@ struct Ctx<'a> {
     sweep: Option<SweepAxis>,
     /// Every defense of every record, first-seen order.
     defenses: Vec<(String, String)>,
+    /// Every point trains a federation: the models are federations'.
+    federated: bool,
 }
 
 /// A line or bar series: `prefix.suffix` is a metric key in the summary.
@@ -563,6 +568,9 @@ impl Ctx<'_> {
 
     /// 2. CA and ASR of every model variant.
     fn attack_section(&self) -> Section {
+        if self.federated {
+            return self.federated_attack_section();
+        }
         let f1 = |name: &str| {
             let key = format!("defense.{name}.f1");
             let v: Vec<f64> = self
@@ -658,6 +666,108 @@ impl Ctx<'_> {
                 "Attack and defenses across the sweep".into()
             } else {
                 "Attack and defenses".into()
+            },
+            body,
+        }
+    }
+
+    /// 2 (federated). CA, source recall and ASR of every federation's
+    /// final global model: the clean one, FedAvg under attack, each aggregator.
+    fn federated_attack_section(&self) -> Section {
+        let mut series = vec![
+            Series {
+                label: "clean".into(),
+                style: CLEAN,
+                prefix: "clean".into(),
+            },
+            Series {
+                label: "FedAvg under attack".into(),
+                style: POISONED,
+                prefix: "poisoned".into(),
+            },
+        ];
+        series.extend(names_of(&self.defenses, AGGREGATOR).map(|name| Series {
+            label: name.clone(),
+            style: defense_style(&self.defenses, name),
+            prefix: format!("defense.{name}"),
+        }));
+        let defined = |suffix: &str| {
+            self.summary.iter().any(|p| {
+                series
+                    .iter()
+                    .any(|s| p.metrics.get(&format!("{}.{suffix}", s.prefix)).is_some())
+            })
+        };
+        let mut measures = vec![Measure {
+            name: "CA",
+            long: "Clean accuracy",
+            suffix: "ca",
+            chart: true,
+        }];
+        if defined("source-recall") {
+            measures.push(Measure {
+                name: "source recall",
+                long: "Recall of the source class",
+                suffix: "source-recall",
+                chart: true,
+            });
+        }
+        measures.extend([
+            Measure {
+                name: "ASR",
+                long: "Attack success rate",
+                suffix: "asr",
+                chart: true,
+            },
+            Measure {
+                name: "RA",
+                long: "Robust accuracy",
+                suffix: "ra",
+                chart: false,
+            },
+        ]);
+        let mut body = String::from(
+            "<p>The global model at the end of training of each federation: <em>clean</em> \
+             has no malicious client and averages with FedAvg, <em>FedAvg under attack</em> has \
+             the malicious clients, and each aggregator defense aggregates that same attacked \
+             federation. CA = clean accuracy, source recall = recall of the attack's source \
+             class (Tolpegin et al.'s measure of targeted label flipping), ASR = attack success \
+             rate, RA = robust accuracy.</p>\n",
+        );
+        let n_poison: Vec<String> = self
+            .summary
+            .iter()
+            .map(|p| {
+                let n = count_cell(&p.metrics, "n-poison");
+                if p.point.is_empty() {
+                    n
+                } else {
+                    format!("{n} at {}", p.label())
+                }
+            })
+            .collect();
+        let _ = writeln!(
+            body,
+            "<p>Poisoned training samples (on the malicious clients): {}.</p>",
+            esc(&n_poison.join("; "))
+        );
+        body.push_str(&self.across_points(
+            &series,
+            &measures,
+            &Across {
+                scale: Scale::Rate,
+                per: "per federation",
+                series_head: "federation",
+                y_desc: "rate",
+                combine: false,
+            },
+        ));
+        Section {
+            id: "attack",
+            title: if self.sweep.is_some() {
+                "Federations across the sweep".into()
+            } else {
+                "Federations".into()
             },
             body,
         }
@@ -851,9 +961,11 @@ impl Ctx<'_> {
         })
     }
 
-    /// 5. CA and ASR round by round, with each monitor's mean first alarm.
+    /// 5. CA and ASR round by round, with each monitor's mean first alarm
+    /// (federated points have their own section).
     fn rounds_section(&self) -> Option<Section> {
-        if !self.records.iter().any(|r| r.rounds.is_some()) {
+        let drifting = |r: &RunRecord| r.rounds.is_some() && r.federation.is_none();
+        if !self.records.iter().any(drifting) {
             return None;
         }
         let mut body = String::from(
@@ -868,7 +980,7 @@ impl Ctx<'_> {
             let rounds = (1..)
                 .take_while(|r| mm.get(&format!("round.{r}.ca")).is_some())
                 .count();
-            if rounds == 0 {
+            if rounds == 0 || !self.records_at(point).any(drifting) {
                 continue;
             }
             any = true;
@@ -965,6 +1077,94 @@ impl Ctx<'_> {
             title: "Rounds".into(),
             body,
         })
+    }
+
+    /// 5 (federated). Per point: the clients, a chart over the rounds of CA
+    /// and of the attack's measure with a line per federation, the
+    /// federations at the end of training, and a short round-by-round table.
+    fn federation_section(&self) -> Option<Section> {
+        let mut body = String::from(
+            "<p>Each federation's global model after every measured round: <em>clean</em> has \
+             no malicious client (FedAvg), <em>FedAvg</em> is under attack, and each aggregator \
+             defense aggregates that same attacked federation. Shaded bands are the 95 % \
+             confidence intervals over repeats. Client TPR / FPR = malicious / benign client \
+             updates the aggregator flagged or left out, over every round; recovery and DER \
+             are measured against FedAvg under attack.</p>\n",
+        );
+        let mut any = false;
+        for point in self.summary {
+            let runs: Vec<&RunRecord> = self.records_at(point).collect();
+            let Some(fed) = FederatedPoint::new(point, &runs) else {
+                continue;
+            };
+            any = true;
+            body.push_str(&Self::h3(point));
+            for line in [fed.clients(), fed.rejected()].into_iter().flatten() {
+                let _ = writeln!(body, "<p>{}</p>", esc(&line));
+            }
+            if let Some(&last) = fed.rounds.last() {
+                let mut charted = vec![("ca", "Clean accuracy", "CA")];
+                if fed.headline != Headline::Ca {
+                    let h = fed.headline;
+                    charted.push((h.suffix(), h.long(), h.name()));
+                }
+                for (suffix, long, name) in charted {
+                    let lines = self.federation_lines(&fed, suffix);
+                    if lines.is_empty() {
+                        continue;
+                    }
+                    let title = format!(
+                        "{long} ({name}) by round{}",
+                        Self::point_title(point)
+                    );
+                    body.push_str(&band_chart(
+                        &title,
+                        &round_axis(last),
+                        &rate_axis(name),
+                        &lines,
+                    ));
+                }
+            }
+            captioned_table(&mut body, "Federations at the end of training.", &fed.final_table());
+            if !fed.rounds.is_empty() {
+                let every = if fed.shown_rounds().len() < fed.rounds.len() {
+                    "some rounds and the last"
+                } else {
+                    "every measured round"
+                };
+                let caption = format!(
+                    "Round by round ({every}); malicious selected = attacking clients among \
+                     those selected that round."
+                );
+                captioned_table(&mut body, &caption, &fed.rounds_table());
+            }
+        }
+        any.then_some(Section {
+            id: "federation",
+            title: "Federation round by round".into(),
+            body,
+        })
+    }
+
+    /// One line per federation of `fed` over the rounds, of `suffix`.
+    fn federation_lines(&self, fed: &FederatedPoint<'_>, suffix: &str) -> Vec<Line> {
+        fed.federations
+            .iter()
+            .map(|f| Line {
+                label: f.short(),
+                style: match f {
+                    Federation::Clean => CLEAN,
+                    Federation::FedAvg => POISONED,
+                    Federation::Aggregator(name) => defense_style(&self.defenses, name),
+                },
+                points: fed
+                    .series(f, suffix)
+                    .into_iter()
+                    .map(|(r, (mean, ci))| (r, mean, ci))
+                    .collect(),
+            })
+            .filter(|l| !l.points.is_empty())
+            .collect()
     }
 
     fn kind_series(&self, kind: &str) -> Vec<Series> {
@@ -1065,6 +1265,12 @@ impl Ctx<'_> {
             body,
         })
     }
+}
+
+/// A paragraph, then `table` (one name column).
+fn captioned_table(out: &mut String, caption: &str, t: &crate::federated::Table) {
+    let _ = writeln!(out, "<p>{}</p>", esc(caption));
+    out.push_str(&table(&t.head, &t.rows, 1));
 }
 
 /// The mean over `runs` of defense `name`'s ROC curve, and how many runs had one.

@@ -64,18 +64,24 @@ pub(super) fn run(
     let Family::Aggregator(fedavg) = fedavg.family() else {
         unreachable!("fedavg is an aggregator")
     };
-    let mut plays: Vec<Play<'_>> = vec![
-        Play {
-            name: "clean".into(),
-            attacked: false,
-            aggregator: fedavg,
-        },
-        Play {
+    // With no client ever attacking, FedAvg under attack is the clean
+    // federation: played once.
+    let attacked = p.n_malicious() > 0
+        && p.attack_from_round <= p.rounds
+        && (point.attack.kind() != "none" || point.attack.update_attack().is_some());
+    let mut plays: Vec<Play<'_>> = vec![Play {
+        name: "clean".into(),
+        attacked: false,
+        aggregator: fedavg,
+    }];
+    if attacked {
+        plays.push(Play {
             name: "poisoned".into(),
             attacked: true,
             aggregator: fedavg,
-        },
-    ];
+        });
+    }
+    let n_base = plays.len();
     for d in &point.defenses {
         if let Family::Aggregator(a) = d.kind.family() {
             plays.push(Play {
@@ -85,11 +91,7 @@ pub(super) fn run(
             });
         }
     }
-    step(&format!(
-        "{} federations of {} rounds",
-        plays.len(),
-        p.rounds
-    ));
+    step(&format!("{} federations of {} rounds", plays.len(), p.rounds));
     // Federations run side by side; each gives its clients the threads left.
     let threads = ctx.inner_threads.max(1);
     let per_play = (threads / plays.len()).max(1);
@@ -99,23 +101,29 @@ pub(super) fn run(
         .map(|play| Box::new(move || setup.play(play, per_play)) as ParallelJob<'_, Played>)
         .collect();
     let mut played = in_parallel(threads, jobs).into_iter();
-    let (Some(clean), Some(poisoned)) = (played.next(), played.next()) else {
-        unreachable!("two federations at least")
+    let Some(clean) = played.next() else {
+        unreachable!("the clean federation is played")
     };
     let clean = clean.finished("clean")?;
-    let poisoned = poisoned.finished("poisoned")?;
-    let mut rejected: Vec<RejectedUpdate> = clean
-        .rejected
-        .iter()
-        .chain(&poisoned.rejected)
-        .cloned()
-        .collect();
-    let (Some(clean_eval), Some(poisoned_eval)) = (clean.evals.last(), poisoned.evals.last())
+    let poisoned = match attacked {
+        true => match played.next() {
+            Some(p) => Some(p.finished("poisoned")?),
+            None => unreachable!("the poisoned federation is played"),
+        },
+        false => None,
+    };
+    let poisoned = poisoned.as_ref().unwrap_or(&clean);
+    let mut rejected: Vec<RejectedUpdate> = clean.rejected.clone();
+    if attacked {
+        rejected.extend(poisoned.rejected.iter().cloned());
+    }
+    let (Some((_, clean_eval)), Some((_, poisoned_eval))) =
+        (clean.evals.last(), poisoned.evals.last())
     else {
         unreachable!("at least one round")
     };
     let n_test = ctx.data.test.len();
-    let defenses = plays[2..]
+    let defenses = plays[n_base..]
         .iter()
         .zip(played)
         .map(|(play, outcome)| {
@@ -123,7 +131,7 @@ pub(super) fn run(
             setup.defense_record(play, outcome, clean_eval, poisoned_eval, n_test)
         })
         .collect();
-    let rounds = setup.round_records(&clean, &poisoned);
+    let rounds = setup.round_records(&clean, poisoned);
     Ok(FederatedOutcome {
         clean: clean_eval.clone(),
         poisoned: poisoned_eval.clone(),
@@ -152,6 +160,8 @@ pub(super) fn run(
         },
         poisoned_model: poisoned
             .model
+            .as_ref()
+            .map(|m| m.clone_box())
             .ok_or_else(|| RunError::Federation("the poisoned federation has no model".into()))?,
     })
 }
@@ -165,8 +175,8 @@ struct Play<'a> {
 
 /// What one federation produced.
 struct Played {
-    /// The global model's evaluation after each round.
-    evals: Vec<ModelEval>,
+    /// The global model's evaluation after each measured round (round, eval).
+    evals: Vec<(usize, ModelEval)>,
     /// Per round: selected attacking clients the aggregator flagged, and
     /// selected benign ones (when it flags).
     flags_per_round: Vec<Option<(usize, usize)>>,
@@ -178,6 +188,8 @@ struct Played {
     rejected: Vec<RejectedUpdate>,
     /// Wall time of the aggregations (the defense's own work).
     seconds: f64,
+    /// Rounds the aggregator refused.
+    refused_rounds: usize,
     /// The global model at the end (absent when the federation could not start).
     model: Option<Box<dyn Model>>,
     /// Why the federation stopped, when it did.
@@ -459,11 +471,35 @@ impl<'a> Setup<'a> {
                     &mut self.streams.named(&format!("federated:round{r}:aggregate")),
                 );
                 out.seconds += t.elapsed().as_secs_f64();
+                // A round the aggregator cannot take (too few updates left
+                // for its bound after refusals) leaves the global weights as
+                // they were, on the record.
                 let aggregated = match aggregated {
                     Ok(a) => a,
                     Err(e) => {
-                        out.error = Some(format!("round {r}: {e}"));
-                        return out;
+                        out.rejected.push(RejectedUpdate {
+                            federation: play.name.clone(),
+                            round: r,
+                            client: None,
+                            reason: format!(
+                                "the aggregator refused the round ({e}); the server kept the old weights"
+                            ),
+                        });
+                        out.flags_per_round.push(None);
+                        out.refused_rounds += 1;
+                        if out.refused_rounds == self.p.rounds {
+                            out.error = Some(format!("the aggregator refused every round: {e}"));
+                            return out;
+                        }
+                        if self.p.evaluates(r) {
+                            if let Err(e) = model.set_parameters(&global) {
+                                out.error = Some(format!("round {r}: {e}"));
+                                return out;
+                            }
+                            let eval = evaluate(model.as_ref(), &self.ctx.data.test, attack_test);
+                            out.evals.push((r, eval));
+                        }
+                        continue;
                     }
                 };
                 let truth: Vec<bool> = kept.iter().map(|&k| attacking[k]).collect();
@@ -492,12 +528,15 @@ impl<'a> Setup<'a> {
             } else {
                 out.flags_per_round.push(None);
             }
+            if !self.p.evaluates(r) {
+                continue;
+            }
             if let Err(e) = model.set_parameters(&global) {
                 out.error = Some(format!("round {r}: {e}"));
                 return out;
             }
-            out.evals
-                .push(evaluate(model.as_ref(), &self.ctx.data.test, attack_test));
+            let eval = evaluate(model.as_ref(), &self.ctx.data.test, attack_test);
+            out.evals.push((r, eval));
         }
         out.model = Some(model);
         out
@@ -519,11 +558,13 @@ impl<'a> Setup<'a> {
 
     /// The per-round series of the clean and the undefended federation.
     fn round_records(&self, clean: &Played, poisoned: &Played) -> Vec<RoundRecord> {
-        self.selections
+        clean
+            .evals
             .iter()
-            .enumerate()
-            .map(|(i, selected)| {
-                let r = i + 1;
+            .zip(&poisoned.evals)
+            .map(|((r, c), (_, p))| {
+                let r = *r;
+                let selected = &self.selections[r - 1];
                 let n: usize = selected.iter().map(|&c| self.clients[c].len()).sum();
                 let attacking: Vec<usize> = selected
                     .iter()
@@ -535,7 +576,6 @@ impl<'a> Setup<'a> {
                     .filter_map(|&c| self.poisoned[c].as_ref())
                     .map(Poisoned::n_poison)
                     .sum();
-                let (c, p) = (&clean.evals[i], &poisoned.evals[i]);
                 RoundRecord {
                     round: r,
                     n,
@@ -570,7 +610,7 @@ impl<'a> Setup<'a> {
             d.error = Some(e.clone());
             return d;
         }
-        let Some(last) = outcome.evals.last() else {
+        let Some((_, last)) = outcome.evals.last() else {
             return d;
         };
         d.recovery = match (last.ca, poisoned.ca, clean.ca) {
@@ -586,10 +626,9 @@ impl<'a> Setup<'a> {
             outcome
                 .evals
                 .iter()
-                .zip(&outcome.flags_per_round)
-                .enumerate()
-                .map(|(i, (e, flags))| AggregatorRound {
-                    round: i + 1,
+                .map(|(r, e)| (*r, e, outcome.flags_per_round.get(r - 1).copied().flatten()))
+                .map(|(r, e, flags)| AggregatorRound {
+                    round: r,
                     ca: e.ca,
                     asr: e.asr,
                     source_recall: e.source_recall,
@@ -613,6 +652,7 @@ impl Played {
             suspicion: Vec::new(),
             rejected: Vec::new(),
             seconds: 0.0,
+            refused_rounds: 0,
             model,
             error: None,
         }

@@ -20,6 +20,10 @@ pub fn check(expect: &[Expectation], points: &[PointSummary]) -> Vec<Unmet> {
     let mut unmet = Vec::new();
     for point in points {
         for e in expect {
+            let values = |key: &str| point.point.get(key).and_then(json_to_toml);
+            if !e.applies(values) {
+                continue;
+            }
             let mean = point.metrics.get(&e.metric).map(|s| s.mean);
             let ok = mean
                 .is_some_and(|m| e.min.is_none_or(|lo| m >= lo) && e.max.is_none_or(|hi| m <= hi));
@@ -33,4 +37,17 @@ pub fn check(expect: &[Expectation], points: &[PointSummary]) -> Vec<Unmet> {
         }
     }
     unmet
+}
+
+/// A JSON scalar of a point's swept values as the TOML value it was written as.
+fn json_to_toml(v: &serde_json::Value) -> Option<toml::Value> {
+    match v {
+        serde_json::Value::String(s) => Some(toml::Value::String(s.clone())),
+        serde_json::Value::Bool(b) => Some(toml::Value::Boolean(*b)),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Some(toml::Value::Integer(i)),
+            None => n.as_f64().map(toml::Value::Float),
+        },
+        _ => None,
+    }
 }

@@ -5,7 +5,8 @@ use toml::{Table, Value};
 
 use crate::spec::{Reader, sub_table};
 
-/// One expectation: the mean of `metric` over repeats lies within [min, max] at every sweep point.
+/// One expectation: the mean of `metric` over repeats lies within [min, max]
+/// at every sweep point, or at the points `at` names.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Expectation {
     /// Metric key as in summary.json (`poisoned.asr`, `defense.knn-label.tpr`).
@@ -14,6 +15,17 @@ pub struct Expectation {
     pub min: Option<f64>,
     /// Highest acceptable mean.
     pub max: Option<f64>,
+    /// Swept key → value: the expectation holds at the points with these
+    /// values (every point when empty).
+    pub at: Vec<(String, Value)>,
+}
+
+impl Expectation {
+    /// Whether the expectation applies at the point with these swept values
+    /// (`values(key)` is the point's value of a swept key, as TOML).
+    pub fn applies(&self, values: impl Fn(&str) -> Option<Value>) -> bool {
+        self.at.iter().all(|(k, v)| values(k).as_ref() == Some(v))
+    }
 }
 
 #[derive(Deserialize)]
@@ -21,9 +33,15 @@ pub struct Expectation {
 struct Bounds {
     min: Option<f64>,
     max: Option<f64>,
+    at: Option<Table>,
 }
 
-pub(crate) fn read(r: &mut Reader<'_>, root: &Table) -> Vec<Expectation> {
+/// Read `[expect]`; `sweep` (key → values) is what `at` may name.
+pub(crate) fn read(
+    r: &mut Reader<'_>,
+    root: &Table,
+    sweep: &[(String, Vec<Value>)],
+) -> Vec<Expectation> {
     let Some(table) = sub_table(r, root, "expect") else {
         return Vec::new();
     };
@@ -52,10 +70,25 @@ pub(crate) fn read(r: &mut Reader<'_>, root: &Table) -> Vec<Expectation> {
         {
             r.problem(&path, format!("min {lo} is above max {hi}"));
         } else {
+            let mut at = Vec::new();
+            for (key, value) in b.at.unwrap_or_default() {
+                match sweep.iter().find(|(k, _)| *k == key) {
+                    Some((_, values)) if values.contains(&value) => at.push((key, value)),
+                    Some(_) => r.problem(
+                        &path,
+                        format!("at: {key} = {value} is not one of the values [sweep] gives it"),
+                    ),
+                    None => r.problem(
+                        &path,
+                        format!("at: {key:?} is not a swept key; `at` names points of the [sweep]"),
+                    ),
+                }
+            }
             out.push(Expectation {
                 metric: metric.clone(),
                 min: b.min,
                 max: b.max,
+                at,
             });
         }
     }
@@ -73,6 +106,9 @@ pub fn to_table(expect: &[Expectation]) -> Table {
             }
             if let Some(v) = e.max {
                 t.insert("max".into(), Value::Float(v));
+            }
+            if !e.at.is_empty() {
+                t.insert("at".into(), Value::Table(e.at.iter().cloned().collect()));
             }
             (e.metric.clone(), Value::Table(t))
         })

@@ -324,7 +324,7 @@ impl Scenario {
         let base = r.base_dir.clone();
         let ctx = BuildContext::new(&base, &facts);
         let sweep = read_sweep(&mut r, &root);
-        let expect = crate::expect::read(&mut r, &root);
+        let expect = crate::expect::read(&mut r, &root, &sweep);
         let integrity = sub_table(&mut r, &root, "integrity")
             .and_then(|t| r.read::<IntegritySpec>(&["integrity"], &t));
 

@@ -345,14 +345,46 @@ fn a_federated_scenario_reads_and_resolves() {
 #[test]
 fn federated_bad_input_names_the_key_and_the_bound() {
     let cases: &[(&str, &str, &str)] = &[
-        ("per-round = 5", "per-round = 11", "federated.per-round: must be at most clients = 10, got 11"),
-        ("per-round = 5", "per-round = 5\nalpha = 0.0", "federated.alpha: must be a positive number"),
-        ("per-round = 5", "per-round = 5\nmalicious = 1.0", "federated.malicious: must be a share in [0, 1), got 1"),
-        ("f = 1", "f = 2", "defense[0].f: krum needs per-round > 2f + 2: with per-round = 5, f must be at most 1, got 2"),
-        ("kind = \"krum\"\nf = 1", "kind = \"bulyan\"\nf = 1", "defense[0].f: bulyan needs per-round ≥ 4f + 3"),
-        ("kind = \"krum\"\nf = 1", "kind = \"fltrust\"", "defense[0].kind: fltrust needs trusted clean samples"),
-        ("kind = \"krum\"\nf = 1", "kind = \"loss-filter\"", "defense[0].kind: loss-filter is not a defense of the federated regime yet"),
-        ("regime = \"federated\"", "regime = \"federated\"\nrounds = 3", "training.rounds: unknown"),
+        (
+            "per-round = 5",
+            "per-round = 11",
+            "federated.per-round: must be at most clients = 10, got 11",
+        ),
+        (
+            "per-round = 5",
+            "per-round = 5\nalpha = 0.0",
+            "federated.alpha: must be a positive number",
+        ),
+        (
+            "per-round = 5",
+            "per-round = 5\nmalicious = 1.0",
+            "federated.malicious: must be a share in [0, 1), got 1",
+        ),
+        (
+            "f = 1",
+            "f = 2",
+            "defense[0].f: krum needs per-round > 2f + 2: with per-round = 5, f must be at most 1, got 2",
+        ),
+        (
+            "kind = \"krum\"\nf = 1",
+            "kind = \"bulyan\"\nf = 1",
+            "defense[0].f: bulyan needs per-round ≥ 4f + 3",
+        ),
+        (
+            "kind = \"krum\"\nf = 1",
+            "kind = \"fltrust\"",
+            "defense[0].kind: fltrust needs trusted clean samples",
+        ),
+        (
+            "kind = \"krum\"\nf = 1",
+            "kind = \"loss-filter\"",
+            "defense[0].kind: loss-filter is not a defense of the federated regime yet",
+        ),
+        (
+            "regime = \"federated\"",
+            "regime = \"federated\"\nrounds = 3",
+            "training.rounds: unknown",
+        ),
     ];
     for (from, to, expected) in cases {
         let found = federated_problems(from, to);
@@ -373,7 +405,9 @@ fn federated_kinds_stay_in_the_federated_regime() {
         .map(|(_, k, m)| format!("{k}: {m}"))
         .collect();
     assert!(
-        found.iter().any(|p| p.starts_with("defense[0].kind: krum aggregates federated clients' updates")),
+        found
+            .iter()
+            .any(|p| p.starts_with("defense[0].kind: krum aggregates federated clients' updates")),
         "{found:?}"
     );
     let central_sign_flip = central.replace(
@@ -385,7 +419,10 @@ fn federated_kinds_stay_in_the_federated_regime() {
         .map(|(_, k, m)| format!("{k}: {m}"))
         .collect();
     assert!(
-        found.iter().any(|p| p.starts_with("attack.kind: sign-flip poisons federated clients' model updates")),
+        found
+            .iter()
+            .any(|p| p
+                .starts_with("attack.kind: sign-flip poisons federated clients' model updates")),
         "{found:?}"
     );
     let stray = FEDERATED.replace("regime = \"federated\"", "regime = \"central\"");
@@ -394,7 +431,9 @@ fn federated_kinds_stay_in_the_federated_regime() {
         .map(|(_, k, m)| format!("{k}: {m}"))
         .collect();
     assert!(
-        found.iter().any(|p| p.starts_with("federated: applies to [training] regime = \"federated\" only")),
+        found
+            .iter()
+            .any(|p| p.starts_with("federated: applies to [training] regime = \"federated\" only")),
         "{found:?}"
     );
 }
@@ -420,7 +459,38 @@ fn scaling_reads_its_backdoor_table() {
         .map(|(_, k, m)| format!("{k}: {m}"))
         .collect();
     assert!(
-        found.iter().any(|p| p.starts_with("attack.backdoor.kind: must be an attack on the data")),
+        found
+            .iter()
+            .any(|p| p.starts_with("attack.backdoor.kind: must be an attack on the data")),
         "{found:?}"
     );
+}
+
+#[test]
+fn an_expectation_can_name_the_sweep_points_it_holds_at() {
+    let text = format!(
+        "{FEDERATED}\n[sweep]\n\"federated.malicious\" = [0.0, 0.5]\n\n[expect]\n\"poisoned.ca\" = {{ min = 0.5, at = {{ \"federated.malicious\" = 0.5 }} }}\n"
+    );
+    let s = Scenario::parse(&text, "e.toml").unwrap();
+    let e = &s.expect[0];
+    assert_eq!(e.at.len(), 1);
+    let at = |v: f64| move |k: &str| (k == "federated.malicious").then_some(toml::Value::Float(v));
+    assert!(e.applies(at(0.5)));
+    assert!(!e.applies(at(0.0)));
+    let again = Scenario::parse(&s.resolved_toml(), "r.toml").unwrap();
+    assert_eq!(again.expect, s.expect);
+    for (bad, message) in [
+        (
+            "\"federated.malicious\" = 0.3",
+            "at: federated.malicious = 0.3 is not one of the values [sweep] gives it",
+        ),
+        (
+            "\"federated.clients\" = 3",
+            "at: \"federated.clients\" is not a swept key",
+        ),
+    ] {
+        let t = text.replace("\"federated.malicious\" = 0.5 }", &format!("{bad} }}"));
+        let found: Vec<String> = problems(&t).into_iter().map(|p| p.2).collect();
+        assert!(found.iter().any(|m| m.starts_with(message)), "{found:?}");
+    }
 }

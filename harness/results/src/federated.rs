@@ -200,22 +200,29 @@ impl<'a> FederatedPoint<'a> {
             .iter()
             .find_map(|r| r.federation.as_ref().map(|f| (r.repeat, f)))?;
         let malicious = match f.malicious.len() {
-            0 => "none malicious".to_string(),
-            m => format!("{m} malicious{}", ids(&f.malicious)),
+            0 => "none of them malicious".to_string(),
+            m => format!("{m} of them malicious{}", ids(&f.malicious)),
         };
-        let sizes = match (f.sizes.iter().min(), f.sizes.iter().max()) {
+        let held = || f.sizes.iter().filter(|&&n| n > 0);
+        let sizes = match (held().min(), held().max()) {
             (Some(lo), Some(hi)) if lo == hi => format!("{lo} training samples each"),
             (Some(lo), Some(hi)) => format!("{lo}–{hi} training samples each"),
             _ => "no training sample".into(),
         };
         let empty = match f.empty.len() {
             0 => "no empty client".to_string(),
-            e => format!("{e} empty (never selected){}", ids(&f.empty)),
+            e => format!("{e} empty{}, never selected", ids(&f.empty)),
         };
-        let drawn = if self.runs.len() > 1 {
-            format!(" (repeat {repeat}; each repeat draws its own)")
-        } else {
-            String::new()
+        // The split and the malicious clients may be drawn per repeat.
+        let same = |g: &crate::record::FederationRecord| {
+            (g.clients, &g.malicious, &g.sizes, &g.empty)
+                == (f.clients, &f.malicious, &f.sizes, &f.empty)
+        };
+        let mut all = self.runs.iter().filter_map(|r| r.federation.as_ref());
+        let drawn = match self.runs.len() {
+            1 => String::new(),
+            _ if all.all(same) => " (every repeat)".into(),
+            _ => format!(" (repeat {repeat}; the other repeats drew their own)"),
         };
         Some(format!(
             "Clients{drawn}: {}, {malicious}; {sizes}; {empty}.",
@@ -366,6 +373,14 @@ impl<'a> FederatedPoint<'a> {
         every_kth(&self.rounds, MAX_ROUND_ROWS)
     }
 
+    /// Which rounds the per-round table shows, in words.
+    pub(crate) fn shown_in_words(&self) -> String {
+        match self.rounds.len().div_ceil(MAX_ROUND_ROWS) {
+            0 | 1 => "every measured round".into(),
+            k => format!("one measured round in {k} and the last"),
+        }
+    }
+
     /// Round by round (the shown rounds): malicious clients selected, clean
     /// and FedAvg CA, the headline of the clean federation (source recall
     /// only) and of FedAvg, and the headline of each aggregator.
@@ -382,7 +397,11 @@ impl<'a> FederatedPoint<'a> {
             );
         }
         if h != Headline::Ca {
-            columns.push((format!("FedAvg {}", h.name()), Federation::FedAvg, h.suffix()));
+            columns.push((
+                format!("FedAvg {}", h.name()),
+                Federation::FedAvg,
+                h.suffix(),
+            ));
         }
         for f in &self.federations[2..] {
             columns.push((format!("{} {}", f.short(), h.name()), f.clone(), h.suffix()));
@@ -420,17 +439,22 @@ impl<'a> FederatedPoint<'a> {
     }
 }
 
-/// ` (ids 1, 2, 3)` for at most [`MAX_IDS`] ids, else nothing.
+/// ` (id 4)`, ` (ids 1, 2, 3)` for at most [`MAX_IDS`] ids, else nothing.
 fn ids(ids: &[usize]) -> String {
-    if ids.is_empty() || ids.len() > MAX_IDS {
-        return String::new();
+    match ids {
+        [] => String::new(),
+        [one] => format!(" (id {one})"),
+        _ if ids.len() > MAX_IDS => String::new(),
+        _ => {
+            let list: Vec<String> = ids.iter().map(usize::to_string).collect();
+            format!(" (ids {})", list.join(", "))
+        }
     }
-    let list: Vec<String> = ids.iter().map(usize::to_string).collect();
-    format!(" (ids {})", list.join(", "))
 }
 
 /// Every k-th of `items` and the last, k the smallest that keeps them to `max`.
 fn every_kth(items: &[usize], max: usize) -> Vec<usize> {
+    // As `FederatedPoint::shown_in_words` says.
     let k = items.len().div_ceil(max.max(1)).max(1);
     items
         .iter()
@@ -447,7 +471,10 @@ mod tests {
     #[test]
     fn every_kth_round_and_the_last() {
         let thirty: Vec<usize> = (1..=30).collect();
-        assert_eq!(every_kth(&thirty, 10), vec![3, 6, 9, 12, 15, 18, 21, 24, 27, 30]);
+        assert_eq!(
+            every_kth(&thirty, 10),
+            vec![3, 6, 9, 12, 15, 18, 21, 24, 27, 30]
+        );
         let twenty_five: Vec<usize> = (1..=25).collect();
         assert_eq!(
             every_kth(&twenty_five, 10),
@@ -464,7 +491,184 @@ mod tests {
     #[test]
     fn ids_are_listed_up_to_twenty() {
         assert_eq!(ids(&[1, 4]), " (ids 1, 4)");
+        assert_eq!(ids(&[9]), " (id 9)");
         assert_eq!(ids(&[]), "");
         assert_eq!(ids(&(0..21).collect::<Vec<_>>()), "");
+    }
+}
+
+/// A federated results folder built in code, for the reports' tests.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use poisonlab_scenario::{Custody, Scenario};
+
+    use crate::record::{
+        AGGREGATOR, AggregatorRound, AttackInfo, DefenseRecord, Detection, FederationRecord,
+        ModelEval, RejectedUpdate, RoundRecord, RunRecord,
+    };
+
+    const FEDERATED: &str = r#"
+[scenario]
+name = "federated-test"
+repeats = 2
+
+[data]
+source = "synthetic-digits"
+train = 300
+test = 100
+
+[model]
+kind = "mlp"
+
+[training]
+regime = "federated"
+
+[federated]
+clients = 10
+per-round = 5
+rounds = 25
+malicious = 0.2
+
+[attack]
+kind = "label-flip"
+flip = "targeted"
+source = 4
+target = 6
+rate = 1.0
+
+[[defense]]
+kind = "median"
+
+[[defense]]
+kind = "krum"
+f = 1
+
+[[defense]]
+kind = "trimmed-mean"
+"#;
+
+    /// Rounds of the fixture.
+    pub(crate) const ROUNDS: usize = 25;
+
+    fn eval(ca: f64, asr: f64, source_recall: f64) -> ModelEval {
+        ModelEval {
+            ca: Some(ca),
+            asr: Some(asr),
+            ra: Some(source_recall),
+            per_class_recall: vec![],
+            source_recall: Some(source_recall),
+        }
+    }
+
+    /// An aggregator whose global model after round `r` has CA `ca + r / 1000 + step`
+    /// and source recall `sr + r / 1000 + step`.
+    fn aggregator(name: &str, ca: f64, asr: f64, sr: f64, step: f64) -> DefenseRecord {
+        let mut d = DefenseRecord::new(name, AGGREGATOR);
+        d.retrained = Some(eval(ca, asr, sr));
+        d.rounds = Some(
+            (1..=ROUNDS)
+                .map(|round| AggregatorRound {
+                    round,
+                    ca: Some(ca + round as f64 / 1000.0 + step),
+                    asr: Some(asr),
+                    source_recall: Some(sr + round as f64 / 1000.0 + step),
+                    flagged_malicious: None,
+                    flagged_benign: None,
+                })
+                .collect(),
+        );
+        d
+    }
+
+    /// Repeat `rep` (0 or 1): CAs and every per-round measure differ by
+    /// 0.02 between the repeats, the other measures agree unless said.
+    fn record(rep: u64) -> RunRecord {
+        let step = 0.02 * rep as f64;
+        let mut median = aggregator("median", 0.85 + step, 0.1, 0.7, step);
+        median.recovery = Some(0.5 + 2.0 * step);
+        median.der = Some(0.6);
+        let mut krum = aggregator("krum", 0.70 + step, 0.3, 0.5, step);
+        krum.recovery = Some(-1.0);
+        krum.der = Some(0.4);
+        krum.detection = Some(Detection {
+            tp: 9 - rep as usize * 2,
+            fp: 4,
+            tn: 36,
+            fn_: 1 + rep as usize * 2,
+            tpr: Some(0.9 - 10.0 * step),
+            fpr: Some(0.1),
+            precision: None,
+            f1: None,
+            auroc: Some(0.95),
+            roc_tpr: vec![],
+        });
+        let mut trimmed = aggregator("trimmed-mean", 0.8, 0.2, 0.6, step);
+        if rep == 1 {
+            trimmed = DefenseRecord::new("trimmed-mean", AGGREGATOR);
+            trimmed.error = Some("beta | trims every update".into());
+        }
+        RunRecord {
+            point: serde_json::Map::new(),
+            repeat: rep,
+            seed: 7 + rep,
+            n_train: 300,
+            n_poison: 11,
+            attack: AttackInfo {
+                kind: "label-flip".into(),
+                at: Custody::Source,
+            },
+            n_test: 100,
+            clean: eval(0.90 + step, 0.05, 0.85),
+            poisoned: eval(0.80 + step, 0.4, 0.45),
+            defenses: vec![median, krum, trimmed],
+            data_root: None,
+            clean_root: None,
+            model_fingerprint: None,
+            rounds: Some(
+                (1..=ROUNDS)
+                    .map(|round| {
+                        let r = round as f64 / 1000.0 + step;
+                        RoundRecord {
+                            round,
+                            n: 120,
+                            n_poison: 6 * (round % 2),
+                            poison_share: 0.05 * (round % 2) as f64,
+                            clean_ca: Some(0.9 + r),
+                            clean_ca_other: None,
+                            ca: Some(0.8 + r),
+                            asr: Some(0.4),
+                            ca_other: None,
+                            malicious: Some(round % 2),
+                            source_recall: Some(0.45 + r),
+                            clean_source_recall: Some(0.85 + r),
+                        }
+                    })
+                    .collect(),
+            ),
+            federation: Some(FederationRecord {
+                clients: 10,
+                malicious: if rep == 0 { vec![1, 7] } else { vec![2, 3] },
+                sizes: vec![30, 40, 30, 30, 30, 30, 30, 30, 50, 0],
+                empty: vec![9],
+                poisoned: vec![5, 6],
+                rejected: if rep == 1 {
+                    vec![RejectedUpdate {
+                        federation: "poisoned".into(),
+                        round: 4,
+                        client: Some(7),
+                        reason: "value 3 of the update is NaN".into(),
+                    }]
+                } else {
+                    vec![]
+                },
+            }),
+            seconds: Default::default(),
+        }
+    }
+
+    /// The scenario and its two repeats.
+    pub(crate) fn federated() -> (Scenario, Vec<RunRecord>) {
+        let scenario = Scenario::parse(FEDERATED, "test.toml").unwrap();
+        (scenario, vec![record(0), record(1)])
     }
 }

@@ -128,15 +128,11 @@ fn federation(out: &mut String, fed: &FederatedPoint<'_>) {
     );
     md_table(out, &fed.final_table());
     if !fed.rounds.is_empty() {
-        let every = if fed.shown_rounds().len() < fed.rounds.len() {
-            "some rounds and the last"
-        } else {
-            "every measured round"
-        };
         let _ = writeln!(
             out,
-            "\nRound by round ({every}; the global model after the round; malicious selected = \
-             attacking clients among those selected that round):\n"
+            "\nRound by round ({}; the global model after the round; malicious selected = \
+             attacking clients among those selected that round):\n",
+            fed.shown_in_words()
         );
         md_table(out, &fed.rounds_table());
     }
@@ -290,11 +286,14 @@ fn failures(out: &mut String, runs: &[&RunRecord]) {
     let errors: Vec<String> = runs
         .iter()
         .flat_map(|r| {
-            r.defenses.iter().filter(|d| d.kind != AGGREGATOR).filter_map(move |d| {
-                d.error
-                    .as_ref()
-                    .map(|e| format!("- repeat {}: {}: {e}", r.repeat, d.name))
-            })
+            r.defenses
+                .iter()
+                .filter(|d| d.kind != AGGREGATOR)
+                .filter_map(move |d| {
+                    d.error
+                        .as_ref()
+                        .map(|e| format!("- repeat {}: {}: {e}", r.repeat, d.name))
+                })
         })
         .collect();
     if !errors.is_empty() {
@@ -303,5 +302,71 @@ fn failures(out: &mut String, runs: &[&RunRecord]) {
             "\nDefenses that produced no result:\n{}",
             errors.join("\n")
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::federated::fixture::{self, ROUNDS};
+    use crate::summary::summarize;
+
+    fn federated_md() -> String {
+        let (scenario, records) = fixture::federated();
+        markdown(&scenario, &records, &summarize(&records))
+    }
+
+    #[test]
+    fn a_federated_point_has_the_aggregator_table() {
+        let md = federated_md();
+        // Means over the two repeats, ± 12.706 × |a − b| / 2 (Student t, one
+        // degree of freedom); one repeat has no interval.
+        for row in [
+            "| federation | CA | source recall | ASR | recovery | DER | client TPR | client FPR | client AUROC | error |",
+            "| clean (no malicious client, FedAvg) | 0.910 ± 0.127 | 0.850 ± 0.000 | 0.050 ± 0.000 | — | — | — | — | — |  |",
+            "| FedAvg under attack | 0.810 ± 0.127 | 0.450 ± 0.000 | 0.400 ± 0.000 | — | — | — | — | — |  |",
+            "| median | 0.860 ± 0.127 | 0.700 ± 0.000 | 0.100 ± 0.000 | 0.520 ± 0.254 | 0.600 ± 0.000 | — | — | — |  |",
+            "| krum | 0.710 ± 0.127 | 0.500 ± 0.000 | 0.300 ± 0.000 | -1.000 ± 0.000 | 0.400 ± 0.000 | 0.800 ± 1.271 | 0.100 ± 0.000 | 0.950 ± 0.000 |  |",
+            "| trimmed-mean | 0.800 | 0.600 | 0.200 | — | — | — | — | — | repeat 1: beta \\| trims every update |",
+        ] {
+            assert!(md.contains(&format!("{row}\n")), "no row {row}");
+        }
+        // The failure is in its row, not repeated below the tables.
+        assert!(!md.contains("Defenses that produced no result"));
+        assert!(md.contains(
+            "Clients (repeat 0; the other repeats drew their own): 10, 2 of them malicious \
+             (ids 1, 7); 30–50 training samples each; 1 empty (id 9), never selected.\n"
+        ));
+        assert!(md.contains(
+            "Updates the server refused: 1 (repeat 1, FedAvg, round 4, client 7: value 3 of \
+             the update is NaN).\n"
+        ));
+    }
+
+    #[test]
+    fn a_federated_point_has_a_short_round_table_and_no_drift() {
+        let md = federated_md();
+        assert!(!md.to_lowercase().contains("drift"), "{md}");
+        assert!(!md.contains("| model | CA | ASR | RA |"));
+        assert!(!md.contains("*perfect*"));
+        assert!(md.contains(
+            "| round | malicious selected | clean CA | clean source recall | FedAvg CA | \
+             FedAvg source recall | median source recall | krum source recall | trimmed-mean \
+             source recall |\n"
+        ));
+        // Every third of the 25 rounds and the last: nine rows.
+        let rounds: Vec<usize> = md
+            .lines()
+            .skip_while(|l| !l.starts_with("| round |"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| l.split('|').nth(1)?.trim().parse().ok())
+            .collect();
+        assert_eq!(rounds, vec![3, 6, 9, 12, 15, 18, 21, 24, ROUNDS]);
+        assert!(md.contains(
+            "| 25 | 1 | 0.935 ± 0.127 | 0.885 ± 0.127 | 0.835 ± 0.127 | 0.485 ± 0.127 | \
+             0.735 ± 0.127 | 0.535 ± 0.127 | 0.625 |\n"
+        ));
+        assert!(md.contains("| 24 | 0 |"));
     }
 }

@@ -59,6 +59,15 @@ fn compared_metrics(first: &[PointSummary], records: &[RunRecord]) -> Vec<String
         "poisoned.asr".to_string(),
     ];
     if let Some(r) = records.first() {
+        // A federated run's headline: the source class's recall.
+        if r.federation.is_some() {
+            for v in ["clean", "poisoned"] {
+                let key = format!("{v}.source-recall");
+                if first.iter().any(|p| p.metrics.get(&key).is_some()) {
+                    keys.push(key);
+                }
+            }
+        }
         for d in &r.defenses {
             for m in [
                 "tpr",
@@ -68,6 +77,10 @@ fn compared_metrics(first: &[PointSummary], records: &[RunRecord]) -> Vec<String
                 "retrained.ca",
                 "retrained.asr",
                 "far",
+                // Aggregators: their federation's global model.
+                "ca",
+                "source-recall",
+                "asr",
             ] {
                 let key = format!("defense.{}.{m}", d.name);
                 if first.iter().any(|p| p.metrics.get(&key).is_some()) {

@@ -89,7 +89,10 @@ fn federations_are_recorded_round_by_round_and_thread_independent() {
     let (records, summary) = run_scenario(FLIP, 1);
     assert_eq!(records.len(), 2);
     for r in &records {
-        let f = r.federation.as_ref().expect("a federated run records its clients");
+        let f = r
+            .federation
+            .as_ref()
+            .expect("a federated run records its clients");
         assert_eq!(f.clients, 10);
         assert_eq!(f.malicious.len(), 3);
         assert_eq!(f.sizes.iter().sum::<usize>(), r.n_train);
@@ -97,7 +100,11 @@ fn federations_are_recorded_round_by_round_and_thread_independent() {
         assert!(r.n_poison > 0, "malicious clients flipped their 1s");
         let rounds = r.rounds.as_ref().unwrap();
         assert_eq!(rounds.len(), 4);
-        assert!(rounds.iter().all(|x| x.malicious.is_some() && x.source_recall.is_some()));
+        assert!(
+            rounds
+                .iter()
+                .all(|x| x.malicious.is_some() && x.source_recall.is_some())
+        );
         assert!(r.poisoned.source_recall.is_some() && r.clean.source_recall.is_some());
         assert_eq!(r.defenses.len(), 4);
         for d in &r.defenses {
@@ -110,7 +117,14 @@ fn federations_are_recorded_round_by_round_and_thread_independent() {
         let krum = r.defenses.iter().find(|d| d.name == "krum").unwrap();
         let det = krum.detection.as_ref().unwrap();
         assert_eq!(det.tp + det.fp, 4 * 4, "four of five left out each round");
-        assert!(r.defenses.iter().find(|d| d.name == "median").unwrap().detection.is_none());
+        assert!(
+            r.defenses
+                .iter()
+                .find(|d| d.name == "median")
+                .unwrap()
+                .detection
+                .is_none()
+        );
     }
     for key in [
         "\"poisoned.source-recall\"",
@@ -216,5 +230,8 @@ kind = "median"
     let asr = r.poisoned.asr.unwrap();
     let median = r.defenses[0].retrained.as_ref().unwrap().asr.unwrap();
     assert!(asr > 0.5, "model replacement plants the backdoor: {asr}");
-    assert!(median < asr, "the median keeps most of it out: {median} vs {asr}");
+    assert!(
+        median < asr,
+        "the median keeps most of it out: {median} vs {asr}"
+    );
 }

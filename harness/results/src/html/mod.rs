@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use poisonlab_core::metrics::ROC_FPRS;
 use poisonlab_scenario::Scenario;
 
-use crate::federated::{Federation, FederatedPoint, Headline, federated_scenario};
+use crate::federated::{FederatedPoint, Federation, Headline, federated_scenario};
 use crate::record::{AGGREGATOR, RunRecord};
 use crate::summary::{PointSummary, point_label};
 use crate::view::{cell, count_cell, defenses_of, describe, filter_rows, names_of, stat};
@@ -698,13 +698,14 @@ impl Ctx<'_> {
                     .any(|s| p.metrics.get(&format!("{}.{suffix}", s.prefix)).is_some())
             })
         };
+        let source_recall = defined("source-recall");
         let mut measures = vec![Measure {
             name: "CA",
             long: "Clean accuracy",
             suffix: "ca",
             chart: true,
         }];
-        if defined("source-recall") {
+        if source_recall {
             measures.push(Measure {
                 name: "source recall",
                 long: "Recall of the source class",
@@ -726,13 +727,18 @@ impl Ctx<'_> {
                 chart: false,
             },
         ]);
-        let mut body = String::from(
+        let mut body = format!(
             "<p>The global model at the end of training of each federation: <em>clean</em> \
              has no malicious client and averages with FedAvg, <em>FedAvg under attack</em> has \
              the malicious clients, and each aggregator defense aggregates that same attacked \
-             federation. CA = clean accuracy, source recall = recall of the attack's source \
-             class (Tolpegin et al.'s measure of targeted label flipping), ASR = attack success \
-             rate, RA = robust accuracy.</p>\n",
+             federation. CA = clean accuracy, {}ASR = attack success rate, RA = robust \
+             accuracy.</p>\n",
+            if source_recall {
+                "source recall = recall of the attack's source class (Tolpegin et al.'s \
+                 measure of targeted label flipping), "
+            } else {
+                ""
+            }
         );
         let n_poison: Vec<String> = self
             .summary
@@ -961,8 +967,9 @@ impl Ctx<'_> {
         })
     }
 
-    /// 5. CA and ASR round by round, with each monitor's mean first alarm
-    /// (federated points have their own section).
+    /// 5. CA and ASR round by round, with each monitor's mean first alarm.
+    ///
+    /// Federated points have their own section.
     fn rounds_section(&self) -> Option<Section> {
         let drifting = |r: &RunRecord| r.rounds.is_some() && r.federation.is_none();
         if !self.records.iter().any(drifting) {
@@ -1113,10 +1120,7 @@ impl Ctx<'_> {
                     if lines.is_empty() {
                         continue;
                     }
-                    let title = format!(
-                        "{long} ({name}) by round{}",
-                        Self::point_title(point)
-                    );
+                    let title = format!("{long} ({name}) by round{}", Self::point_title(point));
                     body.push_str(&band_chart(
                         &title,
                         &round_axis(last),
@@ -1125,16 +1129,16 @@ impl Ctx<'_> {
                     ));
                 }
             }
-            captioned_table(&mut body, "Federations at the end of training.", &fed.final_table());
+            captioned_table(
+                &mut body,
+                "Federations at the end of training.",
+                &fed.final_table(),
+            );
             if !fed.rounds.is_empty() {
-                let every = if fed.shown_rounds().len() < fed.rounds.len() {
-                    "some rounds and the last"
-                } else {
-                    "every measured round"
-                };
                 let caption = format!(
-                    "Round by round ({every}); malicious selected = attacking clients among \
-                     those selected that round."
+                    "Round by round ({}); malicious selected = attacking clients among \
+                     those selected that round.",
+                    fed.shown_in_words()
                 );
                 captioned_table(&mut body, &caption, &fed.rounds_table());
             }
@@ -1564,6 +1568,8 @@ kind = "cusum"
         assert_eq!(a, b);
         let (scenario, records) = rounds();
         assert_eq!(render(&scenario, &records), render(&scenario, &records));
+        let (scenario, records) = crate::federated::fixture::federated();
+        assert_eq!(render(&scenario, &records), render(&scenario, &records));
     }
 
     #[test]
@@ -1661,6 +1667,55 @@ kind = "cusum"
                 "Input-time detectors",
                 "Scenario",
             ],
+        );
+    }
+
+    #[test]
+    fn a_federated_run_charts_every_federation_over_the_rounds() {
+        let (scenario, records) = crate::federated::fixture::federated();
+        let html = render(&scenario, &records);
+        assert_charts_in_sections(
+            &html,
+            &["Federations", "Federation round by round", "Scenario"],
+        );
+        assert!(!html.to_lowercase().contains("drift"));
+        let (_, rounds) = sections(&html)
+            .into_iter()
+            .find(|(h, _)| h == "Federation round by round")
+            .unwrap();
+        // CA and the source class's recall, over the rounds.
+        let charts: Vec<&str> = rounds.split("<svg").skip(1).collect();
+        assert_eq!(charts.len(), 2);
+        assert!(rounds.contains("<title>Clean accuracy (CA) by round</title>"));
+        assert!(
+            rounds.contains("<title>Recall of the source class (source recall) by round</title>")
+        );
+        let band = format!("opacity=\"{BAND_OPACITY}\"");
+        for chart in charts {
+            let chart = &chart[..chart.find("</svg>").unwrap()];
+            // One line per federation in the legend...
+            let legend: Vec<&str> = ["clean", "FedAvg", "median", "krum", "trimmed-mean"]
+                .into_iter()
+                .filter(|l| chart.contains(&format!(">\n{l}\n</text>")))
+                .collect();
+            assert_eq!(legend.len(), 5, "{legend:?}");
+            // ...and a band for each one with two repeats (trimmed-mean
+            // failed in one).
+            assert_eq!(chart.matches(&band).count(), 4);
+        }
+        // The tables report.md has, the first rows of each.
+        assert!(rounds.contains(
+            "<th scope=\"row\" class=\"name\">clean (no malicious client, FedAvg)</th>\
+             <td>0.910 ± 0.127</td>"
+        ));
+        assert!(rounds.contains("<th scope=\"row\" class=\"name\">25</th><td>1</td>"));
+        assert!(rounds.contains("one measured round in 3 and the last"));
+        // The final models across federations.
+        let (_, attack) = &sections(&html)[0];
+        assert!(attack.contains("<title>CA, source recall and ASR per federation</title>"));
+        assert!(attack.contains("<th scope=\"row\" class=\"name\">FedAvg under attack</th>"));
+        assert!(
+            attack.contains("<th scope=\"row\" class=\"name\">krum</th><td>0.710 ± 0.127</td>")
         );
     }
 

@@ -91,7 +91,11 @@ pub(super) fn run(
             });
         }
     }
-    step(&format!("{} federations of {} rounds", plays.len(), p.rounds));
+    step(&format!(
+        "{} federations of {} rounds",
+        plays.len(),
+        p.rounds
+    ));
     // Federations run side by side; each gives its clients the threads left.
     let threads = ctx.inner_threads.max(1);
     let per_play = (threads / plays.len()).max(1);

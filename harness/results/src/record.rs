@@ -73,14 +73,16 @@ pub struct FederationRecord {
     pub sizes: Vec<usize>,
     /// Clients the split left without a sample (they are never selected).
     pub empty: Vec<usize>,
-    /// Poisoned samples on each malicious client (in `malicious` order).
+    /// Poisoned samples on each malicious client (in `malicious` order; 0
+    /// for one the split left empty).
     pub poisoned: Vec<usize>,
     /// Updates the server refused (not finite), in every federation of the run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejected: Vec<RejectedUpdate>,
 }
 
-/// An update the server refused.
+/// An update the server refused (not finite, or its local training or
+/// crafting failed), or a round it could not aggregate (`client` null).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct RejectedUpdate {
@@ -362,7 +364,7 @@ impl RunRecord {
                 out.push((format!("{p}.far"), i.far));
                 out.push((format!("{p}.frr"), i.frr));
             }
-            if d.detection.is_some() {
+            if d.detection.is_some() && d.kind != AGGREGATOR {
                 out.push((format!("{p}.clean-fpr"), d.clean_fpr));
             }
             if let Some(t) = &d.label_test {

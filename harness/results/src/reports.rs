@@ -299,6 +299,24 @@ mod tests {
     }
 
     #[test]
+    fn federated_folders_compare_the_federations_models() {
+        let (_, records) = crate::federated::fixture::federated();
+        let keys = compared_metrics(&summarize(&records), &records);
+        for key in [
+            "clean.source-recall",
+            "poisoned.source-recall",
+            "defense.median.ca",
+            "defense.median.source-recall",
+            "defense.median.asr",
+            "defense.krum.tpr",
+        ] {
+            assert!(keys.iter().any(|k| k == key), "no {key} in {keys:?}");
+        }
+        // Median flags no client: no detection to compare.
+        assert!(!keys.iter().any(|k| k == "defense.median.tpr"));
+    }
+
+    #[test]
     fn the_table_marks_and_explains_both() {
         let c = Comparison {
             folders: vec!["a".into(), "b".into()],

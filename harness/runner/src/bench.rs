@@ -295,10 +295,15 @@ fn defense_times(opts: &BenchOptions, step: &dyn Fn(&str)) -> Result<Vec<Defense
                 )
             }
         };
+        // An aggregator's inputs are the 50 updates, not samples.
+        let samples = match kind.family() {
+            Family::Aggregator(_) => AGGREGATED_UPDATES,
+            _ => n,
+        };
         out.push(DefenseBench {
             defense: entry.name.into(),
             what,
-            samples: n,
+            samples,
             seconds,
         });
     }
@@ -377,6 +382,9 @@ mod tests {
     }
 }
 
+/// Client updates one aggregator benchmark round holds.
+const AGGREGATED_UPDATES: usize = 50;
+
 /// Parameters of the MLP 784 → 128 → 64 → 10.
 const MLP_PARAMETERS: usize = 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10;
 
@@ -389,6 +397,6 @@ fn aggregator_round() -> (Vec<Vec<f32>>, Vec<f32>) {
             .map(|_| (rng.random::<f32>() - 0.5) * 0.02)
             .collect()
     };
-    let updates = (0..50).map(|_| draw()).collect();
+    let updates = (0..AGGREGATED_UPDATES).map(|_| draw()).collect();
     (updates, draw())
 }

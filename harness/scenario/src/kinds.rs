@@ -296,7 +296,7 @@ pub static ATTACKS: &[Entry<AttackBuild>] = &[
     },
     Entry {
         name: "scaling",
-        about: "model replacement: a backdoored update boosted by clients / server rate (Bagdasaryan et al. 2020; federated only)",
+        about: "model replacement: a backdoored update boosted by the round's selected clients / server rate (Bagdasaryan et al. 2020; federated only)",
         build: scaling,
     },
 ];
@@ -404,12 +404,12 @@ pub static DEFENSES: &[Entry<DefenseEntry>] = &[
 pub static REFERENCES: &[Entry<()>] = &[
     Entry {
         name: "perfect",
-        about: "removes exactly the poison (scored in every run)",
+        about: "removes exactly the poison (scored in every run that trains centrally or in rounds)",
         build: (),
     },
     Entry {
         name: "random",
-        about: "removes as many samples as there are poisons, at random (scored in every run)",
+        about: "removes as many samples as there are poisons, at random (scored in every run that trains centrally or in rounds)",
         build: (),
     },
 ];

@@ -445,7 +445,14 @@ impl Scenario {
         extend(&mut data, to_value(&self.data.common));
         root.insert("data".into(), Value::Table(data));
         if let Some(point) = self.points.first() {
-            root.insert("model".into(), to_value(&point.model));
+            let mut model = to_value(&point.model);
+            // Federated clients train with [federated]'s keys, not these.
+            if let (Some(_), Value::Table(t)) = (point.training.federated(), &mut model) {
+                for key in FEDERATED_MODEL_KEYS {
+                    t.remove(key.0);
+                }
+            }
+            root.insert("model".into(), model);
             root.insert("training".into(), Value::Table(point.training.to_table()));
             if let Some(federated) = point.training.federated_table() {
                 root.insert("federated".into(), Value::Table(federated));
@@ -908,6 +915,19 @@ fn read_point(r: &mut Reader<'_>, root: &Table, ctx: &BuildContext<'_>) -> Optio
         }
     }
     let training = Training::read(r, root);
+    if let Some(Training::Federated(_)) = &training {
+        // The clients' local training has its own keys.
+        for (key, instead) in FEDERATED_MODEL_KEYS {
+            if model_table.contains_key(key) {
+                r.problem(
+                    &["model", key],
+                    format!(
+                        "is not used by the federated regime: set [federated] {instead} instead"
+                    ),
+                );
+            }
+        }
+    }
     let rounds = training.as_ref().and_then(|t| t.rounds()).map(|p| p.rounds);
     let per_round = training
         .as_ref()
@@ -926,6 +946,13 @@ fn read_point(r: &mut Reader<'_>, root: &Table, ctx: &BuildContext<'_>) -> Optio
         defenses: defenses?,
     })
 }
+
+/// `[model]` keys the federated regime replaces, with the `[federated]` key to use.
+const FEDERATED_MODEL_KEYS: [(&str, &str); 3] = [
+    ("epochs", "local-epochs"),
+    ("batch-size", "local-batch-size"),
+    ("learning-rate", "learning-rate"),
+];
 
 /// Keys that moved from `[attack]` to `[training]` with the regimes.
 const MOVED_TO_TRAINING: &[&str] = &["rounds", "epochs-per-round"];

@@ -132,6 +132,15 @@ impl FederatedParams {
         at_least("shards-per-client", self.shards_per_client, 1);
         at_least("attack-from-round", self.attack_from_round, 1);
         at_least("evaluate-every", self.evaluate_every, 1);
+        if self.attack_from_round > self.rounds {
+            out.push((
+                "attack-from-round",
+                format!(
+                    "must be at most rounds = {}, got {} (no round would be attacked)",
+                    self.rounds, self.attack_from_round
+                ),
+            ));
+        }
         if self.per_round > self.clients {
             out.push((
                 "per-round",

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use poisonlab_scenario::{DataCommon, Problem, Scenario, kinds};
+use poisonlab_scenario::{AttackSpec, DataCommon, Problem, Scenario, kinds};
 use toml::{Table, Value};
 
 const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/scenario.md");
@@ -31,7 +31,7 @@ const SELECTORS: &[(&str, &str)] = &[
 ];
 
 /// Keyed tables without kinds, documented under `### [name]`.
-const PLAIN: &[&str] = &["scenario", "model", "integrity", "expect"];
+const PLAIN: &[&str] = &["scenario", "model", "federated", "integrity", "expect"];
 
 /// The metric an `[expect]` row is tried on.
 const METRIC: &str = "poisoned.ca";
@@ -286,6 +286,32 @@ regime = "rounds"
 sign-at = "source"
 "#;
 
+/// What the base becomes for the kinds of the federated regime only (the
+/// aggregators, the model-poisoning attacks) and for `[federated]`: enough
+/// clients a round for every aggregator's default f (Bulyan needs 4f + 3).
+const FEDERATED: &str = r#"
+[training]
+regime = "federated"
+
+[federated]
+per-round = 10
+"#;
+
+/// Whether `family`'s `table` (with its kind) is read in the federated regime only.
+fn federated_only(family: &str, table: &Table) -> bool {
+    let kind = table
+        .get(selector(family).unwrap_or("kind"))
+        .and_then(Value::as_str);
+    match (family, kind) {
+        ("federated", _) => true,
+        ("defense", Some(k)) => kinds::find(kinds::AGGREGATORS, k).is_some(),
+        ("attack", Some(k)) => {
+            AttackSpec::with_defaults(k).is_ok_and(|a| a.update_attack().is_some())
+        }
+        _ => false,
+    }
+}
+
 fn example_value(row: &Row) -> Value {
     let doc: Table = format!("v = {}", row.example).parse().unwrap_or_else(|e| {
         panic!(
@@ -344,9 +370,14 @@ fn minimal(doc: &Doc, family: &str, kind: Option<&str>) -> Table {
     t
 }
 
-/// The base scenario with `family`'s table replaced by `table`.
+/// The base scenario (federated when `table` needs it) with `family`'s
+/// table replaced by `table`.
 fn scenario(family: &str, table: Table) -> Table {
     let mut root: Table = BASE.parse().expect("the base scenario");
+    if federated_only(family, &table) {
+        let federated: Table = FEDERATED.parse().expect("the federated base");
+        root.extend(federated);
+    }
     match family {
         "defense" => {
             root.insert("defense".into(), Value::Array(vec![Value::Table(table)]));
@@ -531,12 +562,14 @@ fn probe(family: &str, table: &Table, path: &str, file: &Path) -> Vec<String> {
 
 /// Every (family, kind) the kind tables hold, plus the plain tables.
 fn every_table() -> Vec<(&'static str, Option<&'static str>)> {
-    let mut out: Vec<(&str, Option<&str>)> = vec![("scenario", None), ("integrity", None)];
+    let mut out: Vec<(&str, Option<&str>)> =
+        vec![("scenario", None), ("federated", None), ("integrity", None)];
     out.extend(kinds::MODELS.iter().map(|e| ("model", Some(e.name))));
     out.extend(kinds::DATA_SOURCES.iter().map(|e| ("data", Some(e.name))));
     out.extend(kinds::REGIMES.iter().map(|e| ("training", Some(e.name))));
     out.extend(kinds::ATTACKS.iter().map(|e| ("attack", Some(e.name))));
     out.extend(kinds::DEFENSES.iter().map(|e| ("defense", Some(e.name))));
+    out.extend(kinds::AGGREGATORS.iter().map(|e| ("defense", Some(e.name))));
     out
 }
 
@@ -662,7 +695,11 @@ fn every_kind_and_table_has_its_section() {
     let defense = (
         "defense",
         "kind",
-        kinds::DEFENSES.iter().map(|e| e.name).collect(),
+        kinds::DEFENSES
+            .iter()
+            .chain(kinds::AGGREGATORS)
+            .map(|e| e.name)
+            .collect(),
     );
     for (family, key, names) in lists.into_iter().chain([defense]) {
         let row = doc
@@ -757,7 +794,7 @@ fn every_key_the_reader_accepts_is_documented() {
     let dir = folder(&doc);
     for (family, kind) in every_table() {
         // [model]'s kinds share one table.
-        let documented = doc.documented(family, if family == "model" { None } else { kind });
+        let mut documented = doc.documented(family, if family == "model" { None } else { kind });
         let mut table = minimal(&doc, family, if family == "model" { None } else { kind });
         if let (Some(k), "model") = (kind, family) {
             table.insert("kind".into(), Value::String(k.into()));
@@ -765,7 +802,19 @@ fn every_key_the_reader_accepts_is_documented() {
         let mut accepted = BTreeSet::new();
         let mut nested = Vec::new();
         match parse(&scenario(family, table.clone()), &dir.file) {
-            Ok(s) => flatten(&resolved_table(&s, family), "", &mut accepted, &mut nested),
+            Ok(s) => {
+                let resolved = resolved_table(&s, family);
+                flatten(&resolved, "", &mut accepted, &mut nested);
+                // A nested table naming a kind (scaling's `backdoor`, an attack on
+                // the data) takes that kind's keys, documented in its own section.
+                for (key, value) in &resolved {
+                    if let Some(inner) = value.get("kind").and_then(Value::as_str) {
+                        let own = Target::Kind(family.into(), inner.into());
+                        documented
+                            .extend(doc.rows(&own).iter().map(|r| format!("{key}.{}", r.key)));
+                    }
+                }
+            }
             Err(problems) => assert!(
                 family == "data" && problems.iter().all(|p| is_file_problem(&p.message)),
                 "[{family}] {kind:?} with its required keys does not parse:{}",

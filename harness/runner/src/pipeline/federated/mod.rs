@@ -154,11 +154,9 @@ pub(super) fn run(
             empty: (0..p.clients)
                 .filter(|&c| setup.clients[c].is_empty())
                 .collect(),
-            poisoned: setup
-                .poisoned
-                .iter()
-                .flatten()
-                .map(Poisoned::n_poison)
+            poisoned: (0..p.clients)
+                .filter(|&c| setup.malicious[c])
+                .map(|c| setup.poisoned[c].as_ref().map_or(0, Poisoned::n_poison))
                 .collect(),
             rejected,
         },
@@ -569,7 +567,15 @@ impl<'a> Setup<'a> {
             .map(|((r, c), (_, p))| {
                 let r = *r;
                 let selected = &self.selections[r - 1];
-                let n: usize = selected.iter().map(|&c| self.clients[c].len()).sum();
+                // Attacking clients train on their poisoned data (which an
+                // `add` attack makes larger).
+                let n: usize = selected
+                    .iter()
+                    .map(|&c| match (&self.poisoned[c], self.attacks(c, r)) {
+                        (Some(local), true) => local.data.len(),
+                        _ => self.clients[c].len(),
+                    })
+                    .sum();
                 let attacking: Vec<usize> = selected
                     .iter()
                     .copied()

@@ -349,6 +349,7 @@ mod tests {
         assert!(!md.to_lowercase().contains("drift"), "{md}");
         assert!(!md.contains("| model | CA | ASR | RA |"));
         assert!(!md.contains("*perfect*"));
+        assert!(md.contains("- model: mlp, trained by the clients (see training)\n"));
         assert!(md.contains(
             "| round | malicious selected | clean CA | clean source recall | FedAvg CA | \
              FedAvg source recall | median source recall | krum source recall | trimmed-mean \

@@ -25,6 +25,13 @@ pub(crate) fn describe(scenario: &Scenario) -> Vec<(&'static str, String)> {
     };
     let first = scenario.points.first();
     let model = first.map_or(String::new(), |p| {
+        if p.training.federated().is_some() {
+            // The clients train it: epochs, batch and rate are the federation's.
+            return format!(
+                "{}, trained by the clients (see training)",
+                format!("{:?}", p.model.kind).to_lowercase()
+            );
+        }
         format!(
             "{:?}, {} epochs, batch {}, Adam lr {}",
             p.model.kind, p.model.epochs, p.model.batch_size, p.model.learning_rate
@@ -39,7 +46,21 @@ pub(crate) fn describe(scenario: &Scenario) -> Vec<(&'static str, String)> {
     if let Some(p) = first
         && p.training != Training::Central
     {
-        lines.push(("training", p.training.describe()));
+        let mut training = p.training.describe();
+        // A sweep of the federation's keys: the line holds at the first point.
+        let swept: Vec<&str> = scenario
+            .sweep
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| k.starts_with("federated."))
+            .collect();
+        if p.training.federated().is_some() && !swept.is_empty() {
+            training.push_str(&format!(
+                " (at the first point; swept: {})",
+                swept.join(", ")
+            ));
+        }
+        lines.push(("training", training));
     }
     lines.push(("attack", attack));
     lines

@@ -338,6 +338,25 @@ impl BenchReport {
     }
 }
 
+/// Client updates one aggregator benchmark round holds.
+const AGGREGATED_UPDATES: usize = 50;
+
+/// Parameters of the MLP 784 → 128 → 64 → 10.
+const MLP_PARAMETERS: usize = 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10;
+
+/// 50 client updates of the MLP's size and a root update, small Gaussian-like
+/// values from a fixed stream: what an aggregator sees in one round.
+fn aggregator_round() -> (Vec<Vec<f32>>, Vec<f32>) {
+    let mut rng = stream(0, 0, "bench:updates");
+    let mut draw = || -> Vec<f32> {
+        (0..MLP_PARAMETERS)
+            .map(|_| (rng.random::<f32>() - 0.5) * 0.02)
+            .collect()
+    };
+    let updates = (0..AGGREGATED_UPDATES).map(|_| draw()).collect();
+    (updates, draw())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,23 +399,4 @@ mod tests {
             assert!(matches!(bench(&opts, &|_| {}), Err(RunError::Bench(_))));
         }
     }
-}
-
-/// Client updates one aggregator benchmark round holds.
-const AGGREGATED_UPDATES: usize = 50;
-
-/// Parameters of the MLP 784 → 128 → 64 → 10.
-const MLP_PARAMETERS: usize = 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10;
-
-/// 50 client updates of the MLP's size and a root update, small Gaussian-like
-/// values from a fixed stream: what an aggregator sees in one round.
-fn aggregator_round() -> (Vec<Vec<f32>>, Vec<f32>) {
-    let mut rng = stream(0, 0, "bench:updates");
-    let mut draw = || -> Vec<f32> {
-        (0..MLP_PARAMETERS)
-            .map(|_| (rng.random::<f32>() - 0.5) * 0.02)
-            .collect()
-    };
-    let updates = (0..AGGREGATED_UPDATES).map(|_| draw()).collect();
-    (updates, draw())
 }

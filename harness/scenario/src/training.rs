@@ -108,7 +108,7 @@ impl Default for FederatedParams {
 impl FederatedParams {
     /// Whether the global models are measured after round `r` (from 1).
     pub fn evaluates(&self, r: usize) -> bool {
-        r % self.evaluate_every.max(1) == 0 || r == self.rounds
+        r.is_multiple_of(self.evaluate_every.max(1)) || r == self.rounds
     }
 
     /// The malicious clients' count: round(malicious × clients).

@@ -123,6 +123,13 @@ pub trait Model: Classifier + Any {
     /// behind the trait.
     fn clone_box(&self) -> Box<dyn Model>;
 
+    /// The gradient of the mean cross-entropy of the samples of `data` (at
+    /// their labels) with respect to every parameter, in the documented
+    /// order: the direction first-order training steps against, and the
+    /// building block of gradient matching and of finite-difference
+    /// Hessian-vector products. Empty data gives zeros.
+    fn loss_gradient(&self, data: &Dataset) -> Vec<f32>;
+
     /// Whether the model carries the training state that
     /// [`ModelTrainer::fit_more`] continues from (see "Training state").
     /// `false` unless the model's type keeps one.

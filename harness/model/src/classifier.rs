@@ -190,6 +190,31 @@ impl Model for TrainedModel {
         Box::new(self.clone())
     }
 
+    fn loss_gradient(&self, data: &Dataset) -> Vec<f32> {
+        let device = backend::autodiff_device();
+        let (k, dim) = (self.n_classes, data.dim());
+        let mut sum = vec![0.0f64; self.n_parameters()];
+        for start in (0..data.len()).step_by(self.eval_batch) {
+            let end = (start + self.eval_batch).min(data.len());
+            let x = data.features()[start * dim..end * dim].to_vec();
+            let x = Tensor::<2>::from_data(TensorData::new(x, [end - start, dim]), &device);
+            let mut one_hot = vec![0.0f32; (end - start) * k];
+            for (r, &y) in data.labels()[start..end].iter().enumerate() {
+                one_hot[r * k + y] = 1.0;
+            }
+            let y = Tensor::<2>::from_data(TensorData::new(one_hot, [end - start, k]), &device);
+            let loss = (log_softmax(self.trained.forward(x, &self.shape), 1) * y)
+                .sum()
+                .neg();
+            let grads = loss.backward();
+            for (s, g) in sum.iter_mut().zip(self.trained.parameter_gradient(&grads)) {
+                *s += f64::from(g);
+            }
+        }
+        let n = data.len().max(1) as f64;
+        sum.into_iter().map(|s| (s / n) as f32).collect()
+    }
+
     fn has_training_state(&self) -> bool {
         self.state.is_some()
     }

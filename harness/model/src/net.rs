@@ -208,6 +208,21 @@ impl Net {
         out
     }
 
+    /// The gradient `grads` holds for every parameter, in the documented
+    /// order (zeros for a parameter the objective did not reach).
+    pub fn parameter_gradient(&self, grads: &burn::tensor::Gradients) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.n_parameters());
+        for conv in &self.convs {
+            push_grad(&mut out, conv.weight.val(), grads);
+            push_grad(&mut out, bias(&conv.bias).val(), grads);
+        }
+        for layer in &self.dense {
+            push_grad(&mut out, layer.weight.val(), grads);
+            push_grad(&mut out, bias(&layer.bias).val(), grads);
+        }
+        out
+    }
+
     /// The same network with the parameters `values` (documented order) on
     /// `device`; refuses a vector of the wrong length or with a non-finite value.
     pub fn with_parameters(&self, values: &[f32], device: &Device) -> Result<Self, ParameterError> {
@@ -347,6 +362,14 @@ fn take<const D: usize>(rest: &mut &[f32], dims: [usize; D], device: &Device) ->
 }
 
 /// A tensor's values, row-major.
+/// Append the gradient of `t` in `grads` (row-major), or zeros when it has none.
+fn push_grad<const D: usize>(out: &mut Vec<f32>, t: Tensor<D>, grads: &burn::tensor::Gradients) {
+    match t.grad(grads) {
+        Some(g) => out.extend(values(g)),
+        None => out.extend(std::iter::repeat_n(0.0, t.shape().num_elements())),
+    }
+}
+
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data()
         .try_into_vec::<f32>()

@@ -780,3 +780,61 @@ fn fit_fit_subset_and_resume_are_fit_from() {
         assert_same_model(&resumed, general.as_ref(), &data, "resume");
     }
 }
+
+#[test]
+fn loss_gradient_of_softmax_regression_has_its_closed_form() {
+    // Softmax regression: ∂/∂W of the mean cross-entropy is Xᵀ(P − Y) / n and
+    // ∂/∂b is the mean of P − Y (P the class probabilities, Y one-hot).
+    let data = two_classes(40, &[6], &mut stream(31, 0, "train"));
+    let trainer = BurnTrainer::new(params(ModelKind::Logreg, 2));
+    let model = trainer.fit(&data, &mut stream(31, 0, "m")).unwrap();
+    let got = model.loss_gradient(&data);
+    let (n, d, k) = (data.len(), 6, 2);
+    let p = model.predict_proba(&data);
+    let mut want = vec![0.0f64; d * k + k];
+    for i in 0..n {
+        for c in 0..k {
+            let r = f64::from(p.row(i)[c]) - if data.labels()[i] == c { 1.0 } else { 0.0 };
+            for j in 0..d {
+                want[j * k + c] += f64::from(data.sample(i)[j]) * r / n as f64;
+            }
+            want[d * k + c] += r / n as f64;
+        }
+    }
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert!((f64::from(*g) - w).abs() < 1e-5, "{g} vs {w}");
+    }
+}
+
+#[test]
+fn loss_gradient_matches_finite_differences_for_every_family() {
+    for (p, shape) in families(1) {
+        let data = two_classes(12, &shape, &mut stream(32, 0, "train"));
+        let trainer = BurnTrainer::new(p);
+        let model = trainer.fit(&data, &mut stream(32, 0, "m")).unwrap();
+        let grad = model.loss_gradient(&data);
+        let base = model.parameters();
+        let mean_loss = |values: &[f32]| {
+            let mut m = model.clone_box();
+            m.set_parameters(values).unwrap();
+            let l = m.losses(&data);
+            l.iter().map(|&x| f64::from(x)).sum::<f64>() / l.len() as f64
+        };
+        // A few coordinates spread over the vector (first, middle, last layer).
+        let n = base.len();
+        for i in [0, n / 3, n / 2, n - 3, n - 1] {
+            let h = 1e-2f32;
+            let (mut up, mut down) = (base.clone(), base.clone());
+            up[i] += h;
+            down[i] -= h;
+            let fd = (mean_loss(&up) - mean_loss(&down)) / (2.0 * f64::from(h));
+            let g = f64::from(grad[i]);
+            assert!(
+                (fd - g).abs() < 2e-3 + 0.05 * g.abs(),
+                "{:?} parameter {i}: finite difference {fd}, gradient {g}",
+                trainer.params().kind
+            );
+        }
+    }
+}

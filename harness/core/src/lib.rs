@@ -39,6 +39,6 @@ pub use seed::{Rng, stream};
 pub use traits::{
     Aggregated, Attack, AttackInput, Classifier, DefenseInput, FilterVerdict, InputDetector,
     LabelTest, OutputLayer, ProvenanceCheck, ProvenanceVerdict, Retrain, RoundCheck, RoundMonitor,
-    RoundPlan, RoundView, ScreenInput, Screening, Streams, Trainer, TrainingFilter,
-    UpdateAggregator, UpdateAttack, UpdateAttackInput, UpdateRound,
+    RoundPlan, RoundView, ScreenInput, Screening, Streams, SurrogateTrainer, Trainer,
+    TrainingFilter, UpdateAggregator, UpdateAttack, UpdateAttackInput, UpdateRound,
 };

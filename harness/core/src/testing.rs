@@ -55,3 +55,23 @@ impl Classifier for StubClassifier {
         Matrix::new(data.len(), data.dim(), diff)
     }
 }
+
+/// A stub is a model without parameters (for attacks that take a surrogate
+/// [`crate::Model`] but only query it as a classifier in tests).
+impl crate::Model for StubClassifier {
+    fn n_parameters(&self) -> usize {
+        0
+    }
+    fn parameters(&self) -> Vec<f32> {
+        Vec::new()
+    }
+    fn set_parameters(&mut self, values: &[f32]) -> Result<(), crate::ParameterError> {
+        crate::ParameterError::check(0, values)
+    }
+    fn clone_box(&self) -> Box<dyn crate::Model> {
+        Box::new(self.clone())
+    }
+    fn loss_gradient(&self, _: &crate::Dataset) -> Vec<f32> {
+        Vec::new()
+    }
+}

@@ -60,9 +60,14 @@ pub struct AttackInput<'a> {
     pub train: &'a Dataset,
     /// The clean test set, from which the attack builds its test-time inputs.
     pub test: &'a Dataset,
-    /// A model trained on the clean training set, for attacks that need
-    /// gradients (feature collision); `None` for black-box attacks.
-    pub surrogate: Option<&'a dyn Classifier>,
+    /// A model trained on the clean training set (in the transfer regime:
+    /// the base model), for attacks that need gradients (feature collision,
+    /// gradient matching); `None` for black-box attacks. As a [`crate::Model`]
+    /// its parameters can be read, moved and differentiated.
+    pub surrogate: Option<&'a dyn crate::Model>,
+    /// Trains further surrogates (ensembles, staggered training stages) with
+    /// the run's model settings; present when the attack needs a surrogate.
+    pub trainer: Option<&'a dyn SurrogateTrainer>,
     /// The training regime's rounds, when the run trains in rounds
     /// (`[training] regime = "rounds"`): attacks that poison round by round
     /// (drift) need them; `None` when the run trains at once.
@@ -76,14 +81,23 @@ impl<'a> AttackInput<'a> {
             train,
             test,
             surrogate: None,
+            trainer: None,
             rounds: None,
         }
     }
 
     /// The same input with a surrogate model the attack may query.
-    pub fn with_surrogate(self, surrogate: &'a dyn Classifier) -> Self {
+    pub fn with_surrogate(self, surrogate: &'a dyn crate::Model) -> Self {
         Self {
             surrogate: Some(surrogate),
+            ..self
+        }
+    }
+
+    /// The same input with a trainer for further surrogates.
+    pub fn with_trainer(self, trainer: &'a dyn SurrogateTrainer) -> Self {
+        Self {
+            trainer: Some(trainer),
             ..self
         }
     }
@@ -94,6 +108,38 @@ impl<'a> AttackInput<'a> {
             rounds: Some(plan),
             ..self
         }
+    }
+}
+
+/// Trains models for an attack's own use, with the run's model settings
+/// (object-safe: every [`crate::ModelTrainer`] is one).
+pub trait SurrogateTrainer: Send + Sync {
+    /// See [`crate::ModelTrainer::fit_from`]; the error as text.
+    fn train_from(
+        &self,
+        start: Option<&[f32]>,
+        data: &Dataset,
+        rows: Option<&[usize]>,
+        epochs: usize,
+        rng: &mut Rng,
+    ) -> Result<Box<dyn crate::Model>, String>;
+}
+
+impl<T> SurrogateTrainer for T
+where
+    T: crate::ModelTrainer + Send + Sync,
+    T::Error: std::fmt::Display,
+{
+    fn train_from(
+        &self,
+        start: Option<&[f32]>,
+        data: &Dataset,
+        rows: Option<&[usize]>,
+        epochs: usize,
+        rng: &mut Rng,
+    ) -> Result<Box<dyn crate::Model>, String> {
+        self.fit_from(start, data, rows, epochs, rng)
+            .map_err(|e| e.to_string())
     }
 }
 

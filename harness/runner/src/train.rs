@@ -3,7 +3,7 @@
 use std::ops::Range;
 
 use poisonlab_core::seed::stream;
-use poisonlab_core::{Classifier, Dataset, ModelParams};
+use poisonlab_core::{Dataset, Model, ModelParams};
 use poisonlab_model::{BurnTrainer, ModelError, TrainedModel};
 use poisonlab_scenario::Training;
 
@@ -36,6 +36,11 @@ impl Trainer {
         }
     }
 
+    /// The trainer of one whole training run, for attacks' own surrogates.
+    pub fn surrogate_trainer(&self) -> &BurnTrainer {
+        &self.params
+    }
+
     /// The round ranges of `n` samples, when training in rounds.
     pub fn ranges(&self, n: usize) -> Option<Vec<Range<usize>>> {
         self.rounds.as_ref().map(|(r, _)| round_ranges(n, *r))
@@ -44,14 +49,14 @@ impl Trainer {
     /// Every training run starts from the same `model` stream (same initial
     /// weights; round r ≥ 2 shuffles with stream `round{r}`), so clean, poisoned
     /// and retrained models differ only by their data.
-    pub fn train(&self, data: &Dataset, what: &str) -> Result<Box<dyn Classifier>, RunError> {
+    pub fn train(&self, data: &Dataset, what: &str) -> Result<Box<dyn Model>, RunError> {
         let all: Vec<usize> = (0..data.len()).collect();
         self.train_kept(data, &all, what)
     }
 
     /// Train once on all of `data`, ignoring rounds: surrogates and the models
     /// defenses train internally (they see a subset, not the rounds).
-    pub fn fit_once(&self, data: &Dataset, what: &str) -> Result<Box<dyn Classifier>, RunError> {
+    pub fn fit_once(&self, data: &Dataset, what: &str) -> Result<Box<dyn Model>, RunError> {
         let model = self
             .params
             .fit(data, &mut stream(self.seed, self.repeat, "model"))
@@ -69,7 +74,7 @@ impl Trainer {
         data: &Dataset,
         kept: &[usize],
         what: &str,
-    ) -> Result<Box<dyn Classifier>, RunError> {
+    ) -> Result<Box<dyn Model>, RunError> {
         let model = match &self.rounds {
             // At once: straight from the kept rows of `data`, no copy of the training set.
             None if kept.len() == data.len() => return self.fit_once(data, what),

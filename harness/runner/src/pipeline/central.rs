@@ -2,10 +2,10 @@
 
 use std::time::Instant;
 
-use poisonlab_core::{Classifier, Poisoned};
+use poisonlab_core::{Model, Poisoned};
 use poisonlab_scenario::Point;
 
-use super::common::{Models, RunContext, evaluate, poison};
+use super::common::{Models, RunContext, Surrogate, evaluate, poison};
 use crate::RunError;
 use crate::train::Trainer;
 
@@ -22,12 +22,12 @@ pub(super) fn train_central(
     step: &(dyn Fn(&str) + Sync),
 ) -> Result<(Models, StepSeconds), RunError> {
     let data = ctx.data;
-    let train_clean = || -> Result<(Box<dyn Classifier>, f64), RunError> {
+    let train_clean = || -> Result<(Box<dyn Model>, f64), RunError> {
         let t = Instant::now();
         let model = trainer.train(&data.train, "clean")?;
         Ok((model, t.elapsed().as_secs_f64()))
     };
-    let attack = |surrogate: Option<&dyn Classifier>| {
+    let attack = |surrogate: Option<&dyn Model>| {
         attack_and_train(ctx, point, repeat, trainer, surrogate, step)
     };
     let needs_surrogate = point.attack.attack().needs_surrogate();
@@ -80,7 +80,7 @@ pub(super) fn train_central(
 struct Attacked {
     poisoned: Poisoned,
     /// `None` when the attack changed nothing (the clean model is the poisoned one).
-    model: Option<Box<dyn Classifier>>,
+    model: Option<Box<dyn Model>>,
     poison_seconds: f64,
     train_seconds: f64,
 }
@@ -92,11 +92,15 @@ fn attack_and_train(
     point: &Point,
     repeat: u64,
     trainer: &Trainer,
-    surrogate: Option<&dyn Classifier>,
+    surrogate: Option<&dyn Model>,
     step: &(dyn Fn(&str) + Sync),
 ) -> Result<Attacked, RunError> {
     step("poisoning");
     let t = Instant::now();
+    let surrogate = surrogate.map(|model| Surrogate {
+        model,
+        trainer: trainer.surrogate_trainer(),
+    });
     let poisoned = poison(ctx, point, repeat, surrogate, None)?;
     let poison_seconds = t.elapsed().as_secs_f64();
     step("training the poisoned model");

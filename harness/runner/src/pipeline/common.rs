@@ -6,7 +6,8 @@ use std::ops::Range;
 use poisonlab_core::metrics;
 use poisonlab_core::seed::stream;
 use poisonlab_core::{
-    AttackInput, AttackTest, Classifier, Dataset, Poisoned, RoundCheck, RoundPlan, Streams,
+    AttackInput, AttackTest, Classifier, Dataset, Model, Poisoned, RoundCheck, RoundPlan, Streams,
+    SurrogateTrainer,
 };
 use poisonlab_results::ModelEval;
 use poisonlab_scenario::{IntegritySpec, Point};
@@ -32,8 +33,8 @@ pub(crate) struct RunContext<'a> {
 pub(crate) struct Models {
     pub poisoned: Poisoned,
     /// `None` when the attack changed nothing (then it is `poisoned_model`).
-    pub clean_model: Option<Box<dyn Classifier>>,
-    pub poisoned_model: Box<dyn Classifier>,
+    pub clean_model: Option<Box<dyn Model>>,
+    pub poisoned_model: Box<dyn Model>,
     pub clean_eval: ModelEval,
 }
 
@@ -81,13 +82,13 @@ pub(crate) fn poison(
     ctx: &RunContext<'_>,
     point: &Point,
     repeat: u64,
-    surrogate: Option<&dyn Classifier>,
+    surrogate: Option<Surrogate<'_>>,
     rounds: Option<&[Range<usize>]>,
 ) -> Result<Poisoned, RunError> {
     let attack = point.attack.attack();
     let mut input = AttackInput::new(&ctx.data.train, &ctx.data.test);
-    if let (true, Some(model)) = (attack.needs_surrogate(), surrogate) {
-        input = input.with_surrogate(model);
+    if let (true, Some(s)) = (attack.needs_surrogate(), surrogate) {
+        input = input.with_surrogate(s.model).with_trainer(s.trainer);
     }
     if let Some(ranges) = rounds {
         input = input.with_rounds(RoundPlan {
@@ -104,6 +105,14 @@ pub(crate) fn poison(
             kind: point.attack.kind(),
             message,
         })
+}
+
+/// What an attack that needs gradients gets: the clean model and a trainer
+/// for further surrogates with the run's model settings.
+#[derive(Clone, Copy)]
+pub(crate) struct Surrogate<'a> {
+    pub model: &'a dyn Model,
+    pub trainer: &'a dyn SurrogateTrainer,
 }
 
 /// A round monitor's checks on the poisoned run and on the clean run.

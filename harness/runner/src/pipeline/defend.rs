@@ -172,6 +172,7 @@ pub(super) fn all(
     let retrain = |subset: &Dataset| {
         base.trainer
             .fit_once(subset, "defense-internal")
+            .map(|m| m as Box<dyn Classifier>)
             .map_err(|e| e.to_string())
     };
     let retrain = &retrain;

@@ -170,7 +170,11 @@ pub(crate) fn poisoned_set(
         false => None,
     };
     let ranges = trainer.ranges(ctx.data.train.len());
-    poison(ctx, point, repeat, surrogate.as_deref(), ranges.as_deref())
+    let surrogate = surrogate.as_deref().map(|model| common::Surrogate {
+        model,
+        trainer: trainer.surrogate_trainer(),
+    });
+    poison(ctx, point, repeat, surrogate, ranges.as_deref())
 }
 
 /// The owner signs the training set where it is produced: before an attack

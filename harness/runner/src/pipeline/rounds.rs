@@ -3,7 +3,7 @@
 //! are measured (and watched by the round monitors) after every round.
 
 use poisonlab_core::metrics;
-use poisonlab_core::{Classifier, Dataset, Poisoned, RoundCheck, RoundView};
+use poisonlab_core::{Classifier, Dataset, Model, Poisoned, RoundCheck, RoundView};
 use poisonlab_model::TrainedModel;
 use poisonlab_results::RoundRecord;
 use poisonlab_scenario::kinds::AnyMonitor;
@@ -16,8 +16,8 @@ use crate::train::Trainer;
 /// What a round-based run's loop produces.
 pub(super) struct RoundsOutcome {
     pub poisoned: Poisoned,
-    pub clean_model: Box<dyn Classifier>,
-    pub poisoned_model: Box<dyn Classifier>,
+    pub clean_model: Box<dyn Model>,
+    pub poisoned_model: Box<dyn Model>,
     pub rounds: Vec<RoundRecord>,
     /// Per round monitor of the point (in defense order): its checks on the
     /// poisoned run and on the clean run, or why it failed.
@@ -124,7 +124,10 @@ pub(super) fn train_in_rounds(
         ctx,
         point,
         repeat,
-        surrogate.as_deref(),
+        surrogate.as_deref().map(|model| super::common::Surrogate {
+            model,
+            trainer: trainer.surrogate_trainer(),
+        }),
         Some(&clean_ranges),
     )?;
     drop(surrogate);

@@ -662,6 +662,7 @@ kind = "trimmed-mean"
                     vec![]
                 },
             }),
+            transfer: None,
             seconds: Default::default(),
         }
     }

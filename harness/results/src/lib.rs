@@ -24,8 +24,8 @@ pub use folder::{RunsLog, files, read_records, write_all, write_atomic};
 pub use html::html_report;
 pub use record::{
     AGGREGATOR, AggregatorRound, AttackInfo, DefenseRecord, Detection, FederationRecord,
-    InputDetection, LabelTest, ModelEval, MonitorRecord, ProvenanceRecord, RejectedUpdate,
-    RoundRecord, RunRecord, toml_to_json,
+    FineTuneEpoch, InputDetection, LabelTest, ModelEval, MonitorRecord, ProvenanceRecord,
+    RejectedUpdate, RoundRecord, RunRecord, TransferRecord, toml_to_json,
 };
 pub use report::markdown;
 pub use reports::{Comparison, compare, read_results, regenerate};

@@ -48,6 +48,9 @@ pub struct RunRecord {
     /// Federated runs: the clients and what the server refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub federation: Option<FederationRecord>,
+    /// Transfer runs: the base models and every fine-tuning epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<TransferRecord>,
     /// Wall time of each step, in seconds (varies between runs; not a result).
     pub seconds: BTreeMap<String, f64>,
 }
@@ -59,6 +62,41 @@ pub struct AttackInfo {
     pub kind: String,
     /// `source` (before the data is signed) or `transit` (after).
     pub at: poisonlab_scenario::Custody,
+}
+
+/// A transfer run: which model each figure belongs to. `clean` and
+/// `poisoned` of the run are the fine-tuned models (from the clean base on
+/// the clean fine-tuning set, and from the attacked pipeline).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct TransferRecord {
+    /// `pretrain` or `fine-tune`: where the attack acted.
+    pub poison: String,
+    /// Samples the base model was pretrained on.
+    pub n_pretrain: usize,
+    /// Samples it was fine-tuned on.
+    pub n_fine_tune: usize,
+    /// The clean base model on the test set, before fine-tuning.
+    pub clean_base: ModelEval,
+    /// The base model of the attacked pipeline before fine-tuning (the
+    /// poisoned base when the attack acted in pretraining, else the clean one).
+    pub base: ModelEval,
+    /// After each fine-tuning epoch.
+    pub epochs: Vec<FineTuneEpoch>,
+}
+
+/// One fine-tuning epoch of a transfer run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FineTuneEpoch {
+    /// Epoch, from 1.
+    pub epoch: usize,
+    /// CA of the clean pipeline's model.
+    pub clean_ca: Option<f64>,
+    /// CA of the attacked pipeline's model.
+    pub ca: Option<f64>,
+    /// Its ASR.
+    pub asr: Option<f64>,
 }
 
 /// The clients of a federated run.
@@ -332,6 +370,16 @@ impl RunRecord {
                     (format!("{p}.source-recall"), r.source_recall),
                     (format!("{p}.clean-source-recall"), r.clean_source_recall),
                 ]);
+            }
+        }
+        if let Some(t) = &self.transfer {
+            eval_metrics(&mut out, "base", &t.base);
+            eval_metrics(&mut out, "clean-base", &t.clean_base);
+            for e in &t.epochs {
+                let p = format!("fine-tune.{}", e.epoch);
+                out.push((format!("{p}.clean-ca"), e.clean_ca));
+                out.push((format!("{p}.ca"), e.ca));
+                out.push((format!("{p}.asr"), e.asr));
             }
         }
         for d in &self.defenses {

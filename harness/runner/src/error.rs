@@ -53,6 +53,9 @@ pub enum RunError {
     /// A federation could not go on (its clean or undefended play failed).
     #[error("federated training: {0}")]
     Federation(String),
+    /// A transfer run could not be set up.
+    #[error("transfer: {0}")]
+    Transfer(String),
     /// `poisonlab bench` could not measure.
     #[error("bench: {0}")]
     Bench(String),

@@ -18,6 +18,7 @@ mod export;
 mod lock;
 mod pipeline;
 mod train;
+mod transfer;
 
 pub use bench::{BenchOptions, BenchReport, DefenseBench, ModelBench, bench};
 pub use data::LoadedData;

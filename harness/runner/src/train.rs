@@ -17,6 +17,8 @@ pub(crate) struct Trainer {
     /// Round-by-round training: the number of rounds and the trainer of one
     /// round (its epochs per round).
     rounds: Option<(usize, BurnTrainer)>,
+    /// Transfer learning: the base model and how to fine-tune it.
+    transfer: Option<std::sync::Arc<crate::transfer::TransferSetup>>,
 }
 
 impl Trainer {
@@ -33,6 +35,17 @@ impl Trainer {
                 };
                 (p.rounds, BurnTrainer::new(per_round))
             }),
+            transfer: None,
+        }
+    }
+
+    /// The same trainer for a transfer run: every model of the run (but
+    /// surrogates and defenses' internal models) is pretrained and
+    /// fine-tuned as `setup` says.
+    pub fn with_transfer(self, setup: std::sync::Arc<crate::transfer::TransferSetup>) -> Self {
+        Self {
+            transfer: Some(setup),
+            ..self
         }
     }
 
@@ -50,6 +63,14 @@ impl Trainer {
     /// weights; round r ≥ 2 shuffles with stream `round{r}`), so clean, poisoned
     /// and retrained models differ only by their data.
     pub fn train(&self, data: &Dataset, what: &str) -> Result<Box<dyn Model>, RunError> {
+        if let Some(t) = &self.transfer {
+            return t
+                .train(data, None, what, self.seed, self.repeat)
+                .map_err(|source| RunError::Train {
+                    what: what.to_string(),
+                    source,
+                });
+        }
         let all: Vec<usize> = (0..data.len()).collect();
         self.train_kept(data, &all, what)
     }
@@ -75,6 +96,14 @@ impl Trainer {
         kept: &[usize],
         what: &str,
     ) -> Result<Box<dyn Model>, RunError> {
+        if let Some(t) = &self.transfer {
+            return t
+                .train(data, Some(kept), what, self.seed, self.repeat)
+                .map_err(|source| RunError::Train {
+                    what: what.to_string(),
+                    source,
+                });
+        }
         let model = match &self.rounds {
             // At once: straight from the kept rows of `data`, no copy of the training set.
             None if kept.len() == data.len() => return self.fit_once(data, what),

@@ -131,6 +131,11 @@ pub static REGIMES: &[Entry<()>] = &[
         about: "clients train locally from the global weights, a server aggregates their updates; malicious clients poison (Tolpegin et al. 2020)",
         build: (),
     },
+    Entry {
+        name: "transfer",
+        about: "a base model is pretrained, then its last layer (or every layer) fine-tuned; the attack poisons either stage",
+        build: (),
+    },
 ];
 
 /// Update aggregators (`[[defense]] kind`, the aggregator family,

@@ -24,7 +24,10 @@ pub use scenario::{
     Scenario, SignAt, Source,
 };
 pub use spec::Reader;
-pub use training::{ClientOptimizer, FederatedParams, RoundsParams, Split, Training};
+pub use training::{
+    ClientOptimizer, FederatedParams, FineTune, PoisonStage, Pretrain, RoundsParams, Split,
+    Training, TransferParams,
+};
 
 /// The Burn backend results are computed with, as the runner's cargo
 /// features select it (written into resolved scenarios).

@@ -548,7 +548,38 @@ fn check_needs(
             "federated clients poison their own data: `at` must be \"source\"",
         );
     }
-    if point.attack.attack().needs_rounds() && !rounds && !federated {
+    if let Some(t) = point.training.transfer() {
+        let n_classes = data.facts().n_classes;
+        for &c in &t.pretrain_classes {
+            if let Some(e) =
+                poisonlab_core::ParamError::class_out_of_range("pretrain-classes", c, n_classes)
+            {
+                r.problem(&["training", "pretrain-classes"], e.message);
+            }
+        }
+        if let Some(k) = n_classes
+            && t.pretrain_classes.len() >= k
+        {
+            r.problem(
+                &["training", "pretrain-classes"],
+                format!("lists every class of the {k}: no class is left to fine-tune on"),
+            );
+        }
+        if point.attack.attack().needs_rounds() {
+            r.problem(
+                &["attack", "kind"],
+                format!(
+                    "{} poisons round by round: not in the transfer regime",
+                    point.attack.kind()
+                ),
+            );
+        }
+    }
+    if point.attack.attack().needs_rounds()
+        && !rounds
+        && !federated
+        && point.training.transfer().is_none()
+    {
         r.problem(
             &["attack", "kind"],
             format!(

@@ -16,6 +16,102 @@ pub enum Training {
     /// Clients train locally and a server aggregates their updates
     /// (`regime = "federated"`, keys in `[federated]`).
     Federated(FederatedParams),
+    /// A base model is pretrained, then fine-tuned (`regime = "transfer"`).
+    Transfer(TransferParams),
+}
+
+/// Which data the base model is pretrained on (`[training] pretrain`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pretrain {
+    /// The first half of the training set pretrains, the second half fine-tunes.
+    Half,
+    /// The samples of `pretrain-classes` pretrain, the other classes fine-tune.
+    Classes,
+}
+
+/// Which parameters fine-tuning trains (`[training] fine-tune`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FineTune {
+    /// Only the last dense layer, on the frozen base model's features.
+    LastLayer,
+    /// Every parameter, from the base model's weights.
+    Full,
+}
+
+/// Where the attack acts in the transfer regime (`[training] poison`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PoisonStage {
+    /// In the pretraining data: does the base model carry the poison through
+    /// clean fine-tuning?
+    Pretrain,
+    /// In the fine-tuning data, crafted against the base model.
+    FineTune,
+}
+
+/// Keys of `regime = "transfer"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct TransferParams {
+    /// `half` (default) or `classes`.
+    pub pretrain: Pretrain,
+    /// With `pretrain = "classes"`: the classes the base model learns; the
+    /// other classes are the fine-tuning task. Default [].
+    pub pretrain_classes: Vec<usize>,
+    /// Epochs of pretraining. Default 5.
+    pub pretrain_epochs: usize,
+    /// `last-layer` (default) or `full`.
+    pub fine_tune: FineTune,
+    /// Epochs of fine-tuning, each measured. Default 5.
+    pub fine_tune_epochs: usize,
+    /// `fine-tune` (default) or `pretrain`.
+    pub poison: PoisonStage,
+}
+
+impl Default for TransferParams {
+    fn default() -> Self {
+        Self {
+            pretrain: Pretrain::Half,
+            pretrain_classes: Vec::new(),
+            pretrain_epochs: 5,
+            fine_tune: FineTune::LastLayer,
+            fine_tune_epochs: 5,
+            poison: PoisonStage::FineTune,
+        }
+    }
+}
+
+impl TransferParams {
+    /// Every problem with the values, as (key, message).
+    fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if self.pretrain_epochs == 0 {
+            out.push(("pretrain-epochs", "must be at least 1, got 0".to_string()));
+        }
+        if self.fine_tune_epochs == 0 {
+            out.push(("fine-tune-epochs", "must be at least 1, got 0".to_string()));
+        }
+        match self.pretrain {
+            Pretrain::Classes if self.pretrain_classes.is_empty() => out.push((
+                "pretrain-classes",
+                "is required with pretrain = \"classes\": the classes the base model learns"
+                    .to_string(),
+            )),
+            Pretrain::Half if !self.pretrain_classes.is_empty() => out.push((
+                "pretrain-classes",
+                "applies to pretrain = \"classes\" only".to_string(),
+            )),
+            _ => {}
+        }
+        let mut seen = self.pretrain_classes.clone();
+        seen.sort_unstable();
+        if seen.windows(2).any(|w| w[0] == w[1]) {
+            out.push(("pretrain-classes", "lists a class twice".to_string()));
+        }
+        out
+    }
 }
 
 /// How the training set is dealt out to the clients (`[federated] split`).
@@ -237,6 +333,14 @@ impl Training {
             return None;
         }
         match regime.as_str() {
+            "transfer" => {
+                let p = r.read::<TransferParams>(&["training"], &table)?;
+                let problems = p.problems();
+                for (key, message) in &problems {
+                    r.problem(&["training", key], message.clone());
+                }
+                problems.is_empty().then_some(Training::Transfer(p))
+            }
             "federated" => {
                 r.read::<CentralKeys>(&["training"], &table)?;
                 let p =
@@ -289,6 +393,7 @@ impl Training {
             Training::Central => "central",
             Training::Rounds(_) => "rounds",
             Training::Federated(_) => "federated",
+            Training::Transfer(_) => "transfer",
         }
     }
 
@@ -296,7 +401,15 @@ impl Training {
     pub fn rounds(&self) -> Option<&RoundsParams> {
         match self {
             Training::Rounds(p) => Some(p),
-            Training::Central | Training::Federated(_) => None,
+            Training::Central | Training::Federated(_) | Training::Transfer(_) => None,
+        }
+    }
+
+    /// The transfer settings, when the run pretrains and fine-tunes.
+    pub fn transfer(&self) -> Option<&TransferParams> {
+        match self {
+            Training::Transfer(p) => Some(p),
+            _ => None,
         }
     }
 
@@ -304,7 +417,7 @@ impl Training {
     pub fn federated(&self) -> Option<&FederatedParams> {
         match self {
             Training::Federated(p) => Some(p),
-            Training::Central | Training::Rounds(_) => None,
+            Training::Central | Training::Rounds(_) | Training::Transfer(_) => None,
         }
     }
 
@@ -320,9 +433,12 @@ impl Training {
     pub fn to_table(&self) -> Table {
         let mut t = Table::new();
         t.insert("regime".into(), Value::String(self.regime().into()));
-        if let Training::Rounds(p) = self
-            && let Ok(Value::Table(keys)) = Value::try_from(p)
-        {
+        let keys = match self {
+            Training::Rounds(p) => Value::try_from(p).ok(),
+            Training::Transfer(p) => Value::try_from(p).ok(),
+            Training::Central | Training::Federated(_) => None,
+        };
+        if let Some(Value::Table(keys)) = keys {
             t.extend(keys);
         }
         t
@@ -336,6 +452,24 @@ impl Training {
                 "in {} rounds of contiguous parts, {} epoch(s) per round, warm-started",
                 p.rounds, p.epochs_per_round
             ),
+            Training::Transfer(p) => {
+                let data = match p.pretrain {
+                    Pretrain::Half => "the first half of the training set".to_string(),
+                    Pretrain::Classes => format!("classes {:?}", p.pretrain_classes),
+                };
+                let tune = match p.fine_tune {
+                    FineTune::LastLayer => "the last layer (features frozen)",
+                    FineTune::Full => "every layer",
+                };
+                let poison = match p.poison {
+                    PoisonStage::Pretrain => "the pretraining data",
+                    PoisonStage::FineTune => "the fine-tuning data",
+                };
+                format!(
+                    "transfer: base model pretrained on {data} for {} epoch(s), then {tune} fine-tuned on the rest for {} epoch(s); the attack poisons {poison}",
+                    p.pretrain_epochs, p.fine_tune_epochs
+                )
+            }
             Training::Federated(p) => {
                 let split = match p.split {
                     Split::Iid => "IID".to_string(),

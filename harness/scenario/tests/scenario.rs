@@ -207,7 +207,9 @@ fn the_rounds_regime_is_read_with_its_defaults_and_checked() {
     let found = problems(&format!("{HEAD}[training]\nregime = \"federal\"\n"));
     assert_eq!(found[0].1, "training.regime");
     assert!(
-        found[0].2.contains("expected central, rounds or federated"),
+        found[0]
+            .2
+            .contains("expected central, rounds, federated or transfer"),
         "{}",
         found[0].2
     );
@@ -492,5 +494,75 @@ fn an_expectation_can_name_the_sweep_points_it_holds_at() {
         let t = text.replace("\"federated.malicious\" = 0.5 }", &format!("{bad} }}"));
         let found: Vec<String> = problems(&t).into_iter().map(|p| p.2).collect();
         assert!(found.iter().any(|m| m.starts_with(message)), "{found:?}");
+    }
+}
+
+const TRANSFER: &str = r#"
+[scenario]
+name = "tr"
+
+[data]
+source = "synthetic-digits"
+train = 500
+test = 100
+
+[model]
+kind = "mlp"
+
+[training]
+regime = "transfer"
+pretrain = "classes"
+pretrain-classes = [0, 1, 2, 3, 4]
+fine-tune = "full"
+poison = "fine-tune"
+
+[attack]
+kind = "feature-collision"
+target-class = 5
+base-class = 6
+"#;
+
+#[test]
+fn the_transfer_regime_is_read_checked_and_resolved() {
+    let s = Scenario::parse(TRANSFER, "t.toml").unwrap();
+    let t = s.points[0].training.transfer().unwrap();
+    assert_eq!((t.pretrain_epochs, t.fine_tune_epochs), (5, 5));
+    let again = Scenario::parse(&s.resolved_toml(), "r.toml").unwrap();
+    assert_eq!(again.points, s.points);
+    for (from, to, expected) in [
+        (
+            "pretrain-classes = [0, 1, 2, 3, 4]",
+            "pretrain-classes = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]",
+            "training.pretrain-classes: lists every class of the 10",
+        ),
+        (
+            "pretrain-classes = [0, 1, 2, 3, 4]",
+            "pretrain-classes = [0, 12]",
+            "training.pretrain-classes: ",
+        ),
+        (
+            "pretrain-classes = [0, 1, 2, 3, 4]",
+            "",
+            "training.pretrain-classes: is required with pretrain = \"classes\"",
+        ),
+        (
+            "fine-tune = \"full\"",
+            "fine-tune = \"all\"",
+            "training.fine-tune: ",
+        ),
+        (
+            "poison = \"fine-tune\"",
+            "poison = \"fine-tune\"\nfine-tune-epochs = 0",
+            "training.fine-tune-epochs: must be at least 1, got 0",
+        ),
+    ] {
+        let found: Vec<String> = problems(&TRANSFER.replace(from, to))
+            .into_iter()
+            .map(|(_, k, m)| format!("{k}: {m}"))
+            .collect();
+        assert!(
+            found.iter().any(|p| p.starts_with(expected)),
+            "{to:?}: {found:?}"
+        );
     }
 }

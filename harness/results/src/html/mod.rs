@@ -1431,6 +1431,7 @@ kind = "cusum"
             model_fingerprint: None,
             rounds: None,
             federation: None,
+            transfer: None,
             seconds: Default::default(),
         }
     }

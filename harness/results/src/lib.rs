@@ -16,6 +16,7 @@ mod record;
 mod report;
 mod reports;
 mod summary;
+mod transfer;
 mod view;
 
 pub use error::ResultsError;

@@ -7,6 +7,7 @@ use poisonlab_scenario::Scenario;
 use crate::federated::{self, FederatedPoint, Table};
 use crate::record::{AGGREGATOR, RunRecord};
 use crate::summary::PointSummary;
+use crate::transfer::{self, TransferPoint};
 use crate::view::{self, cell, count_cell};
 
 fn describe(scenario: &Scenario) -> String {
@@ -36,6 +37,9 @@ pub fn markdown(scenario: &Scenario, records: &[RunRecord], summary: &[PointSumm
              at random: a defense is read between that ceiling and that floor. CA after / ASR \
              after are measured on the model retrained on the samples the defense kept.\n",
         );
+    }
+    if transfer::transfer_scenario(scenario) {
+        let _ = writeln!(out, "\n{}", transfer::note(|w| format!("*{w}*")));
     }
     out
 }
@@ -74,21 +78,22 @@ fn point_section(out: &mut String, point: &PointSummary, runs: &[&RunRecord]) {
     let mm = &point.metrics;
     let n_poison = count_cell(mm, "n-poison");
     let _ = writeln!(out, "Poisoned training samples: {n_poison}.\n");
-    match FederatedPoint::new(point, runs) {
-        Some(fed) => federation(out, &fed),
-        None => {
-            let _ = writeln!(out, "| model | CA | ASR | RA |\n|---|---|---|---|");
-            for v in ["clean", "poisoned"] {
-                let _ = writeln!(
-                    out,
-                    "| {v} | {} | {} | {} |",
-                    cell(mm, &format!("{v}.ca")),
-                    cell(mm, &format!("{v}.asr")),
-                    cell(mm, &format!("{v}.ra"))
-                );
-            }
-            rounds_table(out, point);
+    if let Some(fed) = FederatedPoint::new(point, runs) {
+        federation(out, &fed);
+    } else if let Some(t) = TransferPoint::new(point, runs) {
+        transfer_models(out, &t);
+    } else {
+        let _ = writeln!(out, "| model | CA | ASR | RA |\n|---|---|---|---|");
+        for v in ["clean", "poisoned"] {
+            let _ = writeln!(
+                out,
+                "| {v} | {} | {} | {} |",
+                cell(mm, &format!("{v}.ca")),
+                cell(mm, &format!("{v}.asr")),
+                cell(mm, &format!("{v}.ra"))
+            );
         }
+        rounds_table(out, point);
     }
     // Defenses as the point's first run lists them, by family.
     let listed: Vec<(String, String)> = runs
@@ -136,6 +141,23 @@ fn federation(out: &mut String, fed: &FederatedPoint<'_>) {
         );
         md_table(out, &fed.rounds_table());
     }
+}
+
+/// A transfer point: the split, which model is which, and the models
+/// after every fine-tuning epoch.
+fn transfer_models(out: &mut String, t: &TransferPoint<'_>) {
+    let _ = writeln!(out, "{}\n", t.split());
+    let _ = writeln!(
+        out,
+        "Which model: the two base models before fine-tuning, then the two fine-tuned models:\n"
+    );
+    md_table(out, &t.models_table());
+    let _ = writeln!(
+        out,
+        "\nEpoch by epoch (epoch 0 = the base models before fine-tuning; clean CA = the clean \
+         pipeline's model, poisoned CA and ASR = the attacked pipeline's):\n"
+    );
+    md_table(out, &t.epochs_table());
 }
 
 /// `table` as Markdown (a `|` in a cell escaped).
@@ -341,6 +363,70 @@ mod tests {
             "Updates the server refused: 1 (repeat 1, FedAvg, round 4, client 7: value 3 of \
              the update is NaN).\n"
         ));
+    }
+
+    fn transfer_md() -> String {
+        let (scenario, records) = crate::transfer::fixture::transfer();
+        markdown(&scenario, &records, &summarize(&records))
+    }
+
+    #[test]
+    fn a_transfer_point_says_which_model_is_which() {
+        let md = transfer_md();
+        assert!(md.contains(
+            "Split: 200 samples pretrain the base model, 200 fine-tune it. The attack poisoned \
+             the pretraining set (poisoned samples and the defenses count and inspect it); \
+             fine-tuning is clean.\n"
+        ));
+        // Means over the two repeats, ± 12.706 × |a − b| / 2 (Student t, one
+        // degree of freedom): CAs differ by 0.02, ASRs agree.
+        for row in [
+            "| model | CA | ASR | RA |",
+            "| clean base (before fine-tuning) | 0.510 ± 0.127 | 0.050 ± 0.000 | 0.950 ± 0.000 |",
+            "| attacked pipeline's base (before fine-tuning) | 0.490 ± 0.127 | 0.900 ± 0.000 | 0.100 ± 0.000 |",
+            "| clean (fine-tuned) | 0.960 ± 0.127 | 0.050 ± 0.000 | 0.950 ± 0.000 |",
+            "| poisoned (fine-tuned) | 0.940 ± 0.127 | 0.600 ± 0.000 | 0.400 ± 0.000 |",
+        ] {
+            assert!(md.contains(&format!("{row}\n")), "no row {row}\n{md}");
+        }
+        // The central table is replaced, not repeated.
+        assert!(!md.contains("| clean | "), "{md}");
+        assert_eq!(md.matches("| model | CA | ASR | RA |").count(), 1);
+        // Defenses as in a central run, and what they saw.
+        assert!(md.contains("| *perfect* (reference) | 20 |"));
+        assert!(
+            md.contains("In the transfer regime *clean* and *poisoned* are the fine-tuned models")
+        );
+    }
+
+    #[test]
+    fn a_transfer_point_has_every_fine_tuning_epoch_from_the_base() {
+        let md = transfer_md();
+        assert!(md.contains("| epoch | clean CA | poisoned CA | ASR |\n|---|---|---|---|\n"));
+        let epochs: Vec<&str> = md
+            .lines()
+            .skip_while(|l| !l.starts_with("| epoch |"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| Some(l.split('|').nth(1)?.trim()))
+            .collect();
+        assert_eq!(epochs, ["0 (base)", "1", "2", "3"]);
+        for row in [
+            // Epoch 0: the clean base's CA, the attacked pipeline's base's CA and ASR.
+            "| 0 (base) | 0.510 ± 0.127 | 0.490 ± 0.127 | 0.900 ± 0.000 |",
+            "| 1 | 0.860 ± 0.127 | 0.840 ± 0.127 | 0.800 ± 0.000 |",
+            // The last epoch is the fine-tuned model.
+            "| 3 | 0.960 ± 0.127 | 0.940 ± 0.127 | 0.600 ± 0.000 |",
+        ] {
+            assert!(md.contains(&format!("{row}\n")), "no row {row}\n{md}");
+        }
+    }
+
+    #[test]
+    fn other_regimes_have_no_transfer_wording() {
+        let md = federated_md();
+        assert!(!md.contains("fine-tun"), "{md}");
+        assert!(!md.contains("Split:"));
     }
 
     #[test]

@@ -68,6 +68,21 @@ fn compared_metrics(first: &[PointSummary], records: &[RunRecord]) -> Vec<String
                 }
             }
         }
+        // A transfer run's base model before fine-tuning, and the ASR
+        // after each fine-tuning epoch: does the attack survive it?
+        if let Some(t) = &r.transfer {
+            let mut transfer = vec!["base.ca".to_string(), "base.asr".to_string()];
+            transfer.extend(
+                t.epochs
+                    .iter()
+                    .map(|e| format!("fine-tune.{}.asr", e.epoch)),
+            );
+            keys.extend(
+                transfer
+                    .into_iter()
+                    .filter(|k| first.iter().any(|p| p.metrics.get(k).is_some())),
+            );
+        }
         for d in &r.defenses {
             for m in [
                 "tpr",
@@ -314,6 +329,33 @@ mod tests {
         }
         // Median flags no client: no detection to compare.
         assert!(!keys.iter().any(|k| k == "defense.median.tpr"));
+    }
+
+    #[test]
+    fn transfer_folders_compare_the_base_and_every_fine_tuning_epoch() {
+        let (_, records) = crate::transfer::fixture::transfer();
+        let keys = compared_metrics(&summarize(&records), &records);
+        let transfer: Vec<&str> = keys
+            .iter()
+            .map(String::as_str)
+            .filter(|k| k.starts_with("base.") || k.starts_with("fine-tune."))
+            .collect();
+        assert_eq!(
+            transfer,
+            [
+                "base.ca",
+                "base.asr",
+                "fine-tune.1.asr",
+                "fine-tune.2.asr",
+                "fine-tune.3.asr"
+            ]
+        );
+        // Right after the attack's own metrics.
+        assert_eq!(keys[3], "base.ca");
+        // A central folder has none of them.
+        let (_, federated) = crate::federated::fixture::federated();
+        let keys = compared_metrics(&summarize(&federated), &federated);
+        assert!(!keys.iter().any(|k| k.starts_with("base.")), "{keys:?}");
     }
 
     #[test]

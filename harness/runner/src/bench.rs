@@ -375,13 +375,19 @@ mod tests {
         for m in &report.models {
             assert!(m.train > 0.0 && m.infer > 0.0 && m.embed > 0.0, "{m:?}");
         }
-        // Every defense of the kind table, in its order.
+        // Every defense and aggregator of the kind tables, in their order.
         let names: Vec<&str> = report.defenses.iter().map(|d| d.defense.as_str()).collect();
-        let table: Vec<&str> = kinds::DEFENSES.iter().map(|e| e.name).collect();
+        let table: Vec<&str> = kinds::DEFENSES
+            .iter()
+            .chain(kinds::AGGREGATORS)
+            .map(|e| e.name)
+            .collect();
         assert_eq!(names, table);
         assert!(report.defenses.iter().all(|d| d.seconds > 0.0));
         let table = report.markdown();
         assert!(table.contains("| mlp | 64 |") && table.contains("| provenance |"));
+        let krum = report.defenses.iter().find(|d| d.defense == "krum");
+        assert_eq!(krum.map(|d| d.samples), Some(AGGREGATED_UPDATES));
     }
 
     #[test]

@@ -30,7 +30,9 @@ pub struct Exported {
 /// Write the poisoned training set of the first sweep point, repeat 0, to `dir`:
 /// IDX files for one-channel images, CSV otherwise; `poison-mask.csv`
 /// (id, is_poison, original label, new label); and `contact-sheet.png` of
-/// poisoned (red border) and clean (grey border) samples for image data.
+/// poisoned (red border) and clean (grey border) samples for image data, a
+/// poison perturbed in place (clean label) right after its unperturbed base
+/// (blue border).
 pub fn export(scenario: &Scenario, file: &str, dir: &Path) -> Result<Exported, RunError> {
     let data = load_checked(scenario, file)?;
     let point = scenario.points.first().ok_or_else(|| RunError::Attack {
@@ -93,10 +95,24 @@ pub fn export(scenario: &Scenario, file: &str, dir: &Path) -> Result<Exported, R
                 .filter(move |&i| mask[i] == want)
                 .take(SHEET_TILES)
         };
-        let tiles: Vec<(&[f32], [usize; 3], [u8; 3])> = pick(true)
-            .map(|i| (set.sample(i), shape, [220, 30, 30]))
-            .chain(pick(false).map(|i| (set.sample(i), shape, [160, 160, 160])))
-            .collect();
+        // A poison perturbed in place (clean-label attacks) follows its
+        // unperturbed base (blue border), so the perturbation shows.
+        let clean = &data.train;
+        let base_of = |i: usize| {
+            (i < clean.len()
+                && clean.ids()[i] == set.ids()[i]
+                && clean.sample(i) != set.sample(i)
+                && clean.labels()[i] == set.labels()[i])
+                .then(|| clean.sample(i))
+        };
+        let mut tiles: Vec<(&[f32], [usize; 3], [u8; 3])> = Vec::new();
+        for i in pick(true) {
+            if let Some(base) = base_of(i) {
+                tiles.push((base, shape, [40, 110, 220]));
+            }
+            tiles.push((set.sample(i), shape, [220, 30, 30]));
+        }
+        tiles.extend(pick(false).map(|i| (set.sample(i), shape, [160, 160, 160])));
         let sheet = dir.join("contact-sheet.png");
         contact_sheet(&sheet, &tiles, 8)?;
         files.push(sheet);

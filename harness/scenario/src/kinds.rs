@@ -12,6 +12,7 @@ use poisonlab_activation_clustering::ActivationClustering;
 use poisonlab_anomaly::Anomaly;
 use poisonlab_badnets::BadNets;
 use poisonlab_blend::Blend;
+use poisonlab_bullseye_polytope::BullseyePolytope;
 use poisonlab_core::{
     Aggregated, Attack, AttackInput, BuildContext, DataFacts, Dataset, DefenseInput, FilterVerdict,
     InputDetector, Kind, LabelTest, ParamError, Poisoned, ProvenanceCheck, ProvenanceVerdict, Rng,
@@ -23,6 +24,7 @@ use poisonlab_feature_collision::FeatureCollision;
 use poisonlab_knn_label::KnnLabel;
 use poisonlab_label_flip::LabelFlip;
 use poisonlab_loss_filter::LossFilter;
+use poisonlab_metapoison::MetaPoison;
 use poisonlab_model_poisoning::{Alie, Gaussian, Ipm, Scaling, SignFlip};
 use poisonlab_monitor::{Canary, Cusum};
 use poisonlab_provenance::{Provenance, SignedSet};
@@ -32,6 +34,7 @@ use poisonlab_robust_aggregation::{
 };
 use poisonlab_spectral_signatures::SpectralSignatures;
 use poisonlab_strip::Strip;
+use poisonlab_witches_brew::WitchesBrew;
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
@@ -273,6 +276,21 @@ pub static ATTACKS: &[Entry<AttackBuild>] = &[
         name: "feature-collision",
         about: "clean-label poisons that collide with a target in embedding space (Shafahi et al. 2018)",
         build: attack::<FeatureCollision>,
+    },
+    Entry {
+        name: "bullseye-polytope",
+        about: "clean-label poisons whose mean feature vector sits on the target, ε-bounded (Aghakhani et al. 2021)",
+        build: attack::<BullseyePolytope>,
+    },
+    Entry {
+        name: "witches-brew",
+        about: "clean-label poisons whose training gradient matches the target's adversarial gradient, ε-bounded (Geiping et al. 2021)",
+        build: attack::<WitchesBrew>,
+    },
+    Entry {
+        name: "metapoison",
+        about: "clean-label poisons optimised through unrolled training steps of a staggered surrogate ensemble, ε-bounded (Huang et al. 2020)",
+        build: attack::<MetaPoison>,
     },
     Entry {
         name: "drift",

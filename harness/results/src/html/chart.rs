@@ -219,6 +219,19 @@ pub(super) fn round_axis(rounds: usize) -> Axis {
     }
 }
 
+/// Fine-tuning epochs from 0 (the base model before fine-tuning) to `epochs`.
+pub(super) fn epoch_axis(epochs: usize) -> Axis {
+    let step = nice_step(epochs as f64 / 12.0).max(1.0) as usize;
+    Axis {
+        desc: "fine-tuning epoch (0 = the base model)".into(),
+        range: (-0.5, epochs as f64 + 0.5),
+        ticks: (0..=epochs)
+            .filter(|e| e % step == 0)
+            .map(|e| (e as f64, e.to_string()))
+            .collect(),
+    }
+}
+
 /// Blank the labels of ticks too close to the previous labelled one.
 pub(super) fn thin_labels(ticks: &mut [(f64, String)], range: (f64, f64)) {
     let span = (range.1 - range.0).max(f64::MIN_POSITIVE);

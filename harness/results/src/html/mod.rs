@@ -17,6 +17,7 @@ use poisonlab_scenario::Scenario;
 use crate::federated::{FederatedPoint, Federation, Headline, federated_scenario};
 use crate::record::{AGGREGATOR, RunRecord};
 use crate::summary::{PointSummary, point_label};
+use crate::transfer::{self, Curve, TransferPoint};
 use crate::view::{cell, count_cell, defenses_of, describe, filter_rows, names_of, stat};
 
 use chart::*;
@@ -33,6 +34,7 @@ pub fn html_report(scenario: &Scenario, records: &[RunRecord], summary: &[PointS
     let mut sections: Vec<Section> = Vec::new();
     if !summary.is_empty() {
         sections.push(ctx.attack_section());
+        sections.extend(ctx.transfer_section());
         sections.extend(ctx.roc_section());
         sections.extend(ctx.detection_section());
         sections.extend(ctx.rounds_section());
@@ -1150,6 +1152,70 @@ impl Ctx<'_> {
         })
     }
 
+    /// Transfer points: the split, a chart of CA and ASR over the
+    /// fine-tuning epochs (epoch 0 = the base models), which model is which,
+    /// and the epoch-by-epoch table.
+    fn transfer_section(&self) -> Option<Section> {
+        let mut body = format!(
+            "<p>Epoch 0 is the base model before fine-tuning (the clean base for <em>clean \
+             CA</em>, the attacked pipeline's base for <em>poisoned CA</em> and <em>ASR</em>); \
+             every later point is the model after that fine-tuning epoch. Shaded bands are the \
+             95 % confidence intervals over repeats. {}</p>\n",
+            transfer::note(|w| format!("<em>{w}</em>"))
+        );
+        let mut any = false;
+        for point in self.summary {
+            let runs: Vec<&RunRecord> = self.records_at(point).collect();
+            let Some(t) = TransferPoint::new(point, &runs) else {
+                continue;
+            };
+            any = true;
+            body.push_str(&Self::h3(point));
+            let _ = writeln!(body, "<p>{}</p>", esc(&t.split()));
+            let lines: Vec<Line> = Curve::ALL
+                .iter()
+                .map(|&c| Line {
+                    label: c.label().to_string(),
+                    style: match c {
+                        Curve::CleanCa => CLEAN,
+                        Curve::Ca => POISONED,
+                        Curve::Asr => ASR,
+                    },
+                    points: t
+                        .series(c)
+                        .into_iter()
+                        .map(|(e, (mean, ci))| (e, mean, ci))
+                        .collect(),
+                })
+                .filter(|l| !l.points.is_empty())
+                .collect();
+            if !lines.is_empty() {
+                let title = format!(
+                    "CA and ASR over the fine-tuning epochs{}",
+                    Self::point_title(point)
+                );
+                body.push_str(&band_chart(
+                    &title,
+                    &epoch_axis(t.last_epoch()),
+                    &rate_axis("accuracy / rate"),
+                    &lines,
+                ));
+            }
+            captioned_table(
+                &mut body,
+                "Which model: the two base models before fine-tuning, then the two fine-tuned \
+                 models.",
+                &t.models_table(),
+            );
+            captioned_table(&mut body, "Epoch by epoch.", &t.epochs_table());
+        }
+        any.then_some(Section {
+            id: "transfer",
+            title: "Transfer learning".into(),
+            body,
+        })
+    }
+
     /// One line per federation of `fed` over the rounds, of `suffix`.
     fn federation_lines(&self, fed: &FederatedPoint<'_>, suffix: &str) -> Vec<Line> {
         fed.federations
@@ -1571,6 +1637,8 @@ kind = "cusum"
         assert_eq!(render(&scenario, &records), render(&scenario, &records));
         let (scenario, records) = crate::federated::fixture::federated();
         assert_eq!(render(&scenario, &records), render(&scenario, &records));
+        let (scenario, records) = crate::transfer::fixture::transfer();
+        assert_eq!(render(&scenario, &records), render(&scenario, &records));
     }
 
     #[test]
@@ -1718,6 +1786,58 @@ kind = "cusum"
         assert!(
             attack.contains("<th scope=\"row\" class=\"name\">krum</th><td>0.710 ± 0.127</td>")
         );
+    }
+
+    #[test]
+    fn a_transfer_run_charts_ca_and_asr_over_the_fine_tuning_epochs() {
+        let (scenario, records) = crate::transfer::fixture::transfer();
+        let html = render(&scenario, &records);
+        assert_charts_in_sections(
+            &html,
+            &[
+                "Attack and defenses",
+                "Transfer learning",
+                "Detection",
+                "Scenario",
+            ],
+        );
+        let (_, transfer) = sections(&html)
+            .into_iter()
+            .find(|(h, _)| h == "Transfer learning")
+            .unwrap();
+        assert!(
+            transfer.contains("<p>Split: 200 samples pretrain the base model, 200 fine-tune it.")
+        );
+        let charts: Vec<&str> = transfer.split("<svg").skip(1).collect();
+        assert_eq!(charts.len(), 1);
+        let chart = &charts[0][..charts[0].find("</svg>").unwrap()];
+        assert!(chart.contains("<title>CA and ASR over the fine-tuning epochs</title>"));
+        for l in ["clean CA", "poisoned CA", "ASR"] {
+            assert!(chart.contains(&format!(">\n{l}\n</text>")), "no line {l}");
+        }
+        // The two CA curves differ between repeats: a band each; the ASR
+        // agrees, so no band.
+        let band = format!("opacity=\"{BAND_OPACITY}\"");
+        assert_eq!(chart.matches(&band).count(), 2);
+        // The x axis starts at epoch 0, the base model.
+        assert!(chart.contains("fine-tuning epoch (0 = the base model)"));
+        assert!(chart.contains(">\n0\n</text>") && chart.contains(">\n3\n</text>"));
+        // The tables report.md has.
+        assert!(transfer.contains(
+            "<th scope=\"row\" class=\"name\">attacked pipeline&#39;s base (before \
+             fine-tuning)</th><td>0.490 ± 0.127</td><td>0.900 ± 0.000</td>"
+        ));
+        assert!(transfer.contains(
+            "<th scope=\"row\" class=\"name\">0 (base)</th><td>0.510 ± 0.127</td>\
+             <td>0.490 ± 0.127</td><td>0.900 ± 0.000</td>"
+        ));
+        assert!(transfer.contains("<th scope=\"row\" class=\"name\">3</th>"));
+        assert!(transfer.contains("<em>clean</em> and <em>poisoned</em> are the fine-tuned"));
+        // Nothing of it for other regimes.
+        let (scenario, records) = swept();
+        assert!(!render(&scenario, &records).contains("fine-tun"));
+        let (scenario, records) = rounds();
+        assert!(!render(&scenario, &records).contains("Transfer learning"));
     }
 
     #[test]

@@ -156,9 +156,21 @@ fn run_transfer(
         poisonlab_scenario::PoisonStage::FineTune => fine_tune,
     };
     let (n_pretrain, n_fine_tune) = (pre_rows.len(), tune_rows.len());
+    // The fine-tuned models are measured on the fine-tuning task: with a
+    // class split, the test samples of the fine-tuning classes.
+    let test = match p.pretrain {
+        poisonlab_scenario::Pretrain::Classes => {
+            let rows: Vec<usize> = (0..ctx.data.test.len())
+                .filter(|&i| !p.pretrain_classes.contains(&ctx.data.test.labels()[i]))
+                .collect();
+            ctx.data.test.subset(&rows)
+        }
+        poisonlab_scenario::Pretrain::Half => ctx.data.test.clone(),
+    };
     let stage = crate::data::LoadedData {
         train_root: dataset_root(&stage_train),
         train: stage_train,
+        test,
         ..ctx.data.clone()
     };
     let stage_ctx = RunContext {
@@ -173,7 +185,7 @@ fn run_transfer(
     }
     let seen = setup.take_seen();
     let attack_test = models.poisoned.attack_test.as_ref();
-    let test = &ctx.data.test;
+    let test = &stage.test;
     let at = |params: &[f32]| -> Result<ModelEval, RunError> {
         let mut m = setup.base.clone_box();
         m.set_parameters(params)

@@ -1,0 +1,45 @@
+use thiserror::Error;
+
+/// Errors the Bullseye Polytope attack can hit at run time.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum BullseyePolytopeError {
+    /// The attack needs a surrogate model's gradients.
+    #[error("bullseye polytope needs a surrogate model; the runner passes the clean model")]
+    NoSurrogate,
+    /// The training and test samples have different shapes.
+    #[error("train samples have shape {train:?} but test samples {test:?}")]
+    ShapeMismatch {
+        /// Shape of a training sample.
+        train: Vec<usize>,
+        /// Shape of a test sample.
+        test: Vec<usize>,
+    },
+    /// A class the parameters name is not in the dataset.
+    #[error("class {class} is not in the dataset, which has {classes} classes")]
+    ClassOutOfRange {
+        /// The class named by `target-class` or `base-class`.
+        class: usize,
+        /// The dataset's class count.
+        classes: usize,
+    },
+    /// Not enough test instances of the target class.
+    #[error("wanted {wanted} target instances of class {class}, the test set has {available}")]
+    TooFewTargets {
+        /// Class of the targets.
+        class: usize,
+        /// Targets asked for.
+        wanted: usize,
+        /// Test instances of that class.
+        available: usize,
+    },
+    /// Not enough training instances of the base class.
+    #[error("wanted {wanted} base instances of class {class}, the training set has {available}")]
+    TooFewBases {
+        /// The base class.
+        class: usize,
+        /// Bases asked for (targets × poisons per target).
+        wanted: usize,
+        /// Training instances of that class.
+        available: usize,
+    },
+}

@@ -196,7 +196,13 @@ impl Attack for FeatureCollision {
             .collect();
         let mut data = input.train.clone();
         let mut is_poison = vec![false; data.len()];
-        for (t, chunk) in targets.iter().zip(bases.chunks(p.poisons_per_target)) {
+        let total = targets.len();
+        for (done, (t, chunk)) in targets
+            .iter()
+            .zip(bases.chunks(p.poisons_per_target))
+            .enumerate()
+        {
+            input.report(done, total);
             let crafted = craft(
                 model,
                 &input.train.subset(chunk),

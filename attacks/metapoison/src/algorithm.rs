@@ -288,11 +288,14 @@ impl Attack for MetaPoison {
             range: value_range(input.train),
         };
         let mut data = input.train.clone();
-        for ((&t, chunk), &seed) in targets
+        let total = targets.len();
+        for (done, ((&t, chunk), &seed)) in targets
             .iter()
             .zip(bases.chunks(p.poisons_per_target))
             .zip(&seeds)
+            .enumerate()
         {
+            input.report(done, total);
             let mut target = input.test.subset(&[t]);
             target.set_label(0, p.base_class);
             let crafted = self.craft(

@@ -348,11 +348,14 @@ impl Attack for WitchesBrew {
         let range = value_range(input.train);
         let mut data = input.train.clone();
         let mut is_poison = vec![false; data.len()];
-        for ((t, chunk), seed) in targets
+        let total = targets.len();
+        for (done, ((t, chunk), seed)) in targets
             .iter()
             .zip(bases.chunks(p.poisons_per_target))
             .zip(seeds)
+            .enumerate()
         {
+            input.report(done, total);
             let base_set = input.train.subset(chunk);
             let target = input.test.subset(&[*t]);
             let mut crafter = Crafter::new(model, &base_set, &target, range, p);

@@ -68,6 +68,8 @@ pub struct AttackInput<'a> {
     /// Trains further surrogates (ensembles, staggered training stages) with
     /// the run's model settings; present when the attack needs a surrogate.
     pub trainer: Option<&'a dyn SurrogateTrainer>,
+    /// Hears how far a long crafting is: (targets done, targets in all).
+    pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
     /// The training regime's rounds, when the run trains in rounds
     /// (`[training] regime = "rounds"`): attacks that poison round by round
     /// (drift) need them; `None` when the run trains at once.
@@ -82,7 +84,23 @@ impl<'a> AttackInput<'a> {
             test,
             surrogate: None,
             trainer: None,
+            progress: None,
             rounds: None,
+        }
+    }
+
+    /// The same input with a listener for crafting progress.
+    pub fn with_progress(self, progress: &'a (dyn Fn(usize, usize) + Sync)) -> Self {
+        Self {
+            progress: Some(progress),
+            ..self
+        }
+    }
+
+    /// Tell the listener, if any, that `done` of `total` targets are crafted.
+    pub fn report(&self, done: usize, total: usize) {
+        if let Some(p) = self.progress {
+            p(done, total);
         }
     }
 

@@ -616,6 +616,7 @@ kind = "trimmed-mean"
             attack: AttackInfo {
                 kind: "label-flip".into(),
                 at: Custody::Source,
+                crafting: None,
             },
             n_test: 100,
             clean: eval(0.90 + step, 0.05, 0.85),

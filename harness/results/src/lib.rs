@@ -24,9 +24,9 @@ pub use expect::{Unmet, check};
 pub use folder::{RunsLog, files, read_records, write_all, write_atomic};
 pub use html::html_report;
 pub use record::{
-    AGGREGATOR, AggregatorRound, AttackInfo, DefenseRecord, Detection, FederationRecord,
-    FineTuneEpoch, InputDetection, LabelTest, ModelEval, MonitorRecord, ProvenanceRecord,
-    RejectedUpdate, RoundRecord, RunRecord, TransferRecord, toml_to_json,
+    AGGREGATOR, AggregatorRound, AttackInfo, CraftingRecord, DefenseRecord, Detection,
+    FederationRecord, FineTuneEpoch, InputDetection, LabelTest, ModelEval, MonitorRecord,
+    ProvenanceRecord, RejectedUpdate, RoundRecord, RunRecord, TransferRecord, toml_to_json,
 };
 pub use report::markdown;
 pub use reports::{Comparison, compare, read_results, regenerate};

@@ -62,6 +62,28 @@ pub struct AttackInfo {
     pub kind: String,
     /// `source` (before the data is signed) or `transit` (after).
     pub at: poisonlab_scenario::Custody,
+    /// Crafted clean-label attacks (feature collision, Bullseye Polytope,
+    /// Witches' Brew, MetaPoison): what was crafted and how long it took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crafting: Option<CraftingRecord>,
+}
+
+/// What a crafting attack made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct CraftingRecord {
+    /// Ids of the attacked test instances (the targets).
+    pub targets: Vec<u64>,
+    /// Poisons per training sample (the budget).
+    pub budget: f64,
+    /// The L∞ bound of the perturbations, when the kind has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epsilon: Option<f64>,
+    /// Crafting steps (or iterations) per target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<u64>,
+    /// Wall time of the crafting (not a result).
+    pub seconds: f64,
 }
 
 /// A transfer run: which model each figure belongs to. `clean` and

@@ -306,6 +306,7 @@ rate = 0.1
             attack: AttackInfo {
                 kind: "badnets".into(),
                 at: Custody::Source,
+                crafting: None,
             },
             n_test: 100,
             // The fine-tuned models: the last epoch's.

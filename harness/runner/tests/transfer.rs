@@ -128,5 +128,11 @@ iterations = 20
     assert_eq!(r.n_train, t.n_fine_tune);
     assert_eq!(r.n_poison, 10);
     assert!(r.poisoned.asr.is_some());
+    // The record says what was crafted.
+    let c = r.attack.crafting.as_ref().expect("a crafting attack");
+    assert_eq!(c.targets.len(), 2);
+    assert_eq!(c.budget, 10.0 / r.n_train as f64);
+    assert_eq!(c.steps, Some(20));
+    assert_eq!(c.epsilon, None);
     assert_eq!(t.epochs.len(), 2);
 }

@@ -1481,6 +1481,7 @@ kind = "cusum"
             attack: AttackInfo {
                 kind: "badnets".into(),
                 at: Custody::Source,
+                crafting: None,
             },
             n_test: 100,
             clean: eval(0.95 + 0.01 * repeat as f64, Some(0.02)),

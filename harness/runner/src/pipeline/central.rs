@@ -101,7 +101,7 @@ fn attack_and_train(
         model,
         trainer: trainer.surrogate_trainer(),
     });
-    let poisoned = poison(ctx, point, repeat, surrogate, None)?;
+    let poisoned = poison(ctx, point, repeat, surrogate, None, step)?;
     let poison_seconds = t.elapsed().as_secs_f64();
     step("training the poisoned model");
     let t = Instant::now();

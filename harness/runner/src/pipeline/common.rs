@@ -84,9 +84,16 @@ pub(crate) fn poison(
     repeat: u64,
     surrogate: Option<Surrogate<'_>>,
     rounds: Option<&[Range<usize>]>,
+    step: &(dyn Fn(&str) + Sync),
 ) -> Result<Poisoned, RunError> {
     let attack = point.attack.attack();
-    let mut input = AttackInput::new(&ctx.data.train, &ctx.data.test);
+    let progress = |done: usize, total: usize| {
+        step(&format!(
+            "poisoning: crafting target {} of {total}",
+            done + 1
+        ));
+    };
+    let mut input = AttackInput::new(&ctx.data.train, &ctx.data.test).with_progress(&progress);
     if let (true, Some(s)) = (attack.needs_surrogate(), surrogate) {
         input = input.with_surrogate(s.model).with_trainer(s.trainer);
     }

@@ -97,6 +97,7 @@ fn run_federated(
         attack: AttackInfo {
             kind: point.attack.kind().to_string(),
             at: point.attack_at,
+            crafting: None,
         },
         n_test: ctx.data.test.len(),
         clean: out.clean,
@@ -316,7 +317,7 @@ pub(crate) fn poisoned_set(
         model,
         trainer: trainer.surrogate_trainer(),
     });
-    poison(ctx, point, repeat, surrogate, ranges.as_deref())
+    poison(ctx, point, repeat, surrogate, ranges.as_deref(), &|_| {})
 }
 
 /// The owner signs the training set where it is produced: before an attack
@@ -371,6 +372,7 @@ fn record(
         attack: AttackInfo {
             kind: point.attack.kind().to_string(),
             at: point.attack_at,
+            crafting: crafting(point, &m.poisoned, data.train.len(), &seconds),
         },
         n_test: data.test.len(),
         clean: m.clean_eval.clone(),
@@ -384,6 +386,39 @@ fn record(
         transfer: None,
         seconds,
     }
+}
+
+/// What a crafting attack (one with `targets` and `poisons-per-target`
+/// keys) made: the targets' ids, the budget, ε and steps from its
+/// parameters, and the poisoning time.
+fn crafting(
+    point: &Point,
+    poisoned: &Poisoned,
+    n_train: usize,
+    seconds: &Timings,
+) -> Option<poisonlab_results::CraftingRecord> {
+    let params = point.attack.params_table();
+    if !(params.contains_key("targets") && params.contains_key("poisons-per-target")) {
+        return None;
+    }
+    let number = |key: &str| {
+        params
+            .get(key)
+            .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
+    };
+    Some(poisonlab_results::CraftingRecord {
+        targets: poisoned
+            .attack_test
+            .as_ref()
+            .map(|a| a.inputs.ids().to_vec())
+            .unwrap_or_default(),
+        budget: poisoned.n_poison() as f64 / n_train.max(1) as f64,
+        epsilon: number("epsilon"),
+        steps: number("steps")
+            .or_else(|| number("iterations"))
+            .map(|s| s as u64),
+        seconds: seconds.get("poison").copied().unwrap_or(0.0),
+    })
 }
 
 /// SHA-256 (hex) of the model's class probabilities on `test`.

@@ -129,6 +129,7 @@ pub(super) fn train_in_rounds(
             trainer: trainer.surrogate_trainer(),
         }),
         Some(&clean_ranges),
+        step,
     )?;
     drop(surrogate);
     let other = other_classes(&data.test, &poisoned);

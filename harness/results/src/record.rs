@@ -79,11 +79,10 @@ pub struct CraftingRecord {
     /// The L∞ bound of the perturbations, when the kind has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epsilon: Option<f64>,
-    /// Crafting steps (or iterations) per target.
+    /// Crafting steps (or iterations) per target. (The crafting time is the
+    /// run's `seconds.poison`.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<u64>,
-    /// Wall time of the crafting (not a result).
-    pub seconds: f64,
 }
 
 /// A transfer run: which model each figure belongs to. `clean` and

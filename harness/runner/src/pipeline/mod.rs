@@ -372,7 +372,7 @@ fn record(
         attack: AttackInfo {
             kind: point.attack.kind().to_string(),
             at: point.attack_at,
-            crafting: crafting(point, &m.poisoned, data.train.len(), &seconds),
+            crafting: crafting(point, &m.poisoned, data.train.len()),
         },
         n_test: data.test.len(),
         clean: m.clean_eval.clone(),
@@ -389,13 +389,12 @@ fn record(
 }
 
 /// What a crafting attack (one with `targets` and `poisons-per-target`
-/// keys) made: the targets' ids, the budget, ε and steps from its
-/// parameters, and the poisoning time.
+/// keys) made: the targets' ids, the budget, and ε and steps from its
+/// parameters.
 fn crafting(
     point: &Point,
     poisoned: &Poisoned,
     n_train: usize,
-    seconds: &Timings,
 ) -> Option<poisonlab_results::CraftingRecord> {
     let params = point.attack.params_table();
     if !(params.contains_key("targets") && params.contains_key("poisons-per-target")) {
@@ -417,7 +416,6 @@ fn crafting(
         steps: number("steps")
             .or_else(|| number("iterations"))
             .map(|s| s as u64),
-        seconds: seconds.get("poison").copied().unwrap_or(0.0),
     })
 }
 

@@ -137,26 +137,26 @@ impl Classifier for TrainedModel {
 
     fn input_gradient(&self, data: &Dataset) -> Matrix {
         let k = self.n_classes;
-        self.gradient(data, |x, rows| {
+        self.gradient(data, |net, x, rows| {
             let mut one_hot = vec![0.0f32; rows.len() * k];
             for (r, &y) in data.labels()[rows].iter().enumerate() {
                 one_hot[r * k + y] = 1.0;
             }
             let y = Tensor::<2>::from_data(TensorData::new(one_hot, [x.dims()[0], k]), &x.device());
             // The sum of per-sample losses: each row's gradient is its own loss's gradient.
-            (log_softmax(self.trained.forward(x, &self.shape), 1) * y)
+            (log_softmax(net.forward(x, &self.shape), 1) * y)
                 .sum()
                 .neg()
         })
     }
 
     fn feature_gradient(&self, data: &Dataset, targets: &Matrix) -> Matrix {
-        self.gradient(data, |x, rows| {
+        self.gradient(data, |net, x, rows| {
             let width = targets.cols;
             let t = targets.data[rows.start * width..rows.end * width].to_vec();
             let t = Tensor::<2>::from_data(TensorData::new(t, [x.dims()[0], width]), &x.device());
             // ½ Σ ‖embed(x) − t‖²: each row's gradient is its own distance's gradient.
-            (self.trained.embed(x, &self.shape) - t)
+            (net.embed(x, &self.shape) - t)
                 .powf_scalar(2.0)
                 .sum()
                 .mul_scalar(0.5)
@@ -192,6 +192,7 @@ impl Model for TrainedModel {
 
     fn loss_gradient(&self, data: &Dataset) -> Vec<f32> {
         let device = backend::autodiff_device();
+        let net = self.private_net();
         let (k, dim) = (self.n_classes, data.dim());
         let mut sum = vec![0.0f64; self.n_parameters()];
         for start in (0..data.len()).step_by(self.eval_batch) {
@@ -203,11 +204,11 @@ impl Model for TrainedModel {
                 one_hot[r * k + y] = 1.0;
             }
             let y = Tensor::<2>::from_data(TensorData::new(one_hot, [end - start, k]), &device);
-            let loss = (log_softmax(self.trained.forward(x, &self.shape), 1) * y)
+            let loss = (log_softmax(net.forward(x, &self.shape), 1) * y)
                 .sum()
                 .neg();
             let grads = loss.backward();
-            for (s, g) in sum.iter_mut().zip(self.trained.parameter_gradient(&grads)) {
+            for (s, g) in sum.iter_mut().zip(net.parameter_gradient(&grads)) {
                 *s += f64::from(g);
             }
         }
@@ -225,14 +226,26 @@ impl Model for TrainedModel {
 }
 
 impl TrainedModel {
-    /// The gradient of `objective(x, rows)` (a scalar summed over the batch rows)
-    /// with respect to the inputs, batch by batch.
+    /// A copy of the differentiable network with parameter tensors of its
+    /// own, for one gradient computation: threads that differentiate the
+    /// same model at once then share no autodiff graph (sharing the trained
+    /// network's parameter nodes between threads could deadlock).
+    fn private_net(&self) -> Net {
+        self.trained
+            .with_parameters(&self.valid.parameters(), &backend::autodiff_device())
+            .unwrap_or_else(|e| unreachable!("a model's own parameters fit it: {e}"))
+    }
+
+    /// The gradient of `objective(net, x, rows)` (a scalar summed over the
+    /// batch rows) with respect to the inputs, batch by batch, on a private
+    /// copy of the network.
     fn gradient(
         &self,
         data: &Dataset,
-        objective: impl Fn(Tensor<2>, std::ops::Range<usize>) -> Tensor<1>,
+        objective: impl Fn(&Net, Tensor<2>, std::ops::Range<usize>) -> Tensor<1>,
     ) -> Matrix {
         let device = backend::autodiff_device();
+        let net = self.private_net();
         let dim = data.dim();
         let mut out = Vec::with_capacity(data.len() * dim);
         for start in (0..data.len()).step_by(self.eval_batch) {
@@ -240,7 +253,7 @@ impl TrainedModel {
             let x = data.features()[start * dim..end * dim].to_vec();
             let x = Tensor::<2>::from_data(TensorData::new(x, [end - start, dim]), &device)
                 .require_grad();
-            let grads = objective(x.clone(), start..end).backward();
+            let grads = objective(&net, x.clone(), start..end).backward();
             let g = x
                 .grad(&grads)
                 .unwrap_or_else(|| unreachable!("the input requires a gradient"));

@@ -106,7 +106,11 @@ fn federations_are_recorded_round_by_round_and_thread_independent() {
                 .all(|x| x.malicious.is_some() && x.source_recall.is_some())
         );
         assert!(r.poisoned.source_recall.is_some() && r.clean.source_recall.is_some());
-        assert_eq!(r.defenses.len(), 4);
+        assert_eq!(
+            r.defenses.len(),
+            6,
+            "four aggregators and the two references"
+        );
         for d in &r.defenses {
             assert_eq!(d.kind, AGGREGATOR);
             assert!(d.error.is_none(), "{}: {:?}", d.name, d.error);
@@ -153,6 +157,10 @@ fn no_attacker_means_the_undefended_federation_is_the_clean_one() {
         assert_eq!(r.n_poison, 0);
         assert_eq!(r.clean, r.poisoned);
         assert!(r.federation.as_ref().unwrap().malicious.is_empty());
+        for name in ["perfect", "random"] {
+            let d = r.defenses.iter().find(|d| d.name == name).unwrap();
+            assert_eq!(d.retrained.as_ref(), Some(&r.clean), "{name}");
+        }
     }
 }
 

@@ -427,12 +427,12 @@ pub static DEFENSES: &[Entry<DefenseEntry>] = &[
 pub static REFERENCES: &[Entry<()>] = &[
     Entry {
         name: "perfect",
-        about: "removes exactly the poison (scored in every run that trains centrally or in rounds)",
+        about: "removes exactly the poison (scored in every run; federated: FedAvg without the attacking clients' updates)",
         build: (),
     },
     Entry {
         name: "random",
-        about: "removes as many samples as there are poisons, at random (scored in every run that trains centrally or in rounds)",
+        about: "removes as many samples as there are poisons, at random (scored in every run; federated: as many updates, at random)",
         build: (),
     },
 ];

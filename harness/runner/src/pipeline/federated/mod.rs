@@ -30,6 +30,7 @@ use poisonlab_results::{
 };
 use poisonlab_scenario::kinds::{AnyAggregatorMaker, AnyUpdateAttack};
 use poisonlab_scenario::{ClientOptimizer, DefenseKind, Family, FederatedParams, Point};
+use rand::Rng as _;
 use rand::seq::SliceRandom;
 
 use super::common::{RunContext, evaluate};
@@ -73,12 +74,14 @@ pub(super) fn run(
         name: "clean".into(),
         attacked: false,
         aggregator: fedavg,
+        oracle: None,
     }];
     if attacked {
         plays.push(Play {
             name: "poisoned".into(),
             attacked: true,
             aggregator: fedavg,
+            oracle: None,
         });
     }
     let n_base = plays.len();
@@ -88,6 +91,19 @@ pub(super) fn run(
                 name: d.name.clone(),
                 attacked: true,
                 aggregator: a,
+                oracle: None,
+            });
+        }
+    }
+    // The references (played only when someone attacks: otherwise they
+    // are the clean federation).
+    if attacked {
+        for (name, oracle) in [("perfect", Oracle::Perfect), ("random", Oracle::Random)] {
+            plays.push(Play {
+                name: name.into(),
+                attacked: true,
+                aggregator: fedavg,
+                oracle: Some(oracle),
             });
         }
     }
@@ -127,7 +143,7 @@ pub(super) fn run(
         unreachable!("at least one round")
     };
     let n_test = ctx.data.test.len();
-    let defenses = plays[n_base..]
+    let mut defenses: Vec<DefenseRecord> = plays[n_base..]
         .iter()
         .zip(played)
         .map(|(play, outcome)| {
@@ -135,6 +151,28 @@ pub(super) fn run(
             setup.defense_record(play, outcome, clean_eval, poisoned_eval, n_test)
         })
         .collect();
+    if !attacked {
+        // Nobody attacks: both references are the clean federation.
+        for name in ["perfect", "random"] {
+            let mut d = DefenseRecord::new(name, AGGREGATOR);
+            d.retrained = Some(clean_eval.clone());
+            d.rounds = Some(
+                clean
+                    .evals
+                    .iter()
+                    .map(|(r, e)| AggregatorRound {
+                        round: *r,
+                        ca: e.ca,
+                        asr: e.asr,
+                        source_recall: e.source_recall,
+                        flagged_malicious: None,
+                        flagged_benign: None,
+                    })
+                    .collect(),
+            );
+            defenses.push(d);
+        }
+    }
     let rounds = setup.round_records(&clean, poisoned);
     Ok(FederatedOutcome {
         clean: clean_eval.clone(),
@@ -173,6 +211,16 @@ struct Play<'a> {
     name: String,
     attacked: bool,
     aggregator: &'a dyn AnyAggregatorMaker,
+    /// A reference that leaves updates out before the aggregator (FedAvg) sees them.
+    oracle: Option<Oracle>,
+}
+
+/// The federated references: FedAvg after leaving out exactly the attacking
+/// clients' updates (`perfect`), or as many updates drawn at random (`random`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Oracle {
+    Perfect,
+    Random,
 }
 
 /// What one federation produced.
@@ -435,9 +483,21 @@ impl<'a> Setup<'a> {
                     }
                 }
             }
-            let kept: Vec<usize> = (0..selected.len())
+            let mut kept: Vec<usize> = (0..selected.len())
                 .filter(|&k| updates[k].is_some())
                 .collect();
+            // A reference leaves updates out first and is scored on that.
+            if let Some(oracle) = play.oracle {
+                let truth: Vec<bool> = kept.iter().map(|&k| attacking[k]).collect();
+                let (flags, suspicion) = self.oracle(oracle, &truth, r);
+                out.score(&truth, Some(&flags), Some(&suspicion));
+                kept = kept
+                    .iter()
+                    .zip(&flags)
+                    .filter(|(_, f)| !**f)
+                    .map(|(k, _)| *k)
+                    .collect();
+            }
             if !kept.is_empty() {
                 let clients: Vec<usize> = kept.iter().map(|&k| selected[k]).collect();
                 let list: Vec<Vec<f32>> = kept.iter().filter_map(|&k| updates[k].take()).collect();
@@ -504,12 +564,14 @@ impl<'a> Setup<'a> {
                         continue;
                     }
                 };
-                let truth: Vec<bool> = kept.iter().map(|&k| attacking[k]).collect();
-                out.score(
-                    &truth,
-                    aggregated.flagged.as_deref(),
-                    aggregated.suspicion.as_deref(),
-                );
+                if play.oracle.is_none() {
+                    let truth: Vec<bool> = kept.iter().map(|&k| attacking[k]).collect();
+                    out.score(
+                        &truth,
+                        aggregated.flagged.as_deref(),
+                        aggregated.suspicion.as_deref(),
+                    );
+                }
                 let next: Vec<f32> = global
                     .iter()
                     .zip(&aggregated.update)
@@ -527,7 +589,7 @@ impl<'a> Setup<'a> {
                         },
                     }),
                 }
-            } else {
+            } else if play.oracle.is_none() {
                 out.flags_per_round.push(None);
             }
             if !self.p.evaluates(r) {
@@ -542,6 +604,30 @@ impl<'a> Setup<'a> {
         }
         out.model = Some(model);
         out
+    }
+
+    /// A reference's flags and suspicion scores for the round's updates
+    /// (`truth`: which come from attacking clients): `perfect` flags exactly
+    /// those; `random` flags as many, drawn from the round's `random` stream.
+    fn oracle(&self, oracle: Oracle, truth: &[bool], r: usize) -> (Vec<bool>, Vec<f64>) {
+        match oracle {
+            Oracle::Perfect => (
+                truth.to_vec(),
+                truth.iter().map(|&t| f64::from(u8::from(t))).collect(),
+            ),
+            Oracle::Random => {
+                let mut rng = self.streams.named(&format!("federated:round{r}:random"));
+                let suspicion: Vec<f64> = truth.iter().map(|_| rng.random::<f64>()).collect();
+                let m = truth.iter().filter(|&&t| t).count();
+                let mut order: Vec<usize> = (0..truth.len()).collect();
+                order.sort_by(|&a, &b| suspicion[b].total_cmp(&suspicion[a]));
+                let mut flags = vec![false; truth.len()];
+                for &i in &order[..m] {
+                    flags[i] = true;
+                }
+                (flags, suspicion)
+            }
+        }
     }
 
     /// The server's own update in round `r`: trained from `global` on the

@@ -28,7 +28,7 @@ use poisonlab_results::{
     AGGREGATOR, AggregatorRound, DefenseRecord, Detection, FederationRecord, ModelEval,
     RejectedUpdate, RoundRecord,
 };
-use poisonlab_scenario::kinds::{AnyAggregatorMaker, AnyUpdateAttack};
+use poisonlab_scenario::kinds::{AnyAggregator, AnyAggregatorMaker, AnyUpdateAttack};
 use poisonlab_scenario::{ClientOptimizer, DefenseKind, Family, FederatedParams, Point};
 use rand::Rng as _;
 use rand::seq::SliceRandom;
@@ -404,206 +404,29 @@ impl<'a> Setup<'a> {
 
     /// Play one federation, training each round's clients on `threads` threads.
     fn play(&self, play: &Play<'_>, threads: usize) -> Played {
-        let mut aggregator = play.aggregator.fresh();
-        let needs_root = play.aggregator.needs_root();
-        let mut global = self.initial.clone();
-        let mut model = match self
+        let model = match self
             .trainer
             .initial(&self.ctx.data.train, &mut self.streams.named("model"))
         {
             Ok(m) => m,
             Err(e) => return Played::failed(format!("initial model: {e}")),
         };
-        let mut out = Played::new(None);
-        let attack_test = self.attack_test.as_ref();
+        let mut f = Federation {
+            setup: self,
+            play,
+            aggregator: play.aggregator.fresh(),
+            global: self.initial.clone(),
+            model,
+            out: Played::new(None),
+        };
         for (i, selected) in self.selections.iter().enumerate() {
-            let r = i + 1;
-            let attacking: Vec<bool> = selected
-                .iter()
-                .map(|&c| play.attacked && self.attacks(c, r))
-                .collect();
-            let jobs: Vec<ParallelJob<'_, Result<Vec<f32>, ModelError>>> = selected
-                .iter()
-                .zip(&attacking)
-                .map(|(&c, &a)| {
-                    let global = &global;
-                    Box::new(move || self.local_update(global, c, r, a))
-                        as ParallelJob<'_, Result<Vec<f32>, ModelError>>
-                })
-                .collect();
-            let trained = in_parallel(threads, jobs);
-            // Model poisoning: attacking clients replace their update,
-            // knowing this round's benign updates.
-            let mut updates: Vec<Option<Vec<f32>>> = Vec::with_capacity(selected.len());
-            let mut reasons: Vec<String> = Vec::new();
-            let benign: Vec<Vec<f32>> = trained
-                .iter()
-                .zip(&attacking)
-                .filter(|(_, a)| !**a)
-                .filter_map(|(u, _)| u.as_ref().ok().filter(|u| all_finite(u)).cloned())
-                .collect();
-            let n_attacking = attacking.iter().filter(|&&a| a).count();
-            for ((&c, &a), u) in selected.iter().zip(&attacking).zip(trained) {
-                let u = match (u, self.update_attack) {
-                    (Err(e), _) => Err(format!("local training failed: {e}")),
-                    (Ok(own), Some(attack)) if a => attack
-                        .craft(
-                            UpdateAttackInput {
-                                round: r,
-                                own: &own,
-                                benign: &benign,
-                                n_selected: selected.len(),
-                                n_malicious: n_attacking,
-                                server_learning_rate: self.p.server_learning_rate,
-                            },
-                            &mut self
-                                .streams
-                                .named(&format!("federated:round{r}:client{c}:craft")),
-                        )
-                        .map_err(|e| format!("crafting failed: {e}")),
-                    (Ok(own), _) => Ok(own),
-                };
-                match u.and_then(|u| match first_non_finite(&u) {
-                    None => Ok(u),
-                    Some((j, v)) => Err(format!("value {j} of the update is {v}")),
-                }) {
-                    Ok(u) => {
-                        updates.push(Some(u));
-                        reasons.push(String::new());
-                    }
-                    Err(reason) => {
-                        out.rejected.push(RejectedUpdate {
-                            federation: play.name.clone(),
-                            round: r,
-                            client: Some(c),
-                            reason: reason.clone(),
-                        });
-                        updates.push(None);
-                        reasons.push(reason);
-                    }
-                }
+            if let Err(e) = f.round(i + 1, selected, threads) {
+                f.out.error = Some(e);
+                return f.out;
             }
-            let mut kept: Vec<usize> = (0..selected.len())
-                .filter(|&k| updates[k].is_some())
-                .collect();
-            // A reference leaves updates out first and is scored on that.
-            if let Some(oracle) = play.oracle {
-                let truth: Vec<bool> = kept.iter().map(|&k| attacking[k]).collect();
-                let (flags, suspicion) = self.oracle(oracle, &truth, r);
-                out.score(&truth, Some(&flags), Some(&suspicion));
-                kept = kept
-                    .iter()
-                    .zip(&flags)
-                    .filter(|(_, f)| !**f)
-                    .map(|(k, _)| *k)
-                    .collect();
-            }
-            if !kept.is_empty() {
-                let clients: Vec<usize> = kept.iter().map(|&k| selected[k]).collect();
-                let list: Vec<Vec<f32>> = kept.iter().filter_map(|&k| updates[k].take()).collect();
-                let samples: Vec<usize> = clients
-                    .iter()
-                    .zip(kept.iter().map(|&k| attacking[k]))
-                    .map(|(&c, a)| match (&self.poisoned[c], a) {
-                        (Some(local), true) => local.data.len(),
-                        _ => self.clients[c].len(),
-                    })
-                    .collect();
-                let root = match needs_root {
-                    true => match self.root_update(&global, r) {
-                        Ok(u) => Some(u),
-                        Err(e) => {
-                            out.error = Some(format!("round {r}: the server's root update: {e}"));
-                            return out;
-                        }
-                    },
-                    false => None,
-                };
-                let round = UpdateRound {
-                    round: r,
-                    clients: &clients,
-                    updates: &list,
-                    samples: &samples,
-                    root: root.as_deref(),
-                    output_layer: self.output_layer,
-                };
-                let t = Instant::now();
-                let aggregated = aggregator.aggregate(
-                    round,
-                    &mut self.streams.named(&format!("federated:round{r}:aggregate")),
-                );
-                out.seconds += t.elapsed().as_secs_f64();
-                // A round the aggregator cannot take (too few updates left
-                // for its bound after refusals) leaves the global weights as
-                // they were, on the record.
-                let aggregated = match aggregated {
-                    Ok(a) => a,
-                    Err(e) => {
-                        out.rejected.push(RejectedUpdate {
-                            federation: play.name.clone(),
-                            round: r,
-                            client: None,
-                            reason: format!(
-                                "the aggregator refused the round ({e}); the server kept the old weights"
-                            ),
-                        });
-                        out.flags_per_round.push(None);
-                        out.refused_rounds += 1;
-                        if out.refused_rounds == self.p.rounds {
-                            out.error = Some(format!("the aggregator refused every round: {e}"));
-                            return out;
-                        }
-                        if self.p.evaluates(r) {
-                            if let Err(e) = model.set_parameters(&global) {
-                                out.error = Some(format!("round {r}: {e}"));
-                                return out;
-                            }
-                            let eval = evaluate(model.as_ref(), &self.ctx.data.test, attack_test);
-                            out.evals.push((r, eval));
-                        }
-                        continue;
-                    }
-                };
-                if play.oracle.is_none() {
-                    let truth: Vec<bool> = kept.iter().map(|&k| attacking[k]).collect();
-                    out.score(
-                        &truth,
-                        aggregated.flagged.as_deref(),
-                        aggregated.suspicion.as_deref(),
-                    );
-                }
-                let next: Vec<f32> = global
-                    .iter()
-                    .zip(&aggregated.update)
-                    .map(|(g, u)| g + (self.p.server_learning_rate * f64::from(*u)) as f32)
-                    .collect();
-                match first_non_finite(&next) {
-                    None if aggregated.update.len() == global.len() => global = next,
-                    found => out.rejected.push(RejectedUpdate {
-                        federation: play.name.clone(),
-                        round: r,
-                        client: None,
-                        reason: match found {
-                            Some((j, v)) => format!("value {j} of the new global weights is {v}; the server kept the old ones"),
-                            None => format!("the aggregate has {} values, the model {}", aggregated.update.len(), global.len()),
-                        },
-                    }),
-                }
-            } else if play.oracle.is_none() {
-                out.flags_per_round.push(None);
-            }
-            if !self.p.evaluates(r) {
-                continue;
-            }
-            if let Err(e) = model.set_parameters(&global) {
-                out.error = Some(format!("round {r}: {e}"));
-                return out;
-            }
-            let eval = evaluate(model.as_ref(), &self.ctx.data.test, attack_test);
-            out.evals.push((r, eval));
         }
-        out.model = Some(model);
-        out
+        f.out.model = Some(f.model);
+        f.out
     }
 
     /// A reference's flags and suspicion scores for the round's updates
@@ -735,6 +558,245 @@ impl<'a> Setup<'a> {
         );
         d.retrained = Some(last.clone());
         d
+    }
+}
+
+/// One federation being played: its aggregator, the global weights, the
+/// model they are measured with, and what it records.
+struct Federation<'s, 'p> {
+    setup: &'s Setup<'s>,
+    play: &'p Play<'p>,
+    aggregator: Box<dyn AnyAggregator>,
+    global: Vec<f32>,
+    model: Box<dyn Model>,
+    out: Played,
+}
+
+impl Federation<'_, '_> {
+    /// Round `r` with the clients `selected`: local updates, what the server
+    /// keeps of them, the server step, the measurement. An error stops the
+    /// federation.
+    fn round(&mut self, r: usize, selected: &[usize], threads: usize) -> Result<(), String> {
+        let attacking: Vec<bool> = selected
+            .iter()
+            .map(|&c| self.play.attacked && self.setup.attacks(c, r))
+            .collect();
+        let mut updates = self.updates(r, selected, &attacking, threads);
+        let mut kept: Vec<usize> = (0..selected.len())
+            .filter(|&k| updates[k].is_some())
+            .collect();
+        // A reference leaves updates out first and is scored on that.
+        if let Some(oracle) = self.play.oracle {
+            let truth: Vec<bool> = kept.iter().map(|&k| attacking[k]).collect();
+            let (flags, suspicion) = self.setup.oracle(oracle, &truth, r);
+            self.out.score(&truth, Some(&flags), Some(&suspicion));
+            kept = kept
+                .iter()
+                .zip(&flags)
+                .filter(|(_, f)| !**f)
+                .map(|(k, _)| *k)
+                .collect();
+        }
+        if !kept.is_empty() {
+            let list: Vec<Vec<f32>> = kept.iter().filter_map(|&k| updates[k].take()).collect();
+            self.server_step(r, selected, &attacking, &kept, &list)?;
+        } else if self.play.oracle.is_none() {
+            self.out.flags_per_round.push(None);
+        }
+        self.measure(r)
+    }
+
+    /// The selected clients' updates from the global weights, trained in
+    /// parallel; attacking clients with a model-poisoning kind replace theirs
+    /// knowing this round's benign updates. `None` where the server refuses
+    /// one (local training or crafting failed, or a value is not finite),
+    /// recorded with the round and client.
+    fn updates(
+        &mut self,
+        r: usize,
+        selected: &[usize],
+        attacking: &[bool],
+        threads: usize,
+    ) -> Vec<Option<Vec<f32>>> {
+        let setup = self.setup;
+        let global = &self.global;
+        let jobs: Vec<ParallelJob<'_, Result<Vec<f32>, ModelError>>> = selected
+            .iter()
+            .zip(attacking)
+            .map(|(&c, &a)| {
+                Box::new(move || setup.local_update(global, c, r, a))
+                    as ParallelJob<'_, Result<Vec<f32>, ModelError>>
+            })
+            .collect();
+        let trained = in_parallel(threads, jobs);
+        let benign: Vec<Vec<f32>> = trained
+            .iter()
+            .zip(attacking)
+            .filter(|(_, a)| !**a)
+            .filter_map(|(u, _)| u.as_ref().ok().filter(|u| all_finite(u)).cloned())
+            .collect();
+        let n_attacking = attacking.iter().filter(|&&a| a).count();
+        let mut updates = Vec::with_capacity(selected.len());
+        for ((&c, &a), u) in selected.iter().zip(attacking).zip(trained) {
+            let u = match (u, setup.update_attack) {
+                (Err(e), _) => Err(format!("local training failed: {e}")),
+                (Ok(own), Some(attack)) if a => attack
+                    .craft(
+                        UpdateAttackInput {
+                            round: r,
+                            own: &own,
+                            benign: &benign,
+                            n_selected: selected.len(),
+                            n_malicious: n_attacking,
+                            server_learning_rate: setup.p.server_learning_rate,
+                        },
+                        &mut setup
+                            .streams
+                            .named(&format!("federated:round{r}:client{c}:craft")),
+                    )
+                    .map_err(|e| format!("crafting failed: {e}")),
+                (Ok(own), _) => Ok(own),
+            };
+            let u = u.and_then(|u| match first_non_finite(&u) {
+                None => Ok(u),
+                Some((j, v)) => Err(format!("value {j} of the update is {v}")),
+            });
+            match u {
+                Ok(u) => updates.push(Some(u)),
+                Err(reason) => {
+                    self.refuse(r, Some(c), reason);
+                    updates.push(None);
+                }
+            }
+        }
+        updates
+    }
+
+    /// Aggregate the kept updates `list` (of the selected clients at `kept`)
+    /// and add the result, times the server's rate, to the global weights.
+    /// A round the aggregator cannot take (too few updates left for its
+    /// bound after refusals) leaves the weights as they were, on the
+    /// record; so does an aggregate that would make them non-finite.
+    fn server_step(
+        &mut self,
+        r: usize,
+        selected: &[usize],
+        attacking: &[bool],
+        kept: &[usize],
+        list: &[Vec<f32>],
+    ) -> Result<(), String> {
+        let setup = self.setup;
+        let clients: Vec<usize> = kept.iter().map(|&k| selected[k]).collect();
+        let samples: Vec<usize> = kept
+            .iter()
+            .map(|&k| match (&setup.poisoned[selected[k]], attacking[k]) {
+                (Some(local), true) => local.data.len(),
+                _ => setup.clients[selected[k]].len(),
+            })
+            .collect();
+        let root = match self.play.aggregator.needs_root() {
+            true => Some(
+                setup
+                    .root_update(&self.global, r)
+                    .map_err(|e| format!("round {r}: the server's root update: {e}"))?,
+            ),
+            false => None,
+        };
+        let round = UpdateRound {
+            round: r,
+            clients: &clients,
+            updates: list,
+            samples: &samples,
+            root: root.as_deref(),
+            output_layer: setup.output_layer,
+        };
+        let t = Instant::now();
+        let aggregated = self.aggregator.aggregate(
+            round,
+            &mut setup
+                .streams
+                .named(&format!("federated:round{r}:aggregate")),
+        );
+        self.out.seconds += t.elapsed().as_secs_f64();
+        let aggregated = match aggregated {
+            Ok(a) => a,
+            Err(e) => {
+                self.refuse(
+                    r,
+                    None,
+                    format!(
+                        "the aggregator refused the round ({e}); the server kept the old weights"
+                    ),
+                );
+                self.out.flags_per_round.push(None);
+                self.out.refused_rounds += 1;
+                return match self.out.refused_rounds == setup.p.rounds {
+                    true => Err(format!("the aggregator refused every round: {e}")),
+                    false => Ok(()),
+                };
+            }
+        };
+        if self.play.oracle.is_none() {
+            let truth: Vec<bool> = kept.iter().map(|&k| attacking[k]).collect();
+            self.out.score(
+                &truth,
+                aggregated.flagged.as_deref(),
+                aggregated.suspicion.as_deref(),
+            );
+        }
+        let rate = setup.p.server_learning_rate;
+        let next: Vec<f32> = self
+            .global
+            .iter()
+            .zip(&aggregated.update)
+            .map(|(g, u)| g + (rate * f64::from(*u)) as f32)
+            .collect();
+        match first_non_finite(&next) {
+            None if aggregated.update.len() == self.global.len() => self.global = next,
+            Some((j, v)) => self.refuse(
+                r,
+                None,
+                format!("value {j} of the new global weights is {v}; the server kept the old ones"),
+            ),
+            None => self.refuse(
+                r,
+                None,
+                format!(
+                    "the aggregate has {} values, the model {}",
+                    aggregated.update.len(),
+                    self.global.len()
+                ),
+            ),
+        }
+        Ok(())
+    }
+
+    /// Measure the global weights after round `r`, when the round is measured.
+    fn measure(&mut self, r: usize) -> Result<(), String> {
+        if !self.setup.p.evaluates(r) {
+            return Ok(());
+        }
+        self.model
+            .set_parameters(&self.global)
+            .map_err(|e| format!("round {r}: {e}"))?;
+        let eval = evaluate(
+            self.model.as_ref(),
+            &self.setup.ctx.data.test,
+            self.setup.attack_test.as_ref(),
+        );
+        self.out.evals.push((r, eval));
+        Ok(())
+    }
+
+    /// Record what the server refused in round `r` (`client`: whose update;
+    /// `None`: the round's aggregate).
+    fn refuse(&mut self, r: usize, client: Option<usize>, reason: String) {
+        self.out.rejected.push(RejectedUpdate {
+            federation: self.play.name.clone(),
+            round: r,
+            client,
+            reason,
+        });
     }
 }
 

@@ -1,8 +1,8 @@
+use poisonlab_core::clean_label::CraftPlan;
 use poisonlab_core::{
-    Attack, AttackInput, AttackTest, BuildContext, Classifier, DataFacts, Dataset, Kind, Matrix,
-    ParamError, Poisoned, Rng,
+    Attack, AttackInput, BuildContext, Classifier, DataFacts, Dataset, Kind, Matrix, ParamError,
+    Poisoned, Rng,
 };
-use rand::seq::index::sample;
 
 use crate::{BullseyePolytopeError, BullseyePolytopeParams};
 
@@ -164,12 +164,7 @@ struct Bounds {
 impl Bounds {
     /// The box of `data`'s value range.
     fn of(data: &Dataset, epsilon: f64) -> Self {
-        let (low, high) = data
-            .features()
-            .iter()
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-                (lo.min(v), hi.max(v))
-            });
+        let (low, high) = data.value_range();
         Self {
             epsilon: epsilon as f32,
             low,
@@ -230,75 +225,31 @@ impl Attack for BullseyePolytope {
     ) -> Result<Poisoned, BullseyePolytopeError> {
         let p = &self.params;
         let model = input.surrogate.ok_or(BullseyePolytopeError::NoSurrogate)?;
-        if input.train.shape() != input.test.shape() {
-            return Err(BullseyePolytopeError::ShapeMismatch {
-                train: input.train.shape().to_vec(),
-                test: input.test.shape().to_vec(),
-            });
-        }
-        let k = input.train.n_classes();
-        for class in [p.target_class, p.base_class] {
-            if class >= k {
-                return Err(BullseyePolytopeError::ClassOutOfRange { class, classes: k });
-            }
-        }
-        let of_class = |d: &Dataset, c: usize| -> Vec<usize> {
-            (0..d.len()).filter(|&i| d.labels()[i] == c).collect()
-        };
-        let target_pool = of_class(input.test, p.target_class);
-        if target_pool.len() < p.targets {
-            return Err(BullseyePolytopeError::TooFewTargets {
-                class: p.target_class,
-                wanted: p.targets,
-                available: target_pool.len(),
-            });
-        }
-        let base_pool = of_class(input.train, p.base_class);
-        let wanted = p.targets.saturating_mul(p.poisons_per_target);
-        if base_pool.len() < wanted {
-            return Err(BullseyePolytopeError::TooFewBases {
-                class: p.base_class,
-                wanted,
-                available: base_pool.len(),
-            });
-        }
-        let targets: Vec<usize> = sample(rng, target_pool.len(), p.targets)
-            .into_iter()
-            .map(|i| target_pool[i])
-            .collect();
-        let bases: Vec<usize> = sample(rng, base_pool.len(), wanted)
-            .into_iter()
-            .map(|i| base_pool[i])
-            .collect();
+        let plan = CraftPlan::draw(
+            input.train,
+            input.test,
+            (p.target_class, p.base_class),
+            p.targets,
+            p.poisons_per_target,
+            rng,
+        )?;
         let bounds = Bounds::of(input.train, p.epsilon);
-        let mut data = input.train.clone();
-        let mut is_poison = vec![false; data.len()];
-        let total = targets.len();
-        for (done, (t, chunk)) in targets
-            .iter()
-            .zip(bases.chunks(p.poisons_per_target))
-            .enumerate()
-        {
-            input.report(done, total);
-            let crafted = craft(
+        plan.assemble(&input, |_, t, bases| {
+            Ok(craft(
                 model,
-                &input.train.subset(chunk),
-                &input.test.subset(&[*t]),
+                &input.train.subset(bases),
+                &input.test.subset(&[t]),
                 bounds,
                 p,
-            );
-            for (k, &i) in chunk.iter().enumerate() {
-                data.sample_mut(i).copy_from_slice(crafted.sample(k));
-                is_poison[i] = true;
-            }
-        }
-        Ok(Poisoned {
-            data,
-            is_poison,
-            attack_test: Some(AttackTest {
-                inputs: input.test.subset(&targets),
-                targets: vec![p.base_class; targets.len()],
-            }),
+            ))
+        })
+    }
+
+    fn crafting(&self) -> Option<poisonlab_core::clean_label::Crafting> {
+        let p = &self.params;
+        Some(poisonlab_core::clean_label::Crafting {
+            epsilon: Some(p.epsilon),
+            steps: p.iterations,
         })
     }
 

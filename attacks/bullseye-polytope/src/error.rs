@@ -43,3 +43,35 @@ pub enum BullseyePolytopeError {
         available: usize,
     },
 }
+
+impl From<poisonlab_core::clean_label::PlanError> for BullseyePolytopeError {
+    fn from(e: poisonlab_core::clean_label::PlanError) -> Self {
+        use poisonlab_core::clean_label::PlanError as P;
+        match e {
+            P::ShapeMismatch { train, test } => {
+                BullseyePolytopeError::ShapeMismatch { train, test }
+            }
+            P::ClassOutOfRange { class, classes } => {
+                BullseyePolytopeError::ClassOutOfRange { class, classes }
+            }
+            P::TooFewTargets {
+                class,
+                wanted,
+                available,
+            } => BullseyePolytopeError::TooFewTargets {
+                class,
+                wanted,
+                available,
+            },
+            P::TooFewBases {
+                class,
+                wanted,
+                available,
+            } => BullseyePolytopeError::TooFewBases {
+                class,
+                wanted,
+                available,
+            },
+        }
+    }
+}

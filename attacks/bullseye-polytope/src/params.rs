@@ -1,3 +1,4 @@
+use poisonlab_core::clean_label::check_targets;
 use poisonlab_core::{ParamChecks, ParamError};
 use serde::{Deserialize, Serialize};
 
@@ -44,23 +45,15 @@ impl BullseyePolytopeParams {
     /// Check every value against a dataset of `n_classes` classes (when known).
     pub fn check(&self, n_classes: Option<usize>) -> Result<(), Vec<ParamError>> {
         let mut checks = ParamChecks::new();
-        for (key, c) in [
-            ("target-class", self.target_class),
-            ("base-class", self.base_class),
-        ] {
-            if let Some(e) = ParamError::class_out_of_range(key, c, n_classes) {
-                checks.push(e);
-            }
-        }
-        if self.target_class == self.base_class {
-            checks.push(ParamError::new(
-                "base-class",
-                "must differ from target-class",
-            ));
-        }
+        check_targets(
+            &mut checks,
+            self.target_class,
+            self.base_class,
+            self.targets,
+            self.poisons_per_target,
+            n_classes,
+        );
         checks
-            .at_least("targets", self.targets, 1)
-            .at_least("poisons-per-target", self.poisons_per_target, 1)
             .positive("epsilon", self.epsilon)
             .at_least("iterations", self.iterations, 1)
             .positive("learning-rate", self.learning_rate)

@@ -43,3 +43,35 @@ pub enum FeatureCollisionError {
         available: usize,
     },
 }
+
+impl From<poisonlab_core::clean_label::PlanError> for FeatureCollisionError {
+    fn from(e: poisonlab_core::clean_label::PlanError) -> Self {
+        use poisonlab_core::clean_label::PlanError as P;
+        match e {
+            P::ShapeMismatch { train, test } => {
+                FeatureCollisionError::ShapeMismatch { train, test }
+            }
+            P::ClassOutOfRange { class, classes } => {
+                FeatureCollisionError::ClassOutOfRange { class, classes }
+            }
+            P::TooFewTargets {
+                class,
+                wanted,
+                available,
+            } => FeatureCollisionError::TooFewTargets {
+                class,
+                wanted,
+                available,
+            },
+            P::TooFewBases {
+                class,
+                wanted,
+                available,
+            } => FeatureCollisionError::TooFewBases {
+                class,
+                wanted,
+                available,
+            },
+        }
+    }
+}

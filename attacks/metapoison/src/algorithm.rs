@@ -1,6 +1,6 @@
+use poisonlab_core::clean_label::CraftPlan;
 use poisonlab_core::{
-    Attack, AttackInput, AttackTest, BuildContext, DataFacts, Dataset, Kind, Model, ParamError,
-    Poisoned, Rng,
+    Attack, AttackInput, BuildContext, DataFacts, Dataset, Kind, Model, ParamError, Poisoned, Rng,
 };
 use rand::seq::index::sample;
 use rand::{RngCore, SeedableRng};
@@ -210,18 +210,6 @@ impl MetaPoison {
     }
 }
 
-/// The smallest and largest feature value of `data` ((0, 1) when empty).
-fn value_range(data: &Dataset) -> (f32, f32) {
-    let f = data.features();
-    if f.is_empty() {
-        return (0.0, 1.0);
-    }
-    f.iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-            (lo.min(v), hi.max(v))
-        })
-}
-
 impl Attack for MetaPoison {
     type Error = MetaPoisonError;
 
@@ -233,88 +221,45 @@ impl Attack for MetaPoison {
         if input.surrogate.is_none() && input.trainer.is_none() {
             return Err(MetaPoisonError::NoSurrogate);
         }
-        if input.train.shape() != input.test.shape() {
-            return Err(MetaPoisonError::ShapeMismatch {
-                train: input.train.shape().to_vec(),
-                test: input.test.shape().to_vec(),
-            });
-        }
-        let k = input.train.n_classes();
-        for class in [p.target_class, p.base_class] {
-            if class >= k {
-                return Err(MetaPoisonError::ClassOutOfRange { class, classes: k });
-            }
-        }
-        let of_class = |d: &Dataset, c: usize| -> Vec<usize> {
-            (0..d.len()).filter(|&i| d.labels()[i] == c).collect()
-        };
-        let target_pool = of_class(input.test, p.target_class);
-        if target_pool.len() < p.targets {
-            return Err(MetaPoisonError::TooFewTargets {
-                class: p.target_class,
-                wanted: p.targets,
-                available: target_pool.len(),
-            });
-        }
-        let base_pool = of_class(input.train, p.base_class);
-        let wanted = p.targets.saturating_mul(p.poisons_per_target);
-        if base_pool.len() < wanted {
-            return Err(MetaPoisonError::TooFewBases {
-                class: p.base_class,
-                wanted,
-                available: base_pool.len(),
-            });
-        }
-        let targets: Vec<usize> = sample(rng, target_pool.len(), p.targets)
-            .into_iter()
-            .map(|i| target_pool[i])
-            .collect();
-        let bases: Vec<usize> = sample(rng, base_pool.len(), wanted)
-            .into_iter()
-            .map(|i| base_pool[i])
-            .collect();
+        let plan = CraftPlan::draw(
+            input.train,
+            input.test,
+            (p.target_class, p.base_class),
+            p.targets,
+            p.poisons_per_target,
+            rng,
+        )?;
         let ensemble = self.ensemble(&input, rng)?;
-        let seeds: Vec<u64> = targets.iter().map(|_| rng.next_u64()).collect();
-
-        let mut is_poison = vec![false; input.train.len()];
-        for &i in &bases {
-            is_poison[i] = true;
+        let seeds: Vec<u64> = plan.targets.iter().map(|_| rng.next_u64()).collect();
+        // The clean batches around the poisons never hold a base.
+        let mut is_base = vec![false; input.train.len()];
+        for &i in &plan.bases {
+            is_base[i] = true;
         }
-        let clean_rows: Vec<usize> = (0..input.train.len()).filter(|&i| !is_poison[i]).collect();
+        let clean_rows: Vec<usize> = (0..input.train.len()).filter(|&i| !is_base[i]).collect();
         let crafting = Crafting {
             ensemble: &ensemble,
             train: input.train,
             clean_rows: &clean_rows,
-            range: value_range(input.train),
+            range: input.train.value_range(),
         };
-        let mut data = input.train.clone();
-        let total = targets.len();
-        for (done, ((&t, chunk), &seed)) in targets
-            .iter()
-            .zip(bases.chunks(p.poisons_per_target))
-            .zip(&seeds)
-            .enumerate()
-        {
-            input.report(done, total);
+        plan.assemble(&input, |i, t, bases| {
             let mut target = input.test.subset(&[t]);
             target.set_label(0, p.base_class);
-            let crafted = self.craft(
+            self.craft(
                 &crafting,
-                &input.train.subset(chunk),
+                &input.train.subset(bases),
                 &target,
-                &mut Rng::seed_from_u64(seed),
-            )?;
-            for (k, &i) in chunk.iter().enumerate() {
-                data.sample_mut(i).copy_from_slice(crafted.sample(k));
-            }
-        }
-        Ok(Poisoned {
-            data,
-            is_poison,
-            attack_test: Some(AttackTest {
-                inputs: input.test.subset(&targets),
-                targets: vec![p.base_class; targets.len()],
-            }),
+                &mut Rng::seed_from_u64(seeds[i]),
+            )
+        })
+    }
+
+    fn crafting(&self) -> Option<poisonlab_core::clean_label::Crafting> {
+        let p = &self.params;
+        Some(poisonlab_core::clean_label::Crafting {
+            epsilon: Some(p.epsilon),
+            steps: p.steps,
         })
     }
 

@@ -62,3 +62,33 @@ pub enum MetaPoisonError {
     )]
     Unroll(#[from] ParameterError),
 }
+
+impl From<poisonlab_core::clean_label::PlanError> for MetaPoisonError {
+    fn from(e: poisonlab_core::clean_label::PlanError) -> Self {
+        use poisonlab_core::clean_label::PlanError as P;
+        match e {
+            P::ShapeMismatch { train, test } => MetaPoisonError::ShapeMismatch { train, test },
+            P::ClassOutOfRange { class, classes } => {
+                MetaPoisonError::ClassOutOfRange { class, classes }
+            }
+            P::TooFewTargets {
+                class,
+                wanted,
+                available,
+            } => MetaPoisonError::TooFewTargets {
+                class,
+                wanted,
+                available,
+            },
+            P::TooFewBases {
+                class,
+                wanted,
+                available,
+            } => MetaPoisonError::TooFewBases {
+                class,
+                wanted,
+                available,
+            },
+        }
+    }
+}

@@ -1,8 +1,8 @@
+use poisonlab_core::clean_label::CraftPlan;
 use poisonlab_core::{
-    Attack, AttackInput, AttackTest, BuildContext, DataFacts, Dataset, Kind, Matrix, Model,
-    ParamError, ParameterError, Poisoned, Rng,
+    Attack, AttackInput, BuildContext, DataFacts, Dataset, Kind, Matrix, Model, ParamError,
+    ParameterError, Poisoned, Rng,
 };
-use rand::seq::index::sample;
 use rand::{Rng as _, SeedableRng};
 
 use crate::{WitchesBrewError, WitchesBrewParams};
@@ -304,92 +304,36 @@ impl Attack for WitchesBrew {
         if model.n_parameters() == 0 {
             return Err(WitchesBrewError::NoParameters);
         }
-        if input.train.shape() != input.test.shape() {
-            return Err(WitchesBrewError::ShapeMismatch {
-                train: input.train.shape().to_vec(),
-                test: input.test.shape().to_vec(),
-            });
-        }
-        let k = input.train.n_classes();
-        for class in [p.target_class, p.base_class] {
-            if class >= k {
-                return Err(WitchesBrewError::ClassOutOfRange { class, classes: k });
-            }
-        }
-        let of_class = |d: &Dataset, c: usize| -> Vec<usize> {
-            (0..d.len()).filter(|&i| d.labels()[i] == c).collect()
-        };
-        let target_pool = of_class(input.test, p.target_class);
-        if target_pool.len() < p.targets {
-            return Err(WitchesBrewError::TooFewTargets {
-                class: p.target_class,
-                wanted: p.targets,
-                available: target_pool.len(),
-            });
-        }
-        let base_pool = of_class(input.train, p.base_class);
-        let wanted = p.targets.saturating_mul(p.poisons_per_target);
-        if base_pool.len() < wanted {
-            return Err(WitchesBrewError::TooFewBases {
-                class: p.base_class,
-                wanted,
-                available: base_pool.len(),
-            });
-        }
-        let targets: Vec<usize> = sample(rng, target_pool.len(), p.targets)
-            .into_iter()
-            .map(|i| target_pool[i])
-            .collect();
-        let bases: Vec<usize> = sample(rng, base_pool.len(), wanted)
-            .into_iter()
-            .map(|i| base_pool[i])
-            .collect();
+        let plan = CraftPlan::draw(
+            input.train,
+            input.test,
+            (p.target_class, p.base_class),
+            p.targets,
+            p.poisons_per_target,
+            rng,
+        )?;
         let seeds: Vec<u64> = (0..p.targets).map(|_| rng.random()).collect();
-        let range = value_range(input.train);
-        let mut data = input.train.clone();
-        let mut is_poison = vec![false; data.len()];
-        let total = targets.len();
-        for (done, ((t, chunk), seed)) in targets
-            .iter()
-            .zip(bases.chunks(p.poisons_per_target))
-            .zip(seeds)
-            .enumerate()
-        {
-            input.report(done, total);
-            let base_set = input.train.subset(chunk);
-            let target = input.test.subset(&[*t]);
+        let range = input.train.value_range();
+        plan.assemble(&input, |i, t, bases| {
+            let base_set = input.train.subset(bases);
+            let target = input.test.subset(&[t]);
             let mut crafter = Crafter::new(model, &base_set, &target, range, p);
-            let (crafted, _) = crafter.craft(&mut Rng::seed_from_u64(seed))?;
-            for (k, &i) in chunk.iter().enumerate() {
-                data.sample_mut(i).copy_from_slice(crafted.sample(k));
-                is_poison[i] = true;
-            }
-        }
-        Ok(Poisoned {
-            data,
-            is_poison,
-            attack_test: Some(AttackTest {
-                inputs: input.test.subset(&targets),
-                targets: vec![p.base_class; targets.len()],
-            }),
+            let (crafted, _) = crafter.craft(&mut Rng::seed_from_u64(seeds[i]))?;
+            Ok(crafted)
+        })
+    }
+
+    fn crafting(&self) -> Option<poisonlab_core::clean_label::Crafting> {
+        let p = &self.params;
+        Some(poisonlab_core::clean_label::Crafting {
+            epsilon: Some(p.epsilon),
+            steps: p.steps,
         })
     }
 
     fn needs_surrogate(&self) -> bool {
         true
     }
-}
-
-/// The smallest and largest value in `data` (`(0, 0)` when it is empty).
-fn value_range(data: &Dataset) -> (f32, f32) {
-    let f = data.features();
-    if f.is_empty() {
-        return (0.0, 0.0);
-    }
-    f.iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-            (lo.min(v), hi.max(v))
-        })
 }
 
 #[cfg(test)]
@@ -661,7 +605,7 @@ mod tests {
         for v in train.features_mut() {
             *v = 0.25 + 0.5 * *v;
         }
-        let (lo, hi) = value_range(&train);
+        let (lo, hi) = train.value_range();
         assert!(lo >= 0.25 && hi <= 0.75);
         let out = attack(small_params(), &train, 0);
         let poisons: Vec<f32> = (0..train.len())

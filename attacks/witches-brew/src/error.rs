@@ -51,3 +51,33 @@ pub enum WitchesBrewError {
     #[error("the surrogate refused the finite-difference parameters: {0}")]
     Probe(#[from] ParameterError),
 }
+
+impl From<poisonlab_core::clean_label::PlanError> for WitchesBrewError {
+    fn from(e: poisonlab_core::clean_label::PlanError) -> Self {
+        use poisonlab_core::clean_label::PlanError as P;
+        match e {
+            P::ShapeMismatch { train, test } => WitchesBrewError::ShapeMismatch { train, test },
+            P::ClassOutOfRange { class, classes } => {
+                WitchesBrewError::ClassOutOfRange { class, classes }
+            }
+            P::TooFewTargets {
+                class,
+                wanted,
+                available,
+            } => WitchesBrewError::TooFewTargets {
+                class,
+                wanted,
+                available,
+            },
+            P::TooFewBases {
+                class,
+                wanted,
+                available,
+            } => WitchesBrewError::TooFewBases {
+                class,
+                wanted,
+                available,
+            },
+        }
+    }
+}

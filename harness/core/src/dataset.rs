@@ -96,6 +96,18 @@ impl Dataset {
         &self.features
     }
 
+    /// The smallest and the largest feature value; `(0, 0)` when there is none.
+    pub fn value_range(&self) -> (f32, f32) {
+        if self.features.is_empty() {
+            return (0.0, 0.0);
+        }
+        self.features
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            })
+    }
+
     /// All features, row-major, for in-place transforms (normalisation, triggers).
     pub fn features_mut(&mut self) -> &mut [f32] {
         &mut self.features

@@ -15,6 +15,7 @@
 //! - [`whiten`]: class-relative whitening of embeddings for the embedding defenses.
 //! - [`reclassify`]: nearest-neighbour reclassification of a suspect group, outside it.
 
+pub mod clean_label;
 mod dataset;
 mod error;
 mod kind;

@@ -209,6 +209,12 @@ pub trait Attack {
     fn needs_rounds(&self) -> bool {
         false
     }
+
+    /// For attacks that craft clean-label poisons per target: their bound
+    /// and steps, for the record. Default `None`.
+    fn crafting(&self) -> Option<crate::clean_label::Crafting> {
+        None
+    }
 }
 
 /// What a defense gets to work with: only what a defender has.

@@ -601,6 +601,9 @@ impl AnyAttack for Backdoor {
     fn needs_rounds(&self) -> bool {
         self.attack.needs_rounds()
     }
+    fn crafting(&self) -> Option<poisonlab_core::clean_label::Crafting> {
+        self.attack.crafting()
+    }
     fn poison(&self, input: AttackInput<'_>, rng: &mut Rng) -> Result<Poisoned, String> {
         self.attack.poison(input, rng)
     }
@@ -716,6 +719,8 @@ pub trait AnyAttack: Send + Sync + fmt::Debug {
     fn needs_surrogate(&self) -> bool;
     /// See [`Attack::needs_rounds`].
     fn needs_rounds(&self) -> bool;
+    /// See [`Attack::crafting`].
+    fn crafting(&self) -> Option<poisonlab_core::clean_label::Crafting>;
     /// Poison the training set; the error as text.
     fn poison(&self, input: AttackInput<'_>, rng: &mut Rng) -> Result<Poisoned, String>;
 }
@@ -735,6 +740,9 @@ impl<A: Kind + Attack> AnyAttack for A {
     }
     fn needs_rounds(&self) -> bool {
         Attack::needs_rounds(self)
+    }
+    fn crafting(&self) -> Option<poisonlab_core::clean_label::Crafting> {
+        Attack::crafting(self)
     }
     fn poison(&self, input: AttackInput<'_>, rng: &mut Rng) -> Result<Poisoned, String> {
         Attack::poison(self, input, rng).map_err(|e| e.to_string())
@@ -795,6 +803,11 @@ impl AttackSpec {
     /// The `kind` name.
     pub fn kind(&self) -> &'static str {
         self.kind
+    }
+
+    /// True for `kind = "none"`: the training set stays as it is.
+    pub fn is_none(&self) -> bool {
+        self.kind == "none"
     }
 
     /// The attack on the data (for a model-poisoning kind: the data attack

@@ -172,7 +172,9 @@ fn run_transfer(
         train_root: dataset_root(&stage_train),
         train: stage_train,
         test,
-        ..ctx.data.clone()
+        trusted: ctx.data.trusted.clone(),
+        class_names: ctx.data.class_names.clone(),
+        seconds: ctx.data.seconds,
     };
     let stage_ctx = RunContext {
         data: &stage,
@@ -388,23 +390,14 @@ fn record(
     }
 }
 
-/// What a crafting attack (one with `targets` and `poisons-per-target`
-/// keys) made: the targets' ids, the budget, and ε and steps from its
-/// parameters.
+/// What a crafting attack made: the targets' ids and the budget from the
+/// poisoned set, ε and steps as the attack declares them.
 fn crafting(
     point: &Point,
     poisoned: &Poisoned,
     n_train: usize,
 ) -> Option<poisonlab_results::CraftingRecord> {
-    let params = point.attack.params_table();
-    if !(params.contains_key("targets") && params.contains_key("poisons-per-target")) {
-        return None;
-    }
-    let number = |key: &str| {
-        params
-            .get(key)
-            .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
-    };
+    let c = point.attack.attack().crafting()?;
     Some(poisonlab_results::CraftingRecord {
         targets: poisoned
             .attack_test
@@ -412,10 +405,8 @@ fn crafting(
             .map(|a| a.inputs.ids().to_vec())
             .unwrap_or_default(),
         budget: poisoned.n_poison() as f64 / n_train.max(1) as f64,
-        epsilon: number("epsilon"),
-        steps: number("steps")
-            .or_else(|| number("iterations"))
-            .map(|s| s as u64),
+        epsilon: c.epsilon,
+        steps: Some(c.steps as u64),
     })
 }
 

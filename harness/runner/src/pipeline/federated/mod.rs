@@ -61,7 +61,7 @@ pub(super) fn run(
     };
     step("splitting the data among the clients");
     let setup = Setup::new(ctx, point, p, repeat)?;
-    let fedavg = DefenseKind::with_defaults("fedavg").map_err(RunError::Bench)?;
+    let fedavg = DefenseKind::with_defaults("fedavg").map_err(RunError::Federation)?;
     let Family::Aggregator(fedavg) = fedavg.family() else {
         unreachable!("fedavg is an aggregator")
     };
@@ -69,7 +69,7 @@ pub(super) fn run(
     // federation: played once.
     let attacked = p.n_malicious() > 0
         && p.attack_from_round <= p.rounds
-        && (point.attack.kind() != "none" || point.attack.update_attack().is_some());
+        && (!point.attack.is_none() || point.attack.update_attack().is_some());
     let mut plays: Vec<Play<'_>> = vec![Play {
         name: "clean".into(),
         attacked: false,
@@ -270,8 +270,8 @@ struct Setup<'a> {
     poisoned: Vec<Option<Poisoned>>,
     /// The clients selected in each round (ascending ids).
     selections: Vec<Vec<usize>>,
-    /// The global weights before round 1.
-    initial: Vec<f32>,
+    /// The global model before round 1 (every federation starts from a copy).
+    start: Box<dyn Model>,
     output_layer: OutputLayer,
     update_attack: Option<&'a dyn AnyUpdateAttack>,
     attack_test: Option<AttackTest>,
@@ -350,10 +350,9 @@ impl<'a> Setup<'a> {
                 what: "initial global".into(),
                 source,
             })?;
-        let initial = start.parameters();
         let probe = ctx.data.test.subset(&[0]);
         let n_in = start.embed(&probe).cols;
-        let output_layer = OutputLayer::last(initial.len(), n_in, train.n_classes());
+        let output_layer = OutputLayer::last(start.n_parameters(), n_in, train.n_classes());
         Ok(Self {
             ctx,
             p,
@@ -363,7 +362,7 @@ impl<'a> Setup<'a> {
             malicious,
             poisoned,
             selections,
-            initial,
+            start,
             output_layer,
             update_attack: point.attack.update_attack(),
             attack_test,
@@ -404,20 +403,13 @@ impl<'a> Setup<'a> {
 
     /// Play one federation, training each round's clients on `threads` threads.
     fn play(&self, play: &Play<'_>, threads: usize) -> Played {
-        let model = match self
-            .trainer
-            .initial(&self.ctx.data.train, &mut self.streams.named("model"))
-        {
-            Ok(m) => m,
-            Err(e) => return Played::failed(format!("initial model: {e}")),
-        };
         let mut f = Federation {
             setup: self,
             play,
             aggregator: play.aggregator.fresh(),
-            global: self.initial.clone(),
-            model,
-            out: Played::new(None),
+            global: self.start.parameters(),
+            model: self.start.clone_box(),
+            out: Played::new(),
         };
         for (i, selected) in self.selections.iter().enumerate() {
             if let Err(e) = f.round(i + 1, selected, threads) {
@@ -801,7 +793,7 @@ impl Federation<'_, '_> {
 }
 
 impl Played {
-    fn new(model: Option<Box<dyn Model>>) -> Self {
+    fn new() -> Self {
         Self {
             evals: Vec::new(),
             flags_per_round: Vec::new(),
@@ -811,15 +803,8 @@ impl Played {
             rejected: Vec::new(),
             seconds: 0.0,
             refused_rounds: 0,
-            model,
+            model: None,
             error: None,
-        }
-    }
-
-    fn failed(error: String) -> Self {
-        Self {
-            error: Some(error),
-            ..Self::new(None)
         }
     }
 

@@ -25,8 +25,9 @@ pub(crate) struct TransferSetup {
     pub params: TransferParams,
     /// The base model pretrained on the clean pretraining set.
     pub base: Box<dyn Model>,
-    /// The clean fine-tuning set (pretraining-stage attacks fine-tune on it).
-    pub fine_tune: Dataset,
+    /// The clean fine-tuning set, when the attack acts in pretraining (the
+    /// pipeline then fine-tunes on it; otherwise it is the run's own set).
+    fine_tune: Option<Dataset>,
     pretrainer: BurnTrainer,
     tuner: BurnTrainer,
     head: BurnTrainer,
@@ -49,7 +50,7 @@ impl TransferSetup {
         params: &TransferParams,
         model: &ModelParams,
         pretrain: &Dataset,
-        fine_tune: Dataset,
+        fine_tune: Option<Dataset>,
         seed: u64,
         repeat: u64,
     ) -> Result<Self, ModelError> {
@@ -106,7 +107,10 @@ impl TransferSetup {
                 if what == "poisoned" {
                     self.seen_lock().poisoned_base = Some(base.parameters());
                 }
-                self.fine_tune_from(&base, &self.fine_tune, None, &mut epochs, seed, repeat)?
+                let Some(tune) = &self.fine_tune else {
+                    unreachable!("a pretraining-stage setup keeps the fine-tuning set")
+                };
+                self.fine_tune_from(&base, tune, None, &mut epochs, seed, repeat)?
             }
         };
         match what {

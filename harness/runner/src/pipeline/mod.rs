@@ -138,11 +138,17 @@ fn run_transfer(
     }
     step("pretraining the base model");
     let t = Instant::now();
+    // The attacked stage's set is the run's training set; the setup keeps
+    // the clean fine-tuning set only when pretraining is attacked.
+    let (clean_fine_tune, stage_fine_tune) = match p.poison {
+        poisonlab_scenario::PoisonStage::Pretrain => (Some(fine_tune), None),
+        poisonlab_scenario::PoisonStage::FineTune => (None, Some(fine_tune)),
+    };
     let setup = TransferSetup::new(
         p,
         &point.model,
         &pretrain,
-        fine_tune.clone(),
+        clean_fine_tune,
         ctx.seed,
         repeat,
     )
@@ -150,12 +156,9 @@ fn run_transfer(
         what: "base".into(),
         source,
     })?;
+    let stage_train = stage_fine_tune.unwrap_or(pretrain);
     seconds.insert("pretrain".into(), t.elapsed().as_secs_f64());
     let setup = std::sync::Arc::new(setup);
-    let stage_train = match p.poison {
-        poisonlab_scenario::PoisonStage::Pretrain => pretrain,
-        poisonlab_scenario::PoisonStage::FineTune => fine_tune,
-    };
     let (n_pretrain, n_fine_tune) = (pre_rows.len(), tune_rows.len());
     // The fine-tuned models are measured on the fine-tuning task: with a
     // class split, the test samples of the fine-tuning classes.

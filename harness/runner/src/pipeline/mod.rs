@@ -11,6 +11,7 @@ mod common;
 mod defend;
 mod federated;
 mod rounds;
+mod transfer;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -18,9 +19,7 @@ use std::time::Instant;
 use poisonlab_core::seed::{run_seed, stream};
 use poisonlab_core::{Classifier, Dataset, Poisoned};
 use poisonlab_integrity::{Manifest, SignedSet, SigningKey, dataset_root};
-use poisonlab_results::{
-    AttackInfo, FineTuneEpoch, ModelEval, RoundRecord, RunRecord, TransferRecord, toml_to_json,
-};
+use poisonlab_results::{AttackInfo, RoundRecord, RunRecord, toml_to_json};
 use poisonlab_scenario::{Custody, Point, Training};
 use rand::RngCore as _;
 
@@ -47,7 +46,7 @@ pub(crate) fn run_one(
         return run_federated(ctx, point, repeat, step, seconds);
     }
     if let Some(p) = point.training.transfer() {
-        return run_transfer(ctx, point, p, repeat, step, seconds);
+        return transfer::run(ctx, point, p, repeat, step, seconds);
     }
     let trainer = Trainer::new(&point.model, &point.training, ctx.seed, repeat);
     let trained = train_models(ctx, point, repeat, &trainer, step, &mut seconds)?;
@@ -111,145 +110,6 @@ fn run_federated(
         transfer: None,
         seconds,
     })
-}
-
-/// A transfer run: the base model is pretrained on one part of the training
-/// set; the run then goes as a central one on the attacked stage's part
-/// (pretraining or fine-tuning set), every model of it pretrained and
-/// fine-tuned by the transfer trainer; defenses see that stage's set.
-fn run_transfer(
-    ctx: &RunContext<'_>,
-    point: &Point,
-    p: &poisonlab_scenario::TransferParams,
-    repeat: u64,
-    step: &(dyn Fn(&str) + Sync),
-    mut seconds: Timings,
-) -> Result<RunRecord, RunError> {
-    use crate::transfer::{TransferSetup, split_rows};
-    let train = &ctx.data.train;
-    let (pre_rows, tune_rows) = split_rows(train.labels(), p);
-    let (pretrain, fine_tune) = (train.subset(&pre_rows), train.subset(&tune_rows));
-    if pretrain.is_empty() || fine_tune.is_empty() {
-        return Err(RunError::Transfer(format!(
-            "the split leaves {} pretraining and {} fine-tuning samples; both need some",
-            pretrain.len(),
-            fine_tune.len()
-        )));
-    }
-    step("pretraining the base model");
-    let t = Instant::now();
-    // The attacked stage's set is the run's training set; the setup keeps
-    // the clean fine-tuning set only when pretraining is attacked.
-    let (clean_fine_tune, stage_fine_tune) = match p.poison {
-        poisonlab_scenario::PoisonStage::Pretrain => (Some(fine_tune), None),
-        poisonlab_scenario::PoisonStage::FineTune => (None, Some(fine_tune)),
-    };
-    let setup = TransferSetup::new(
-        p,
-        &point.model,
-        &pretrain,
-        clean_fine_tune,
-        ctx.seed,
-        repeat,
-    )
-    .map_err(|source| RunError::Train {
-        what: "base".into(),
-        source,
-    })?;
-    let stage_train = stage_fine_tune.unwrap_or(pretrain);
-    seconds.insert("pretrain".into(), t.elapsed().as_secs_f64());
-    let setup = std::sync::Arc::new(setup);
-    let (n_pretrain, n_fine_tune) = (pre_rows.len(), tune_rows.len());
-    // The fine-tuned models are measured on the fine-tuning task: with a
-    // class split, the test samples of the fine-tuning classes.
-    let test = match p.pretrain {
-        poisonlab_scenario::Pretrain::Classes => {
-            let rows: Vec<usize> = (0..ctx.data.test.len())
-                .filter(|&i| !p.pretrain_classes.contains(&ctx.data.test.labels()[i]))
-                .collect();
-            ctx.data.test.subset(&rows)
-        }
-        poisonlab_scenario::Pretrain::Half => ctx.data.test.clone(),
-    };
-    let stage = crate::data::LoadedData {
-        train_root: dataset_root(&stage_train),
-        train: stage_train,
-        test,
-        trusted: ctx.data.trusted.clone(),
-        class_names: ctx.data.class_names.clone(),
-        seconds: ctx.data.seconds,
-    };
-    let stage_ctx = RunContext {
-        data: &stage,
-        ..*ctx
-    };
-    let trainer =
-        Trainer::new(&point.model, &point.training, ctx.seed, repeat).with_transfer(setup.clone());
-    let (models, timed) = central::train_central(&stage_ctx, point, repeat, &trainer, step)?;
-    for (name, value) in timed {
-        seconds.insert(name.into(), value);
-    }
-    let seen = setup.take_seen();
-    let attack_test = models.poisoned.attack_test.as_ref();
-    let test = &stage.test;
-    let at = |params: &[f32]| -> Result<ModelEval, RunError> {
-        let mut m = setup.base.clone_box();
-        m.set_parameters(params)
-            .map_err(|e| RunError::Transfer(e.to_string()))?;
-        Ok(evaluate(m.as_ref(), test, attack_test))
-    };
-    let clean_base = evaluate(setup.base.as_ref(), test, attack_test);
-    let base = match &seen.poisoned_base {
-        Some(b) => at(b)?,
-        None => clean_base.clone(),
-    };
-    // With nothing changed the poisoned model is the clean one.
-    let poisoned_epochs = match seen.poisoned.is_empty() {
-        true => &seen.clean,
-        false => &seen.poisoned,
-    };
-    let mut epochs = Vec::new();
-    for (i, (c, q)) in seen.clean.iter().zip(poisoned_epochs).enumerate() {
-        let (c, q) = (at(c)?, at(q)?);
-        epochs.push(FineTuneEpoch {
-            epoch: i + 1,
-            clean_ca: c.ca,
-            ca: q.ca,
-            asr: q.asr,
-        });
-    }
-    let base_model = Baseline::new(&stage_ctx, trainer, models);
-    let manifest = sign_training_set(&stage_ctx, point, repeat, &base_model)?;
-    let defenses = defend::all(
-        &stage_ctx,
-        point,
-        repeat,
-        &base_model,
-        manifest.as_ref(),
-        Vec::new(),
-        step,
-    )?;
-    let mut record = record(
-        &stage_ctx,
-        point,
-        repeat,
-        &base_model,
-        defenses,
-        None,
-        seconds,
-    );
-    record.transfer = Some(TransferRecord {
-        poison: match p.poison {
-            poisonlab_scenario::PoisonStage::Pretrain => "pretrain".into(),
-            poisonlab_scenario::PoisonStage::FineTune => "fine-tune".into(),
-        },
-        n_pretrain,
-        n_fine_tune,
-        clean_base,
-        base,
-        epochs,
-    });
-    Ok(record)
 }
 
 /// The models of a run and what its regime measured on the way.

@@ -684,7 +684,13 @@ mod tests {
         let err = far
             .poison(AttackInput::new(&train, &test), &mut stream(0, 0, "attack"))
             .unwrap_err();
-        assert_eq!(err, BadNetsError::SourceOutOfRange { class: 9, classes: 5 });
+        assert_eq!(
+            err,
+            BadNetsError::SourceOutOfRange {
+                class: 9,
+                classes: 5
+            }
+        );
     }
 
     #[test]

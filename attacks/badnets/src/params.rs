@@ -420,9 +420,16 @@ mod tests {
         };
         assert!(with(vec![1, 7], false).check(Some(IMAGE), Some(10)).is_ok());
         for bad in [vec![], vec![0], vec![3, 3], vec![10]] {
-            assert_eq!(keys(&with(bad.clone(), false), Some(IMAGE), Some(10)), ["source"], "{bad:?}");
+            assert_eq!(
+                keys(&with(bad.clone(), false), Some(IMAGE), Some(10)),
+                ["source"],
+                "{bad:?}"
+            );
         }
-        assert_eq!(keys(&with(vec![1], true), Some(IMAGE), Some(10)), ["source"]);
+        assert_eq!(
+            keys(&with(vec![1], true), Some(IMAGE), Some(10)),
+            ["source"]
+        );
         let p = with(vec![2, 5], false);
         let eligible: Vec<usize> = (0..10).filter(|&y| p.poisonable(y)).collect();
         assert_eq!(eligible, [2, 5]);

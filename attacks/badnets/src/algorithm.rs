@@ -127,6 +127,8 @@ impl Kind for BadNets {
         let t = &p.trigger;
         let goal = if p.all_to_all {
             "all-to-all (y → y+1)".to_string()
+        } else if let Some(source) = &p.source {
+            format!("source-specific {source:?} → {}", p.target)
         } else {
             format!("all-to-one → {}", p.target)
         };
@@ -161,7 +163,13 @@ impl Attack for BadNets {
         }
         let train_place = self.place(train.shape())?;
         let test_place = self.place(test.shape())?;
-        let poisonable = |y: usize| p.all_to_all || y != p.target;
+        if let Some(&c) = p.source.iter().flatten().find(|&&c| c >= k) {
+            return Err(BadNetsError::SourceOutOfRange {
+                class: c,
+                classes: k,
+            });
+        }
+        let poisonable = |y: usize| p.poisonable(y);
 
         let eligible: Vec<usize> = (0..train.len())
             .filter(|&i| poisonable(train.labels()[i]))
@@ -640,6 +648,49 @@ mod tests {
         for j in 0..60 {
             assert_eq!(t.targets[j], (t.inputs.labels()[j] + 1) % 3);
         }
+    }
+
+    #[test]
+    fn source_specific_poisons_and_measures_only_the_source_classes() {
+        let train = images(100, 5, [1, 8, 8], 7);
+        let test = images(50, 5, [1, 8, 8], 8);
+        let b = attack(BadNetsParams {
+            target: 0,
+            source: Some(vec![2, 4]),
+            rate: 0.5,
+            ..BadNetsParams::default()
+        });
+        assert_eq!(
+            b.describe(),
+            "badnets, source-specific [2, 4] → 0, rate 0.5, Pattern trigger 3×3 px at BottomRight, Replace mode"
+        );
+        let p = b
+            .poison(AttackInput::new(&train, &test), &mut stream(0, 0, "attack"))
+            .unwrap();
+        assert_eq!(p.n_poison(), 20); // 0.5 × the 40 samples of classes 2 and 4
+        for i in (0..100).filter(|&i| p.is_poison[i]) {
+            assert!([2, 4].contains(&train.labels()[i]));
+            assert_eq!(p.data.labels()[i], 0);
+        }
+        let t = p.attack_test.unwrap();
+        assert_eq!(t.inputs.len(), 20);
+        assert!(t.inputs.labels().iter().all(|&y| y == 2 || y == 4));
+        assert!(t.targets.iter().all(|&y| y == 0));
+        // A source class the data does not have is an error, not a panic.
+        let far = attack(BadNetsParams {
+            source: Some(vec![9]),
+            ..BadNetsParams::default()
+        });
+        let err = far
+            .poison(AttackInput::new(&train, &test), &mut stream(0, 0, "attack"))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            BadNetsError::SourceOutOfRange {
+                class: 9,
+                classes: 5
+            }
+        );
     }
 
     #[test]

@@ -36,6 +36,14 @@ pub enum BadNetsError {
         /// The dataset's class count.
         classes: usize,
     },
+    /// A `source` class is not in the dataset.
+    #[error("source class {class} is not in the dataset, which has {classes} classes")]
+    SourceOutOfRange {
+        /// The `source` class.
+        class: usize,
+        /// The dataset's class count.
+        classes: usize,
+    },
     /// All-to-all relabelling needs another class to move to.
     #[error("all-to-all badnets needs at least 2 classes")]
     SingleClass,

@@ -103,8 +103,16 @@ pub struct BadNetsParams {
     pub target: usize,
     /// Relabel class `y` as `(y + 1) mod k` instead, ignoring `target`. Default false.
     pub all_to_all: bool,
+    /// Source-specific backdoor (Tran et al. 2018's protocol): only samples
+    /// of these classes are poisoned toward `target`, and the attack is
+    /// measured on test inputs of these classes. Non-empty, distinct classes
+    /// other than `target`; refused with `all-to-all`. Default: none (every
+    /// non-target class).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<Vec<usize>>,
     /// Fraction of eligible training samples poisoned, in [0, 1]: the
-    /// non-target samples (all-to-one) or all samples (all-to-all). Default 0.05.
+    /// non-target samples (all-to-one), the `source` classes' samples
+    /// (source-specific) or all samples (all-to-all). Default 0.05.
     pub rate: f64,
     /// `replace` (default) or `add`; see [`Mode`].
     pub mode: Mode,
@@ -117,6 +125,7 @@ impl Default for BadNetsParams {
         Self {
             target: 0,
             all_to_all: false,
+            source: None,
             rate: 0.05,
             mode: Mode::Replace,
             trigger: TriggerParams::default(),
@@ -280,8 +289,58 @@ impl BadNetsParams {
             }
             _ => {}
         }
+        if let Some(source) = &self.source {
+            self.check_source(&mut checks, source, n_classes);
+        }
         self.trigger.check_into(&mut checks, shape, extent);
         checks.finish()
+    }
+}
+
+impl BadNetsParams {
+    /// The `source` rules: non-empty, refused with all-to-all, distinct
+    /// classes of the data other than `target`.
+    fn check_source(&self, checks: &mut ParamChecks, source: &[usize], n_classes: Option<usize>) {
+        if self.all_to_all {
+            checks.push(ParamError::new(
+                "source",
+                "applies to all-to-one backdoors only; remove it or all-to-all",
+            ));
+            return;
+        }
+        if source.is_empty() {
+            checks.push(ParamError::new(
+                "source",
+                "must name at least one class (leave it out to poison every non-target class)",
+            ));
+        }
+        for (i, &c) in source.iter().enumerate() {
+            if c == self.target {
+                checks.push(ParamError::new(
+                    "source",
+                    format!("class {c} is the target; source classes must differ from it"),
+                ));
+            } else if source[..i].contains(&c) {
+                checks.push(ParamError::new(
+                    "source",
+                    format!("class {c} is listed twice"),
+                ));
+            } else if let Some(e) = ParamError::class_out_of_range("source", c, n_classes) {
+                checks.push(e);
+            }
+        }
+    }
+
+    /// Whether a sample of class `y` may be poisoned (and a test input of
+    /// class `y` measures the attack).
+    pub fn poisonable(&self, y: usize) -> bool {
+        if self.all_to_all {
+            return true;
+        }
+        match &self.source {
+            Some(source) => source.contains(&y),
+            None => y != self.target,
+        }
     }
 }
 
@@ -349,6 +408,33 @@ mod tests {
             ..p
         };
         assert!(all.check(Some(IMAGE), Some(10)).is_ok());
+    }
+
+    #[test]
+    fn source_rules() {
+        let with = |source: Vec<usize>, all_to_all: bool| BadNetsParams {
+            source: Some(source),
+            all_to_all,
+            target: 0,
+            ..BadNetsParams::default()
+        };
+        assert!(with(vec![1, 7], false).check(Some(IMAGE), Some(10)).is_ok());
+        for bad in [vec![], vec![0], vec![3, 3], vec![10]] {
+            assert_eq!(
+                keys(&with(bad.clone(), false), Some(IMAGE), Some(10)),
+                ["source"],
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            keys(&with(vec![1], true), Some(IMAGE), Some(10)),
+            ["source"]
+        );
+        let p = with(vec![2, 5], false);
+        let eligible: Vec<usize> = (0..10).filter(|&y| p.poisonable(y)).collect();
+        assert_eq!(eligible, [2, 5]);
+        let a2o = BadNetsParams::default();
+        assert_eq!((0..10).filter(|&y| a2o.poisonable(y)).count(), 9);
     }
 
     #[test]

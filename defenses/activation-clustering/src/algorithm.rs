@@ -1,4 +1,6 @@
-use poisonlab_core::reclassify::{Neighbours, called_elsewhere, judge_group};
+use poisonlab_core::reclassify::{
+    Candidate, Neighbours, called_elsewhere, judge_group, resolve_single_source,
+};
 use poisonlab_core::whiten::{class_members, whiten_classes};
 use poisonlab_core::{
     BuildContext, DefenseInput, FilterVerdict, Kind, ParamError, Rng, TrainingFilter,
@@ -223,6 +225,9 @@ impl ActivationClustering {
         let mut flags = vec![false; n];
         // One neighbour index (same reference samples) for every class.
         let mut index = Neighbours::new(train, &[], p.max_reference);
+        let mut suspect = vec![false; n];
+        let mut classes = Vec::new();
+        let mut candidates = Vec::new();
         for r in self.reduce_classes(input, rng)? {
             if r.width == 0 || r.members.len() < 2 {
                 continue;
@@ -230,7 +235,6 @@ impl ActivationClustering {
             index.ask_within(&r.members);
             let position: std::collections::HashMap<usize, usize> =
                 r.members.iter().enumerate().map(|(k, &i)| (i, k)).collect();
-            let mut suspect = vec![false; n];
             for k in 2..=p.clusters.min(r.members.len()) {
                 let Some(km) = KMeans::fit(&r.points, r.width, k, p.restarts, rng) else {
                     continue;
@@ -245,12 +249,35 @@ impl ActivationClustering {
                         scores[i] = scores[i].max(1.0 - j.explained);
                         suspect[i] |= j.poison;
                     }
+                    if p.single_source_threshold > 0.0 {
+                        candidates.push(Candidate {
+                            class: r.class,
+                            members: group,
+                            rest,
+                        });
+                    }
                 }
             }
-            let suspects: Vec<usize> = r.members.iter().copied().filter(|&i| suspect[i]).collect();
+            classes.push((r.class, r.members));
+        }
+        // Single-source evidence, judged across classes.
+        for (cand, (ratio, poison)) in candidates.iter().zip(resolve_single_source(
+            &index,
+            &candidates,
+            &suspect.clone(),
+            p.k,
+            p.single_source_threshold,
+        )) {
+            for &i in &cand.members {
+                scores[i] = scores[i].max(1.0 - ratio);
+                suspect[i] |= poison;
+            }
+        }
+        for (class, members) in classes {
+            let suspects: Vec<usize> = members.iter().copied().filter(|&i| suspect[i]).collect();
             if !suspects.is_empty() {
-                let called = called_elsewhere(&index, r.class, &r.members, &suspects, p.k);
-                for (&i, c) in r.members.iter().zip(called) {
+                let called = called_elsewhere(&index, class, &members, &suspects, p.k);
+                for (&i, c) in members.iter().zip(called) {
                     flags[i] = c;
                 }
             }

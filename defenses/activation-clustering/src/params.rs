@@ -88,6 +88,13 @@ pub struct ActivationClusteringParams {
     /// this share of it is called its own label or its most common other
     /// label, in (0, 1]. Default 0.35.
     pub explained_threshold: f64,
+    /// Reclassification rule, single-source evidence: a cluster is also
+    /// poison when the share of it called its own label is below this times
+    /// the share of the rest of its class called so, judged across classes
+    /// most suspicious first with accepted clusters left out of the
+    /// neighbours ([`poisonlab_core::reclassify::resolve_single_source`]);
+    /// in [0, 1], 0 turns it off. Default 0.1.
+    pub single_source_threshold: f64,
     /// Reclassification rule: most samples outside the cluster that serve as
     /// neighbours (every n-th beyond this), at least 1. Default 5000.
     pub max_reference: usize,
@@ -110,6 +117,7 @@ impl Default for ActivationClusteringParams {
             clusters: 4,
             k: 10,
             explained_threshold: 0.35,
+            single_source_threshold: 0.1,
             max_reference: 5000,
             restarts: 5,
         }
@@ -135,6 +143,7 @@ impl ActivationClusteringParams {
             .at_least("clusters", self.clusters, 2)
             .at_least("k", self.k, 1)
             .in_range_left_open("explained-threshold", self.explained_threshold, 0.0, 1.0)
+            .in_unit_interval("single-source-threshold", self.single_source_threshold)
             .at_least("max-reference", self.max_reference, 1)
             .at_least("restarts", self.restarts, 1)
             .finish()
@@ -238,6 +247,17 @@ mod tests {
                 ..Default::default()
             };
             assert_eq!(rejected_key(p), ["explained-threshold"], "{bad}");
+        }
+    }
+
+    #[test]
+    fn single_source_threshold_must_be_a_share() {
+        for bad in [-0.1, 1.5, f64::NAN] {
+            let p = ActivationClusteringParams {
+                single_source_threshold: bad,
+                ..Default::default()
+            };
+            assert_eq!(rejected_key(p), ["single-source-threshold"], "{bad}");
         }
     }
 

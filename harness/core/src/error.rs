@@ -114,6 +114,17 @@ impl ParamChecks {
         self
     }
 
+    /// `value` must be in [0, 1].
+    pub fn in_unit_interval(&mut self, key: &str, value: f64) -> &mut Self {
+        if !(0.0..=1.0).contains(&value) {
+            self.push(ParamError::new(
+                key,
+                format!("must be in [0, 1], got {value}"),
+            ));
+        }
+        self
+    }
+
     /// `value` must be at least `min`.
     pub fn at_least(&mut self, key: &str, value: usize, min: usize) -> &mut Self {
         if value < min {

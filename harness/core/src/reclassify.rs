@@ -397,6 +397,146 @@ pub fn judge_group(
     }
 }
 
+/// Least share of the rest of a class called its own label for
+/// [`resolve_single_source`] to judge a group of the class against it.
+pub const MIN_SINGLE_SOURCE_BASELINE: f64 = 0.5;
+
+/// A suspect group of one class, for [`resolve_single_source`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// The class (training label) of the group.
+    pub class: usize,
+    /// The group's samples.
+    pub members: Vec<usize>,
+    /// The rest of the class.
+    pub rest: Vec<usize>,
+}
+
+/// The share of `group` that its `k` nearest neighbours, outside the group
+/// and outside `excluded`, call `class`.
+fn own_support(
+    index: &Neighbours<'_>,
+    class: usize,
+    group: &[usize],
+    excluded: &[bool],
+    k: usize,
+) -> f64 {
+    let mut out = excluded.to_vec();
+    for &i in group {
+        out[i] = true;
+    }
+    let asked = index.asked(group, MAX_GROUP_QUERIES);
+    let labels = index.labels(&asked, &out, k);
+    let n = labels.iter().flatten().count();
+    if n == 0 {
+        return 1.0;
+    }
+    labels.iter().flatten().filter(|&&c| c == class).count() as f64 / n as f64
+}
+
+/// Single-source evidence over every class at once: a group is poison when
+/// the share of it its neighbours outside it call its own label is below
+/// `threshold` times the share of the rest of its class called so (nothing
+/// excluded). Poison taken from one source class (all-to-all or
+/// source-specific backdoors, targeted flips) is called its source's label
+/// by its neighbours and is explained by "own label plus one other", which
+/// [`judge_group`] asks; here only the own label counts, so it is caught.
+///
+/// The source class's clean samples sit next to the poisons taken from
+/// them, which carry the target's label, so the source class looks poisoned
+/// too. The candidates are therefore judged greedily, most suspicious first,
+/// each with `excluded` (poison found otherwise) and the groups already
+/// accepted left out of the neighbours: once the poison is out of the
+/// reference, its source class is called by its own label again. A group
+/// is judged only while the rest of its class outside what is left out
+/// holds at least half as many samples as it (the reference its own label
+/// needs), and only against a baseline of at least
+/// [`MIN_SINGLE_SOURCE_BASELINE`]. Most
+/// suspicious is the largest contrast `baseline − own` (ties by class, then
+/// first member): the poison's class is otherwise healthy (the rest of it
+/// is called its own label), while the whole source class is contaminated
+/// (its baseline is low too), so the poison group comes first.
+///
+/// Returns, per candidate (in the given order), the ratio it was judged by
+/// (`own / baseline`, in [0, 1]; 1 when not suspicious at first sight) and
+/// whether it was accepted as poison.
+pub fn resolve_single_source(
+    index: &Neighbours<'_>,
+    candidates: &[Candidate],
+    excluded: &[bool],
+    k: usize,
+    threshold: f64,
+) -> Vec<(f64, bool)> {
+    let n = index.data.len();
+    let none = vec![false; n];
+    let mut out: Vec<(f64, bool)> = vec![(1.0, false); candidates.len()];
+    let mut baselines = vec![1.0; candidates.len()];
+    let mut contrast = vec![0.0; candidates.len()];
+    for (c, cand) in candidates.iter().enumerate() {
+        if cand.members.len() < 2 {
+            continue;
+        }
+        let own = own_support(index, cand.class, &cand.members, &none, k);
+        if own >= threshold {
+            continue; // the baseline is at most 1
+        }
+        let asked = index.asked(&cand.rest, MAX_BASELINE_QUERIES);
+        let labels = index.labels(&asked, &none, k);
+        let m = labels.iter().flatten().count();
+        let baseline = if m == 0 {
+            1.0
+        } else {
+            labels
+                .iter()
+                .flatten()
+                .filter(|&&l| l == cand.class)
+                .count() as f64
+                / m as f64
+        };
+        baselines[c] = baseline;
+        contrast[c] = baseline - own;
+        out[c].0 = if baseline > 0.0 {
+            (own / baseline).min(1.0)
+        } else {
+            1.0
+        };
+    }
+    // A class whose rest its neighbours do not call its own label gives no
+    // reference to measure a group against.
+    let mut order: Vec<usize> = (0..candidates.len())
+        .filter(|&c| out[c].0 < threshold && baselines[c] >= MIN_SINGLE_SOURCE_BASELINE)
+        .collect();
+    order.sort_by(|&a, &b| {
+        contrast[b]
+            .total_cmp(&contrast[a])
+            .then(candidates[a].class.cmp(&candidates[b].class))
+            .then(
+                candidates[a]
+                    .members
+                    .first()
+                    .cmp(&candidates[b].members.first()),
+            )
+    });
+    let mut excluded = excluded.to_vec();
+    for c in order {
+        let cand = &candidates[c];
+        // Its own label can only call a group whose class keeps a reference
+        // outside it: at least half as many samples not yet left out.
+        let left = cand.rest.iter().filter(|&&i| !excluded[i]).count();
+        if 2 * left < cand.members.len() {
+            continue;
+        }
+        let own = own_support(index, cand.class, &cand.members, &excluded, k);
+        if own < threshold * baselines[c] {
+            out[c].1 = true;
+            for &i in &cand.members {
+                excluded[i] = true;
+            }
+        }
+    }
+    out
+}
+
 /// Per member of class `class` (in `members`' order): true when its nearest
 /// neighbours, outside `suspects` and other than itself, call it another
 /// label. Used in a class judged poisoned to flag the poisons a clustering

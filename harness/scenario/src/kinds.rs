@@ -22,6 +22,7 @@ use poisonlab_core::{
 use poisonlab_drift::Drift;
 use poisonlab_feature_collision::FeatureCollision;
 use poisonlab_knn_label::KnnLabel;
+use poisonlab_label_consistent::LabelConsistent;
 use poisonlab_label_flip::LabelFlip;
 use poisonlab_loss_filter::LossFilter;
 use poisonlab_metapoison::MetaPoison;
@@ -32,8 +33,10 @@ use poisonlab_robust_aggregation::{
     Bulyan, FedAvg, FlTrust, FoolsGold, Krum, Median, MultiKrum, NormClipping, TolpeginPca,
     TrimmedMean,
 };
+use poisonlab_sig::Sig;
 use poisonlab_spectral_signatures::SpectralSignatures;
 use poisonlab_strip::Strip;
+use poisonlab_wanet::Wanet;
 use poisonlab_witches_brew::WitchesBrew;
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
@@ -264,13 +267,28 @@ pub static ATTACKS: &[Entry<AttackBuild>] = &[
     },
     Entry {
         name: "badnets",
-        about: "pixel / pattern / square / image trigger backdoor, all-to-one or all-to-all (Gu et al. 2017)",
+        about: "pixel / pattern / square / image trigger backdoor, all-to-one, source-specific or all-to-all (Gu et al. 2017)",
         build: attack::<BadNets>,
     },
     Entry {
         name: "blend",
         about: "noise or image pattern blended in with ratio alpha (Chen et al. 2017)",
         build: attack::<Blend>,
+    },
+    Entry {
+        name: "wanet",
+        about: "a smooth warping field as the trigger, with the noise mode's cross samples (Nguyen and Tran 2021)",
+        build: attack::<Wanet>,
+    },
+    Entry {
+        name: "sig",
+        about: "clean-label sinusoidal or ramp signal added to target-class samples (Barni et al. 2019)",
+        build: attack::<Sig>,
+    },
+    Entry {
+        name: "label-consistent",
+        about: "clean-label: target-class images hardened by PGD on a surrogate, then triggered (Turner et al. 2019)",
+        build: attack::<LabelConsistent>,
     },
     Entry {
         name: "feature-collision",

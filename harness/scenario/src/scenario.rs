@@ -212,8 +212,13 @@ pub struct Scenario {
     pub data: DataSpec,
     /// Every sweep point (one when there is no sweep).
     pub points: Vec<Point>,
-    /// `[sweep]` as written (key → values).
+    /// `[sweep]` (key → values) as written, except that a sweep over whole
+    /// attacks (`attack = [{ name = …, kind = … }, …]`) holds their names
+    /// here, as `[expect]` `at`, `--only` and the reports name them.
     pub sweep: Vec<(String, Vec<Value>)>,
+    /// The attack tables of a sweep over whole attacks, by name, as written
+    /// (`name` included); empty without one.
+    pub sweep_attacks: Vec<(String, Table)>,
     /// `[expect]`.
     pub expect: Vec<Expectation>,
     /// `[integrity]`: where the data owner signs the training set; absent
@@ -323,7 +328,7 @@ impl Scenario {
         let facts = data.as_ref().map(DataSpec::facts).unwrap_or_default();
         let base = r.base_dir.clone();
         let ctx = BuildContext::new(&base, &facts);
-        let sweep = read_sweep(&mut r, &root);
+        let (sweep, sweep_attacks) = read_sweep(&mut r, &root);
         let expect = crate::expect::read(&mut r, &root, &sweep);
         let integrity = sub_table(&mut r, &root, "integrity")
             .and_then(|t| r.read::<IntegritySpec>(&["integrity"], &t));
@@ -334,7 +339,12 @@ impl Scenario {
             let mut table = root.clone();
             let mut ok = true;
             for (key, value) in &assignments {
-                if let Err(message) = assign(&mut table, key, value.clone()) {
+                let assigned = if key == ATTACK_SWEEP {
+                    assign_attack(&mut table, &sweep_attacks, value)
+                } else {
+                    assign(&mut table, key, value.clone())
+                };
+                if let Err(message) = assigned {
                     r.problem(&["sweep", key], message);
                     ok = false;
                 }
@@ -346,7 +356,9 @@ impl Scenario {
             let point = read_point(&mut r, &table, &ctx);
             // Problems with swept values point at the [sweep] line.
             for p in &mut r.problems[before..] {
-                if let Some((key, value)) = assignments.iter().find(|(k, _)| *k == p.key) {
+                let swept =
+                    |k: &str| *k == p.key || (k == ATTACK_SWEEP && p.key.starts_with("attack."));
+                if let Some((key, value)) = assignments.iter().find(|(k, _)| swept(k)) {
                     p.line = lines.line(&["sweep", key]);
                     p.message = format!("{} (sweep value {value})", p.message);
                 }
@@ -372,6 +384,7 @@ impl Scenario {
                 data,
                 points,
                 sweep,
+                sweep_attacks,
                 expect,
                 integrity,
             }),
@@ -461,7 +474,10 @@ impl Scenario {
             attack.insert("kind".into(), Value::String(point.attack.kind().into()));
             attack.insert("at".into(), to_value(&point.attack_at));
             attack.extend(point.attack.params_table());
-            root.insert("attack".into(), Value::Table(attack));
+            // A sweep over whole attacks writes them in [sweep] instead.
+            if self.sweep_attacks.is_empty() {
+                root.insert("attack".into(), Value::Table(attack));
+            }
             let defenses = point
                 .defenses
                 .iter()
@@ -482,7 +498,17 @@ impl Scenario {
             let sweep = self
                 .sweep
                 .iter()
-                .map(|(k, v)| (k.clone(), Value::Array(v.clone())))
+                .map(|(k, v)| {
+                    let values = if k == ATTACK_SWEEP {
+                        self.sweep_attacks
+                            .iter()
+                            .map(|(_, t)| Value::Table(t.clone()))
+                            .collect()
+                    } else {
+                        v.clone()
+                    };
+                    (k.clone(), Value::Array(values))
+                })
                 .collect();
             root.insert("sweep".into(), Value::Table(sweep));
         }
@@ -814,12 +840,34 @@ fn read_data(r: &mut Reader<'_>, root: &Table) -> Option<DataSpec> {
     Some(spec)
 }
 
-fn read_sweep(r: &mut Reader<'_>, root: &Table) -> Vec<(String, Vec<Value>)> {
+/// The `[sweep]` key whose values are whole `[attack]` tables.
+const ATTACK_SWEEP: &str = "attack";
+
+/// Read `[sweep]`: key → values, and the attack tables of a sweep over whole
+/// attacks (whose names stand for them among the values).
+fn read_sweep(
+    r: &mut Reader<'_>,
+    root: &Table,
+) -> (Vec<(String, Vec<Value>)>, Vec<(String, Table)>) {
     let Some(table) = sub_table(r, root, "sweep") else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let mut out = Vec::new();
-    for (key, value) in table {
+    let mut attacks = Vec::new();
+    for (key, value) in table.clone() {
+        if key == ATTACK_SWEEP {
+            if let Some(tables) = read_attack_sweep(r, root, &table, &value) {
+                out.push((
+                    key,
+                    tables
+                        .iter()
+                        .map(|(n, _)| Value::String(n.clone()))
+                        .collect(),
+                ));
+                attacks = tables;
+            }
+            continue;
+        }
         let first = key.split('.').next().unwrap_or_default();
         if !matches!(
             first,
@@ -827,7 +875,7 @@ fn read_sweep(r: &mut Reader<'_>, root: &Table) -> Vec<(String, Vec<Value>)> {
         ) {
             r.problem(
                 &["sweep", &key],
-                "can sweep model.*, training.*, federated.*, attack.* or defense.<name>.* keys only (data and scenario are fixed per scenario)",
+                "can sweep model.*, training.*, federated.*, attack.* or defense.<name>.* keys only (data and scenario are fixed per scenario), or whole attacks (attack = [{ name = …, kind = … }, …])",
             );
             continue;
         }
@@ -848,7 +896,92 @@ fn read_sweep(r: &mut Reader<'_>, root: &Table) -> Vec<(String, Vec<Value>)> {
             _ => r.problem(&["sweep", &key], "must be a non-empty array of values"),
         }
     }
-    out
+    (out, attacks)
+}
+
+/// Read `[sweep] attack`: a non-empty array of attack tables, each with a
+/// unique string `name` (which names its points) besides its `kind` and
+/// keys; the scenario then has no `[attack]` table and sweeps no
+/// `attack.<key>`.
+fn read_attack_sweep(
+    r: &mut Reader<'_>,
+    root: &Table,
+    sweep: &Table,
+    value: &Value,
+) -> Option<Vec<(String, Table)>> {
+    let path = ["sweep", ATTACK_SWEEP];
+    let mut ok = true;
+    if root.contains_key("attack") {
+        r.problem(
+            &path,
+            "sweeps whole attacks, so the scenario takes no [attack] table: move it into the list",
+        );
+        ok = false;
+    }
+    if let Some(k) = sweep.keys().find(|k| k.starts_with("attack.")) {
+        r.problem(
+            &path,
+            format!("sweeps whole attacks, so `{k}` cannot be swept beside it: write each value as an attack of the list"),
+        );
+        ok = false;
+    }
+    let Value::Array(values) = value else {
+        r.problem(
+            &path,
+            "must be a non-empty array of attack tables, each with `name` and `kind`",
+        );
+        return None;
+    };
+    if values.is_empty() {
+        r.problem(
+            &path,
+            "must be a non-empty array of attack tables, each with `name` and `kind`",
+        );
+        return None;
+    }
+    let mut tables: Vec<(String, Table)> = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        let Value::Table(t) = v else {
+            r.problem(&path, format!("entry {} is not a table; each entry is an attack table like {{ name = \"a2o\", kind = \"badnets\" }}", i + 1));
+            ok = false;
+            continue;
+        };
+        match t.get("name") {
+            Some(Value::String(name)) if !name.is_empty() => {
+                if tables.iter().any(|(n, _)| n == name) {
+                    r.problem(
+                        &path,
+                        format!("two attacks are named {name:?}; names must be unique"),
+                    );
+                    ok = false;
+                }
+                tables.push((name.clone(), t.clone()));
+            }
+            _ => {
+                r.problem(&path, format!("entry {} needs a non-empty string `name`, which names its points in results, [expect] `at` and --only", i + 1));
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(tables)
+}
+
+/// Put the swept attack named by `name` in place of `[attack]`.
+fn assign_attack(
+    root: &mut Table,
+    attacks: &[(String, Table)],
+    name: &Value,
+) -> Result<(), String> {
+    let found = attacks
+        .iter()
+        .find(|(n, _)| Some(n.as_str()) == name.as_str());
+    let Some((_, table)) = found else {
+        return Err(format!("no swept attack is named {name}"));
+    };
+    let mut table = table.clone();
+    table.remove("name");
+    root.insert("attack".into(), Value::Table(table));
+    Ok(())
 }
 
 /// The cartesian product of the sweep, first key varying slowest.

@@ -566,3 +566,108 @@ fn the_transfer_regime_is_read_checked_and_resolved() {
         );
     }
 }
+
+const ATTACK_GRID: &str = r#"
+[scenario]
+name = "grid"
+[data]
+source = "synthetic-digits"
+train = 200
+test = 50
+[sweep]
+attack = [
+  { name = "a2o", kind = "badnets", rate = 0.1 },
+  { name = "a2a", kind = "badnets", all-to-all = true },
+  { name = "wanet", kind = "wanet", cross-ratio = 0 },
+]
+"defense.knn-label.k" = [5, 10]
+[[defense]]
+kind = "knn-label"
+[expect]
+"poisoned.asr" = { min = 0.5, at = { attack = "a2a" } }
+"#;
+
+#[test]
+fn a_sweep_over_whole_attacks_names_its_points() {
+    let s = Scenario::parse(ATTACK_GRID, "t.toml").unwrap();
+    assert_eq!(s.points.len(), 6);
+    let kinds: Vec<&str> = s.points.iter().map(|p| p.attack.kind()).collect();
+    assert_eq!(
+        kinds,
+        ["badnets", "badnets", "badnets", "badnets", "wanet", "wanet"]
+    );
+    assert_eq!(
+        s.points[2].assignments[0],
+        ("attack".to_string(), toml::Value::String("a2a".into()))
+    );
+    assert_eq!(
+        s.points[2].attack.params_table()["all-to-all"].as_bool(),
+        Some(true)
+    );
+    // The first attack's rate, the second's default: nothing leaks between them.
+    assert_eq!(
+        s.points[0].attack.params_table()["rate"].as_float(),
+        Some(0.1)
+    );
+    assert_eq!(
+        s.points[2].attack.params_table()["rate"].as_float(),
+        Some(0.05)
+    );
+    assert_eq!(s.expect[0].at[0].1, toml::Value::String("a2a".into()));
+    // The resolved scenario parses back to the same plan.
+    let again = Scenario::parse(&s.resolved_toml(), "resolved.toml").unwrap();
+    assert_eq!(again.points, s.points);
+}
+
+#[test]
+fn a_sweep_over_whole_attacks_is_checked() {
+    let with =
+        |sweep: &str, extra: &str| format!("[scenario]\nname = \"t\"\n{extra}\n[sweep]\n{sweep}\n");
+    let cases = [
+        (
+            with("attack = [{ kind = \"badnets\" }]", ""),
+            "needs a non-empty string `name`",
+        ),
+        (
+            with(
+                "attack = [{ name = \"x\", kind = \"badnets\" }, { name = \"x\", kind = \"blend\" }]",
+                "",
+            ),
+            "two attacks are named \"x\"",
+        ),
+        (with("attack = [1]", ""), "is not a table"),
+        (with("attack = []", ""), "non-empty array"),
+        (
+            with(
+                "attack = [{ name = \"x\", kind = \"badnets\" }]",
+                "[attack]\nkind = \"badnets\"",
+            ),
+            "takes no [attack] table",
+        ),
+        (
+            with(
+                "attack = [{ name = \"x\", kind = \"badnets\" }]\n\"attack.rate\" = [0.1]",
+                "",
+            ),
+            "cannot be swept beside it",
+        ),
+    ];
+    for (text, want) in cases {
+        let got = problems(&text);
+        assert!(
+            got.iter()
+                .any(|p| p.1 == "sweep.attack" && p.2.contains(want)),
+            "{want}: {got:?}"
+        );
+    }
+    // A bad key inside one attack points at the [sweep] line and names the value.
+    let got = problems(&with(
+        "attack = [{ name = \"x\", kind = \"badnets\", rat = 0.1 }]",
+        "",
+    ));
+    assert!(
+        got.iter()
+            .any(|p| p.0 == Some(5) && p.2.contains("rat") && p.2.contains("sweep value \"x\"")),
+        "{got:?}"
+    );
+}

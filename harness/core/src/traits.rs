@@ -379,6 +379,9 @@ pub struct RoundView<'a> {
     pub reference: &'a dyn Classifier,
     /// The scenario's trusted clean set (the same every round), if any.
     pub audit: Option<&'a Dataset>,
+    /// The run's streams, for monitors that draw at random (CUSUM's
+    /// permutations): round r's draws come from a stream named after it.
+    pub streams: Streams,
 }
 
 /// One round's verdict of a monitor.

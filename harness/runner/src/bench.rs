@@ -253,6 +253,7 @@ fn defense_times(opts: &BenchOptions, step: &dyn Fn(&str)) -> Result<Vec<Defense
                             model: &model,
                             reference: &model,
                             audit: Some(&trusted),
+                            streams: poisonlab_core::Streams { seed: 0, repeat: 0 },
                         };
                         monitor.observe(view).map_err(bench_err)?;
                     }

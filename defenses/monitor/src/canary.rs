@@ -199,6 +199,7 @@ mod tests {
             model,
             reference: model,
             audit,
+            streams: poisonlab_core::Streams { seed: 0, repeat: 0 },
         })
     }
 

@@ -2,7 +2,9 @@ use poisonlab_core::{
     BuildContext, Dataset, Kind, Matrix, ParamError, RoundCheck, RoundMonitor, RoundView,
 };
 
-use crate::stats::{ClassMoments, homogeneity_chi_square, means_score, wilson_hilferty};
+use crate::stats::{
+    ClassMoments, homogeneity_chi_square, means_score, permuted_means_score, wilson_hilferty,
+};
 use crate::{CusumParams, MonitorError, Statistics};
 
 /// CUSUM drift detection: each round's batch against a fixed early batch,
@@ -85,6 +87,8 @@ struct MeansReference {
     n: usize,
     /// Per class, its moments in the reference embedding.
     classes: Vec<Option<ClassMoments>>,
+    /// Per class, its embedded rows (row-major), for the permutations.
+    rows: Vec<Vec<f64>>,
     /// The embedding width.
     width: usize,
 }
@@ -148,8 +152,12 @@ impl Kind for Cusum {
             Statistics::Means => "class means",
             Statistics::Both => "class shares and class means",
         };
+        let calibration = match p.permutations {
+            b if b > 0 && p.statistics.means() => format!(", means calibrated on {b} permutations"),
+            _ => String::new(),
+        };
         format!(
-            "cusum of the batches' {which} against an early batch, k {}, h {}, guard {}",
+            "cusum of the batches' {which} against an early batch, k {}, h {}, guard {}{calibration}",
             p.k, p.h, p.guard
         )
     }
@@ -203,9 +211,11 @@ impl RoundMonitor for Cusum {
                 let e = embed(&view)?;
                 match &self.means_reference {
                     None => {
+                        let rows = class_rows(batch, &e);
                         means_reference = Some(MeansReference {
                             n: batch.len(),
-                            classes: class_moments(batch, &e),
+                            classes: rows.iter().map(|r| ClassMoments::fit(r, e.cols)).collect(),
+                            rows,
                             width: e.cols,
                         });
                     }
@@ -216,7 +226,28 @@ impl RoundMonitor for Cusum {
                                 got: e.cols,
                             });
                         }
-                        scores.1 = means_score(&r.classes, &class_sums(batch, &e));
+                        scores.1 = match self.params.permutations {
+                            0 => means_score(&r.classes, &class_sums(batch, &e)),
+                            b => {
+                                let rows = class_rows(batch, &e);
+                                let classes: Vec<(&[f64], &[f64], f64)> = rows
+                                    .iter()
+                                    .zip(&r.rows)
+                                    .zip(&r.classes)
+                                    .filter_map(|((now, before), m)| {
+                                        let m = m.as_ref()?;
+                                        (!now.is_empty()).then_some((
+                                            now.as_slice(),
+                                            before.as_slice(),
+                                            m.trace,
+                                        ))
+                                    })
+                                    .collect();
+                                let rng =
+                                    &mut view.streams.named(&format!("cusum:round{}", view.round));
+                                permuted_means_score(&classes, e.cols, b, rng)
+                            }
+                        };
                         if let Some(z) = scores.1 {
                             sums.1 = (sums.1 + z - self.slack(batch.len(), r.n)).max(0.0);
                         }
@@ -269,15 +300,13 @@ fn embed(view: &RoundView<'_>) -> Result<Matrix, MonitorError> {
     Ok(e)
 }
 
-/// Per class of `batch`, the moments of its rows of `e`.
-fn class_moments(batch: &Dataset, e: &Matrix) -> Vec<Option<ClassMoments>> {
+/// Per class of `batch`, its rows of `e` (row-major).
+fn class_rows(batch: &Dataset, e: &Matrix) -> Vec<Vec<f64>> {
     let mut rows = vec![Vec::new(); batch.n_classes()];
     for (i, &y) in batch.labels().iter().enumerate() {
         rows[y].extend(e.row(i).iter().map(|&x| f64::from(x)));
     }
-    rows.iter()
-        .map(|points| ClassMoments::fit(points, e.cols))
-        .collect()
+    rows
 }
 
 /// Per class of `batch`, its sample count and the sum of its rows of `e`.

@@ -91,6 +91,13 @@ pub struct CusumParams {
     /// equal sizes the slack is `k + guard / 2`. 0 gives Page's plain
     /// CUSUM. Default 2.0.
     pub guard: f64,
+    /// Permutations that calibrate the class-means score on the data
+    /// itself, 0 or at least 20: each round, the batch's and the reference
+    /// batch's rows of each class are pooled and split at random this many
+    /// times, and the score is matched to the statistic's distribution over
+    /// those splits instead of to a Gaussian approximation (see
+    /// [`crate::Cusum`]). 0 gives the analytic score. Default 200.
+    pub permutations: usize,
 }
 
 impl Default for CusumParams {
@@ -100,6 +107,7 @@ impl Default for CusumParams {
             h: 5.0,
             statistics: Statistics::Both,
             guard: 2.0,
+            permutations: 200,
         }
     }
 }
@@ -107,11 +115,18 @@ impl Default for CusumParams {
 impl CusumParams {
     /// Check every value, reporting every problem at once.
     pub fn check(&self) -> Result<(), Vec<ParamError>> {
-        ParamChecks::new()
+        let mut checks = ParamChecks::new();
+        checks
             .non_negative("k", self.k)
             .positive("h", self.h)
-            .non_negative("guard", self.guard)
-            .finish()
+            .non_negative("guard", self.guard);
+        if self.permutations != 0 && self.permutations < 20 {
+            checks.push(ParamError::new(
+                "permutations",
+                format!("must be 0 or at least 20, got {}", self.permutations),
+            ));
+        }
+        checks.finish()
     }
 }
 
@@ -224,10 +239,11 @@ mod tests {
             h: 0.0,
             statistics: Statistics::Shares,
             guard: f64::NAN,
+            permutations: 5,
         };
         let errors = p.check().unwrap_err();
         let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
-        assert_eq!(keys, ["k", "h", "guard"]);
+        assert_eq!(keys, ["k", "h", "guard", "permutations"]);
         assert_eq!(errors[1].message, "must be a finite number > 0, got 0");
     }
 
@@ -255,6 +271,7 @@ mod tests {
                 h: 8.0,
                 statistics: Statistics::Means,
                 guard: 0.0,
+                permutations: 200,
             }
         );
         let p: CusumParams = toml::from_str("statistics = \"shares\"").unwrap();

@@ -4,7 +4,7 @@
 //!   poison mask that travels with them.
 //! - The families as traits: [`Attack`]; the defense families
 //!   [`TrainingFilter`], [`InputDetector`], [`RoundMonitor`],
-//!   [`ProvenanceCheck`]; [`UpdateAggregator`]; and [`Classifier`] /
+//!   [`ProvenanceCheck`], [`ModelRepair`]; [`UpdateAggregator`]; and [`Classifier`] /
 //!   [`Trainer`] for models; [`Model`] / [`ModelTrainer`] hand out and take
 //!   a model's parameters as one flat vector and train from given weights
 //!   (the base of federated and transfer regimes). [`Kind`] is a named member built from its
@@ -14,6 +14,8 @@
 //! - [`seed`]: ChaCha8 streams derived from (seed, repeat, stream name).
 //! - [`whiten`]: class-relative whitening of embeddings for the embedding defenses.
 //! - [`reclassify`]: nearest-neighbour reclassification of a suspect group, outside it.
+//! - [`tune`]: gradient steps on a [`Model`]'s flat parameters (fine-tuning,
+//!   unlearning, flooded training) for the model-repair defenses.
 
 pub mod clean_label;
 mod dataset;
@@ -28,6 +30,7 @@ pub mod reclassify;
 pub mod seed;
 pub mod testing;
 mod traits;
+pub mod tune;
 pub mod whiten;
 
 pub use dataset::{Dataset, Matrix};
@@ -39,7 +42,8 @@ pub use poisoned::{AttackTest, Injection, Poisoned, inject, poison_count};
 pub use seed::{Rng, stream};
 pub use traits::{
     Aggregated, Attack, AttackInput, Classifier, DefenseInput, FilterVerdict, InputDetector,
-    LabelTest, OutputLayer, ProvenanceCheck, ProvenanceVerdict, Retrain, RoundCheck, RoundMonitor,
-    RoundPlan, RoundView, ScreenInput, Screening, Streams, SurrogateTrainer, Trainer,
-    TrainingFilter, UpdateAggregator, UpdateAttack, UpdateAttackInput, UpdateRound,
+    Inspection, LabelTest, ModelRepair, ModelVerdict, OutputLayer, ProvenanceCheck,
+    ProvenanceVerdict, RepairInput, Retrain, RoundCheck, RoundMonitor, RoundPlan, RoundView,
+    ScreenInput, Screening, Streams, SurrogateTrainer, Trainer, TrainingFilter, UpdateAggregator,
+    UpdateAttack, UpdateAttackInput, UpdateRound,
 };

@@ -379,6 +379,9 @@ pub struct RoundView<'a> {
     pub reference: &'a dyn Classifier,
     /// The scenario's trusted clean set (the same every round), if any.
     pub audit: Option<&'a Dataset>,
+    /// The run's streams, for monitors that draw at random (CUSUM's
+    /// permutations): round r's draws come from a stream named after it.
+    pub streams: Streams,
 }
 
 /// One round's verdict of a monitor.
@@ -588,4 +591,114 @@ pub trait UpdateAttack {
 
     /// The update to send instead of `input.own`.
     fn craft(&self, input: UpdateAttackInput<'_>, rng: &mut Rng) -> Result<Vec<f32>, Self::Error>;
+}
+
+/// What a model-level defense gets: the deployed model and what a defender
+/// holds besides it. Never the poison mask, never the clean model.
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub struct RepairInput<'a> {
+    /// The model to inspect or repair (trained on the possibly poisoned
+    /// training set), with its parameters.
+    pub model: &'a dyn crate::Model,
+    /// The training set the model was trained on, as delivered (anti-backdoor
+    /// learning isolates samples of it).
+    pub train: &'a Dataset,
+    /// Clean samples held out of training (`[data] trusted`), if any.
+    pub trusted: Option<&'a Dataset>,
+    /// Trains models with the run's model settings (fresh initial weights
+    /// for a defense's own training).
+    pub trainer: &'a dyn SurrogateTrainer,
+}
+
+impl<'a> RepairInput<'a> {
+    /// The input for repairing `model`, trained on `train`.
+    pub fn new(
+        model: &'a dyn crate::Model,
+        train: &'a Dataset,
+        trusted: Option<&'a Dataset>,
+        trainer: &'a dyn SurrogateTrainer,
+    ) -> Self {
+        Self {
+            model,
+            train,
+            trusted,
+            trainer,
+        }
+    }
+}
+
+/// A model-level detection: is this model backdoored, and towards which class?
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inspection {
+    /// True when the defense calls the model backdoored.
+    pub flagged: bool,
+    /// The class it names as the backdoor's target (the most anomalous one),
+    /// when it names one.
+    pub target: Option<usize>,
+    /// The statistic the decision is made on (Neural Cleanse: the anomaly
+    /// index of the most anomalous class), always finite.
+    pub anomaly_index: f64,
+    /// Per class, the size of what the defense reverse-engineered (Neural
+    /// Cleanse: the L1 norm of the class's mask).
+    pub class_scores: Vec<f64>,
+}
+
+/// What a model-level defense made of a model.
+#[derive(Default)]
+pub struct ModelVerdict {
+    /// Its model-level detection, for defenses that make one.
+    pub inspection: Option<Inspection>,
+    /// A verdict per training sample, for defenses that single samples out
+    /// on the way (anti-backdoor learning's isolated set): scored against
+    /// the poison mask like a training-set filter's.
+    pub isolation: Option<FilterVerdict>,
+    /// The model the defender deploys instead (the input model unchanged
+    /// when the defense saw nothing to repair); `None` when the defense
+    /// only inspects.
+    pub repaired: Option<Box<dyn crate::Model>>,
+}
+
+impl std::fmt::Debug for ModelVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelVerdict")
+            .field("inspection", &self.inspection)
+            .field("isolation", &self.isolation)
+            .field(
+                "repaired",
+                &self.repaired.as_ref().map(|m| m.n_parameters()),
+            )
+            .finish()
+    }
+}
+
+/// The model-repair family: inspect the trained model (and, where the
+/// defense needs it, the training set) and hand back a verdict on the
+/// model, samples it isolated and a repaired model (Neural Cleanse,
+/// fine-pruning, anti-backdoor learning). The runner measures the repaired
+/// model; a defense that [`ModelRepair::inspects`] models is also run on the
+/// clean model, so that its model-level detection has negatives.
+pub trait ModelRepair {
+    /// The error a repair can fail with.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Inspect and repair `input.model`.
+    fn repair(&self, input: RepairInput<'_>, rng: &mut Rng) -> Result<ModelVerdict, Self::Error>;
+
+    /// True when the defense makes a model-level detection
+    /// ([`ModelVerdict::inspection`]). Default false.
+    fn inspects(&self) -> bool {
+        false
+    }
+
+    /// The model-level detection alone (no repair), for running on the clean
+    /// model; `None` for defenses that make none (the default).
+    fn inspect(
+        &self,
+        input: RepairInput<'_>,
+        rng: &mut Rng,
+    ) -> Result<Option<Inspection>, Self::Error> {
+        let _ = (input, rng);
+        Ok(None)
+    }
 }

@@ -304,6 +304,12 @@ pub struct DefenseRecord {
     /// Aggregators: the global model after each round of their federation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rounds: Option<Vec<AggregatorRound>>,
+    /// Model-repair defenses: their verdict on the model and the repaired
+    /// model (their `recovery` and `der` are the repaired model's; their
+    /// `detection` and `retrained`, when present, score the samples they
+    /// isolated, like a filter's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair: Option<RepairRecord>,
     /// Why the defense produced no result, when it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -328,10 +334,38 @@ impl DefenseRecord {
             monitor: None,
             provenance: None,
             rounds: None,
+            repair: None,
             error: None,
             seconds: 0.0,
         }
     }
+}
+
+/// A model-repair defense's verdict and the model it repaired.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RepairRecord {
+    /// Whether it flagged the poisoned model as backdoored; null when the
+    /// defense makes no model-level detection or the attack changed nothing
+    /// (no backdoored model to find). Its mean over runs is the model-level TPR.
+    pub model_tpr: Option<bool>,
+    /// Whether it flagged the clean model (trained without the attack); null
+    /// when it makes no model-level detection. Its mean over runs is the
+    /// model-level FPR.
+    pub model_fpr: Option<bool>,
+    /// The class it named as the backdoor's target on the poisoned model.
+    pub target: Option<usize>,
+    /// Whether that is the attack's target (all-to-one attacks only).
+    pub target_correct: Option<bool>,
+    /// Its anomaly index on the poisoned model.
+    pub anomaly_index: Option<f64>,
+    /// Its anomaly index on the clean model.
+    pub clean_anomaly_index: Option<f64>,
+    /// Per class, what it measured on the poisoned model (Neural Cleanse:
+    /// the reversed mask's L1 norm).
+    pub class_scores: Option<Vec<f64>>,
+    /// The repaired model on the clean test set and the attack's inputs.
+    pub repaired: Option<ModelEval>,
 }
 
 /// The provenance defense's verification of the training set.
@@ -443,6 +477,17 @@ impl RunRecord {
                 out.push((format!("{p}.modified"), Some(pr.modified as f64)));
                 out.push((format!("{p}.added"), Some(pr.added as f64)));
                 out.push((format!("{p}.removed"), Some(pr.removed as f64)));
+            }
+            if let Some(r) = &d.repair {
+                let flag = |b: Option<bool>| b.map(|b| if b { 1.0 } else { 0.0 });
+                out.push((format!("{p}.model-tpr"), flag(r.model_tpr)));
+                out.push((format!("{p}.model-fpr"), flag(r.model_fpr)));
+                out.push((format!("{p}.target-correct"), flag(r.target_correct)));
+                out.push((format!("{p}.anomaly-index"), r.anomaly_index));
+                out.push((format!("{p}.clean-anomaly-index"), r.clean_anomaly_index));
+                if let Some(e) = &r.repaired {
+                    eval_metrics(&mut out, &format!("{p}.repaired"), e);
+                }
             }
             if let Some(m) = &d.monitor {
                 out.push((

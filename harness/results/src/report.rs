@@ -115,6 +115,7 @@ fn point_section(out: &mut String, point: &PointSummary, runs: &[&RunRecord]) {
     filters_table(out, point, &listed, &of_kind("filter"));
     detectors_table(out, point, &of_kind("input-detector"));
     monitors_table(out, point, &of_kind("monitor"));
+    repairs_table(out, point, &of_kind("model-repair"));
     failures(out, runs);
     out.push('\n');
 }
@@ -299,6 +300,40 @@ fn monitors_table(out: &mut String, point: &PointSummary, monitors: &[String]) {
                 cell(mm, &format!("defense.{name}.false-alarms"))
             );
         }
+    }
+}
+
+/// Model-repair defenses: model-level detection, isolated samples, the
+/// repaired model.
+fn repairs_table(out: &mut String, point: &PointSummary, repairs: &[String]) {
+    let mm = &point.metrics;
+    if repairs.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nModel-repair defenses (model TPR / FPR = share of runs whose poisoned / clean model it \
+         flagged; target = share naming the attack's target; isolated TPR / FPR = the samples it \
+         isolated against the poison mask; CA / ASR after = the repaired model):\n\n\
+         | defense | model TPR | model FPR | target | anomaly index | isolated TPR | isolated FPR | CA after | ASR after | recovery | DER |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for name in repairs {
+        let p = format!("defense.{name}");
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            cell(mm, &format!("{p}.model-tpr")),
+            cell(mm, &format!("{p}.model-fpr")),
+            cell(mm, &format!("{p}.target-correct")),
+            cell(mm, &format!("{p}.anomaly-index")),
+            cell(mm, &format!("{p}.tpr")),
+            cell(mm, &format!("{p}.fpr")),
+            cell(mm, &format!("{p}.repaired.ca")),
+            cell(mm, &format!("{p}.repaired.asr")),
+            cell(mm, &format!("{p}.recovery")),
+            cell(mm, &format!("{p}.der")),
+        );
     }
 }
 

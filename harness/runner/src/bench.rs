@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use poisonlab_core::seed::stream;
 use poisonlab_core::{
-    AttackInput, Classifier, Dataset, DefenseInput, OutputLayer, RoundView, ScreenInput,
-    UpdateRound,
+    AttackInput, Classifier, Dataset, DefenseInput, OutputLayer, RepairInput, RoundView,
+    ScreenInput, UpdateRound,
 };
 use poisonlab_data::SyntheticDigitsParams;
 use poisonlab_integrity::{Manifest, SignedSet, SigningKey};
@@ -253,12 +253,26 @@ fn defense_times(opts: &BenchOptions, step: &dyn Fn(&str)) -> Result<Vec<Defense
                             model: &model,
                             reference: &model,
                             audit: Some(&trusted),
+                            streams: poisonlab_core::Streams { seed: 0, repeat: 0 },
                         };
                         monitor.observe(view).map_err(bench_err)?;
                     }
                     Ok(())
                 })?;
                 ("observe two rounds of the set".to_string(), seconds)
+            }
+            Family::Repair(repair) => {
+                let trainer = BurnTrainer::new(ModelParams::default());
+                let seconds = best(opts.reps, || {
+                    let input = RepairInput::new(&model, &poisoned.data, Some(&trusted), &trainer);
+                    repair
+                        .repair(input, &mut stream(0, 0, "bench:repair"))
+                        .map_err(bench_err)
+                })?;
+                (
+                    format!("repair the model ({} trusted samples)", trusted.len()),
+                    seconds,
+                )
             }
             Family::Provenance(check) => {
                 let seconds = best(opts.reps, || {

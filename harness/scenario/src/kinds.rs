@@ -8,6 +8,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use poisonlab_abl::Abl;
 use poisonlab_activation_clustering::ActivationClustering;
 use poisonlab_anomaly::Anomaly;
 use poisonlab_badnets::BadNets;
@@ -15,12 +16,14 @@ use poisonlab_blend::Blend;
 use poisonlab_bullseye_polytope::BullseyePolytope;
 use poisonlab_core::{
     Aggregated, Attack, AttackInput, BuildContext, DataFacts, Dataset, DefenseInput, FilterVerdict,
-    InputDetector, Kind, LabelTest, ParamError, Poisoned, ProvenanceCheck, ProvenanceVerdict, Rng,
-    RoundCheck, RoundMonitor, RoundView, ScreenInput, Screening, TrainingFilter, UpdateAggregator,
-    UpdateAttack, UpdateAttackInput, UpdateRound,
+    InputDetector, Inspection, Kind, LabelTest, ModelRepair, ModelVerdict, ParamError, Poisoned,
+    ProvenanceCheck, ProvenanceVerdict, RepairInput, Rng, RoundCheck, RoundMonitor, RoundView,
+    ScreenInput, Screening, TrainingFilter, UpdateAggregator, UpdateAttack, UpdateAttackInput,
+    UpdateRound,
 };
 use poisonlab_drift::Drift;
 use poisonlab_feature_collision::FeatureCollision;
+use poisonlab_fine_pruning::FinePruning;
 use poisonlab_knn_label::KnnLabel;
 use poisonlab_label_consistent::LabelConsistent;
 use poisonlab_label_flip::LabelFlip;
@@ -28,6 +31,7 @@ use poisonlab_loss_filter::LossFilter;
 use poisonlab_metapoison::MetaPoison;
 use poisonlab_model_poisoning::{Alie, Gaussian, Ipm, Scaling, SignFlip};
 use poisonlab_monitor::{Canary, Cusum};
+use poisonlab_neural_cleanse::NeuralCleanse;
 use poisonlab_provenance::{Provenance, SignedSet};
 use poisonlab_robust_aggregation::{
     Bulyan, FedAvg, FlTrust, FoolsGold, Krum, Median, MultiKrum, NormClipping, TolpeginPca,
@@ -439,6 +443,31 @@ pub static DEFENSES: &[Entry<DefenseEntry>] = &[
             needs: Needs { trusted: 0 },
         },
     },
+    // Model repair: defenses that act on the trained model.
+    Entry {
+        name: "abl",
+        about: "model repair: isolate the lowest-loss samples under the LGA loss, unlearn them by gradient ascent (Li et al. 2021)",
+        build: DefenseEntry {
+            read: repair::<Abl>,
+            needs: Needs { trusted: 0 },
+        },
+    },
+    Entry {
+        name: "neural-cleanse",
+        about: "model repair: reverse-engineer a minimal trigger per class, flag the model by the MAD anomaly index, unlearn the trigger (Wang et al. 2019)",
+        build: DefenseEntry {
+            read: repair::<NeuralCleanse>,
+            needs: Needs { trusted: 10 },
+        },
+    },
+    Entry {
+        name: "fine-pruning",
+        about: "model repair: prune the last hidden layer's neurons dormant on trusted data, fine-tune (Liu et al. 2018)",
+        build: DefenseEntry {
+            read: repair::<FinePruning>,
+            needs: Needs { trusted: 10 },
+        },
+    },
 ];
 
 /// The reference filters every run scores (not kinds a scenario names).
@@ -676,6 +705,15 @@ fn monitor<M: Kind + RoundMonitor>(
     build::<M>(r, path, table, ctx).map(|m| Arc::new(AsMonitor(m)) as Arc<dyn AnyDefense>)
 }
 
+fn repair<R: Kind + ModelRepair>(
+    r: &mut Reader<'_>,
+    path: &[&str],
+    table: &Table,
+    ctx: &BuildContext<'_>,
+) -> Option<Arc<dyn AnyDefense>> {
+    build::<R>(r, path, table, ctx).map(|m| Arc::new(AsRepair(m)) as Arc<dyn AnyDefense>)
+}
+
 fn provenance<P: Kind + ProvenanceCheck<Signed = SignedSet>>(
     r: &mut Reader<'_>,
     path: &[&str],
@@ -888,6 +926,18 @@ pub enum Family<'a> {
     Provenance(&'a dyn AnyProvenance),
     /// Combines federated clients' updates (the federated regime's defenses).
     Aggregator(&'a dyn AnyAggregatorMaker),
+    /// Inspects and repairs the trained model.
+    Repair(&'a dyn AnyRepair),
+}
+
+/// A model-repair defense of any kind.
+pub trait AnyRepair: Send + Sync {
+    /// See [`ModelRepair::repair`]; the error as text.
+    fn repair(&self, input: RepairInput<'_>, rng: &mut Rng) -> Result<ModelVerdict, String>;
+    /// See [`ModelRepair::inspects`].
+    fn inspects(&self) -> bool;
+    /// See [`ModelRepair::inspect`]; the error as text.
+    fn inspect(&self, input: RepairInput<'_>, rng: &mut Rng) -> Result<Option<Inspection>, String>;
 }
 
 /// Makes fresh update aggregators (they may keep state through one federation).
@@ -956,6 +1006,8 @@ struct AsMonitor<M>(M);
 struct AsProvenance<P>(P);
 #[derive(Debug)]
 struct AsAggregator<G>(G);
+#[derive(Debug)]
+struct AsRepair<R>(R);
 
 macro_rules! any_defense {
     ($wrapper:ident, $bound:path, $family:ident) => {
@@ -980,6 +1032,19 @@ any_defense!(AsFilter, TrainingFilter, Filter);
 any_defense!(AsDetector, InputDetector, InputDetector);
 any_defense!(AsMonitor, RoundMonitor, Monitor);
 any_defense!(AsAggregator, UpdateAggregator, Aggregator);
+any_defense!(AsRepair, ModelRepair, Repair);
+
+impl<R: Kind + ModelRepair> AnyRepair for AsRepair<R> {
+    fn repair(&self, input: RepairInput<'_>, rng: &mut Rng) -> Result<ModelVerdict, String> {
+        self.0.repair(input, rng).map_err(|e| e.to_string())
+    }
+    fn inspects(&self) -> bool {
+        self.0.inspects()
+    }
+    fn inspect(&self, input: RepairInput<'_>, rng: &mut Rng) -> Result<Option<Inspection>, String> {
+        self.0.inspect(input, rng).map_err(|e| e.to_string())
+    }
+}
 
 impl<G: Kind + UpdateAggregator> AnyAggregatorMaker for AsAggregator<G> {
     fn fresh(&self) -> Box<dyn AnyAggregator> {

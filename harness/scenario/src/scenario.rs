@@ -635,6 +635,7 @@ fn check_needs(
             | Family::InputDetector(_)
             | Family::Monitor(_)
             | Family::Provenance(_)
+            | Family::Repair(_)
                 if federated =>
             {
                 r.problem(

@@ -101,6 +101,7 @@ fn observe(cusum: &mut Cusum, round: usize, batch: &Dataset) -> Result<RoundChec
         model: &model,
         reference: &model,
         audit: None,
+        streams: poisonlab_core::Streams { seed: 0, repeat: 0 },
     })
 }
 
@@ -413,6 +414,7 @@ fn embeds_with_the_reference_model_only() {
             model: &broken,
             reference: &reference,
             audit: None,
+            streams: poisonlab_core::Streams { seed: 0, repeat: 0 },
         };
         assert!(!cusum.observe(view).unwrap().alarm);
     }
@@ -486,6 +488,7 @@ fn rejects_bad_embedding_shapes() {
         model: &broken,
         reference: &broken,
         audit: None,
+        streams: poisonlab_core::Streams { seed: 0, repeat: 0 },
     };
     assert_eq!(
         cusum.observe(view),
@@ -557,7 +560,7 @@ fn new_and_build_check_the_parameters() {
     assert_eq!(Kind::params(&built), &CusumParams::default());
     assert_eq!(
         built.describe(),
-        "cusum of the batches' class shares and class means against an early batch, k 0.5, h 5, guard 2"
+        "cusum of the batches' class shares and class means against an early batch, k 0.5, h 5, guard 2, means calibrated on 200 permutations"
     );
     assert_eq!(
         with(Statistics::Shares).describe(),

@@ -9,9 +9,15 @@ use std::time::Instant;
 
 use poisonlab_core::metrics::{self, Confusion};
 use poisonlab_core::seed::stream;
-use poisonlab_core::{Classifier, Dataset, DefenseInput, FilterVerdict, RoundCheck, ScreenInput};
+use poisonlab_core::{
+    Classifier, Dataset, DefenseInput, FilterVerdict, Inspection, RepairInput, RoundCheck,
+    ScreenInput,
+};
 use poisonlab_integrity::SignedSet;
-use poisonlab_results::{DefenseRecord, Detection, ModelEval, MonitorRecord, ProvenanceRecord};
+use poisonlab_results::{
+    DefenseRecord, Detection, ModelEval, MonitorRecord, ProvenanceRecord, RepairRecord,
+};
+use poisonlab_scenario::kinds::AnyRepair;
 use poisonlab_scenario::{DefenseSpec, Family, Point};
 use rand::Rng as _;
 
@@ -80,6 +86,20 @@ impl<'a> Baseline<'a> {
         }
     }
 
+    /// Accuracy recovery and DER of a defended model measured as `defended`.
+    fn recovery_and_der(&self, defended: &ModelEval) -> (Option<f64>, Option<f64>) {
+        let (clean, poisoned) = (&self.models.clean_eval, &self.poisoned_eval);
+        let recovery = match (defended.ca, poisoned.ca, clean.ca) {
+            (Some(d), Some(p), Some(c)) => metrics::recovery(d, p, c, self.ctx.data.test.len()),
+            _ => None,
+        };
+        let der = match (poisoned.asr, defended.asr, poisoned.ca, defended.ca) {
+            (Some(ap), Some(ad), Some(cp), Some(cd)) => Some(metrics::der(ap, ad, cp, cd)),
+            _ => None,
+        };
+        (recovery, der)
+    }
+
     /// Score a filter's verdict, retrain on what it keeps and measure.
     fn score(
         &self,
@@ -126,15 +146,7 @@ impl<'a> Baseline<'a> {
             )?;
             evaluate(model.as_ref(), test, attack_test)
         };
-        let (clean, poisoned) = (&self.models.clean_eval, &self.poisoned_eval);
-        let recovery = match (retrained.ca, poisoned.ca, clean.ca) {
-            (Some(d), Some(p), Some(c)) => metrics::recovery(d, p, c, test.len()),
-            _ => None,
-        };
-        let der = match (poisoned.asr, retrained.asr, poisoned.ca, retrained.ca) {
-            (Some(ap), Some(ad), Some(cp), Some(cd)) => Some(metrics::der(ap, ad, cp, cd)),
-            _ => None,
-        };
+        let (recovery, der) = self.recovery_and_der(&retrained);
         Ok(DefenseRecord {
             detection: Some(detection),
             retrained: Some(retrained),
@@ -350,6 +362,7 @@ fn defense_record(
                 Err(message) => failed(&d.name, "input-detector", message, t),
             }
         }
+        Family::Repair(repair) => repair_record(ctx, base, d, repair, repeat, t)?,
         Family::Filter(filter) => {
             let input = DefenseInput::new(
                 &models.poisoned.data,
@@ -368,6 +381,88 @@ fn defense_record(
             record
         }
     })
+}
+
+/// The record of a model-repair defense: its verdict on the poisoned model
+/// (isolated samples scored like a filter's, model-level detection against
+/// the attack's target), the repaired model measured, and, for defenses
+/// that inspect models, their detection on the clean model (the negatives).
+fn repair_record(
+    ctx: &RunContext<'_>,
+    base: &Baseline<'_>,
+    d: &DefenseSpec,
+    repair: &dyn AnyRepair,
+    repeat: u64,
+    t: Instant,
+) -> Result<DefenseRecord, RunError> {
+    const KIND: &str = "model-repair";
+    let data = ctx.data;
+    let models = &base.models;
+    let trainer = base.trainer.surrogate_trainer();
+    let input = RepairInput::new(
+        models.poisoned_model.as_ref(),
+        &models.poisoned.data,
+        data.trusted.as_ref(),
+        trainer,
+    );
+    let rng = &mut stream(ctx.seed, repeat, &format!("defense:{}", d.name));
+    let verdict = match repair.repair(input, rng) {
+        Ok(v) => v,
+        Err(message) => return Ok(failed(&d.name, KIND, message, t)),
+    };
+    // The clean model's inspection: where the attack changed nothing the
+    // poisoned model is the clean one.
+    let backdoored = models.clean_model.is_some();
+    let clean_inspection = match (&models.clean_model, repair.inspects()) {
+        (Some(clean), true) => {
+            let input =
+                RepairInput::new(clean.as_ref(), &data.train, data.trusted.as_ref(), trainer);
+            let rng = &mut stream(ctx.seed, repeat, &format!("defense:{}:clean", d.name));
+            match repair.inspect(input, rng) {
+                Ok(i) => i,
+                Err(message) => return Ok(failed(&d.name, KIND, message, t)),
+            }
+        }
+        (None, true) => verdict.inspection.clone(),
+        _ => None,
+    };
+    let own = t.elapsed().as_secs_f64();
+    let mut record = match &verdict.isolation {
+        Some(isolation) => base.score(&d.name, KIND, isolation)?,
+        None => DefenseRecord::new(&d.name, KIND),
+    };
+    let test = &data.test;
+    let attack_test = models.poisoned.attack_test.as_ref();
+    let repaired = verdict
+        .repaired
+        .as_ref()
+        .map(|m| evaluate(m.as_ref(), test, attack_test));
+    let (recovery, der) = match &repaired {
+        Some(r) => base.recovery_and_der(r),
+        None => (None, None),
+    };
+    let truth = attack_test.and_then(|a| {
+        let (&first, rest) = a.targets.split_first()?;
+        rest.iter().all(|&y| y == first).then_some(first)
+    });
+    let inspection = verdict.inspection.as_ref();
+    record.repair = Some(RepairRecord {
+        model_tpr: inspection.filter(|_| backdoored).map(|i| i.flagged),
+        model_fpr: clean_inspection.as_ref().map(|i: &Inspection| i.flagged),
+        target: inspection.and_then(|i| i.target),
+        target_correct: match (inspection.and_then(|i| i.target), truth) {
+            (Some(named), Some(truth)) if backdoored => Some(named == truth),
+            _ => None,
+        },
+        anomaly_index: inspection.map(|i| i.anomaly_index),
+        clean_anomaly_index: clean_inspection.as_ref().map(|i| i.anomaly_index),
+        class_scores: inspection.map(|i| i.class_scores.clone()),
+        repaired,
+    });
+    record.recovery = recovery;
+    record.der = der;
+    record.seconds = own;
+    Ok(record)
 }
 
 /// A monitor's record from its checks on the poisoned and the clean run.

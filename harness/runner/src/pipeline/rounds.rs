@@ -3,7 +3,7 @@
 //! are measured (and watched by the round monitors) after every round.
 
 use poisonlab_core::metrics;
-use poisonlab_core::{Classifier, Dataset, Model, Poisoned, RoundCheck, RoundView};
+use poisonlab_core::{Classifier, Dataset, Model, Poisoned, RoundCheck, RoundView, Streams};
 use poisonlab_model::TrainedModel;
 use poisonlab_results::RoundRecord;
 use poisonlab_scenario::kinds::AnyMonitor;
@@ -30,10 +30,11 @@ struct Watch<'a> {
     checks: Vec<Result<Vec<RoundCheck>, String>>,
     reference: Option<TrainedModel>,
     audit: Option<&'a Dataset>,
+    streams: Streams,
 }
 
 impl<'a> Watch<'a> {
-    fn new(point: &Point, audit: Option<&'a Dataset>) -> Self {
+    fn new(point: &Point, audit: Option<&'a Dataset>, streams: Streams) -> Self {
         let monitors: Vec<Box<dyn AnyMonitor>> = point
             .defenses
             .iter()
@@ -48,6 +49,7 @@ impl<'a> Watch<'a> {
             checks,
             reference: None,
             audit,
+            streams,
         }
     }
 
@@ -72,6 +74,7 @@ impl<'a> Watch<'a> {
                 model,
                 reference,
                 audit: self.audit,
+                streams: self.streams,
             };
             match monitor.observe(view) {
                 Ok(check) => list.push(check),
@@ -97,8 +100,13 @@ pub(super) fn train_in_rounds(
     else {
         unreachable!("a round-based run trains in rounds")
     };
-    let mut clean_watch = Watch::new(point, data.trusted.as_ref());
-    let mut watch = Watch::new(point, data.trusted.as_ref());
+    // Both runs' monitors draw from the same streams (common random numbers).
+    let streams = Streams {
+        seed: ctx.seed,
+        repeat,
+    };
+    let mut clean_watch = Watch::new(point, data.trusted.as_ref(), streams);
+    let mut watch = Watch::new(point, data.trusted.as_ref(), streams);
     let mut clean_series = Vec::new();
     let mut series = Vec::new();
     // Accuracy on the test classes the attack's inputs do not come from.

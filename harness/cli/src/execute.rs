@@ -31,8 +31,7 @@ pub fn cmd_run(args: RunArgs) -> anyhow::Result<Status> {
         points,
     };
     let outcome = execute(&scenario, &opts, args.quiet)?;
-    let records = poisonlab_results::read_results(&outcome.out)
-        .map(|(_, records)| records)
+    let records = poisonlab_results::read_records(&outcome.out.join(files::RUNS))
         .map_err(|e| anyhow::Error::new(e).context("reading the results back"))?;
     let digest = poisonlab_results::digest(
         &records,

@@ -35,5 +35,5 @@ pub use record::{
     ProvenanceRecord, RejectedUpdate, RoundRecord, RunRecord, TransferRecord, toml_to_json,
 };
 pub use report::markdown;
-pub use reports::{Comparison, compare, read_results, regenerate};
+pub use reports::{ComparedMatrix, Comparison, compare, read_results, regenerate};
 pub use summary::{PointSummary, point_label, summarize};

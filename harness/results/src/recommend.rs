@@ -294,6 +294,9 @@ impl Recommendation {
     }
 }
 
+/// Settings a tally names, at most, per defense.
+const SHOWN: usize = 6;
+
 /// Many settings in a few lines: per defense, at how many settings it is
 /// recommended, no better than random, or undecided.
 pub fn tally(recs: &[Recommendation], defenses: &[(String, String)]) -> Vec<String> {
@@ -308,9 +311,26 @@ pub fn tally(recs: &[Recommendation], defenses: &[(String, String)]) -> Vec<Stri
                 .filter(|r| r.repeats >= 2 && pick(r).iter().any(|v| v.name == *name))
                 .count()
         };
+        // Where it is recommended: the settings, the first few by name.
+        let at: Vec<String> = recs
+            .iter()
+            .filter(|r| r.repeats >= 2 && r.recommended.iter().any(|v| v.name == *name))
+            .map(|r| {
+                if r.group.is_empty() {
+                    r.attack.clone()
+                } else {
+                    format!("{} at {}", r.attack, r.group)
+                }
+            })
+            .collect();
+        let listed = match at.len() {
+            0 => String::new(),
+            n if n <= SHOWN => format!(" ({})", at.join("; ")),
+            n => format!(" ({}; and {} more)", at[..SHOWN].join("; "), n - SHOWN),
+        };
         out.push(format!(
-            "{name}: within {TOLERANCE} of the perfect filter at {}, no better than random at {}, \
-             between the two at {}, cannot tell at {}.",
+            "{name}: within {TOLERANCE} of the perfect filter at {}{listed}, no better than random \
+             at {}, between the two at {}, cannot tell at {}.",
             count(|r| &r.recommended),
             count(|r| &r.no_better),
             count(|r| &r.between),

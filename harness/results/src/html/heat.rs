@@ -18,7 +18,7 @@ const CEILING: (f64, f64, f64) = (153.0, 142.0, 195.0);
 
 /// `#rrggbb` for a position (0 = the random floor, 1 = the perfect
 /// ceiling, clamped); white when the cell cannot be placed.
-pub(super) fn position_color(position: Option<f64>) -> String {
+pub(crate) fn position_color(position: Option<f64>) -> String {
     let Some(p) = position.filter(|p| p.is_finite()) else {
         return "#ffffff".into();
     };

@@ -26,6 +26,7 @@ use crate::view::{
 };
 
 use chart::*;
+pub(crate) use heat::position_color;
 
 /// The whole page.
 pub fn html_report(scenario: &Scenario, records: &[RunRecord], summary: &[PointSummary]) -> String {
@@ -94,12 +95,18 @@ pub fn html_report(scenario: &Scenario, records: &[RunRecord], summary: &[PointS
     let _ = writeln!(
         out,
         "<p>Seed {}, {} repeat(s) per point, {} run(s) finished. Charts show the mean over \
-         repeats with the 95 % confidence interval as bars; tables give each number as mean \
+         repeats with the 95 % confidence interval as {}; tables give each number as mean \
          ± the half-width of that interval; — means undefined (for example ASR without a \
          targeted attack, or recovery when poisoning cost no accuracy).</p>",
         m.seed,
         m.repeats,
-        records.len()
+        records.len(),
+        if ctx.large {
+            "a shaded band (a large sweep: one small chart per defense, beside the attacked \
+             model and the references)"
+        } else {
+            "bars"
+        }
     );
     if !scenario.sweep.is_empty() {
         let keys: Vec<String> = scenario.sweep.iter().map(|(k, _)| esc(k)).collect();
@@ -920,7 +927,11 @@ impl Ctx<'_> {
              lines (or shaded bars) are the references: <em>perfect</em> removes exactly the \
              poisoned samples and <em>random</em> removes as many samples at random.</p>\n",
         );
-        body.push_str(&self.poison_counts("Poisoned training samples"));
+        let counts = self.poison_counts("Poisoned training samples");
+        // A long table of counts goes below the charts.
+        if !self.large {
+            body.push_str(&counts);
+        }
         body.push_str(&self.across_points(
             &series,
             &measures,
@@ -932,6 +943,9 @@ impl Ctx<'_> {
                 combine: false,
             },
         ));
+        if self.large {
+            body.push_str(&counts);
+        }
         Section {
             id: "attack",
             title: if self.sweep.is_some() {

@@ -2241,4 +2241,172 @@ kind = "cusum"
         );
         assert_eq!(ticks[2].1, "1");
     }
+
+    /// The text of every `<text>` element of the page's charts.
+    fn svg_texts(html: &str) -> Vec<String> {
+        html.split("<text")
+            .skip(1)
+            .filter_map(|t| {
+                let body = &t[t.find('>')? + 1..t.find("</text>")?];
+                Some(body.trim().to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_matrix_heat_maps_hold_the_summary_figures() {
+        let (scenario, records) = crate::matrix::fixture::grid();
+        let summary = summarize(&records);
+        let html = html_report(&scenario, &records, &summary);
+        let (_, matrix) = sections(&html)
+            .into_iter()
+            .find(|(h, _)| h == "Attack × defense")
+            .unwrap();
+        // Two groups (model.kind) × TPR, FPR, CA after, ASR after.
+        assert_eq!(matrix.matches("<table class=\"heat\">").count(), 8);
+        // Every cell is summary.json's mean ± ci95 and n, as written there.
+        let json = serde_json::to_value(&summary).unwrap();
+        let mut checked = 0;
+        for p in json.as_array().unwrap() {
+            for name in [
+                "knn-label",
+                "a-defense-with-a-rather-long-name",
+                "perfect",
+                "random",
+            ] {
+                for m in MatrixMeasure::ALL {
+                    let s = &p["metrics"][m.key(name)];
+                    let text = format!(
+                        "{:.3} ± {:.3}<br><small>n {}</small></td>",
+                        s["mean"].as_f64().unwrap(),
+                        s["ci95"].as_f64().unwrap(),
+                        s["n"]
+                    );
+                    assert!(matrix.contains(&text), "no cell {text}");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 4 * 4 * 4);
+        // Each defense's key has its colour in the charts.
+        let knn = heat::hex(defense_style(&defenses_of(records.iter()), "knn-label").color);
+        assert!(matrix.contains(&format!("style=\"background:{knn}\"></span>knn-label")));
+        // The recommendation comes first, and names knn-label on badnets.
+        let (head, recs) = &sections(&html)[0];
+        assert_eq!(head, "Recommendations");
+        assert!(recs.contains("<strong>badnets</strong> at model.kind=&quot;mlp&quot;: ASR:"));
+        assert!(recs.contains("lowest CA cost first: knn-label (ASR +0.000 ± 0.000 above perfect"));
+    }
+
+    #[test]
+    fn no_script_no_external_reference_and_no_cut_label() {
+        for (scenario, records) in [crate::matrix::fixture::grid(), swept(), rounds()] {
+            let html = render(&scenario, &records);
+            for banned in [
+                "<script", "<link", "@import", "url(", "http", "<iframe", "<img",
+            ] {
+                assert!(!html.contains(banned), "found {banned}");
+            }
+            let texts = svg_texts(&html);
+            assert!(!texts.is_empty());
+            for t in &texts {
+                assert!(!t.contains('…'), "a cut label: {t:?}");
+            }
+            assert!(!html.contains('…'), "an ellipsis somewhere in the page");
+        }
+        // The long name is whole in the legends, over several lines.
+        let (scenario, records) = crate::matrix::fixture::grid();
+        let html = render(&scenario, &records);
+        let texts = svg_texts(&html);
+        let name = "after a-defense-with-a-rather-long-name";
+        assert!(!texts.iter().any(|t| t == name), "not wrapped: {texts:?}");
+        assert!(texts.iter().any(|t| t == "after a-defense-"), "{texts:?}");
+        assert!(texts.concat().contains(name));
+    }
+
+    /// Records of a 20-point rate sweep, two repeats.
+    fn large() -> Vec<RunRecord> {
+        (1..=20)
+            .flat_map(|i| {
+                let rate = i as f64 / 100.0;
+                (0..2).map(move |rep| record(serde_json::json!({ "attack.rate": rate }), rep, rate))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_large_sweep_has_bands_small_multiples_and_few_roc_charts() {
+        let (scenario, _) = swept();
+        let records = large();
+        let html = render(&scenario, &records);
+        let find = |name: &str| {
+            sections(&html)
+                .into_iter()
+                .find(|(h, _)| h == name)
+                .unwrap()
+                .1
+        };
+        let attack = find("Attack and defenses across the sweep");
+        // CA and ASR: a small chart without a defense, one per retrained filter.
+        assert_eq!(attack.matches("<svg").count(), 2 * 3);
+        assert!(attack.contains("<div class=\"multiples\">"));
+        assert!(attack.contains("<title>CA vs attack.rate: after &lt;b&gt;knn&lt;/b&gt;</title>"));
+        assert!(attack.contains(&format!("opacity=\"{BAND_OPACITY}\"")));
+        // Counts as a table, no run-on sentence.
+        assert!(attack.contains("Poisoned training samples, per point:"));
+        assert!(!attack.contains(" at attack.rate=0.01; "));
+        // ROC curves at the first, middle and last rate only.
+        let roc = find("ROC curves");
+        assert_eq!(roc.matches("<svg").count(), 3);
+        for rate in ["0.01", "0.11", "0.2"] {
+            assert!(
+                roc.contains(&format!("<h3>attack.rate={rate}</h3>")),
+                "{rate}"
+            );
+        }
+        // Detection: TPR and FPR small multiples, not a bar chart per point.
+        let detection = find("Detection");
+        assert!(
+            detection.matches("<svg").count() <= 4,
+            "{}",
+            detection.matches("<svg").count()
+        );
+        assert!(html.contains("as a shaded band"));
+        // roc-points chooses the ROC charts.
+        let text = SWEPT.replace(
+            "[sweep]\n\"attack.rate\" = [0.05, 0.1, 0.2]",
+            "[report]\nroc-points = [0.05]\n\n[sweep]\n\"attack.rate\" = [0.05, 0.1, 0.2]",
+        );
+        let scenario = Scenario::parse(&text, "t.toml").unwrap();
+        let html = render(&scenario, &records);
+        let roc = sections(&html)
+            .into_iter()
+            .find(|(h, _)| h == "ROC curves")
+            .unwrap()
+            .1;
+        assert_eq!(roc.matches("<svg").count(), 1);
+        assert!(roc.contains("<h3>attack.rate=0.05</h3>"));
+    }
+
+    #[test]
+    fn the_same_defense_has_the_same_colour_in_every_chart() {
+        let (scenario, records) = swept();
+        let html = render(&scenario, &records);
+        let knn = heat::hex(defense_style(&defenses_of(records.iter()), "<b>knn</b>").color);
+        // The ROC chart and the CA / ASR charts draw knn's lines in one colour.
+        let stroke = format!("stroke=\"{knn}\"");
+        for (head, body) in sections(&html) {
+            if head == "ROC curves" || head.starts_with("Attack and") {
+                assert!(
+                    body.to_lowercase().contains(&stroke),
+                    "{head} has no line in knn's colour"
+                );
+            }
+        }
+        // No two defenses share a colour.
+        let listed = defenses_of(records.iter());
+        let a = defense_style(&listed, "<b>knn</b>").color;
+        let b = defense_style(&listed, "loss-filter").color;
+        assert_ne!((a.0, a.1, a.2), (b.0, b.1, b.2));
+    }
 }

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use poisonlab_results::Unmet;
+use poisonlab_results::{Digest, Unmet, files};
 use poisonlab_runner::{Outcome, Progress, RunError, RunOptions};
 use poisonlab_scenario::{Scenario, load_scenario};
 
-use crate::out::{StdoutError, errln, outln};
+use crate::out::{StdoutError, errln, out, outln};
 use crate::{InputError, RunArgs, Status};
 
 /// `poisonlab run FILE`: run what is not in the results folder yet, print a
@@ -31,7 +31,19 @@ pub fn cmd_run(args: RunArgs) -> anyhow::Result<Status> {
         points,
     };
     let outcome = execute(&scenario, &opts, args.quiet)?;
-    print_outcome(&outcome)?;
+    let records = poisonlab_results::read_records(&outcome.out.join(files::RUNS))
+        .map_err(|e| anyhow::Error::new(e).context("reading the results back"))?;
+    let digest = poisonlab_results::digest(
+        &records,
+        &outcome.summary,
+        scenario.report.large_sweep,
+        &scenario
+            .report
+            .roc_points
+            .iter()
+            .map(poisonlab_results::toml_to_json)
+            .collect::<Vec<_>>(),
+    );
     let mut status = Status::Done;
     if !outcome.failures.is_empty() {
         for (run, e) in &outcome.failures {
@@ -39,6 +51,14 @@ pub fn cmd_run(args: RunArgs) -> anyhow::Result<Status> {
         }
         status = Status::Failed;
     }
+    if args.json {
+        print_json(&outcome, &digest, args.check)?;
+        if args.check && !outcome.unmet.is_empty() {
+            status = Status::Failed;
+        }
+        return Ok(status);
+    }
+    print_outcome(&outcome, &digest)?;
     if args.check && !print_check(&outcome.unmet)? {
         status = Status::Failed;
     }
@@ -118,34 +138,55 @@ fn restrict(
     Ok(Some(keep))
 }
 
-/// Runs done, the attack's figures per point, and where the report is.
-fn print_outcome(o: &Outcome) -> Result<(), StdoutError> {
+/// Runs done, per point every defense's figures best first (the
+/// references last), and where the report is.
+fn print_outcome(o: &Outcome, digest: &Digest) -> Result<(), StdoutError> {
     let new = o.total - o.resumed - o.failures.len();
     outln!(
-        "{} run(s): {new} new, {} resumed, {} failed; results in {}",
+        "{} run(s): {new} new, {} resumed, {} failed; results in {}\n",
         o.total,
         o.resumed,
         o.failures.len(),
         o.out.display()
     )?;
-    for point in &o.summary {
-        let get = |k: &str| {
-            point
-                .metrics
-                .get(k)
-                .map_or("—".into(), |s| format!("{:.3}", s.mean))
-        };
-        outln!(
-            "  {}: clean CA {}, poisoned CA {}, ASR {}",
-            point.label(),
-            get("clean.ca"),
-            get("poisoned.ca"),
-            get("poisoned.asr")
-        )?;
+    out!("{}", digest.text())?;
+    outln!("report: {}", o.out.join(files::HTML).display())
+}
+
+/// `--json`: the runs, the digest, the report's path and (with `--check`)
+/// the unmet expectations, as one JSON object.
+fn print_json(o: &Outcome, digest: &Digest, check: bool) -> Result<(), StdoutError> {
+    let unmet: Vec<serde_json::Value> = o
+        .unmet
+        .iter()
+        .map(|u| {
+            serde_json::json!({
+                "point": u.point,
+                "metric": u.expectation.metric,
+                "min": u.expectation.min,
+                "max": u.expectation.max,
+                "mean": u.mean,
+            })
+        })
+        .collect();
+    let mut json = serde_json::json!({
+        "results": o.out.display().to_string(),
+        "report": o.out.join(files::HTML).display().to_string(),
+        "runs": {
+            "total": o.total,
+            "new": o.total - o.resumed - o.failures.len(),
+            "resumed": o.resumed,
+            "failed": o.failures.len(),
+        },
+        "points": digest.points,
+        "omitted-points": digest.omitted,
+    });
+    if check {
+        json["unmet"] = serde_json::Value::Array(unmet);
     }
     outln!(
-        "  report: {}",
-        o.out.join(poisonlab_results::files::REPORT).display()
+        "{}",
+        serde_json::to_string_pretty(&json).unwrap_or_else(|_| "{}".into())
     )
 }
 

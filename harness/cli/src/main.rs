@@ -111,7 +111,7 @@ struct RunArgs {
     /// to a run's independent steps [default: number of cores].
     #[arg(long)]
     pub threads: Option<usize>,
-    /// No progress bar.
+    /// No progress bar (the summary is still printed).
     #[arg(long, short)]
     pub quiet: bool,
     /// Discard earlier results in the folder instead of resuming.
@@ -128,6 +128,9 @@ struct RunArgs {
     /// another scenario for an existing results folder: use --out or --fresh).
     #[arg(long)]
     pub repeats: Option<u64>,
+    /// Print the summary as JSON on stdout (for scripts) instead of tables.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `poisonlab bench`'s arguments.

@@ -1050,3 +1050,59 @@ fn a_stale_lock_is_taken_over() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("0 new, 1 resumed"));
     assert_only_results_files(&out);
 }
+
+#[test]
+fn run_ends_with_a_table_per_point_and_json_on_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = TINY.replace("repeats = 2", "repeats = 1");
+    let scenario = write_scenario(tmp.path(), "tiny.toml", &text);
+    let out = tmp.path().join("o");
+    // --quiet hides the progress bar, not the summary.
+    let o = run(&scenario, &out, &[]);
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    for line in stdout.lines() {
+        assert!(line.chars().count() <= 100, "wider than 100: {line:?}");
+    }
+    for point in ["attack.rate=0.2", "attack.rate=0.6"] {
+        assert!(stdout.contains(&format!("\n{point}\n")), "{stdout}");
+    }
+    let headers = stdout
+        .lines()
+        .filter(|l| l.starts_with("  defense ") && l.ends_with(" CA after        ASR after"))
+        .count();
+    assert_eq!(headers, 2, "{stdout}");
+    // The filters first, then the references and the undefended model.
+    let table: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| *l != "attack.rate=0.2")
+        .skip(3)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().next().unwrap_or_default())
+        .collect();
+    assert_eq!(table.len(), 5, "{stdout}");
+    assert_eq!(&table[2..], ["perfect", "random", "no"], "{stdout}");
+    let report = out.join("report.html");
+    assert!(
+        stdout.ends_with(&format!("report: {}\n", report.display())),
+        "{stdout}"
+    );
+
+    // --json: the same figures for scripts, and nothing else on stdout.
+    let o = run(&scenario, &out, &["--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json["runs"]["resumed"], 2);
+    assert_eq!(json["report"], report.display().to_string());
+    let points = json["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2);
+    assert_eq!(points[0]["label"], "attack.rate=0.2");
+    let rows = points[0]["rows"].as_array().unwrap();
+    assert_eq!(rows.last().unwrap()["name"], "no defense");
+    // The figures are summary.json's.
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let perfect = rows.iter().find(|r| r["name"] == "perfect").unwrap();
+    assert_eq!(
+        perfect["ca"]["mean"],
+        summary["points"][0]["metrics"]["defense.perfect.retrained.ca"]["mean"]
+    );
+}

@@ -7,11 +7,14 @@
 //! ([`view`]). [`compare`] sets several folders side by side. No Burn here:
 //! `poisonlab report` and `compare` need none.
 
+mod digest;
 mod error;
 mod expect;
 mod federated;
 mod folder;
 mod html;
+mod matrix;
+mod recommend;
 mod record;
 mod report;
 mod reports;
@@ -19,10 +22,13 @@ mod summary;
 mod transfer;
 mod view;
 
+pub use digest::{COLUMNS, Digest, DigestPoint, DigestRow, digest};
 pub use error::ResultsError;
 pub use expect::{Unmet, check};
 pub use folder::{RunsLog, files, read_records, write_all, write_atomic};
 pub use html::html_report;
+pub use matrix::{Matrix, MatrixCell, MatrixColumn, MatrixMeasure, MatrixRow, matrices};
+pub use recommend::{Recommendation, TOLERANCE, Verdict, recommendations, tally};
 pub use record::{
     AGGREGATOR, AggregatorRound, AttackInfo, CraftingRecord, DefenseRecord, Detection,
     FederationRecord, FineTuneEpoch, InputDetection, LabelTest, ModelEval, MonitorRecord,
@@ -30,5 +36,5 @@ pub use record::{
     toml_to_json,
 };
 pub use report::markdown;
-pub use reports::{Comparison, compare, read_results, regenerate};
+pub use reports::{ComparedMatrix, Comparison, compare, read_results, regenerate};
 pub use summary::{PointSummary, point_label, summarize};

@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 use poisonlab_scenario::Scenario;
 
 use crate::federated::{self, FederatedPoint, Table};
+use crate::matrix::{Matrix, MatrixMeasure, matrices};
+use crate::recommend::{Recommendation, recommendations, tally};
 use crate::record::{AGGREGATOR, RunRecord};
 use crate::summary::PointSummary;
 use crate::transfer::{self, TransferPoint};
@@ -20,6 +22,16 @@ fn describe(scenario: &Scenario) -> String {
 /// The whole report: the header, then one section per sweep point.
 pub fn markdown(scenario: &Scenario, records: &[RunRecord], summary: &[PointSummary]) -> String {
     let mut out = header(scenario, records);
+    let defenses = view::defenses_of(records.iter());
+    recommendation_section(
+        &mut out,
+        &recommendations(summary, records, &defenses),
+        &defenses,
+        scenario.report.large_sweep,
+    );
+    for m in matrices(summary, &defenses) {
+        matrix_section(&mut out, &m);
+    }
     for point in summary {
         let runs: Vec<&RunRecord> = records.iter().filter(|r| r.point == point.point).collect();
         point_section(&mut out, point, &runs);
@@ -67,6 +79,88 @@ fn header(scenario: &Scenario, records: &[RunRecord]) -> String {
         let _ = writeln!(out, "Swept: {}.\n", keys.join(", "));
     }
     out
+}
+
+/// "Recommendations": per attack setting, the defenses near the perfect
+/// filter at the lowest CA cost and those no better than random (a tally
+/// per defense when the settings are more than `large`).
+fn recommendation_section(
+    out: &mut String,
+    recs: &[Recommendation],
+    defenses: &[(String, String)],
+    large: usize,
+) {
+    if recs.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "## Recommendations
+"
+    );
+    let _ = writeln!(out, "{}\n", crate::recommend::INTRO);
+    if recs.len() > large {
+        for line in tally(recs, defenses) {
+            let _ = writeln!(out, "- {line}");
+        }
+    } else {
+        for r in recs {
+            let at = if r.group.is_empty() {
+                format!("**{}**", r.attack)
+            } else {
+                format!("**{}** at {}", r.attack, r.group)
+            };
+            let _ = writeln!(out, "- {at}: {}", r.sentences().join(" "));
+        }
+    }
+    out.push('\n');
+}
+
+/// One attack × defense matrix: a table per measure, rows = attacks,
+/// columns = defenses, each cell `mean ± CI (n)`.
+fn matrix_section(out: &mut String, m: &Matrix) {
+    let _ = writeln!(out, "## {}\n", m.title());
+    let _ = writeln!(
+        out,
+        "Rows: the attack; columns: the defenses, then the *perfect* ceiling and the *random* \
+         floor. Each cell is the summary.json mean ± 95 % CI half-width, with n repeats \
+         (report.html colours it by where it sits between floor and ceiling).\n"
+    );
+    for measure in MatrixMeasure::ALL {
+        if !m
+            .rows
+            .iter()
+            .any(|r| (0..m.columns.len()).any(|j| r.cells[j][measure as usize].is_some()))
+        {
+            continue;
+        }
+        let _ = writeln!(out, "{} ({}):\n", measure.name(), measure.long());
+        let head: Vec<String> = m
+            .columns
+            .iter()
+            .map(|c| {
+                if c.reference {
+                    format!("*{}*", c.name)
+                } else {
+                    c.name.clone()
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "| attack | {} |", head.join(" | "));
+        let _ = writeln!(out, "|---|{}", "---|".repeat(head.len()));
+        for row in &m.rows {
+            let cells: Vec<String> = row
+                .cells
+                .iter()
+                .map(|c| match c[measure as usize] {
+                    Some(c) => format!("{} (n {})", c.text(), c.n),
+                    None => "—".into(),
+                })
+                .collect();
+            let _ = writeln!(out, "| {} | {} |", row.label, cells.join(" | "));
+        }
+        out.push('\n');
+    }
 }
 
 /// One sweep point: its models, rounds, filters, detectors, monitors and

@@ -7,8 +7,10 @@ use poisonlab_scenario::Scenario;
 
 use crate::ResultsError;
 use crate::folder::{files, read_records, write_all};
+use crate::matrix::{Matrix, MatrixCell, MatrixMeasure, matrices};
 use crate::record::RunRecord;
 use crate::summary::{PointSummary, point_label, summarize};
+use crate::view::defenses_of;
 
 /// Read a results folder: its resolved scenario and its run records.
 pub fn read_results(dir: &Path) -> Result<(Scenario, Vec<RunRecord>), ResultsError> {
@@ -48,6 +50,7 @@ fn point_json(p: &poisonlab_scenario::Point) -> serde_json::Map<String, serde_js
 struct Folder {
     dir: PathBuf,
     summary: Vec<PointSummary>,
+    matrices: Vec<Matrix>,
 }
 
 /// The metrics [`compare`] shows for every point: the attack's, then each
@@ -118,10 +121,24 @@ const LEGEND: [&str; 2] = [
     "?: the values differ, but a folder has a single repeat (no interval): whether they differ cannot be judged without repeats.",
 ];
 
+/// One measure of an attack × defense matrix across folders.
+pub struct ComparedMatrix {
+    /// The matrix's title (its attack keys and group) and the measure.
+    pub title: String,
+    /// The measure.
+    pub measure: MatrixMeasure,
+    /// Rows: attack, defense, one cell per folder (none where a folder
+    /// lacks it), and the row's mark as in [`Comparison::rows`].
+    pub rows: Vec<(String, String, Vec<Option<MatrixCell>>, &'static str)>,
+}
+
 /// A comparison of several results folders, point by point.
 pub struct Comparison {
     /// Column headings: the folders.
     pub folders: Vec<String>,
+    /// The attack × defense matrices of the first folder (a sweep over
+    /// `attack.*`), each measure's cells in every folder.
+    pub matrices: Vec<ComparedMatrix>,
     /// Rows: point label, metric, one cell per folder (`mean ± ci95` or —),
     /// and the row's mark: `‡` when two folders' 95 % intervals do not
     /// overlap, `?` when values differ but a folder has no interval (a single
@@ -134,6 +151,30 @@ impl Comparison {
     /// `?` differences that cannot be judged without repeats.
     pub fn markdown(&self) -> String {
         let mut out = String::new();
+        for m in &self.matrices {
+            let _ = writeln!(out, "## {}: {}\n", m.title, m.measure.name());
+            let _ = writeln!(
+                out,
+                "| attack | defense | {} | differs |",
+                self.folders.join(" | ")
+            );
+            let _ = writeln!(out, "|---|---|{}---|", "---|".repeat(self.folders.len()));
+            for (attack, defense, cells, mark) in &m.rows {
+                let cells: Vec<String> = cells
+                    .iter()
+                    .map(|c| c.map_or("—".into(), |c| format!("{} (n {})", c.text(), c.n)))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "| {attack} | {defense} | {} | {mark} |",
+                    cells.join(" | ")
+                );
+            }
+            out.push('\n');
+        }
+        if !self.matrices.is_empty() {
+            let _ = writeln!(out, "## Every point and metric\n");
+        }
         let _ = writeln!(
             out,
             "| point | metric | {} | differs |",
@@ -167,12 +208,60 @@ impl Comparison {
              <title>poisonlab compare</title><style>body{font-family:sans-serif;margin:2em}\
              table{border-collapse:collapse}td,th{border:1px solid #999;padding:2px 6px;\
              text-align:right}td:first-child,td:nth-child(2){text-align:left}\
-             tr.differs{background:#fde2e2}tr.untested{background:#f3f3f3}</style></head><body>\n<h1>poisonlab compare</h1>\n<table>\n<tr><th>point</th><th>metric</th>",
+             small{color:#333}tr.differs{background:#fde2e2}tr.untested{background:#f3f3f3}</style></head><body>\n<h1>poisonlab compare</h1>\n<table>\n<tr><th>point</th><th>metric</th>",
         );
         for f in &self.folders {
             let _ = write!(out, "<th>{}</th>", esc(f));
         }
         out.push_str("<th>differs</th></tr>\n");
+        let mut matrices = String::new();
+        for m in &self.matrices {
+            let _ = write!(
+                matrices,
+                "<h2>{}: {}</h2>\n<table>\n<tr><th>attack</th><th>defense</th>",
+                esc(&m.title),
+                esc(m.measure.long())
+            );
+            for f in &self.folders {
+                let _ = write!(matrices, "<th>{}</th>", esc(f));
+            }
+            matrices.push_str("<th>differs</th></tr>\n");
+            for (attack, defense, cells, mark) in &m.rows {
+                let _ = write!(
+                    matrices,
+                    "<tr><td>{}</td><td>{}</td>",
+                    esc(attack),
+                    esc(defense)
+                );
+                for c in cells {
+                    match c {
+                        Some(c) => {
+                            let _ = write!(
+                                matrices,
+                                "<td style=\"background:{}\">{}<br><small>n {}</small></td>",
+                                crate::html::position_color(c.position),
+                                esc(&c.text()),
+                                c.n
+                            );
+                        }
+                        None => matrices.push_str("<td>—</td>"),
+                    }
+                }
+                let _ = writeln!(matrices, "<td>{mark}</td></tr>");
+            }
+            matrices.push_str("</table>\n");
+        }
+        if !matrices.is_empty() {
+            // The matrices first, then the table of every point.
+            let at = out.find("<table>\n<tr><th>point</th>").unwrap_or(out.len());
+            let note = "<p>Attack × defense matrices: each cell is coloured by where it sits \
+                        between its folder's random floor (orange) and perfect ceiling \
+                        (purple).</p>\n";
+            out.insert_str(
+                at,
+                &format!("{note}{matrices}<h2>Every point and metric</h2>\n"),
+            );
+        }
         for (point, metric, cells, mark) in &self.rows {
             let class = match *mark {
                 BEYOND => " class=\"differs\"",
@@ -228,17 +317,21 @@ pub fn compare(dirs: &[PathBuf]) -> Result<Comparison, ResultsError> {
         if folders.is_empty() {
             first_records = records.clone();
         }
+        let summary = summarize(&records);
         folders.push(Folder {
             dir: dir.clone(),
-            summary: summarize(&records),
+            matrices: matrices(&summary, &defenses_of(records.iter())),
+            summary,
         });
     }
     let Some(first) = folders.first() else {
         return Ok(Comparison {
             folders: Vec::new(),
+            matrices: Vec::new(),
             rows: Vec::new(),
         });
     };
+    let compared = compare_matrices(&folders);
     let metrics = compared_metrics(&first.summary, &first_records);
     let mut rows = Vec::new();
     for point in &first.summary {
@@ -273,8 +366,57 @@ pub fn compare(dirs: &[PathBuf]) -> Result<Comparison, ResultsError> {
             .iter()
             .map(|f| f.dir.display().to_string())
             .collect(),
+        matrices: compared,
         rows,
     })
+}
+
+/// The first folder's matrices, each cell looked up in every folder by the
+/// matrix's group, the row's point and the column's defense.
+fn compare_matrices(folders: &[Folder]) -> Vec<ComparedMatrix> {
+    let Some(first) = folders.first() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for m in &first.matrices {
+        for measure in MatrixMeasure::ALL {
+            let mut rows = Vec::new();
+            for row in &m.rows {
+                for col in &m.columns {
+                    let cells: Vec<Option<MatrixCell>> = folders
+                        .iter()
+                        .map(|f| {
+                            let theirs = f.matrices.iter().find(|x| x.group == m.group)?;
+                            let i = theirs.rows.iter().position(|r| r.point == row.point)?;
+                            let j = theirs.columns.iter().position(|c| c.name == col.name)?;
+                            theirs.cell(i, j, measure)
+                        })
+                        .collect();
+                    if cells.iter().all(Option::is_none) {
+                        continue;
+                    }
+                    let stats: Vec<Option<(f64, Option<f64>)>> = cells
+                        .iter()
+                        .map(|c| c.map(|c| (c.mean, c.ci95.filter(|x| x.is_finite()))))
+                        .collect();
+                    let defense = if col.reference {
+                        format!("{} (reference)", col.name)
+                    } else {
+                        col.name.clone()
+                    };
+                    rows.push((row.label.clone(), defense, cells, mark(&stats)));
+                }
+            }
+            if !rows.is_empty() {
+                out.push(ComparedMatrix {
+                    title: m.title(),
+                    measure,
+                    rows,
+                });
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -362,6 +504,7 @@ mod tests {
     fn the_table_marks_and_explains_both() {
         let c = Comparison {
             folders: vec!["a".into(), "b".into()],
+            matrices: Vec::new(),
             rows: vec![
                 (
                     "p".into(),
@@ -388,5 +531,60 @@ mod tests {
         let html = c.html();
         assert!(html.contains("class=\"untested\"") && html.contains("class=\"differs\""));
         assert!(html.contains("cannot be judged without repeats"));
+    }
+
+    #[test]
+    fn compare_sets_the_matrices_side_by_side() {
+        let (_, records) = crate::matrix::fixture::grid();
+        let write = |records: &[RunRecord]| {
+            let dir = tempfile::tempdir().unwrap();
+            let text: String = records
+                .iter()
+                .map(|r| serde_json::to_string(r).unwrap() + "\n")
+                .collect();
+            std::fs::write(dir.path().join(files::RUNS), text).unwrap();
+            dir
+        };
+        let a = write(&records);
+        // The second folder: knn-label finds less on badnets.
+        let mut worse = records.clone();
+        for r in &mut worse {
+            if r.point["attack.kind"] == "badnets" {
+                let d = r
+                    .defenses
+                    .iter_mut()
+                    .find(|d| d.name == "knn-label")
+                    .unwrap();
+                d.detection.as_mut().unwrap().tpr = Some(0.2);
+            }
+        }
+        let b = write(&worse);
+        let c = compare(&[a.path().to_path_buf(), b.path().to_path_buf()]).unwrap();
+        // Two groups (mlp, cnn) × four measures.
+        assert_eq!(c.matrices.len(), 8);
+        let tpr = &c.matrices[0];
+        assert_eq!(tpr.measure, MatrixMeasure::Tpr);
+        assert_eq!(
+            tpr.title,
+            "Attack (attack.kind) × defense at model.kind=\"mlp\""
+        );
+        let (attack, defense, cells, mark) = &tpr.rows[0];
+        assert_eq!(
+            (attack.as_str(), defense.as_str()),
+            ("badnets", "knn-label")
+        );
+        // The same figures as each folder's summary: 0.89 ± CI, then 0.2 ± 0.
+        assert!((cells[0].unwrap().mean - 0.89).abs() < 1e-12);
+        assert!((cells[1].unwrap().mean - 0.2).abs() < 1e-12);
+        assert_eq!(*mark, BEYOND);
+        let md = c.markdown();
+        assert!(
+            md.contains("| badnets | knn-label | 0.890 ± 0.025 (n 3) | 0.200 ± 0.000 (n 3) | ‡ |"),
+            "{md}"
+        );
+        assert!(md.contains("| badnets | perfect (reference) |"));
+        let html = c.html();
+        assert!(html.contains("style=\"background:#"));
+        assert!(!html.contains("<script"));
     }
 }

@@ -5,6 +5,7 @@
 use poisonlab_scenario::{Scenario, Source, Training};
 
 use crate::record::RunRecord;
+use crate::summary::PointSummary;
 use crate::summary::indexmap_like::OrderedMap;
 
 /// Data, model and attack lines, as report.md words them.
@@ -150,5 +151,47 @@ pub(crate) fn filter_rows(
                 .filter(|n| **n != "perfect")
                 .map(|n| ((*n).clone(), true)),
         )
+        .collect()
+}
+
+/// The points a large sweep details (ROC curves, matrix rows, `run`'s
+/// summary): those whose value of the first swept key is in `wanted`
+/// (`[report] roc-points`), else those of its first, middle and last value.
+pub(crate) fn chosen_points(
+    summary: &[PointSummary],
+    wanted: &[serde_json::Value],
+) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let Some(key) = summary.first().and_then(|p| p.point.keys().next()) else {
+        return summary.iter().map(|p| p.point.clone()).collect();
+    };
+    let mut values: Vec<&serde_json::Value> = Vec::new();
+    for p in summary {
+        if let Some(x) = p.point.get(key)
+            && !values.contains(&x)
+        {
+            values.push(x);
+        }
+    }
+    let picked: Vec<&serde_json::Value> = if wanted.is_empty() {
+        let n = values.len();
+        let mut idx = vec![0, n / 2, n.saturating_sub(1)];
+        idx.dedup();
+        idx.into_iter()
+            .filter_map(|i| values.get(i).copied())
+            .collect()
+    } else {
+        // Numbers compare by value (0.1 in the scenario, 0.1 in the records).
+        let same = |w: &serde_json::Value, v: &serde_json::Value| {
+            w == v || matches!((w.as_f64(), v.as_f64()), (Some(a), Some(b)) if a == b)
+        };
+        values
+            .into_iter()
+            .filter(|v| wanted.iter().any(|w| same(w, v)))
+            .collect()
+    };
+    summary
+        .iter()
+        .filter(|p| p.point.get(key).is_some_and(|x| picked.contains(&x)))
+        .map(|p| p.point.clone())
         .collect()
 }

@@ -20,8 +20,8 @@ pub use expect::{Expectation, to_table as expect_table};
 pub use kinds::{AttackSpec, DefenseKind, Family, Needs};
 pub use problem::{Problem, Problems};
 pub use scenario::{
-    Custody, DataCommon, DataSpec, DefenseSpec, IntegritySpec, Loaded, Meta, Normalize, Point,
-    Scenario, SignAt, Source,
+    Custody, DataCommon, DataSpec, DefenseSpec, IntegritySpec, LARGE_SWEEP, Loaded, Meta,
+    Normalize, Point, ReportSpec, Scenario, SignAt, Source,
 };
 pub use spec::Reader;
 pub use training::{

@@ -224,6 +224,39 @@ pub struct Scenario {
     /// `[integrity]`: where the data owner signs the training set; absent
     /// when the scenario signs nothing.
     pub integrity: Option<IntegritySpec>,
+    /// `[report]`: how report.html lays out large sweeps.
+    pub report: ReportSpec,
+}
+
+/// The `[report]` table: how the reports lay out a sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ReportSpec {
+    /// Sweep points above which report.html switches to its large-sweep
+    /// layout (CI bands, small multiples per defense, ROC curves at a few
+    /// points, counts as a table). Default 12.
+    #[serde(default = "large_sweep")]
+    pub large_sweep: usize,
+    /// Values of the first swept key whose points get ROC curves in a large
+    /// sweep. Default empty: the first, middle and last value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roc_points: Vec<Value>,
+}
+
+/// The default of `[report] large-sweep`.
+pub const LARGE_SWEEP: usize = 12;
+
+fn large_sweep() -> usize {
+    LARGE_SWEEP
+}
+
+impl Default for ReportSpec {
+    fn default() -> Self {
+        Self {
+            large_sweep: LARGE_SWEEP,
+            roc_points: Vec::new(),
+        }
+    }
 }
 
 /// What loading the data found, written into the resolved scenario's `[loaded]`.
@@ -274,6 +307,7 @@ const TOP_LEVEL: &[&str] = &[
     "sweep",
     "expect",
     "integrity",
+    "report",
     "versions",
     "loaded",
 ];
@@ -332,6 +366,10 @@ impl Scenario {
         let expect = crate::expect::read(&mut r, &root, &sweep);
         let integrity = sub_table(&mut r, &root, "integrity")
             .and_then(|t| r.read::<IntegritySpec>(&["integrity"], &t));
+        let report = sub_table(&mut r, &root, "report")
+            .and_then(|t| r.read::<ReportSpec>(&["report"], &t))
+            .unwrap_or_default();
+        check_report(&mut r, &report, &sweep);
 
         // Every sweep point is checked; a problem that several points share is reported once.
         let mut points = Vec::new();
@@ -387,6 +425,7 @@ impl Scenario {
                 sweep_attacks,
                 expect,
                 integrity,
+                report,
             }),
             _ => Err(fail(list)),
         }
@@ -473,7 +512,17 @@ impl Scenario {
             let mut attack = Table::new();
             attack.insert("kind".into(), Value::String(point.attack.kind().into()));
             attack.insert("at".into(), to_value(&point.attack_at));
-            attack.extend(point.attack.params_table());
+            let mut params = point.attack.params_table();
+            // A sweep over the kind: only the keys every swept kind takes
+            // (the others could not have been written), so that the file
+            // reads back.
+            if self.sweep.iter().any(|(k, _)| k == "attack.kind") {
+                for other in &self.points[1..] {
+                    let theirs = other.attack.params_table();
+                    params.retain(|k, _| theirs.contains_key(k));
+                }
+            }
+            attack.extend(params);
             // A sweep over whole attacks writes them in [sweep] instead.
             if self.sweep_attacks.is_empty() {
                 root.insert("attack".into(), Value::Table(attack));
@@ -511,6 +560,10 @@ impl Scenario {
                 })
                 .collect();
             root.insert("sweep".into(), Value::Table(sweep));
+        }
+        // Only when set: the defaults leave resolved scenarios as they were.
+        if self.report != ReportSpec::default() {
+            root.insert("report".into(), to_value(&self.report));
         }
         if !self.expect.is_empty() {
             root.insert(
@@ -682,6 +735,36 @@ fn extend(table: &mut Table, value: Value) {
 fn dedup_keep_order(list: &mut Vec<Problem>) {
     let mut seen = std::collections::HashSet::new();
     list.retain(|p| seen.insert(p.clone()));
+}
+
+/// `[report]`: at least one point per large sweep, and ROC points among
+/// the first swept key's values.
+fn check_report(r: &mut Reader<'_>, report: &ReportSpec, sweep: &[(String, Vec<Value>)]) {
+    if report.large_sweep == 0 {
+        r.problem(&["report", "large-sweep"], "must be at least 1, got 0");
+    }
+    if report.roc_points.is_empty() {
+        return;
+    }
+    let Some((key, values)) = sweep.first() else {
+        r.problem(
+            &["report", "roc-points"],
+            "names values of the first swept key, but there is no [sweep]",
+        );
+        return;
+    };
+    for v in &report.roc_points {
+        if !values.contains(v) {
+            let listed: Vec<String> = values.iter().map(Value::to_string).collect();
+            r.problem(
+                &["report", "roc-points"],
+                format!(
+                    "{v} is not one of the values [sweep] gives {key} ({})",
+                    listed.join(", ")
+                ),
+            );
+        }
+    }
 }
 
 fn check_meta(r: &mut Reader<'_>, m: &Meta) {

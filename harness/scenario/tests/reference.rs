@@ -31,7 +31,14 @@ const SELECTORS: &[(&str, &str)] = &[
 ];
 
 /// Keyed tables without kinds, documented under `### [name]`.
-const PLAIN: &[&str] = &["scenario", "model", "federated", "integrity", "expect"];
+const PLAIN: &[&str] = &[
+    "scenario",
+    "model",
+    "federated",
+    "integrity",
+    "expect",
+    "report",
+];
 
 /// The metric an `[expect]` row is tried on.
 const METRIC: &str = "poisoned.ca";
@@ -487,6 +494,8 @@ fn resolved_table(s: &Scenario, family: &str) -> Table {
     };
     match value {
         Some(Value::Table(t)) => t,
+        // Written only when it differs from the defaults.
+        None if family == "report" => Table::new(),
         other => panic!("the resolved scenario has no [{family}] table: {other:?}"),
     }
 }

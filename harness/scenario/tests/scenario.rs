@@ -670,4 +670,54 @@ fn a_sweep_over_whole_attacks_is_checked() {
             .any(|p| p.0 == Some(5) && p.2.contains("rat") && p.2.contains("sweep value \"x\"")),
         "{got:?}"
     );
+
+#[test]
+fn a_sweep_over_the_attack_kind_reads_back_from_its_resolved_file() {
+    let text = "[scenario]\nname = \"k\"\n\n[attack]\nkind = \"badnets\"\ntarget = 0\nrate = 0.1\n\n\
+                [sweep]\n\"attack.kind\" = [\"badnets\", \"blend\"]\n";
+    let s = Scenario::parse(text, "k.toml").unwrap();
+    let again = Scenario::parse(&s.resolved_toml(), "resolved.toml").unwrap();
+    assert_eq!(again.points, s.points);
+    // Badnets' own keys (the trigger) are not written for blend to reject.
+    assert!(
+        !s.resolved_toml().contains("trigger"),
+        "{}",
+        s.resolved_toml()
+    );
+}
+
+#[test]
+fn report_roc_points_name_values_of_the_first_swept_key() {
+    let base = "[scenario]\nname = \"r\"\n\n[attack]\nkind = \"badnets\"\n\n";
+    let ok =
+        format!("{base}[report]\nroc-points = [0.1]\n\n[sweep]\n\"attack.rate\" = [0.05, 0.1]\n");
+    let s = Scenario::parse(&ok, "r.toml").unwrap();
+    assert_eq!(s.report.roc_points, [toml::Value::Float(0.1)]);
+    assert_eq!(s.report.large_sweep, 12);
+    // It survives the resolved file.
+    let again = Scenario::parse(&s.resolved_toml(), "resolved.toml").unwrap();
+    assert_eq!(again.report, s.report);
+    let bad =
+        format!("{base}[report]\nroc-points = [0.3]\n\n[sweep]\n\"attack.rate\" = [0.05, 0.1]\n");
+    let got = problems(&bad);
+    assert!(
+        got.iter().any(|p| p.1 == "report.roc-points"
+            && p.2
+                .contains("0.3 is not one of the values [sweep] gives attack.rate")),
+        "{got:?}"
+    );
+    let no_sweep = format!("{base}[report]\nroc-points = [0.3]\n");
+    assert!(
+        problems(&no_sweep)
+            .iter()
+            .any(|p| p.2.contains("there is no [sweep]"))
+    );
+    let zero = format!("{base}[report]\nlarge-sweep = 0\n");
+    assert!(problems(&zero).iter().any(|p| p.1 == "report.large-sweep"));
+    let typo = format!("{base}[report]\nroc-point = [0.3]\n");
+    assert!(
+        problems(&typo)
+            .iter()
+            .any(|p| p.1 == "report.roc-point" && p.2.contains("unknown key"))
+    );
 }

@@ -15,10 +15,92 @@ use crate::view::Stat;
 
 // ---------------------------------------------------------------- drawing
 
-pub(super) const WIDTH: u32 = 720;
-pub(super) const HEIGHT: u32 = 360;
-/// Width of the plot; the legend takes the rest.
-pub(super) const PLOT_WIDTH: u32 = 540;
+/// A chart's size: the plot on the left, the legend right of it.
+#[derive(Clone, Copy)]
+pub(super) struct Frame {
+    pub(super) width: u32,
+    /// The least height; a long legend makes the chart taller.
+    pub(super) height: u32,
+    /// Width of the plot; the legend takes the rest.
+    pub(super) plot: u32,
+}
+
+/// A chart across the page.
+pub(super) const FULL: Frame = Frame {
+    width: 720,
+    height: 360,
+    plot: 540,
+};
+
+/// Rough width of the plotting area inside the axes of a [`SMALL`] chart.
+pub(super) const SMALL_INNER: f64 = 270.0;
+
+/// One of several small charts side by side (small multiples).
+pub(super) const SMALL: Frame = Frame {
+    width: 520,
+    height: 280,
+    plot: 340,
+};
+
+/// Characters of a legend line, at most, in `frame`.
+fn legend_chars(frame: Frame) -> usize {
+    ((frame.width - frame.plot) as f64 - 40.0).max(60.0) as usize * 10 / 72
+}
+
+/// Legend layout: pixels from the top to the first entry, between wrapped lines, after an entry.
+const LEGEND_TOP: i32 = 24;
+const LEGEND_LINE: i32 = 15;
+const LEGEND_GAP: i32 = 6;
+
+/// The height `entries` need in `frame`'s legend (at least its height).
+pub(super) fn frame_height(frame: Frame, labels: &[&str]) -> u32 {
+    let chars = legend_chars(frame);
+    let lines: i32 = labels
+        .iter()
+        .map(|l| (wrap(l, chars).len() as i32 - 1) * LEGEND_LINE + LEGEND_LINE + LEGEND_GAP)
+        .sum();
+    (LEGEND_TOP + lines + 8).max(frame.height as i32) as u32
+}
+
+/// `s` in lines of at most `width` characters, broken after spaces or
+/// hyphens where it can be, else inside a word: nothing is left out.
+pub(super) fn wrap(s: &str, width: usize) -> Vec<String> {
+    let width = width.max(4);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    // Words keep the hyphen or space that ends them.
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    for c in s.chars() {
+        word.push(c);
+        if c == ' ' || c == '-' || c == '_' || c == '/' {
+            words.push(std::mem::take(&mut word));
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    for w in words {
+        let mut w = w;
+        while w.chars().count() > width {
+            // A word longer than a line: cut it across lines.
+            if !line.trim_end().is_empty() {
+                lines.push(std::mem::take(&mut line).trim_end().to_string());
+            }
+            let head: String = w.chars().take(width).collect();
+            w = w.chars().skip(width).collect();
+            lines.push(head);
+        }
+        if line.chars().count() + w.trim_end().chars().count() > width && !line.is_empty() {
+            lines.push(std::mem::take(&mut line).trim_end().to_string());
+        }
+        line.push_str(&w);
+    }
+    if !line.trim_end().is_empty() || lines.is_empty() {
+        lines.push(line.trim_end().to_string());
+    }
+    lines
+}
 /// Rough width of the plotting area inside the axes, in pixels.
 pub(super) const PLOT_INNER: f64 = 460.0;
 /// Rough width of one label character at the tick font size, in pixels.
@@ -57,9 +139,11 @@ pub(super) const fn solid(color: RGBColor, marker: Marker) -> Style {
     }
 }
 
-pub(super) const CLEAN: Style = solid(RGBColor(44, 160, 44), Marker::Circle);
-pub(super) const POISONED: Style = solid(RGBColor(214, 39, 40), Marker::Triangle);
-pub(super) const ASR: Style = solid(RGBColor(148, 103, 189), Marker::Cross);
+// Colours from Okabe and Ito's palette (2008), told apart under the
+// common colour-vision deficiencies; every series also has its own marker.
+pub(super) const CLEAN: Style = solid(RGBColor(0, 0, 0), Marker::Circle);
+pub(super) const POISONED: Style = solid(RGBColor(213, 94, 0), Marker::Triangle);
+pub(super) const ASR: Style = solid(RGBColor(204, 121, 167), Marker::Cross);
 pub(super) const SHARE: Style = Style {
     color: RGBColor(127, 127, 127),
     dashed: true,
@@ -78,14 +162,15 @@ pub(super) const RANDOM: Style = Style {
     marker: Marker::Cross,
     reference: true,
 };
-pub(super) const PALETTE: [RGBColor; 7] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
+/// Defense colours (Okabe–Ito: blue, orange, bluish green, reddish purple,
+/// sky blue, yellow), in the order the defenses are listed.
+pub(super) const PALETTE: [RGBColor; 6] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(240, 228, 66),
 ];
 pub(super) const MARKERS: [Marker; 4] = [
     Marker::Circle,
@@ -95,9 +180,9 @@ pub(super) const MARKERS: [Marker; 4] = [
 ];
 /// Bar colours, one per measure.
 pub(super) const BAR_COLORS: [RGBColor; 3] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
 ];
 
 /// A defense's style, the same in every chart: references grey and dashed,
@@ -112,7 +197,11 @@ pub(super) fn defense_style(listed: &[(String, String)], name: &str) -> Style {
         .filter(|(_, k)| k != "reference")
         .position(|(n, _)| n == name)
         .unwrap_or(0);
-    solid(PALETTE[i % PALETTE.len()], MARKERS[i % MARKERS.len()])
+    Style {
+        // Past the palette, the colours come round again dashed.
+        dashed: i >= PALETTE.len(),
+        ..solid(PALETTE[i % PALETTE.len()], MARKERS[i % MARKERS.len()])
+    }
 }
 
 /// An axis: description, value range and labelled tick positions (a tick
@@ -233,11 +322,11 @@ pub(super) fn epoch_axis(epochs: usize) -> Axis {
 }
 
 /// Blank the labels of ticks too close to the previous labelled one.
-pub(super) fn thin_labels(ticks: &mut [(f64, String)], range: (f64, f64)) {
+pub(super) fn thin_labels(ticks: &mut [(f64, String)], range: (f64, f64), inner: f64) {
     let span = (range.1 - range.0).max(f64::MIN_POSITIVE);
     let mut last: Option<(f64, usize)> = None;
     for t in ticks.iter_mut() {
-        let px = (t.0 - range.0) / span * PLOT_INNER;
+        let px = (t.0 - range.0) / span * inner;
         let w = t.1.chars().count();
         if let Some((lp, lw)) = last
             && px - lp < (lw + w) as f64 / 2.0 * CHAR_PX + 8.0
@@ -249,18 +338,6 @@ pub(super) fn thin_labels(ticks: &mut [(f64, String)], range: (f64, f64)) {
     }
 }
 
-/// At most `max` characters, the last an ellipsis when cut.
-pub(super) fn clip(s: &str, max: usize) -> String {
-    let max = max.max(2);
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(max - 1).collect();
-        out.push('…');
-        out
-    }
-}
-
 pub(super) fn tick_label(ticks: &[(f64, String)], v: f64) -> String {
     ticks
         .iter()
@@ -269,14 +346,16 @@ pub(super) fn tick_label(ticks: &[(f64, String)], v: f64) -> String {
         .unwrap_or_default()
 }
 
-/// A `<figure>` with an SVG drawn by `draw` and `title` as its `<title>` and caption.
+/// A `<figure>` of `size` with an SVG drawn by `draw` and `title` as its
+/// `<title>` and caption.
 pub(super) fn figure(
     title: &str,
+    size: (u32, u32),
     draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult,
 ) -> String {
     let mut svg = String::new();
     let drawn = {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         (|| -> DrawResult {
             root.fill(&WHITE)?;
             draw(&root)?;
@@ -334,24 +413,28 @@ pub(super) enum Key {
     Line(Style),
     /// A filled box (bars, shading).
     Swatch(RGBColor),
+    /// Text only (a numbered category's name).
+    None,
 }
 
-/// The legend down the area right of the plot.
+/// Legend labels, for [`frame_height`].
+fn labels(entries: &[(String, Key)]) -> Vec<&str> {
+    entries.iter().map(|(l, _)| l.as_str()).collect()
+}
+
+/// The legend down the area right of the plot, every label whole (wrapped
+/// over lines; [`frame_height`] made the chart tall enough).
 pub(super) fn draw_legend(
     area: &DrawingArea<SVGBackend<'_>, Shift>,
+    frame: Frame,
     entries: &[(String, Key)],
 ) -> DrawResult {
-    const ROW: i32 = 20;
-    let fits = ((HEIGHT as i32 - 24) / ROW) as usize;
     let font = (FONT, 13).into_font();
-    for (i, (label, key)) in entries.iter().enumerate() {
-        let y = 24 + ROW * i as i32;
-        if i + 1 == fits && entries.len() > fits {
-            let more = format!("… {} more (see table)", entries.len() - i);
-            area.draw(&Text::new(more, (6, y - 7), font.clone()))?;
-            break;
-        }
+    let chars = legend_chars(frame);
+    let mut y = LEGEND_TOP;
+    for (label, key) in entries {
         match key {
+            Key::None => {}
             Key::Swatch(color) => {
                 area.draw(&Rectangle::new([(6, y - 7), (26, y + 7)], color.filled()))?;
             }
@@ -365,7 +448,12 @@ pub(super) fn draw_legend(
                 draw_marker(area, style.marker, (16, y), style.color)?;
             }
         }
-        area.draw(&Text::new(clip(label, 24), (34, y - 7), font.clone()))?;
+        let x = if matches!(key, Key::None) { 6 } else { 34 };
+        for line in wrap(label, chars) {
+            area.draw(&Text::new(line, (x, y - 7), font.clone()))?;
+            y += LEGEND_LINE;
+        }
+        y += LEGEND_GAP;
     }
     Ok(())
 }
@@ -391,8 +479,17 @@ pub(super) fn line_chart(
     marks: &[Mark],
     diagonal: bool,
 ) -> String {
-    figure(title, |root| {
-        let (plot, legend) = root.split_horizontally(PLOT_WIDTH);
+    let frame = FULL;
+    let mut entries: Vec<(String, Key)> = lines
+        .iter()
+        .map(|l| (l.label.clone(), Key::Line(l.style)))
+        .collect();
+    if diagonal {
+        entries.push(("chance (diagonal)".into(), Key::Line(SHARE)));
+    }
+    let size = (frame.width, frame_height(frame, &labels(&entries)));
+    figure(title, size, |root| {
+        let (plot, legend) = root.split_horizontally(frame.plot);
         let mut chart = ChartBuilder::on(&plot)
             .margin(12)
             .x_label_area_size(44)
@@ -461,23 +558,21 @@ pub(super) fn line_chart(
                 )?;
             }
         }
-        let mut entries: Vec<(String, Key)> = lines
-            .iter()
-            .map(|l| (l.label.clone(), Key::Line(l.style)))
-            .collect();
-        if diagonal {
-            entries.push(("chance (diagonal)".into(), Key::Line(SHARE)));
-        }
-        draw_legend(&legend, &entries)
+        draw_legend(&legend, frame, &entries)
     })
 }
 
 /// Lines of many points, each with its 95 % CI drawn as a shaded band
 /// (no error bars) and markers on every k-th point and the last, at most
 /// about ten, so that series stay apart in print.
-pub(super) fn band_chart(title: &str, x: &Axis, y: &Axis, lines: &[Line]) -> String {
-    figure(title, |root| {
-        let (plot, legend) = root.split_horizontally(PLOT_WIDTH);
+pub(super) fn band_chart(title: &str, frame: Frame, x: &Axis, y: &Axis, lines: &[Line]) -> String {
+    let entries: Vec<(String, Key)> = lines
+        .iter()
+        .map(|l| (l.label.clone(), Key::Line(l.style)))
+        .collect();
+    let size = (frame.width, frame_height(frame, &labels(&entries)));
+    figure(title, size, |root| {
+        let (plot, legend) = root.split_horizontally(frame.plot);
         let mut chart = ChartBuilder::on(&plot)
             .margin(12)
             .x_label_area_size(44)
@@ -541,11 +636,7 @@ pub(super) fn band_chart(title: &str, x: &Axis, y: &Axis, lines: &[Line]) -> Str
                 }
             }
         }
-        let entries: Vec<(String, Key)> = lines
-            .iter()
-            .map(|l| (l.label.clone(), Key::Line(l.style)))
-            .collect();
-        draw_legend(&legend, &entries)
+        draw_legend(&legend, frame, &entries)
     })
 }
 
@@ -584,23 +675,60 @@ pub(super) struct Bars<'a> {
 }
 
 pub(super) fn bar_chart(title: &str, bars: &Bars<'_>, y: &Axis) -> String {
+    let frame = FULL;
     let n = bars.categories.len();
     let room = PLOT_INNER / n.max(1) as f64;
+    let chars = ((room - 4.0) / CHAR_PX).max(1.0) as usize;
+    // Each category's name under its bars, wrapped over at most three
+    // lines; when one needs more, numbers under the bars and the names in
+    // the legend.
+    let wrapped: Vec<Vec<String>> = bars
+        .categories
+        .iter()
+        .map(|(c, _)| wrap(c, chars))
+        .collect();
+    let numbered = wrapped
+        .iter()
+        .any(|w| w.len() > 3 || w.iter().any(|l| l.chars().count() > chars));
+    let under: Vec<Vec<String>> = if numbered {
+        (1..=n).map(|i| vec![i.to_string()]).collect()
+    } else {
+        wrapped
+    };
+    let rows = under.iter().map(Vec::len).max().unwrap_or(1).max(1) as u32;
     let x = Axis {
         desc: String::new(),
         range: (-0.5, n as f64 - 0.5),
-        ticks: bars
-            .categories
-            .iter()
-            .enumerate()
-            .map(|(i, (c, _))| (i as f64, clip(c, (room / CHAR_PX) as usize)))
-            .collect(),
+        ticks: (0..n).map(|i| (i as f64, String::new())).collect(),
     };
-    figure(title, |root| {
-        let (plot, legend) = root.split_horizontally(PLOT_WIDTH);
+    let mut entries: Vec<(String, Key)> = bars
+        .measures
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            (
+                name.to_string(),
+                Key::Swatch(BAR_COLORS[j % BAR_COLORS.len()]),
+            )
+        })
+        .collect();
+    if bars.categories.iter().any(|c| c.1) {
+        entries.push(("reference (shaded)".into(), Key::Swatch(SHADE)));
+    }
+    if numbered {
+        entries.extend(
+            bars.categories
+                .iter()
+                .enumerate()
+                .map(|(i, (c, _))| (format!("{}: {c}", i + 1), Key::None)),
+        );
+    }
+    let size = (frame.width, frame_height(frame, &labels(&entries)));
+    figure(title, size, |root| {
+        let (plot, legend) = root.split_horizontally(frame.plot);
         let mut chart = ChartBuilder::on(&plot)
             .margin(12)
-            .x_label_area_size(44)
+            .x_label_area_size(12 + 16 * rows)
             .y_label_area_size(56)
             .build_cartesian_2d(x.coord(), y.coord())?;
         let (lo, hi) = y.range;
@@ -649,20 +777,18 @@ pub(super) fn bar_chart(title: &str, bars: &Bars<'_>, y: &Axis) -> String {
                 }
             }
         }
-        let mut entries: Vec<(String, Key)> = bars
-            .measures
-            .iter()
-            .enumerate()
-            .map(|(j, name)| {
-                (
-                    name.to_string(),
-                    Key::Swatch(BAR_COLORS[j % BAR_COLORS.len()]),
-                )
-            })
-            .collect();
-        if bars.categories.iter().any(|c| c.1) {
-            entries.push(("reference (shaded)".into(), Key::Swatch(SHADE)));
+        // The names under the bars, line by line, centred on their group.
+        let font = TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+        for (i, lines) in under.iter().enumerate() {
+            let (px, py) = chart.backend_coord(&(i as f64, lo));
+            for (k, line) in lines.iter().enumerate() {
+                plot.draw(&Text::new(
+                    line.clone(),
+                    (px, py + 6 + 16 * k as i32),
+                    font.clone(),
+                ))?;
+            }
         }
-        draw_legend(&legend, &entries)
+        draw_legend(&legend, frame, &entries)
     })
 }

@@ -8,6 +8,7 @@
 //! records give the same bytes.
 
 mod chart;
+mod heat;
 
 use std::fmt::Write as _;
 
@@ -15,24 +16,45 @@ use poisonlab_core::metrics::ROC_FPRS;
 use poisonlab_scenario::Scenario;
 
 use crate::federated::{FederatedPoint, Federation, Headline, federated_scenario};
+use crate::matrix::{MatrixMeasure, matrices};
+use crate::recommend::{recommendations, tally};
 use crate::record::{AGGREGATOR, RunRecord};
 use crate::summary::{PointSummary, point_label};
 use crate::transfer::{self, Curve, TransferPoint};
-use crate::view::{cell, count_cell, defenses_of, describe, filter_rows, names_of, stat};
+use crate::view::{
+    cell, chosen_points, count_cell, defenses_of, describe, filter_rows, names_of, stat,
+};
 
 use chart::*;
+pub(crate) use heat::position_color;
 
 /// The whole page.
 pub fn html_report(scenario: &Scenario, records: &[RunRecord], summary: &[PointSummary]) -> String {
+    let sweep = SweepAxis::of(summary);
+    let large = sweep.as_ref().is_some_and(|s| {
+        s.groups
+            .iter()
+            .any(|(_, g)| g.len() > scenario.report.large_sweep)
+    });
     let ctx = Ctx {
         records,
         summary,
-        sweep: SweepAxis::of(summary),
+        sweep,
         defenses: defenses_of(records.iter()),
         federated: federated_scenario(scenario),
+        large,
+        large_sweep: scenario.report.large_sweep,
+        roc_points: scenario
+            .report
+            .roc_points
+            .iter()
+            .map(crate::record::toml_to_json)
+            .collect(),
     };
     let mut sections: Vec<Section> = Vec::new();
     if !summary.is_empty() {
+        sections.extend(ctx.recommendation_section());
+        sections.extend(ctx.matrix_section());
         sections.push(ctx.attack_section());
         sections.extend(ctx.transfer_section());
         sections.extend(ctx.roc_section());
@@ -73,12 +95,18 @@ pub fn html_report(scenario: &Scenario, records: &[RunRecord], summary: &[PointS
     let _ = writeln!(
         out,
         "<p>Seed {}, {} repeat(s) per point, {} run(s) finished. Charts show the mean over \
-         repeats with the 95 % confidence interval as bars; tables give each number as mean \
+         repeats with the 95 % confidence interval as {}; tables give each number as mean \
          ± the half-width of that interval; — means undefined (for example ASR without a \
          targeted attack, or recovery when poisoning cost no accuracy).</p>",
         m.seed,
         m.repeats,
-        records.len()
+        records.len(),
+        if ctx.large {
+            "a shaded band (a large sweep: one small chart per defense, beside the attacked \
+             model and the references)"
+        } else {
+            "bars"
+        }
     );
     if !scenario.sweep.is_empty() {
         let keys: Vec<String> = scenario.sweep.iter().map(|(k, _)| esc(k)).collect();
@@ -118,6 +146,16 @@ th,td{border:1px solid #bbb;padding:.2rem .45rem;text-align:right;white-space:no
 th:first-child,td:first-child,th.name,td.name{text-align:left}
 thead th{background:#f0f0f0}
 pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;font-size:.8rem}
+.heats{display:flex;flex-wrap:wrap;gap:0 1.5rem}
+table.heat caption{text-align:left;font-weight:bold;font-size:.85rem;padding:.2rem 0}
+table.heat th{white-space:normal;max-width:9rem;overflow-wrap:anywhere}
+table.heat td{text-align:center}
+table.heat small{color:#333}
+.key,.swatch{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:middle;border:1px solid #777}
+.swatch{width:1.4rem}
+ul.recs li{margin:.3rem 0}
+.multiples{display:flex;flex-wrap:wrap;gap:0 1rem}
+.multiples figure{flex:1 1 30rem;max-width:34rem}
 .error{color:#a00}
 @media print{
 body{max-width:none;margin:0;color:#000}
@@ -315,7 +353,10 @@ impl SweepAxis {
         })
     }
 
-    fn axis(&self) -> Axis {
+    /// The x axis: every point a tick, labels thinned to fit `inner`
+    /// pixels; a large numeric sweep gets round ticks instead of one per
+    /// point.
+    fn axis(&self, inner: f64, large: bool) -> Axis {
         let lo = self.ticks.first().map_or(0.0, |t| t.0);
         let hi = self.ticks.last().map_or(1.0, |t| t.0);
         let pad = if hi > lo {
@@ -329,14 +370,20 @@ impl SweepAxis {
             (lo - 0.5, hi + 0.5)
         };
         let mut ticks = self.ticks.clone();
-        if self.numeric {
-            thin_labels(&mut ticks, range);
-        } else {
-            let room = PLOT_INNER / ticks.len().max(1) as f64;
-            for t in &mut ticks {
-                t.1 = clip(&t.1, (room / CHAR_PX) as usize);
-            }
+        if large && self.numeric && hi > lo {
+            let step = nice_step((hi - lo) / 5.0);
+            let first = (lo / step).ceil() as i64;
+            let last = (hi / step).floor() as i64;
+            ticks = (first..=last)
+                .map(|k| {
+                    let v = k as f64 * step;
+                    (v, num_label(v))
+                })
+                .collect();
         }
+        // Labels stay whole: one too close to the one before is left out
+        // (the tables name every point).
+        thin_labels(&mut ticks, range, inner);
         Axis {
             desc: self.key.clone(),
             range,
@@ -355,6 +402,13 @@ struct Ctx<'a> {
     defenses: Vec<(String, String)>,
     /// Every point trains a federation: the models are federations'.
     federated: bool,
+    /// A chart would hold more points than `[report] large-sweep`: bands,
+    /// small multiples, ROC curves at a few points, counts as a table.
+    large: bool,
+    /// `[report] large-sweep`.
+    large_sweep: usize,
+    /// `[report] roc-points`, as the records hold them.
+    roc_points: Vec<serde_json::Value>,
 }
 
 /// A line or bar series: `prefix.suffix` is a metric key in the summary.
@@ -399,6 +453,94 @@ enum Scale {
 }
 
 impl Ctx<'_> {
+    /// The colour of defense `name` in every chart, as `#rrggbb`.
+    fn color_of(&self, name: &str) -> String {
+        heat::hex(defense_style(&self.defenses, name).color)
+    }
+
+    /// 0. For each attack, the defenses near the perfect filter at the
+    /// lowest CA cost and those no better than random.
+    fn recommendation_section(&self) -> Option<Section> {
+        let recs = recommendations(self.summary, self.records, &self.defenses);
+        if recs.is_empty() || self.federated {
+            return None;
+        }
+        let mut body = format!(
+            "<p>{}</p>\n<ul class=\"recs\">\n",
+            esc(crate::recommend::INTRO)
+        );
+        if recs.len() > self.large_sweep {
+            for line in tally(&recs, &self.defenses) {
+                let _ = writeln!(body, "<li>{}</li>", esc(&line));
+            }
+        } else {
+            for r in &recs {
+                let at = if r.group.is_empty() {
+                    format!("<strong>{}</strong>", esc(&r.attack))
+                } else {
+                    format!("<strong>{}</strong> at {}", esc(&r.attack), esc(&r.group))
+                };
+                let _ = writeln!(body, "<li>{at}: {}</li>", esc(&r.sentences().join(" ")));
+            }
+        }
+        body.push_str("</ul>\n");
+        Some(Section {
+            id: "recommendations",
+            title: "Recommendations".into(),
+            body,
+        })
+    }
+
+    /// 1. The attack × defense matrices as heat maps (a large one at the
+    /// ROC points only).
+    fn matrix_section(&self) -> Option<Section> {
+        let ms = matrices(self.summary, &self.defenses);
+        if ms.is_empty() {
+            return None;
+        }
+        let mut body = String::from(
+            "<p>Rows: the attack; columns: the training-set filters, then the <em>perfect</em> \
+             ceiling and the <em>random</em> floor. Each cell is the summary.json mean ± the 95 % \
+             CI half-width over n repeats, coloured by where the mean sits between that row's \
+             random floor and perfect ceiling.</p>\n",
+        );
+        body.push_str(&heat::scale_legend());
+        let color = |name: &str| self.color_of(name);
+        for mut m in ms {
+            if m.rows.len() > self.large_sweep {
+                let keep = self.chosen_points();
+                let all = m.rows.len();
+                m.rows.retain(|r| keep.contains(&r.point));
+                let _ = writeln!(
+                    body,
+                    "<p>{} of {all} attack settings shown (the ROC points); report.md has every row.</p>",
+                    m.rows.len()
+                );
+            }
+            let _ = writeln!(body, "<h3>{}</h3>", esc(&m.title()));
+            body.push_str("<div class=\"heats\">\n");
+            for measure in MatrixMeasure::ALL {
+                if m.rows
+                    .iter()
+                    .any(|r| r.cells.iter().any(|c| c[measure as usize].is_some()))
+                {
+                    body.push_str(&heat::heat_map(&m, measure, &color));
+                }
+            }
+            body.push_str("</div>\n");
+        }
+        Some(Section {
+            id: "matrix",
+            title: "Attack × defense".into(),
+            body,
+        })
+    }
+
+    /// The points a large sweep details.
+    fn chosen_points(&self) -> Vec<serde_json::Map<String, serde_json::Value>> {
+        chosen_points(self.summary, &self.roc_points)
+    }
+
     fn records_at<'r>(&'r self, point: &'r PointSummary) -> impl Iterator<Item = &'r RunRecord> {
         self.records.iter().filter(move |r| r.point == point.point)
     }
@@ -457,9 +599,19 @@ impl Ctx<'_> {
         };
         match &self.sweep {
             Some(sweep) => {
-                let x = sweep.axis();
+                let x = if self.large {
+                    sweep.axis(SMALL_INNER, true)
+                } else {
+                    sweep.axis(PLOT_INNER, false)
+                };
                 for (group, points) in &sweep.groups {
                     let idx: Vec<usize> = points.iter().map(|p| p.0).collect();
+                    if self.large {
+                        out.push_str(&self.small_multiples(
+                            series, &charted, how, sweep, &x, group, points, &idx,
+                        ));
+                        continue;
+                    }
                     let sets: Vec<Vec<&Measure>> = if combine {
                         vec![charted.clone()]
                     } else {
@@ -568,6 +720,147 @@ impl Ctx<'_> {
         out
     }
 
+    /// A large sweep's charts of `measures` for one group of points: per
+    /// measure set, one small chart of the models without a defense, then
+    /// one per defense (with the attacked model and the references beside
+    /// it), each line with its 95 % CI as a band.
+    #[allow(clippy::too_many_arguments)]
+    fn small_multiples(
+        &self,
+        series: &[Series],
+        charted: &[&Measure],
+        how: &Across,
+        sweep: &SweepAxis,
+        x: &Axis,
+        group: &str,
+        points: &[(usize, f64)],
+        idx: &[usize],
+    ) -> String {
+        let value = |i: usize, s: &Series, m: &Measure| {
+            stat(
+                &self.summary[i].metrics,
+                &format!("{}.{}", s.prefix, m.suffix),
+            )
+        };
+        let baseline = |s: &Series| s.prefix == "clean" || s.prefix == "poisoned";
+        let sets: Vec<Vec<&Measure>> = if how.combine {
+            vec![charted.to_vec()]
+        } else {
+            charted.iter().map(|m| vec![*m]).collect()
+        };
+        // The panels: the models without a defense, then each defense
+        // beside the attacked model and the references.
+        let mut panels: Vec<(String, Vec<&Series>)> = Vec::new();
+        let base: Vec<&Series> = series.iter().filter(|s| baseline(s)).collect();
+        if !base.is_empty() {
+            panels.push(("no defense".into(), base));
+        }
+        for s in series.iter().filter(|s| !baseline(s) && !s.style.reference) {
+            let mut with: Vec<&Series> = vec![s];
+            with.extend(
+                series
+                    .iter()
+                    .filter(|t| t.prefix == "poisoned" || t.style.reference),
+            );
+            panels.push((s.label.clone(), with));
+        }
+        let mut out = String::new();
+        for set in &sets {
+            let names: Vec<&str> = set.iter().map(|m| m.name).collect();
+            let mut heading = format!("{} vs {}", join_and(&names), sweep.key);
+            if !group.is_empty() {
+                let _ = write!(heading, ", {group}");
+            }
+            let _ = writeln!(out, "<h3>{}</h3>\n<div class=\"multiples\">", esc(&heading));
+            for (panel, members) in &panels {
+                let lines: Vec<Line> = members
+                    .iter()
+                    .flat_map(|s| {
+                        set.iter().enumerate().map(move |(j, m)| Line {
+                            label: if set.len() > 1 {
+                                format!("{} {}", s.label, m.name)
+                            } else {
+                                s.label.clone()
+                            },
+                            style: if j == 0 {
+                                s.style
+                            } else {
+                                Style {
+                                    dashed: true,
+                                    marker: MARKERS[(j + 1) % MARKERS.len()],
+                                    ..s.style
+                                }
+                            },
+                            points: points
+                                .iter()
+                                .filter_map(|&(i, x)| value(i, s, m).map(|(v, ci)| (x, v, ci)))
+                                .collect(),
+                        })
+                    })
+                    .filter(|l| !l.points.is_empty())
+                    .collect();
+                if lines.is_empty() {
+                    continue;
+                }
+                let y = match how.scale {
+                    Scale::Rate => rate_axis(if set.len() == 1 {
+                        set[0].name
+                    } else {
+                        how.y_desc
+                    }),
+                    Scale::Count => {
+                        let max = idx
+                            .iter()
+                            .flat_map(|&i| {
+                                members.iter().flat_map(move |s| {
+                                    set.iter().filter_map(move |m| value(i, s, m))
+                                })
+                            })
+                            .map(|(v, ci)| v + ci.unwrap_or(0.0))
+                            .fold(0.0_f64, f64::max);
+                        count_axis(how.y_desc, max)
+                    }
+                };
+                let title = format!("{heading}: {panel}");
+                out.push_str(&band_chart(&title, SMALL, x, &y, &lines));
+            }
+            out.push_str("</div>\n");
+        }
+        out
+    }
+
+    /// The poisoned-sample counts: a sentence for up to three points, else
+    /// a table of point and count.
+    fn poison_counts(&self, what: &str) -> String {
+        let counts: Vec<(String, String)> = self
+            .summary
+            .iter()
+            .map(|p| (p.label(), count_cell(&p.metrics, "n-poison")))
+            .collect();
+        if counts.len() > 3 {
+            let rows: Vec<Vec<String>> = counts.into_iter().map(|(p, n)| vec![p, n]).collect();
+            let head = ["point".to_string(), what.to_string()];
+            return format!(
+                "<p>{}, per point:</p>\n{}",
+                esc(what),
+                table(&head, &rows, 1)
+            );
+        }
+        let n_poison: Vec<String> = self
+            .summary
+            .iter()
+            .map(|p| {
+                let n = count_cell(&p.metrics, "n-poison");
+                if p.point.is_empty() {
+                    n
+                } else {
+                    format!("{n} at {}", p.label())
+                }
+            })
+            .collect();
+        format!("<p>{}: {}.</p>\n", esc(what), esc(&n_poison.join("; ")))
+    }
+
     /// 2. CA and ASR of every model variant.
     fn attack_section(&self) -> Section {
         if self.federated {
@@ -634,23 +927,11 @@ impl Ctx<'_> {
              lines (or shaded bars) are the references: <em>perfect</em> removes exactly the \
              poisoned samples and <em>random</em> removes as many samples at random.</p>\n",
         );
-        let n_poison: Vec<String> = self
-            .summary
-            .iter()
-            .map(|p| {
-                let n = count_cell(&p.metrics, "n-poison");
-                if p.point.is_empty() {
-                    n
-                } else {
-                    format!("{n} at {}", p.label())
-                }
-            })
-            .collect();
-        let _ = writeln!(
-            body,
-            "<p>Poisoned training samples: {}.</p>",
-            esc(&n_poison.join("; "))
-        );
+        let counts = self.poison_counts("Poisoned training samples");
+        // A long table of counts goes below the charts.
+        if !self.large {
+            body.push_str(&counts);
+        }
         body.push_str(&self.across_points(
             &series,
             &measures,
@@ -662,6 +943,9 @@ impl Ctx<'_> {
                 combine: false,
             },
         ));
+        if self.large {
+            body.push_str(&counts);
+        }
         Section {
             id: "attack",
             title: if self.sweep.is_some() {
@@ -742,23 +1026,7 @@ impl Ctx<'_> {
                 ""
             }
         );
-        let n_poison: Vec<String> = self
-            .summary
-            .iter()
-            .map(|p| {
-                let n = count_cell(&p.metrics, "n-poison");
-                if p.point.is_empty() {
-                    n
-                } else {
-                    format!("{n} at {}", p.label())
-                }
-            })
-            .collect();
-        let _ = writeln!(
-            body,
-            "<p>Poisoned training samples (on the malicious clients): {}.</p>",
-            esc(&n_poison.join("; "))
-        );
+        body.push_str(&self.poison_counts("Poisoned training samples (on the malicious clients)"));
         body.push_str(&self.across_points(
             &series,
             &measures,
@@ -799,8 +1067,22 @@ impl Ctx<'_> {
              fixed false-positive rates (its scores thresholded at every level); the diagonal \
              is a detector that guesses.</p>\n",
         );
+        let chosen = self.chosen_points();
+        if self.large {
+            let _ = writeln!(
+                body,
+                "<p>A large sweep: curves at {} of its {} points (the first, middle and last value \
+                 of {}, or <code>[report] roc-points</code>).</p>",
+                chosen.len(),
+                self.summary.len(),
+                esc(self.sweep.as_ref().map_or("", |s| s.key.as_str()))
+            );
+        }
         let mut any = false;
         for point in self.summary {
+            if self.large && !chosen.contains(&point.point) {
+                continue;
+            }
             let runs: Vec<&RunRecord> = self.records_at(point).collect();
             let curves: Vec<(String, String, Style, Vec<f64>, usize)> = self
                 .rows_at(point)
@@ -876,6 +1158,9 @@ impl Ctx<'_> {
              training set the filter flags; CA after / ASR after are measured on the model \
              retrained on the samples the filter kept.</p>\n",
         );
+        if self.large {
+            return self.large_detection(body);
+        }
         let mut any = false;
         for point in self.summary {
             let rows = self.rows_at(point);
@@ -963,6 +1248,76 @@ impl Ctx<'_> {
             }
         }
         any.then_some(Section {
+            id: "detection",
+            title: "Detection".into(),
+            body,
+        })
+    }
+
+    /// 4 (large sweeps). TPR and FPR of each filter across the sweep as
+    /// small multiples beside the references, then one table of every point.
+    fn large_detection(&self, mut body: String) -> Option<Section> {
+        let f1 = |name: &str| {
+            let key = format!("defense.{name}.f1");
+            let v: Vec<f64> = self
+                .summary
+                .iter()
+                .filter_map(|p| p.metrics.get(&key).map(|s| s.mean))
+                .collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        };
+        let series: Vec<Series> = filter_rows(&self.defenses, f1)
+            .into_iter()
+            .filter(|(name, _)| {
+                self.summary
+                    .iter()
+                    .any(|p| p.metrics.get(&format!("defense.{name}.tpr")).is_some())
+            })
+            .map(|(name, reference)| Series {
+                label: if reference {
+                    format!("{name} (reference)")
+                } else {
+                    name.clone()
+                },
+                style: defense_style(&self.defenses, &name),
+                prefix: format!("defense.{name}"),
+            })
+            .collect();
+        if series.is_empty() {
+            return None;
+        }
+        let measure = |name, long, suffix, chart| Measure {
+            name,
+            long,
+            suffix,
+            chart,
+        };
+        let measures = [
+            measure("TPR", "True-positive rate", "tpr", true),
+            measure("FPR", "False-positive rate", "fpr", true),
+            measure("precision", "Precision", "precision", false),
+            measure("F1", "F1", "f1", false),
+            measure("AUROC", "AUROC", "auroc", false),
+            measure("CA after", "Clean accuracy after", "retrained.ca", false),
+            measure(
+                "ASR after",
+                "Attack success rate after",
+                "retrained.asr",
+                false,
+            ),
+        ];
+        body.push_str(&self.across_points(
+            &series,
+            &measures,
+            &Across {
+                scale: Scale::Rate,
+                per: "per filter",
+                series_head: "defense",
+                y_desc: "rate",
+                combine: false,
+            },
+        ));
+        Some(Section {
             id: "detection",
             title: "Detection".into(),
             body,
@@ -1125,6 +1480,7 @@ impl Ctx<'_> {
                     let title = format!("{long} ({name}) by round{}", Self::point_title(point));
                     body.push_str(&band_chart(
                         &title,
+                        FULL,
                         &round_axis(last),
                         &rate_axis(name),
                         &lines,
@@ -1196,6 +1552,7 @@ impl Ctx<'_> {
                 );
                 body.push_str(&band_chart(
                     &title,
+                    FULL,
                     &epoch_axis(t.last_epoch()),
                     &rate_axis("accuracy / rate"),
                     &lines,
@@ -1577,9 +1934,14 @@ kind = "cusum"
         let heads: Vec<&str> = found.iter().map(|(h, _)| h.as_str()).collect();
         assert_eq!(heads, expected);
         for (head, body) in &found {
-            if head != "Scenario" {
-                assert!(body.contains("<svg"), "section {head} has no chart");
-                assert!(body.contains("<table>"), "section {head} has no table");
+            match head.as_str() {
+                // Text, and heat maps (tables) without a chart.
+                "Scenario" | "Recommendations" => {}
+                "Attack × defense" => assert!(body.contains("<table class=\"heat\">")),
+                _ => {
+                    assert!(body.contains("<svg"), "section {head} has no chart");
+                    assert!(body.contains("<table>"), "section {head} has no table");
+                }
             }
         }
     }
@@ -1591,6 +1953,8 @@ kind = "cusum"
         assert_charts_in_sections(
             &html,
             &[
+                "Recommendations",
+                "Attack × defense",
                 "Attack and defenses across the sweep",
                 "ROC curves",
                 "Detection",
@@ -1683,7 +2047,10 @@ kind = "cusum"
         // Poisoned ASR is undefined in every run: a dash in the table, no bar.
         assert!(html.contains("<td>—</td>"));
         assert!(!html.contains("NaN"));
-        let (_, attack) = &sections(&html)[0];
+        let (_, attack) = &sections(&html)
+            .into_iter()
+            .find(|(h, _)| h.starts_with("Attack and") || h.starts_with("Federations"))
+            .unwrap();
         assert!(attack.contains("<title>CA and ASR per model</title>"));
     }
 
@@ -1694,6 +2061,7 @@ kind = "cusum"
         assert_charts_in_sections(
             &html,
             &[
+                "Recommendations",
                 "Attack and defenses",
                 "ROC curves",
                 "Detection",
@@ -1731,6 +2099,8 @@ kind = "cusum"
         assert_charts_in_sections(
             &html,
             &[
+                "Recommendations",
+                "Attack × defense",
                 "Attack and defenses across the sweep",
                 "ROC curves",
                 "Detection",
@@ -1781,7 +2151,10 @@ kind = "cusum"
         assert!(rounds.contains("<th scope=\"row\" class=\"name\">25</th><td>1</td>"));
         assert!(rounds.contains("one measured round in 3 and the last"));
         // The final models across federations.
-        let (_, attack) = &sections(&html)[0];
+        let (_, attack) = &sections(&html)
+            .into_iter()
+            .find(|(h, _)| h.starts_with("Attack and") || h.starts_with("Federations"))
+            .unwrap();
         assert!(attack.contains("<title>CA, source recall and ASR per federation</title>"));
         assert!(attack.contains("<th scope=\"row\" class=\"name\">FedAvg under attack</th>"));
         assert!(
@@ -1796,6 +2169,7 @@ kind = "cusum"
         assert_charts_in_sections(
             &html,
             &[
+                "Recommendations",
                 "Attack and defenses",
                 "Transfer learning",
                 "Detection",
@@ -1849,17 +2223,190 @@ kind = "cusum"
         assert_eq!(num_label(0.05), "0.05");
         assert_eq!(num_label(3.0), "3");
         assert_eq!(num_label(2.6667), "2.667");
-        assert_eq!(clip("abcdef", 4), "abc…");
+        assert_eq!(
+            wrap("after spectral-signatures", 12),
+            ["after", "spectral-", "signatures"]
+        );
+        assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+        assert_eq!(wrap("short", 12), ["short"]);
         let mut ticks = vec![
             (0.0, "0".to_string()),
             (0.001, "0.001".into()),
             (1.0, "1".into()),
         ];
-        thin_labels(&mut ticks, (0.0, 1.0));
+        thin_labels(&mut ticks, (0.0, 1.0), PLOT_INNER);
         assert_eq!(
             ticks[1].1, "",
             "a label too close to the previous one is dropped"
         );
         assert_eq!(ticks[2].1, "1");
+    }
+
+    /// The text of every `<text>` element of the page's charts.
+    fn svg_texts(html: &str) -> Vec<String> {
+        html.split("<text")
+            .skip(1)
+            .filter_map(|t| {
+                let body = &t[t.find('>')? + 1..t.find("</text>")?];
+                Some(body.trim().to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_matrix_heat_maps_hold_the_summary_figures() {
+        let (scenario, records) = crate::matrix::fixture::grid();
+        let summary = summarize(&records);
+        let html = html_report(&scenario, &records, &summary);
+        let (_, matrix) = sections(&html)
+            .into_iter()
+            .find(|(h, _)| h == "Attack × defense")
+            .unwrap();
+        // Two groups (model.kind) × TPR, FPR, CA after, ASR after.
+        assert_eq!(matrix.matches("<table class=\"heat\">").count(), 8);
+        // Every cell is summary.json's mean ± ci95 and n, as written there.
+        let json = serde_json::to_value(&summary).unwrap();
+        let mut checked = 0;
+        for p in json.as_array().unwrap() {
+            for name in [
+                "knn-label",
+                "a-defense-with-a-rather-long-name",
+                "perfect",
+                "random",
+            ] {
+                for m in MatrixMeasure::ALL {
+                    let s = &p["metrics"][m.key(name)];
+                    let text = format!(
+                        "{:.3} ± {:.3}<br><small>n {}</small></td>",
+                        s["mean"].as_f64().unwrap(),
+                        s["ci95"].as_f64().unwrap(),
+                        s["n"]
+                    );
+                    assert!(matrix.contains(&text), "no cell {text}");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 4 * 4 * 4);
+        // Each defense's key has its colour in the charts.
+        let knn = heat::hex(defense_style(&defenses_of(records.iter()), "knn-label").color);
+        assert!(matrix.contains(&format!("style=\"background:{knn}\"></span>knn-label")));
+        // The recommendation comes first, and names knn-label on badnets.
+        let (head, recs) = &sections(&html)[0];
+        assert_eq!(head, "Recommendations");
+        assert!(recs.contains("<strong>badnets</strong> at model.kind=&quot;mlp&quot;: ASR:"));
+        assert!(recs.contains("lowest CA cost first: knn-label (ASR +0.000 ± 0.000 above perfect"));
+    }
+
+    #[test]
+    fn no_script_no_external_reference_and_no_cut_label() {
+        for (scenario, records) in [crate::matrix::fixture::grid(), swept(), rounds()] {
+            let html = render(&scenario, &records);
+            for banned in [
+                "<script", "<link", "@import", "url(", "http", "<iframe", "<img",
+            ] {
+                assert!(!html.contains(banned), "found {banned}");
+            }
+            let texts = svg_texts(&html);
+            assert!(!texts.is_empty());
+            for t in &texts {
+                assert!(!t.contains('…'), "a cut label: {t:?}");
+            }
+            assert!(!html.contains('…'), "an ellipsis somewhere in the page");
+        }
+        // The long name is whole in the legends, over several lines.
+        let (scenario, records) = crate::matrix::fixture::grid();
+        let html = render(&scenario, &records);
+        let texts = svg_texts(&html);
+        let name = "after a-defense-with-a-rather-long-name";
+        assert!(!texts.iter().any(|t| t == name), "not wrapped: {texts:?}");
+        assert!(texts.iter().any(|t| t == "after a-defense-"), "{texts:?}");
+        assert!(texts.concat().contains(name));
+    }
+
+    /// Records of a 20-point rate sweep, two repeats.
+    fn large() -> Vec<RunRecord> {
+        (1..=20)
+            .flat_map(|i| {
+                let rate = i as f64 / 100.0;
+                (0..2).map(move |rep| record(serde_json::json!({ "attack.rate": rate }), rep, rate))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_large_sweep_has_bands_small_multiples_and_few_roc_charts() {
+        let (scenario, _) = swept();
+        let records = large();
+        let html = render(&scenario, &records);
+        let find = |name: &str| {
+            sections(&html)
+                .into_iter()
+                .find(|(h, _)| h == name)
+                .unwrap()
+                .1
+        };
+        let attack = find("Attack and defenses across the sweep");
+        // CA and ASR: a small chart without a defense, one per retrained filter.
+        assert_eq!(attack.matches("<svg").count(), 2 * 3);
+        assert!(attack.contains("<div class=\"multiples\">"));
+        assert!(attack.contains("<title>CA vs attack.rate: after &lt;b&gt;knn&lt;/b&gt;</title>"));
+        assert!(attack.contains(&format!("opacity=\"{BAND_OPACITY}\"")));
+        // Counts as a table, no run-on sentence.
+        assert!(attack.contains("Poisoned training samples, per point:"));
+        assert!(!attack.contains(" at attack.rate=0.01; "));
+        // ROC curves at the first, middle and last rate only.
+        let roc = find("ROC curves");
+        assert_eq!(roc.matches("<svg").count(), 3);
+        for rate in ["0.01", "0.11", "0.2"] {
+            assert!(
+                roc.contains(&format!("<h3>attack.rate={rate}</h3>")),
+                "{rate}"
+            );
+        }
+        // Detection: TPR and FPR small multiples, not a bar chart per point.
+        let detection = find("Detection");
+        assert!(
+            detection.matches("<svg").count() <= 4,
+            "{}",
+            detection.matches("<svg").count()
+        );
+        assert!(html.contains("as a shaded band"));
+        // roc-points chooses the ROC charts.
+        let text = SWEPT.replace(
+            "[sweep]\n\"attack.rate\" = [0.05, 0.1, 0.2]",
+            "[report]\nroc-points = [0.05]\n\n[sweep]\n\"attack.rate\" = [0.05, 0.1, 0.2]",
+        );
+        let scenario = Scenario::parse(&text, "t.toml").unwrap();
+        let html = render(&scenario, &records);
+        let roc = sections(&html)
+            .into_iter()
+            .find(|(h, _)| h == "ROC curves")
+            .unwrap()
+            .1;
+        assert_eq!(roc.matches("<svg").count(), 1);
+        assert!(roc.contains("<h3>attack.rate=0.05</h3>"));
+    }
+
+    #[test]
+    fn the_same_defense_has_the_same_colour_in_every_chart() {
+        let (scenario, records) = swept();
+        let html = render(&scenario, &records);
+        let knn = heat::hex(defense_style(&defenses_of(records.iter()), "<b>knn</b>").color);
+        // The ROC chart and the CA / ASR charts draw knn's lines in one colour.
+        let stroke = format!("stroke=\"{knn}\"");
+        for (head, body) in sections(&html) {
+            if head == "ROC curves" || head.starts_with("Attack and") {
+                assert!(
+                    body.to_lowercase().contains(&stroke),
+                    "{head} has no line in knn's colour"
+                );
+            }
+        }
+        // No two defenses share a colour.
+        let listed = defenses_of(records.iter());
+        let a = defense_style(&listed, "<b>knn</b>").color;
+        let b = defense_style(&listed, "loss-filter").color;
+        assert_ne!((a.0, a.1, a.2), (b.0, b.1, b.2));
     }
 }

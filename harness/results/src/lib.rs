@@ -12,6 +12,7 @@ mod expect;
 mod federated;
 mod folder;
 mod html;
+mod merge;
 mod record;
 mod report;
 mod reports;
@@ -23,10 +24,12 @@ pub use error::ResultsError;
 pub use expect::{Unmet, check};
 pub use folder::{RunsLog, files, read_records, write_all, write_atomic};
 pub use html::html_report;
+pub use merge::{MergeError, Merged, ShardInfo, merge};
 pub use record::{
     AGGREGATOR, AggregatorRound, AttackInfo, CraftingRecord, DefenseRecord, Detection,
     FederationRecord, FineTuneEpoch, InputDetection, LabelTest, ModelEval, MonitorRecord,
-    ProvenanceRecord, RejectedUpdate, RoundRecord, RunRecord, TransferRecord, toml_to_json,
+    ProvenanceRecord, RECORD_SCHEMA, RejectedUpdate, RoundRecord, RunRecord, TransferRecord,
+    toml_to_json,
 };
 pub use report::markdown;
 pub use reports::{Comparison, compare, read_results, regenerate};

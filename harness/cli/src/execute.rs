@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use poisonlab_results::{Digest, Unmet, files};
-use poisonlab_runner::{Outcome, Progress, RunError, RunOptions};
+use poisonlab_runner::{Outcome, Progress, RunError, RunOptions, Shard};
 use poisonlab_scenario::{Scenario, load_scenario};
 
 use crate::out::{StdoutError, errln, out, outln};
@@ -22,13 +22,29 @@ pub fn cmd_run(args: RunArgs) -> anyhow::Result<Status> {
         Some(n) => n,
         None => available_threads(),
     };
+    let shard = match &args.shard {
+        Some(text) => Some(Shard::parse(text).map_err(InputError::error)?),
+        None => slurm_array_shard(|name| std::env::var(name).ok()).map_err(InputError::error)?,
+    };
+    if shard.is_some() && points.is_some() {
+        return Err(InputError::error(
+            "--only and --shard do not combine: a shard is a slice of the whole plan",
+        ));
+    }
+    if let (Some(s), None) = (shard, &args.shard) {
+        errln!("poisonlab: Slurm array task: running shard {s} (--shard {s})");
+    }
+    let root = PathBuf::from("results").join(&scenario.meta.name);
     let opts = RunOptions {
-        out: args
-            .out
-            .unwrap_or_else(|| PathBuf::from("results").join(&scenario.meta.name)),
+        out: match (args.out, shard) {
+            (Some(out), _) => out,
+            (None, Some(s)) => root.join(s.folder_name()),
+            (None, None) => root,
+        },
         threads,
         fresh: args.fresh,
         points,
+        shard,
     };
     let outcome = execute(&scenario, &opts, args.quiet)?;
     let records = poisonlab_results::read_records(&outcome.out.join(files::RUNS))
@@ -65,6 +81,33 @@ pub fn cmd_run(args: RunArgs) -> anyhow::Result<Status> {
     Ok(status)
 }
 
+/// The shard of a Slurm array task: `SLURM_ARRAY_TASK_ID −
+/// SLURM_ARRAY_TASK_MIN + 1` of `SLURM_ARRAY_TASK_COUNT`; `None` outside an
+/// array. `var` reads the environment.
+pub fn slurm_array_shard(var: impl Fn(&str) -> Option<String>) -> Result<Option<Shard>, String> {
+    let Some(id) = var("SLURM_ARRAY_TASK_ID") else {
+        return Ok(None);
+    };
+    let number = |name: &str, value: Option<String>| -> Result<usize, String> {
+        let value = value.ok_or_else(|| format!("{name} is not set (SLURM_ARRAY_TASK_ID is)"))?;
+        value
+            .trim()
+            .parse()
+            .map_err(|_| format!("{name}={value:?} is not a whole number"))
+    };
+    let id = number("SLURM_ARRAY_TASK_ID", Some(id))?;
+    let min = number("SLURM_ARRAY_TASK_MIN", var("SLURM_ARRAY_TASK_MIN"))?;
+    let count = number("SLURM_ARRAY_TASK_COUNT", var("SLURM_ARRAY_TASK_COUNT"))?;
+    if id < min {
+        return Err(format!(
+            "SLURM_ARRAY_TASK_ID={id} is below SLURM_ARRAY_TASK_MIN={min}"
+        ));
+    }
+    Shard::new(id - min + 1, count).map(Some).map_err(|why| {
+        format!("the Slurm array task (id {id}, min {min}, count {count}): {why}; pass --shard I/N")
+    })
+}
+
 /// The number of cores (1 when it cannot be told).
 pub fn available_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -79,6 +122,8 @@ fn execute(scenario: &Scenario, opts: &RunOptions, quiet: bool) -> anyhow::Resul
     result.map_err(|e| match e {
         RunError::Locked(_)
         | RunError::OtherScenario(_)
+        | RunError::OtherShard { .. }
+        | RunError::Kernels { .. }
         | RunError::Invalid(_)
         | RunError::Data(_) => InputError::error(e),
         e => anyhow::Error::new(e).context(format!("running {}", scenario.meta.name)),
@@ -257,5 +302,55 @@ impl Progress for Bar {
     fn notice(&self, message: &str) {
         // Also with --quiet: it is not progress.
         self.bar.suspend(|| errln!("{message}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn a_slurm_array_task_is_a_shard_counted_from_the_array_minimum() {
+        assert_eq!(slurm_array_shard(env(&[])), Ok(None));
+        let task = [
+            ("SLURM_ARRAY_TASK_ID", "12"),
+            ("SLURM_ARRAY_TASK_MIN", "10"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ];
+        assert_eq!(
+            slurm_array_shard(env(&task)),
+            Ok(Some(Shard { index: 3, count: 4 }))
+        );
+        let beyond = [
+            ("SLURM_ARRAY_TASK_ID", "14"),
+            ("SLURM_ARRAY_TASK_MIN", "10"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ];
+        assert!(slurm_array_shard(env(&beyond)).is_err());
+        let garbled = [
+            ("SLURM_ARRAY_TASK_ID", "x"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ];
+        assert!(
+            slurm_array_shard(env(&garbled))
+                .unwrap_err()
+                .contains("SLURM_ARRAY_TASK_ID")
+        );
+        let no_count = [("SLURM_ARRAY_TASK_ID", "1"), ("SLURM_ARRAY_TASK_MIN", "1")];
+        assert!(
+            slurm_array_shard(env(&no_count))
+                .unwrap_err()
+                .contains("SLURM_ARRAY_TASK_COUNT")
+        );
     }
 }

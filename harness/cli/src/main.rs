@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod bench;
+mod cluster;
 mod data;
 mod execute;
 mod integrity;
@@ -53,6 +54,23 @@ enum Command {
         /// The results folder.
         dir: PathBuf,
     },
+    /// Join the shard folders of a sweep (`run --shard I/N`) into one results
+    /// folder: the records by run key, in plan order, and every derived file.
+    Merge {
+        /// The shard folders (all shards of one sweep).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// The merged results folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Write what there is when shards or runs are missing; report.md says so.
+        #[arg(long)]
+        partial: bool,
+    },
+    /// Write sbatch scripts that run a scenario as a Slurm job array of N
+    /// shards and merge them when all succeeded; print the sbatch commands
+    /// (or submit them).
+    Slurm(SlurmArgs),
     /// Put several results folders side by side (Markdown to stdout), marking
     /// differences larger than the 95 % confidence intervals.
     Compare {
@@ -131,6 +149,38 @@ struct RunArgs {
     /// Print the summary as JSON on stdout (for scripts) instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Run only the I-th of N slices of the plan (I from 1 to N), into
+    /// results/<name>/shard-I-of-N unless --out says otherwise; `merge`
+    /// joins the shards. Under a Slurm job array it defaults to the array
+    /// task's place in the array.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+}
+
+/// `poisonlab slurm`'s arguments.
+#[derive(Args)]
+struct SlurmArgs {
+    /// The scenario TOML file.
+    pub file: PathBuf,
+    /// Shards: tasks of the job array.
+    #[arg(long)]
+    pub shards: usize,
+    /// Slurm partition of both jobs [default: the cluster's].
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Time limit of each task and of the merge (sbatch --time, e.g. 02:00:00).
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Cores per task; each task runs that many runs at once.
+    #[arg(long)]
+    pub cpus_per_task: Option<usize>,
+    /// Results folder: shards go to OUT/shard-I-of-N, the merge to OUT, the
+    /// scripts and logs to OUT/slurm [default: results/<scenario name>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Submit both jobs with sbatch (which must be on PATH) instead of printing the commands.
+    #[arg(long)]
+    pub submit: bool,
 }
 
 /// `poisonlab bench`'s arguments.
@@ -200,6 +250,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let status = match cli.command {
         Command::Run(args) => execute::cmd_run(args),
         Command::Report { dir } => results::cmd_report(&dir),
+        Command::Merge { dirs, out, partial } => cluster::cmd_merge(&dirs, &out, partial),
+        Command::Slurm(args) => cluster::cmd_slurm(args),
         Command::Compare { dirs, html } => results::cmd_compare(&dirs, html.as_deref()),
         Command::Keygen { out } => integrity::cmd_keygen(&out),
         Command::Manifest(ManifestCommand::Sign(args)) => integrity::cmd_manifest_sign(args),

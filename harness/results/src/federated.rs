@@ -608,6 +608,9 @@ kind = "trimmed-mean"
             trimmed.error = Some("beta | trims every update".into());
         }
         RunRecord {
+            schema: crate::RECORD_SCHEMA,
+            fingerprint: None,
+            kernels: None,
             point: serde_json::Map::new(),
             repeat: rep,
             seed: 7 + rep,

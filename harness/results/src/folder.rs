@@ -30,6 +30,8 @@ pub mod files {
     pub const HTML: &str = "report.html";
     /// Hash-chained log of what every run did (its `.head` file beside it).
     pub const AUDIT: &str = "audit.jsonl";
+    /// A shard folder's slice of the sweep (`run --shard I/N` only).
+    pub const SHARD: &str = "shard.json";
 }
 
 /// Write `bytes` to `path` through a temporary file and a rename.
@@ -104,6 +106,16 @@ pub fn write_all(
     scenario: &Scenario,
     records: &[RunRecord],
 ) -> Result<Vec<PointSummary>, ResultsError> {
+    write_files(dir, scenario, records, None)
+}
+
+/// [`write_all`], with `note` (Markdown) at the top of report.md when given.
+pub(crate) fn write_files(
+    dir: &Path,
+    scenario: &Scenario,
+    records: &[RunRecord],
+    note: Option<&str>,
+) -> Result<Vec<PointSummary>, ResultsError> {
     write_atomic(&dir.join(files::RUNS), jsonl(records).as_bytes())?;
     write_atomic(&dir.join(files::CSV), &csv(records)?)?;
     let summary = summarize(records);
@@ -113,10 +125,13 @@ pub fn write_all(
     });
     let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
     write_atomic(&dir.join(files::SUMMARY), text.as_bytes())?;
-    write_atomic(
-        &dir.join(files::REPORT),
-        report::markdown(scenario, records, &summary).as_bytes(),
-    )?;
+    let mut markdown = report::markdown(scenario, records, &summary);
+    if let Some(note) = note {
+        // After the title line.
+        let at = markdown.find("\n\n").map_or(0, |i| i + 2);
+        markdown.insert_str(at, &format!("{note}\n"));
+    }
+    write_atomic(&dir.join(files::REPORT), markdown.as_bytes())?;
     write_atomic(
         &dir.join(files::HTML),
         crate::html::html_report(scenario, records, &summary).as_bytes(),

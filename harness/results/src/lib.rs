@@ -14,6 +14,7 @@ mod federated;
 mod folder;
 mod html;
 mod matrix;
+mod merge;
 mod recommend;
 mod record;
 mod report;
@@ -28,11 +29,13 @@ pub use expect::{Unmet, check};
 pub use folder::{RunsLog, files, read_records, write_all, write_atomic};
 pub use html::html_report;
 pub use matrix::{Matrix, MatrixCell, MatrixColumn, MatrixMeasure, MatrixRow, matrices};
+pub use merge::{MergeError, Merged, ShardInfo, merge};
 pub use recommend::{Recommendation, TOLERANCE, Verdict, recommendations, tally};
 pub use record::{
     AGGREGATOR, AggregatorRound, AttackInfo, CraftingRecord, DefenseRecord, Detection,
     FederationRecord, FineTuneEpoch, InputDetection, LabelTest, ModelEval, MonitorRecord,
-    ProvenanceRecord, RejectedUpdate, RepairRecord, RoundRecord, RunRecord, TransferRecord,
+    ProvenanceRecord, RECORD_SCHEMA, RejectedUpdate, RepairRecord, RoundRecord, RunRecord,
+    TransferRecord,
     toml_to_json,
 };
 pub use report::markdown;

@@ -10,12 +10,26 @@ pub use poisonlab_core::LabelTest;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct RunRecord {
+    /// The layout of this record ([`RECORD_SCHEMA`]); records written before
+    /// the field existed read as 1.
+    #[serde(default = "schema_before_versioning")]
+    pub schema: u32,
     /// Swept key → value at this run's point (empty without a sweep).
     pub point: serde_json::Map<String, serde_json::Value>,
     /// Repeat index, from 0.
     pub repeat: u64,
     /// The seed derived for (scenario seed, repeat).
     pub seed: u64,
+    /// The scenario's fingerprint: SHA-256 (hex) of the resolved scenario
+    /// with its data identified by content, not path (see `docs/scenario.md`).
+    /// Resuming and `merge` key on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// The numeric kernel set the run's numbers came from (matrix products
+    /// and SIMD layer as picked for this CPU), e.g. `x86-64-v4 (gemm avx512f,
+    /// simd v4, L1d 48 KiB 12-way)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernels: Option<String>,
     /// Training samples (after trusted samples are held out).
     pub n_train: usize,
     /// Poisoned training samples.
@@ -53,6 +67,14 @@ pub struct RunRecord {
     pub transfer: Option<TransferRecord>,
     /// Wall time of each step, in seconds (varies between runs; not a result).
     pub seconds: BTreeMap<String, f64>,
+}
+
+/// The layout version of the run records this poisonlab writes: 2 added
+/// `schema`, `fingerprint` and `kernels`.
+pub const RECORD_SCHEMA: u32 = 2;
+
+fn schema_before_versioning() -> u32 {
+    1
 }
 
 /// Which attack a run used and where it acted.
@@ -402,6 +424,25 @@ pub struct MonitorRecord {
 }
 
 impl RunRecord {
+    /// The run's key, `point=..., repeat r`: a sweep point and a repeat name
+    /// one run of a plan (resuming and `merge` match records by it).
+    pub fn key(&self) -> String {
+        format!(
+            "{}, repeat {}",
+            crate::summary::point_label(&self.point),
+            self.repeat
+        )
+    }
+
+    /// The record with every wall time set to zero: what two runs of the same
+    /// plan entry must agree on.
+    pub fn without_timings(&self) -> RunRecord {
+        let mut r = self.clone();
+        r.seconds.values_mut().for_each(|s| *s = 0.0);
+        r.defenses.iter_mut().for_each(|d| d.seconds = 0.0);
+        r
+    }
+
     /// Every metric as `(key, value)`, keyed as in summary.json and `[expect]`:
     /// `clean.ca`, `poisoned.asr`, `defense.<name>.tpr`, `defense.<name>.retrained.ca`, ...
     /// Timings are left out.

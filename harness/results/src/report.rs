@@ -74,6 +74,26 @@ fn header(scenario: &Scenario, records: &[RunRecord]) -> String {
         m.repeats,
         records.len()
     );
+    let mut kernels: Vec<(&str, usize)> = Vec::new();
+    for r in records {
+        let k = r.kernels.as_deref().unwrap_or("unknown");
+        match kernels.iter_mut().find(|(name, _)| *name == k) {
+            Some((_, n)) => *n += 1,
+            None => kernels.push((k, 1)),
+        }
+    }
+    if kernels.len() > 1 {
+        let list: Vec<String> = kernels
+            .iter()
+            .map(|(k, n)| format!("{k} ({n} run(s))"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "**Mixed kernel sets**: {}. Their numbers differ in the last bits; pin \
+             `[scenario] kernels` to compare runs bit for bit.\n",
+            list.join(", ")
+        );
+    }
     if !scenario.sweep.is_empty() {
         let keys: Vec<&str> = scenario.sweep.iter().map(|(k, _)| k.as_str()).collect();
         let _ = writeln!(out, "Swept: {}.\n", keys.join(", "));

@@ -298,6 +298,9 @@ rate = 0.1
         });
         perfect.retrained = Some(eval(0.9 + step, 0.05));
         RunRecord {
+            schema: crate::RECORD_SCHEMA,
+            fingerprint: None,
+            kernels: None,
             point: serde_json::Map::new(),
             repeat: rep,
             seed: 3 + rep,

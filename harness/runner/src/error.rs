@@ -37,10 +37,31 @@ pub enum RunError {
     Locked(crate::LockError),
     /// The results folder holds another scenario's results.
     #[error(
-        "{} holds results of a different scenario (its scenario.toml differs); rerun with --fresh to replace them or choose another --out",
+        "{} holds results of a different scenario (its scenario.toml and fingerprint differ); rerun with --fresh to replace them or choose another --out",
         .0.display()
     )]
     OtherScenario(PathBuf),
+    /// The results folder holds another shard of the sweep.
+    #[error(
+        "{} holds shard {was} of this sweep; give each shard its own --out (or --fresh to replace it)",
+        dir.display()
+    )]
+    OtherShard {
+        /// The results folder.
+        dir: PathBuf,
+        /// The shard it holds.
+        was: crate::Shard,
+    },
+    /// The scenario pins a kernel set this machine does not compute with.
+    #[error(
+        "the scenario pins [scenario] kernels = {pinned:?}, but this machine computes with {here:?}; run it where the kernel sets match (for Slurm: sbatch --constraint), or change the pin"
+    )]
+    Kernels {
+        /// The pinned set.
+        pinned: String,
+        /// This machine's.
+        here: String,
+    },
     /// The scenario does not fit the data it loaded (checks that need the data).
     #[error("{0}")]
     Invalid(poisonlab_scenario::Problems),

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use poisonlab_results::{
-    PointSummary, RunRecord, RunsLog, Unmet, check, files, point_label, read_records, toml_to_json,
-    write_all, write_atomic,
+    PointSummary, RECORD_SCHEMA, RunRecord, RunsLog, ShardInfo, Unmet, check, files, point_label,
+    read_records, toml_to_json, write_all, write_atomic,
 };
 use poisonlab_scenario::{Problem, Problems, Scenario};
 
@@ -14,6 +14,7 @@ use crate::RunError;
 use crate::data::LoadedData;
 use crate::lock::ResultsLock;
 use crate::pipeline::{RunContext, run_one};
+use crate::shard::{Shard, fingerprint};
 
 /// Hears about progress; the cli draws bars with it. Called from worker threads.
 pub trait Progress: Sync {
@@ -45,6 +46,9 @@ pub struct RunOptions {
     /// Run only these sweep points (indices into `Scenario::points`); `None`
     /// runs them all. Results of other points already in `out` are kept.
     pub points: Option<Vec<usize>>,
+    /// Run only this shard's slice of the plan ([`Shard::slice`]); the
+    /// folder then also holds `shard.json`.
+    pub shard: Option<Shard>,
 }
 
 /// What a finished `run` produced.
@@ -62,6 +66,10 @@ pub struct Outcome {
     pub summary: Vec<PointSummary>,
     /// Expectations not met (always empty for a scenario without `[expect]`).
     pub unmet: Vec<Unmet>,
+    /// The scenario's fingerprint.
+    pub fingerprint: String,
+    /// The kernel set this machine computed with.
+    pub kernels: String,
 }
 
 /// One planned run.
@@ -112,19 +120,48 @@ fn same_run(record: &RunRecord, scenario: &Scenario, planned: &Planned) -> bool 
     record.repeat == planned.repeat && record.point == json
 }
 
-/// Prepare `out`: write the resolved scenario and return the records already there.
+/// Prepare `out`: write the resolved scenario and return the records already
+/// there that belong to this scenario. A folder resumes when its
+/// scenario.toml is the same text, or when its records or shard.json carry
+/// the same fingerprint (the same scenario and data read from another
+/// checkout or mount point: its scenario.toml is then rewritten with this
+/// one's paths). Records with another fingerprint are dropped.
 fn prepare(
     dir: &Path,
     scenario: &Scenario,
     data: &LoadedData,
+    fingerprint: &str,
+    shard: Option<Shard>,
     fresh: bool,
 ) -> Result<Vec<RunRecord>, RunError> {
     let resolved = scenario.resolved_toml_with(Some(&data.loaded()));
     let scenario_path = dir.join(files::SCENARIO);
+    let ours = |r: &RunRecord| r.fingerprint.as_deref() == Some(fingerprint);
     let existing = match std::fs::read_to_string(&scenario_path) {
-        Ok(old) if old == resolved && !fresh => read_records(&dir.join(files::RUNS))?,
-        Ok(_) if !fresh => return Err(RunError::OtherScenario(dir.to_path_buf())),
-        _ => Vec::new(),
+        Err(_) => Vec::new(),
+        Ok(_) if fresh => Vec::new(),
+        Ok(old) => {
+            let mut records = read_records(&dir.join(files::RUNS))?;
+            let known = ShardInfo::read(dir)
+                .ok()
+                .flatten()
+                .map(|s| (s.fingerprint, Shard::new(s.shard, s.of).ok()));
+            let same_fingerprint =
+                records.iter().any(ours) || known.as_ref().is_some_and(|(f, _)| f == fingerprint);
+            if old != resolved && !same_fingerprint {
+                return Err(RunError::OtherScenario(dir.to_path_buf()));
+            }
+            if let Some((_, Some(was))) = known
+                && shard.is_some_and(|s| s != was)
+            {
+                return Err(RunError::OtherShard {
+                    dir: dir.to_path_buf(),
+                    was,
+                });
+            }
+            records.retain(ours);
+            records
+        }
     };
     write_atomic(&scenario_path, resolved.as_bytes())?;
     Ok(existing)
@@ -184,14 +221,42 @@ pub fn run(
     progress: &dyn Progress,
 ) -> Result<Outcome, RunError> {
     let dir = &opts.out;
-    let plan = plan(scenario);
+    let kernels = poisonlab_model::backend::kernel_set();
+    if let Some(pinned) = &scenario.meta.kernels
+        && *pinned != kernels
+    {
+        return Err(RunError::Kernels {
+            pinned: pinned.clone(),
+            here: kernels,
+        });
+    }
+    let mut plan = plan(scenario);
     let data = load_checked(scenario, "scenario")?;
+    if let Some(shard) = opts.shard {
+        let costs: Vec<f64> = plan
+            .iter()
+            .map(|p| crate::estimate::run_seconds(&scenario.points[p.point], data.train.len()))
+            .collect();
+        let slice = shard.slice(&costs);
+        plan = plan.drain(slice).collect();
+    }
+    let fingerprint = fingerprint(scenario, &data);
     std::fs::create_dir_all(dir).map_err(RunError::io(dir))?;
     let lock = ResultsLock::acquire(dir)?;
     if let Some(message) = lock.takeover_notice() {
         progress.notice(&message);
     }
-    let existing = prepare(dir, scenario, &data, opts.fresh)?;
+    let existing = prepare(dir, scenario, &data, &fingerprint, opts.shard, opts.fresh)?;
+    if let Some(shard) = opts.shard {
+        ShardInfo {
+            shard: shard.index,
+            of: shard.count,
+            fingerprint: fingerprint.clone(),
+            schema: RECORD_SCHEMA,
+            runs: plan.iter().map(|p| run_key(scenario, p)).collect(),
+        }
+        .write(dir)?;
+    }
     let mut done: Vec<Option<RunRecord>> = plan
         .iter()
         .map(|p| existing.iter().find(|r| same_run(r, scenario, p)).cloned())
@@ -244,7 +309,9 @@ pub fn run(
             drop(tx);
             for (i, result) in rx {
                 match result {
-                    Ok(record) => {
+                    Ok(mut record) => {
+                        record.fingerprint = Some(fingerprint.clone());
+                        record.kernels = Some(kernels.clone());
                         if let Err(e) = log.append(&record) {
                             io_error.get_or_insert(e);
                         }
@@ -279,5 +346,17 @@ pub fn run(
         failures,
         summary,
         unmet,
+        fingerprint,
+        kernels,
     })
+}
+
+/// A planned run's key, as [`RunRecord::key`] writes it.
+fn run_key(scenario: &Scenario, planned: &Planned) -> String {
+    let json = scenario.points[planned.point]
+        .assignments
+        .iter()
+        .map(|(k, v)| (k.clone(), toml_to_json(v)))
+        .collect();
+    format!("{}, repeat {}", point_label(&json), planned.repeat)
 }

@@ -17,14 +17,16 @@ mod exec;
 mod export;
 mod lock;
 mod pipeline;
+mod shard;
 mod train;
 mod transfer;
 
 pub use bench::{BenchOptions, BenchReport, DefenseBench, ModelBench, bench};
 pub use data::LoadedData;
 pub use error::RunError;
-pub use estimate::estimate_seconds;
+pub use estimate::{estimate_seconds, run_seconds};
 pub use exec::{Outcome, Progress, RunOptions, Silent, load_checked, run};
 pub use export::{Exported, export};
 pub use lock::{LOCK_FILE, LockError, ResultsLock};
 pub use poisonlab_model::ModelKind;
+pub use shard::{Shard, fingerprint};

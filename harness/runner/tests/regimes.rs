@@ -13,6 +13,7 @@ fn run_scenario(text: &str, threads: usize) -> (Vec<RunRecord>, String) {
         threads,
         fresh: true,
         points: None,
+        shard: None,
     };
     let outcome = run(&scenario, &opts, &Silent).unwrap();
     assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);

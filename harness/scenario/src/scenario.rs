@@ -44,6 +44,13 @@ pub struct Meta {
     /// second inspection (timing protocols that do not measure it).
     #[serde(default = "yes", skip_serializing_if = "is_yes")]
     pub clean_fpr: bool,
+    /// Pin the numeric kernel set every run must use (the name a record's
+    /// `kernels` carries, e.g. `"x86-64-v3"`): a machine whose kernel set
+    /// differs refuses to run the scenario, so the shards of a sweep on a
+    /// mixed cluster all compute with the same kernels and merge bit for
+    /// bit. Default: unset, any kernel set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernels: Option<String>,
 }
 
 fn one() -> u64 {
@@ -466,6 +473,37 @@ impl Scenario {
         text
     }
 
+    /// The text a scenario's fingerprint hashes: the resolved scenario with
+    /// what loading found, its data identified by `content` (name → hash, e.g.
+    /// the Merkle roots of the loaded sets) instead of the paths it was read
+    /// from, so the same scenario on the same data reads the same from any
+    /// checkout or mount point.
+    pub fn fingerprint_text(&self, loaded: &Loaded, content: &[(&str, String)]) -> String {
+        let text = self.resolved_toml_with(Some(loaded));
+        let mut root: Table = match text.parse() {
+            Ok(t) => t,
+            // Not reached: the text was rendered from a table.
+            Err(_) => return text,
+        };
+        if let Some(Value::Table(data)) = root.get_mut("data") {
+            let paths: &[&str] = match &self.data.source {
+                Source::SyntheticDigits(_) | Source::Blobs(_) => &[],
+                Source::Idx(_) => &["train-images", "train-labels", "test-images", "test-labels"],
+                Source::Cifar10(_) => &["dir"],
+                Source::Csv(_) => &["train", "test"],
+            };
+            for key in paths {
+                data.remove(*key);
+            }
+            let content: Table = content
+                .iter()
+                .map(|(k, v)| (k.to_string(), Value::String(v.clone())))
+                .collect();
+            data.insert("content".into(), Value::Table(content));
+        }
+        toml::to_string(&root).unwrap_or(text)
+    }
+
     /// The scenario as resolved, defaults filled in, as TOML.
     pub fn resolved_toml(&self) -> String {
         let mut root = Table::new();
@@ -780,6 +818,12 @@ fn check_meta(r: &mut Reader<'_>, m: &Meta) {
     }
     if m.repeats == 0 {
         r.problem(&["scenario", "repeats"], "must be at least 1, got 0");
+    }
+    if m.kernels.as_deref().is_some_and(|k| k.trim().is_empty()) {
+        r.problem(
+            &["scenario", "kernels"],
+            "must name a kernel set (as records' `kernels` do, e.g. \"x86-64-v3\"), got \"\"",
+        );
     }
 }
 

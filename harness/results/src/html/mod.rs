@@ -1830,6 +1830,9 @@ kind = "cusum"
             broken.error = Some("too few <samples>".into());
         }
         RunRecord {
+            schema: crate::RECORD_SCHEMA,
+            fingerprint: None,
+            kernels: None,
             point: point.as_object().cloned().unwrap_or_default(),
             repeat,
             seed: 1 + repeat,

@@ -84,6 +84,9 @@ fn run_federated(
     let out = federated::run(ctx, point, repeat, step)?;
     seconds.insert("federations".into(), t.elapsed().as_secs_f64());
     Ok(RunRecord {
+        schema: poisonlab_results::RECORD_SCHEMA,
+        fingerprint: None,
+        kernels: None,
         point: point
             .assignments
             .iter()
@@ -225,6 +228,9 @@ fn record(
     let data = ctx.data;
     let m = &base.models;
     RunRecord {
+        schema: poisonlab_results::RECORD_SCHEMA,
+        fingerprint: None,
+        kernels: None,
         point: point
             .assignments
             .iter()

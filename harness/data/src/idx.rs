@@ -206,9 +206,27 @@ impl IdxFile {
 /// [`DataError::IdxDims`] (not three dimensions), [`DataError::IdxLength`]
 /// when the data is shorter or longer than the header declares.
 pub fn read_idx_images(path: &Path) -> Result<(Vec<f32>, [usize; 3]), DataError> {
+    read_idx_images_first(path, None)
+}
+
+/// [`read_idx_images`] keeping only the first `keep` images (all when
+/// `None`): the rest of the file is still read and its length checked, but
+/// never decoded, so memory grows with what is kept. The shape's first
+/// dimension is the number of images returned.
+///
+/// # Errors
+/// As [`read_idx_images`].
+pub fn read_idx_images_first(
+    path: &Path,
+    keep: Option<usize>,
+) -> Result<(Vec<f32>, [usize; 3]), DataError> {
     let mut file = IdxFile::open(path, IdxKind::Images)?;
-    let shape = [file.count(), file.dims[1] as usize, file.dims[2] as usize];
-    let values = usize::try_from(file.data_len()).unwrap_or(usize::MAX);
+    let count = keep.map_or(file.count(), |k| k.min(file.count()));
+    let shape = [count, file.dims[1] as usize, file.dims[2] as usize];
+    let per_image = shape[1].saturating_mul(shape[2]);
+    let values = usize::try_from(file.data_len())
+        .unwrap_or(usize::MAX)
+        .min(count.saturating_mul(per_image));
     let mut pixels: Vec<f32> = Vec::new();
     // A raw file's length was checked against the header: reserve exactly.
     // A gzip file's header is not yet confirmed: reserve a bounded amount.
@@ -224,7 +242,10 @@ pub fn read_idx_images(path: &Path) -> Result<(Vec<f32>, [usize; 3]), DataError>
             action: "allocating memory",
             cause: e.to_string(),
         })?;
-    file.read_data(|chunk| pixels.extend(chunk.iter().map(|&b| unit(b))))?;
+    file.read_data(|chunk| {
+        let room = values - pixels.len();
+        pixels.extend(chunk[..room.min(chunk.len())].iter().map(|&b| unit(b)));
+    })?;
     Ok((pixels, shape))
 }
 
@@ -257,6 +278,20 @@ pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>, DataError> {
 /// different sample counts, and [`DataError::Inconsistent`] when the test
 /// images are not the size of the training images.
 pub fn load_idx(paths: &IdxPaths) -> Result<Splits, DataError> {
+    load_idx_first(paths, None, None)
+}
+
+/// [`load_idx`] keeping only the first `train` training and `test` test
+/// samples (all when `None`), decoding no other image: the class count still
+/// comes from every label, and every file's length is still checked.
+///
+/// # Errors
+/// As [`load_idx`].
+pub fn load_idx_first(
+    paths: &IdxPaths,
+    train: Option<usize>,
+    test: Option<usize>,
+) -> Result<Splits, DataError> {
     let train_labels = read_idx_labels(&paths.train_labels)?;
     let test_labels = read_idx_labels(&paths.test_labels)?;
     let max_label = train_labels
@@ -282,8 +317,13 @@ pub fn load_idx(paths: &IdxPaths) -> Result<Splits, DataError> {
     check_count(&paths.train_images, &paths.train_labels, train_labels.len())?;
     check_count(&paths.test_images, &paths.test_labels, test_labels.len())?;
 
-    let (train_pixels, [_, rows, cols]) = read_idx_images(&paths.train_images)?;
-    let (test_pixels, [_, test_rows, test_cols]) = read_idx_images(&paths.test_images)?;
+    let (train_pixels, [n_train, rows, cols]) = read_idx_images_first(&paths.train_images, train)?;
+    let (test_pixels, [n_test, test_rows, test_cols]) =
+        read_idx_images_first(&paths.test_images, test)?;
+    let mut train_labels = train_labels;
+    train_labels.truncate(n_train);
+    let mut test_labels = test_labels;
+    test_labels.truncate(n_test);
     if (test_rows, test_cols) != (rows, cols) {
         return Err(DataError::Inconsistent {
             path: paths.test_images.clone(),

@@ -59,8 +59,8 @@ pub use digits::SyntheticDigitsParams;
 pub use error::DataError;
 pub use fetch::{Catalogue, RemoteFile, catalogue, catalogues, fetch, sha256_hex};
 pub use idx::{
-    IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxPaths, load_idx, read_idx_images, read_idx_labels,
-    write_idx_images, write_idx_labels,
+    IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxPaths, load_idx, load_idx_first, read_idx_images,
+    read_idx_images_first, read_idx_labels, write_idx_images, write_idx_labels,
 };
 pub use inspect::{Inspection, inspect};
 pub use normalize::standardize;

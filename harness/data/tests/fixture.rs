@@ -54,3 +54,23 @@ fn fixture_inspects() {
     assert_eq!(i.format, "idx labels (raw)");
     assert_eq!(i.class_counts, Some(vec![10; 10]));
 }
+
+/// Keeping the first N samples decodes exactly the full load's first N
+/// (values, labels, ids, class count), for the gzip and the raw file, and a
+/// limit beyond the file keeps everything.
+#[test]
+fn loading_the_first_samples_equals_cutting_the_full_load() {
+    let paths = IdxPaths::in_dir(&fixture());
+    let full = load_idx(&paths).expect("fixture loads");
+    for (train, test) in [(1, 1), (37, 10), (300, 100), (1000, 1000)] {
+        let part = poisonlab_data::load_idx_first(&paths, Some(train), Some(test)).expect("loads");
+        let (nt, ne) = (train.min(300), test.min(100));
+        assert_eq!((part.train.len(), part.test.len()), (nt, ne));
+        assert_eq!(part.train.n_classes(), full.train.n_classes());
+        let dim = 28 * 28;
+        assert_eq!(part.train.features(), &full.train.features()[..nt * dim]);
+        assert_eq!(part.test.features(), &full.test.features()[..ne * dim]);
+        assert_eq!(part.train.labels(), &full.train.labels()[..nt]);
+        assert_eq!(part.test.ids(), &full.test.ids()[..ne]);
+    }
+}

@@ -245,12 +245,20 @@ impl Net {
         let mut x = x;
         if let Some([c, h, w]) = shape.image {
             let batch = x.dims()[0];
-            let mut img: Tensor<4> = x.reshape([batch, c, h, w]); // [batch, c, h, w]
+            // Channels last: each 3×3 window's values are then contiguous
+            // runs of `c` values, and a convolution is one matrix product.
+            let img: Tensor<4> = x.reshape([batch, c, h, w]); // [batch, c, h, w]
+            let mut img = if c == 1 {
+                img.reshape([batch, h, w, 1])
+            } else {
+                img.permute([0, 2, 3, 1]) // [batch, h, w, c]
+            };
             for conv in &self.convs {
-                // conv 3×3 valid: [batch, out, h-2, w-2]; pool, rounding up: [batch, out, ⌈(h-2)/2⌉, ⌈(w-2)/2⌉]
-                img = pool2x2_ceil(relu(conv.forward(img)));
+                // conv 3×3 valid: [batch, h-2, w-2, out]; pool, rounding up: [batch, ⌈(h-2)/2⌉, ⌈(w-2)/2⌉, out]
+                img = pool2x2_ceil_nhwc(relu(conv3x3_nhwc(img, conv)));
             }
-            x = img.flatten(1, 3); // [batch, 32 · h' · w']
+            // Back to channels first, so the dense layer sees the documented order.
+            x = img.permute([0, 3, 1, 2]).flatten(1, 3); // [batch, 32 · h' · w']
         }
         let last = self.dense.len() - 1;
         for layer in &self.dense[..last] {
@@ -264,6 +272,61 @@ impl Net {
         let last = self.dense.len() - 1;
         self.dense[last].forward(self.embed(x, shape))
     }
+}
+
+/// A valid 3×3 convolution (stride 1, no padding) of a channels-last batch
+/// `[b, h, w, c_in]` → `[b, h-2, w-2, c_out]`, with `conv`'s weight
+/// `[c_out, c_in, 3, 3]` and bias: the nine shifted windows side by side
+/// (im2col, `[b·(h-2)·(w-2), 9·c_in]`) times the weight as a `[9·c_in, c_out]`
+/// matrix. The same function as burn's `conv2d` (a test checks values and
+/// gradients); its backward pass is two matrix products and nine slices,
+/// where burn-flex differentiates a convolution by further convolutions.
+fn conv3x3_nhwc(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
+    let [b, h, w, c_in] = x.dims();
+    let (oh, ow) = (h - 2, w - 2);
+    let weight = conv.weight.val(); // [c_out, c_in, 3, 3]
+    let c_out = weight.dims()[0];
+    // [3, 3, c_in, c_out] → [9·c_in, c_out], rows in the windows' order.
+    let weight: Tensor<2> = weight.permute([2, 3, 1, 0]).reshape([9 * c_in, c_out]);
+    let windows: Vec<Tensor<4>> = (0..3)
+        .flat_map(|i| (0..3).map(move |j| (i, j)))
+        .map(|(i, j)| x.clone().slice([0..b, i..i + oh, j..j + ow, 0..c_in]))
+        .collect();
+    let columns: Tensor<2> = Tensor::cat(windows, 3).reshape([b * oh * ow, 9 * c_in]);
+    let out = columns.matmul(weight) + bias(&conv.bias).val().unsqueeze::<2>();
+    out.reshape([b, oh, ow, c_out])
+}
+
+/// [`pool2x2_ceil`] for a channels-last batch `[b, h, w, c]` →
+/// `[b, ⌈h/2⌉, ⌈w/2⌉, c]`, of non-negative inputs: an odd last row or column
+/// gets a zero partner; each pair of neighbours is then the two halves of one
+/// row, combined by [`larger`] (ties to the first, as burn's pooling).
+fn pool2x2_ceil_nhwc(x: Tensor<4>) -> Tensor<4> {
+    let [b, h, w, c] = x.dims();
+    let (h2, w2) = (h.div_ceil(2), w.div_ceil(2));
+    let x = if h % 2 == 1 || w % 2 == 1 {
+        x.pad(
+            [(0, 0), (0, h2 * 2 - h), (0, w2 * 2 - w), (0, 0)],
+            PadMode::Constant(0.0),
+        )
+    } else {
+        x
+    };
+    // Columns: [b·2h2·w2, 2c] → [b·2h2·w2, c].
+    let x: Tensor<2> = x.reshape([b * 2 * h2 * w2, 2 * c]);
+    let rows = b * 2 * h2 * w2;
+    let x = larger(
+        x.clone().slice([0..rows, 0..c]),
+        x.slice([0..rows, c..2 * c]),
+    );
+    // Rows: [b·h2, 2·w2·c] → [b·h2, w2·c].
+    let x = x.reshape([b * h2, 2 * w2 * c]);
+    let (rows, half) = (b * h2, w2 * c);
+    larger(
+        x.clone().slice([0..rows, 0..half]),
+        x.slice([0..rows, half..2 * half]),
+    )
+    .reshape([b, h2, w2, c])
 }
 
 /// 2×2 max-pool with stride 2 that rounds up, for non-negative inputs (it
@@ -384,6 +447,84 @@ mod tests {
     use rand::Rng as _;
 
     use super::*;
+
+    /// A tensor of `dims` with values uniform in ±1, from `rng`.
+    fn random<const D: usize>(rng: &mut Rng, dims: [usize; D], device: &Device) -> Tensor<D> {
+        let n = dims.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        Tensor::from_data(TensorData::new(v, dims), device)
+    }
+
+    fn close<const D: usize>(a: Tensor<D>, b: Tensor<D>, tol: f32, what: &str) {
+        assert_eq!(a.dims(), b.dims(), "{what}: shapes");
+        let (a, b) = (values(a), values(b));
+        let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert!((x - y).abs() <= tol * scale, "{what}[{i}]: {x} vs {y}");
+        }
+    }
+
+    /// The channels-last convolution and pooling are burn's `conv2d` and
+    /// `max_pool2d` (ceil mode) after a ReLU: values, and the gradients of a
+    /// weighted sum with respect to the input, the weight and the bias.
+    #[test]
+    fn conv_and_pool_channels_last_equal_burns() {
+        use burn::tensor::module::conv2d;
+        use burn::tensor::ops::ConvOptions;
+        let device = crate::backend::autodiff_device();
+        let mut rng = stream(5, 0, "conv");
+        for [b, c_in, c_out, h, w] in [[2, 1, 16, 28, 28], [3, 16, 32, 13, 13], [1, 3, 4, 8, 5]] {
+            let x = random(&mut rng, [b, c_in, h, w], &device);
+            let mut conv = Conv2dConfig::new([c_in, c_out], [3, 3]).init(&device);
+            conv.weight = Param::from_tensor(random(&mut rng, [c_out, c_in, 3, 3], &device));
+            conv.bias = Some(Param::from_tensor(random(&mut rng, [c_out], &device)));
+            let (oh, ow) = ((h - 2).div_ceil(2), (w - 2).div_ceil(2));
+            let weights = random(&mut rng, [b, c_out, oh, ow], &device);
+
+            let x1 = x.clone().require_grad();
+            let ours =
+                pool2x2_ceil_nhwc(relu(conv3x3_nhwc(x1.clone().permute([0, 2, 3, 1]), &conv)))
+                    .permute([0, 3, 1, 2]);
+            let g1 = (ours.clone() * weights.clone()).sum().backward();
+            let x2 = x.require_grad();
+            let (wt, bs) = (conv.weight.val(), bias(&conv.bias).val());
+            let mut options = MaxPoolOptions::new([2, 2]);
+            options.ceil_mode = true;
+            let burns = max_pool2d(
+                relu(conv2d(
+                    x2.clone(),
+                    wt.clone(),
+                    Some(bs.clone()),
+                    ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+                )),
+                options,
+            );
+            let g2 = (burns.clone() * weights).sum().backward();
+            let what = format!("{:?}", [b, c_in, c_out, h, w]);
+            close(ours, burns, 1e-5, &format!("values {what}"));
+            let grad = |t: Tensor<4>, g| t.grad(g).map(|g| Tensor::<4>::from_inner(g)).unwrap();
+            close(
+                grad(x1, &g1),
+                grad(x2, &g2),
+                1e-5,
+                &format!("input gradient {what}"),
+            );
+            let wgrad = |g| Tensor::<4>::from_inner(wt.grad(g).unwrap());
+            close(
+                wgrad(&g1),
+                wgrad(&g2),
+                1e-5,
+                &format!("weight gradient {what}"),
+            );
+            let bgrad = |g| Tensor::<1>::from_inner(bs.grad(g).unwrap());
+            close(
+                bgrad(&g1),
+                bgrad(&g2),
+                1e-5,
+                &format!("bias gradient {what}"),
+            );
+        }
+    }
 
     /// Exactly burn's `max_pool2d` with `ceil_mode` on non-negative inputs,
     /// even and odd sizes, values and input gradients.

@@ -37,7 +37,11 @@ impl LoadedData {
         let splits = match &spec.source {
             Source::SyntheticDigits(p) => p.generate(&mut rng),
             Source::Blobs(p) => p.generate(&mut rng),
-            Source::Idx(paths) => poisonlab_data::load_idx(paths)?,
+            Source::Idx(paths) => poisonlab_data::load_idx_first(
+                paths,
+                spec.common.limit_train,
+                spec.common.limit_test,
+            )?,
             Source::Cifar10(dir) => poisonlab_data::load_cifar10(dir)?,
             Source::Csv(paths) => {
                 let csv = poisonlab_data::load_csv(paths)?;

@@ -670,6 +670,7 @@ fn a_sweep_over_whole_attacks_is_checked() {
             .any(|p| p.0 == Some(5) && p.2.contains("rat") && p.2.contains("sweep value \"x\"")),
         "{got:?}"
     );
+}
 
 #[test]
 fn a_sweep_over_the_attack_kind_reads_back_from_its_resolved_file() {

@@ -368,6 +368,9 @@ name = "a-defense-with-a-rather-long-name"
                     let knn_asr = if flip { 0.3 + e } else { 0.02 + e };
                     let cnn = if model == "cnn" { 0.02 } else { 0.0 };
                     records.push(RunRecord {
+                        schema: crate::RECORD_SCHEMA,
+                        fingerprint: None,
+                        kernels: None,
                         point: serde_json::json!({ "attack.kind": kind, "model.kind": model })
                             .as_object()
                             .cloned()

@@ -461,8 +461,8 @@ impl Ctx<'_> {
         heat::hex(defense_style(&self.defenses, name).color)
     }
 
-    /// 0. For each attack, the defenses near the perfect filter at the
-    /// lowest CA cost and those no better than random.
+    /// Recommendations: for each attack, the defenses near the perfect
+    /// filter at the lowest CA cost and those no better than random.
     fn recommendation_section(&self) -> Option<Section> {
         let recs = recommendations(self.summary, self.records, &self.defenses);
         if recs.is_empty() || self.federated {
@@ -494,8 +494,8 @@ impl Ctx<'_> {
         })
     }
 
-    /// 1. The attack × defense matrices as heat maps (a large one at the
-    /// ROC points only).
+    /// The attack × defense matrices as heat maps (a large one at the ROC
+    /// points only).
     fn matrix_section(&self) -> Option<Section> {
         let ms = matrices(self.summary, &self.defenses);
         if ms.is_empty() {

@@ -1182,6 +1182,11 @@ impl Ctx<'_> {
              retrained on the samples the filter kept.</p>\n",
         );
         if self.large {
+            // No bar charts here: the references are the dashed grey lines.
+            body = body.replace(
+                "floor (shaded).",
+                "floor (dashed grey lines in the charts).",
+            );
             return self.large_detection(body);
         }
         let mut any = false;

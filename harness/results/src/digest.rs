@@ -26,6 +26,7 @@ pub struct Digest {
 
 /// One sweep point's table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct DigestPoint {
     /// `key=value, ...`, `(all runs)` without a sweep.
     pub label: String,

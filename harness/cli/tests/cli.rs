@@ -1106,3 +1106,72 @@ fn run_ends_with_a_table_per_point_and_json_on_request() {
         summary["points"][0]["metrics"]["defense.perfect.retrained.ca"]["mean"]
     );
 }
+
+#[test]
+fn an_attack_sweep_gets_a_matrix_that_report_rewrites_from_runs_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = r#"
+[scenario]
+name = "grid"
+seed = 3
+repeats = 2
+
+[data]
+source = "synthetic-digits"
+train = 300
+test = 100
+
+[model]
+kind = "mlp"
+hidden = [16]
+epochs = 1
+
+[attack]
+kind = "badnets"
+target = 0
+rate = 0.1
+
+[[defense]]
+kind = "loss-filter"
+fraction = 0.1
+
+[sweep]
+"attack.kind" = ["badnets", "blend"]
+"#;
+    let scenario = write_scenario(tmp.path(), "grid.toml", text);
+    let out = tmp.path().join("o");
+    run(&scenario, &out, &[]);
+    let md = fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("## Recommendations\n"), "{md}");
+    assert!(md.contains("## Attack (attack.kind) × defense\n"), "{md}");
+    // Each matrix cell is summary.json's figure.
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    for (i, kind) in ["badnets", "blend"].iter().enumerate() {
+        let m = &summary["points"][i]["metrics"];
+        let cell = |key: &str| {
+            let s = &m[key];
+            format!(
+                "{:.3} ± {:.3} (n {})",
+                s["mean"].as_f64().unwrap(),
+                s["ci95"].as_f64().unwrap(),
+                s["n"]
+            )
+        };
+        let row = format!(
+            "| {kind} | {} | {} | {} |",
+            cell("defense.loss-filter.tpr"),
+            cell("defense.perfect.tpr"),
+            cell("defense.random.tpr")
+        );
+        assert!(md.contains(&row), "no row {row} in\n{md}");
+    }
+    // `report` reads the folder back (the resolved scenario of a kind sweep
+    // parses) and writes the same report.
+    let o = poisonlab(&["report", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(fs::read_to_string(out.join("report.md")).unwrap(), md);
+    let html = fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<table class=\"heat\">"));
+    assert!(!html.contains("<script") && !html.contains("http"));
+}

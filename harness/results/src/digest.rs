@@ -26,6 +26,7 @@ pub struct Digest {
 
 /// One sweep point's table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct DigestPoint {
     /// `key=value, ...`, `(all runs)` without a sweep.
     pub label: String,
@@ -103,7 +104,9 @@ fn digest_point(p: &PointSummary, runs: &[&RunRecord]) -> DigestPoint {
             fpr: get(format!("defense.{name}.fpr")),
             ca: get(format!("{model}.ca")),
             asr: get(format!("{model}.asr")),
-            reference: kind == "reference",
+            // In federated runs the references are federations (aggregators)
+            // under the reserved names.
+            reference: kind == "reference" || name == "perfect" || name == "random",
             name,
         };
         if row.tpr.is_none() && row.ca.is_none() {
@@ -133,8 +136,13 @@ fn digest_point(p: &PointSummary, runs: &[&RunRecord]) -> DigestPoint {
     references.sort_by_key(|r| r.name != "perfect");
     let mut rows = defenses;
     rows.extend(references);
+    let federated = runs.iter().any(|r| r.federation.is_some());
     rows.push(DigestRow {
-        name: "no defense".into(),
+        name: if federated {
+            "no defense (FedAvg)".into()
+        } else {
+            "no defense".into()
+        },
         reference: true,
         tpr: None,
         fpr: None,
@@ -245,7 +253,7 @@ fn wrap_label(label: &str) -> Vec<String> {
 
 /// A row's name as the table shows it.
 fn label(r: &DigestRow) -> String {
-    if r.reference && r.name != "no defense" {
+    if r.reference && !r.name.starts_with("no defense") {
         format!("{} (reference)", r.name)
     } else {
         r.name.clone()
@@ -340,5 +348,19 @@ mod tests {
         assert!(d.text().contains("more point(s) in report.md"));
         let json = serde_json::to_value(&d).unwrap();
         assert!(json["points"][0]["rows"][0]["tpr"]["mean"].is_number());
+    }
+
+    #[test]
+    fn federated_references_come_last() {
+        let (_, records) = crate::federated::fixture::federated();
+        let d = digest(&records, &summarize(&records), 12, &[]);
+        let names: Vec<&str> = d.points[0].rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names.last(), Some(&"no defense (FedAvg)"), "{names:?}");
+        for r in &d.points[0].rows {
+            assert_eq!(
+                r.reference,
+                r.name == "perfect" || r.name == "random" || r.name.starts_with("no defense")
+            );
+        }
     }
 }

@@ -207,7 +207,7 @@ impl Comparison {
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
              <title>poisonlab compare</title><style>body{font-family:sans-serif;margin:2em}\
              table{border-collapse:collapse}td,th{border:1px solid #999;padding:2px 6px;\
-             text-align:right}td:first-child,td:nth-child(2){text-align:left}\
+             text-align:right}td:first-child,td:nth-child(2),th:first-child,th:nth-child(2){text-align:left}\
              small{color:#333}tr.differs{background:#fde2e2}tr.untested{background:#f3f3f3}</style></head><body>\n<h1>poisonlab compare</h1>\n<table>\n<tr><th>point</th><th>metric</th>",
         );
         for f in &self.folders {

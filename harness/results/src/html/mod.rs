@@ -154,6 +154,9 @@ table.heat small{color:#333}
 .key,.swatch{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:middle;border:1px solid #777}
 .swatch{width:1.4rem}
 ul.recs li{margin:.3rem 0}
+details{margin:.5rem 0 1.5rem}
+summary{cursor:pointer;color:#00457a}
+table.heat td{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 .multiples{display:flex;flex-wrap:wrap;gap:0 1rem}
 .multiples figure{flex:1 1 30rem;max-width:34rem}
 .error{color:#a00}
@@ -458,8 +461,8 @@ impl Ctx<'_> {
         heat::hex(defense_style(&self.defenses, name).color)
     }
 
-    /// 0. For each attack, the defenses near the perfect filter at the
-    /// lowest CA cost and those no better than random.
+    /// Recommendations: for each attack, the defenses near the perfect
+    /// filter at the lowest CA cost and those no better than random.
     fn recommendation_section(&self) -> Option<Section> {
         let recs = recommendations(self.summary, self.records, &self.defenses);
         if recs.is_empty() || self.federated {
@@ -491,8 +494,8 @@ impl Ctx<'_> {
         })
     }
 
-    /// 1. The attack × defense matrices as heat maps (a large one at the
-    /// ROC points only).
+    /// The attack × defense matrices as heat maps (a large one at the ROC
+    /// points only).
     fn matrix_section(&self) -> Option<Section> {
         let ms = matrices(self.summary, &self.defenses);
         if ms.is_empty() {
@@ -716,7 +719,19 @@ impl Ctx<'_> {
             }
         }
         let names = if self.sweep.is_some() { 2 } else { 1 };
-        out.push_str(&table(&head, &rows, names));
+        if self.large {
+            // Hundreds of rows: folded (no script: a <details> element),
+            // every figure still in the page and in report.md.
+            let _ = writeln!(
+                out,
+                "<details>\n<summary>The figures at every point ({} rows)</summary>",
+                rows.len()
+            );
+            out.push_str(&table(&head, &rows, names));
+            out.push_str("</details>\n");
+        } else {
+            out.push_str(&table(&head, &rows, names));
+        }
         out
     }
 
@@ -840,6 +855,14 @@ impl Ctx<'_> {
         if counts.len() > 3 {
             let rows: Vec<Vec<String>> = counts.into_iter().map(|(p, n)| vec![p, n]).collect();
             let head = ["point".to_string(), what.to_string()];
+            if self.large {
+                return format!(
+                    "<details>\n<summary>{}, per point ({} rows)</summary>\n{}</details>\n",
+                    esc(what),
+                    rows.len(),
+                    table(&head, &rows, 1)
+                );
+            }
             return format!(
                 "<p>{}, per point:</p>\n{}",
                 esc(what),
@@ -1159,6 +1182,11 @@ impl Ctx<'_> {
              retrained on the samples the filter kept.</p>\n",
         );
         if self.large {
+            // No bar charts here: the references are the dashed grey lines.
+            body = body.replace(
+                "floor (shaded).",
+                "floor (dashed grey lines in the charts).",
+            );
             return self.large_detection(body);
         }
         let mut any = false;
@@ -2356,7 +2384,10 @@ kind = "cusum"
         assert!(attack.contains("<title>CA vs attack.rate: after &lt;b&gt;knn&lt;/b&gt;</title>"));
         assert!(attack.contains(&format!("opacity=\"{BAND_OPACITY}\"")));
         // Counts as a table, no run-on sentence.
-        assert!(attack.contains("Poisoned training samples, per point:"));
+        assert!(
+            attack.contains("<summary>Poisoned training samples, per point (20 rows)</summary>")
+        );
+        assert!(attack.contains("<summary>The figures at every point (120 rows)</summary>"));
         assert!(!attack.contains(" at attack.rate=0.01; "));
         // ROC curves at the first, middle and last rate only.
         let roc = find("ROC curves");

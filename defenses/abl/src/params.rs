@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct AblParams {
-    /// Epochs of training with the LGA loss before isolating, ≥ 1. Default 5.
+    /// Epochs of training with the LGA loss before isolating, ≥ 1. Default
+    /// 20 (the paper's).
     pub isolation_epochs: usize,
     /// The LGA loss level γ, > 0: a batch whose mean loss is below it is
     /// ascended. Default 0.5 (the paper's).
@@ -27,7 +28,7 @@ pub struct AblParams {
 impl Default for AblParams {
     fn default() -> Self {
         Self {
-            isolation_epochs: 5,
+            isolation_epochs: 20,
             gamma: 0.5,
             isolation_ratio: 0.01,
             learning_rate: 1e-3,

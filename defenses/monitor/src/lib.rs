@@ -20,7 +20,9 @@
 //!   one-sided CUSUM over two per-round drift scores of the arriving batch
 //!   against an early batch: its class shares (a chi-square test of
 //!   homogeneity) and its class means in the fixed embedding space of the
-//!   round-1 model. A guard term keeps the shared sampling error of the
+//!   round-1 model, the latter calibrated by default on permutations of
+//!   each round's batch against the reference batch. A guard term keeps the
+//!   shared sampling error of the
 //!   reference from accumulating into false alarms (Jones, Champ and Rigdon
 //!   2004, "The Run Length Distribution of the CUSUM with Estimated
 //!   Parameters", Journal of Quality Technology).

@@ -147,6 +147,135 @@ pub fn tune(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Classifier, Matrix};
+
+    /// Softmax regression on `d` features and `k` classes, `[W (d × k), b (k)]`,
+    /// with its loss gradient worked out by hand: mean of x ⊗ (p − y), (p − y).
+    #[derive(Debug, Clone)]
+    struct Softmax {
+        d: usize,
+        k: usize,
+        w: Vec<f32>,
+    }
+
+    impl Softmax {
+        fn proba(&self, x: &[f32]) -> Vec<f32> {
+            let logits: Vec<f32> = (0..self.k)
+                .map(|c| {
+                    let dot: f32 = (0..self.d).map(|i| x[i] * self.w[i * self.k + c]).sum();
+                    dot + self.w[self.d * self.k + c]
+                })
+                .collect();
+            let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let e: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
+            let z: f32 = e.iter().sum();
+            e.iter().map(|v| v / z).collect()
+        }
+    }
+
+    impl Classifier for Softmax {
+        fn n_classes(&self) -> usize {
+            self.k
+        }
+        fn predict_proba(&self, data: &Dataset) -> Matrix {
+            let rows: Vec<f32> = (0..data.len())
+                .flat_map(|i| self.proba(data.sample(i)))
+                .collect();
+            Matrix::new(data.len(), self.k, rows)
+        }
+        fn embed(&self, data: &Dataset) -> Matrix {
+            Matrix::new(data.len(), data.dim(), data.features().to_vec())
+        }
+        fn input_gradient(&self, data: &Dataset) -> Matrix {
+            Matrix::new(data.len(), data.dim(), vec![0.0; data.len() * data.dim()])
+        }
+        fn feature_gradient(&self, data: &Dataset, _: &Matrix) -> Matrix {
+            self.input_gradient(data)
+        }
+    }
+
+    impl Model for Softmax {
+        fn n_parameters(&self) -> usize {
+            self.w.len()
+        }
+        fn parameters(&self) -> Vec<f32> {
+            self.w.clone()
+        }
+        fn set_parameters(&mut self, values: &[f32]) -> Result<(), ParameterError> {
+            ParameterError::check(self.w.len(), values)?;
+            self.w = values.to_vec();
+            Ok(())
+        }
+        fn clone_box(&self) -> Box<dyn Model> {
+            Box::new(self.clone())
+        }
+        fn loss_gradient(&self, data: &Dataset) -> Vec<f32> {
+            let mut g = vec![0.0f32; self.w.len()];
+            for i in 0..data.len() {
+                let x = data.sample(i);
+                let p = self.proba(x);
+                for c in 0..self.k {
+                    let e = p[c] - if data.labels()[i] == c { 1.0 } else { 0.0 };
+                    for f in 0..self.d {
+                        g[f * self.k + c] += x[f] * e;
+                    }
+                    g[self.d * self.k + c] += e;
+                }
+            }
+            g.iter().map(|v| v / data.len() as f32).collect()
+        }
+    }
+
+    /// Two separable classes on two features.
+    fn data() -> Dataset {
+        let features = vec![1.0, 0.0, 0.9, 0.1, 0.8, 0.0, 0.0, 1.0, 0.1, 0.9, 0.0, 0.8];
+        Dataset::new(features, vec![2], vec![0, 0, 0, 1, 1, 1], 2, None).unwrap()
+    }
+
+    fn mean_loss(m: &dyn Model, d: &Dataset) -> f32 {
+        m.losses(d).iter().sum::<f32>() / d.len() as f32
+    }
+
+    #[test]
+    fn descending_lowers_the_loss_ascending_raises_it_and_frozen_weights_stay() {
+        let d = data();
+        let start = Softmax {
+            d: 2,
+            k: 2,
+            w: vec![0.0; 6],
+        };
+        let tuning = Tuning {
+            learning_rate: 0.05,
+            batch_size: 2,
+            epochs: 20,
+        };
+        let before = mean_loss(&start, &d);
+        let mut down = start.clone();
+        let rng = &mut crate::seed::stream(0, 0, "t");
+        tune(&mut down, &d, &tuning, Direction::Descend, &[1, 4], rng).unwrap();
+        assert!(
+            mean_loss(&down, &d) < before - 0.2,
+            "{}",
+            mean_loss(&down, &d)
+        );
+        assert_eq!((down.w[1], down.w[4]), (0.0, 0.0), "frozen: {:?}", down.w);
+        let mut up = start.clone();
+        tune(&mut up, &d, &tuning, Direction::Ascend, &[], rng).unwrap();
+        assert!(mean_loss(&up, &d) > before + 0.2, "{}", mean_loss(&up, &d));
+        // Flooding at a level above the loss reached ascends back towards it.
+        let mut flooded = down.clone();
+        let level = mean_loss(&down, &d) + 0.1;
+        tune(&mut flooded, &d, &tuning, Direction::Flood(level), &[], rng).unwrap();
+        assert!((mean_loss(&flooded, &d) - level).abs() < 0.1);
+        // Nothing to train on, or no epochs: nothing moves and no draw is made.
+        let mut same = start.clone();
+        let none = Tuning {
+            epochs: 0,
+            ..tuning
+        };
+        tune(&mut same, &d, &none, Direction::Descend, &[], rng).unwrap();
+        assert_eq!(same.w, start.w);
+    }
 
     #[test]
     fn the_first_adam_step_moves_each_parameter_by_the_learning_rate_against_its_sign() {

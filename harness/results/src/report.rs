@@ -572,6 +572,47 @@ mod tests {
     }
 
     #[test]
+    fn model_repair_defenses_have_their_metrics_and_table() {
+        use crate::record::{DefenseRecord, ModelEval, RepairRecord};
+        let (scenario, mut records) = crate::transfer::fixture::transfer();
+        for (i, r) in records.iter_mut().enumerate() {
+            let mut d = DefenseRecord::new("nc", "model-repair");
+            d.repair = Some(RepairRecord {
+                model_tpr: Some(true),
+                model_fpr: Some(i == 0),
+                target: Some(0),
+                target_correct: Some(true),
+                anomaly_index: Some(3.0),
+                clean_anomaly_index: Some(1.0),
+                class_scores: None,
+                repaired: Some(ModelEval {
+                    ca: Some(0.9),
+                    asr: Some(0.1),
+                    ra: Some(0.8),
+                    per_class_recall: vec![],
+                    source_recall: None,
+                }),
+            });
+            r.defenses.insert(0, d);
+        }
+        let metrics = records[1].metrics();
+        for (key, value) in [
+            ("defense.nc.model-tpr", Some(1.0)),
+            ("defense.nc.model-fpr", Some(0.0)),
+            ("defense.nc.target-correct", Some(1.0)),
+            ("defense.nc.repaired.asr", Some(0.1)),
+        ] {
+            assert!(metrics.contains(&(key.to_string(), value)), "{key}");
+        }
+        let md = markdown(&scenario, &records, &summarize(&records));
+        // FPR 1 then 0: mean 0.5 ± 12.706 · 0.7071 / √2.
+        assert!(
+            md.contains("| nc | 1.000 ± 0.000 | 0.500 ± 6.353 | 1.000 ± 0.000 | 3.000 ± 0.000 | — | — | 0.900 ± 0.000 | 0.100 ± 0.000 |"),
+            "{md}"
+        );
+    }
+
+    #[test]
     fn other_regimes_have_no_transfer_wording() {
         let md = federated_md();
         assert!(!md.contains("fine-tun"), "{md}");

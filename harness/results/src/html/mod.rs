@@ -63,6 +63,7 @@ pub fn html_report(scenario: &Scenario, records: &[RunRecord], summary: &[PointS
         sections.extend(ctx.federation_section());
         sections.extend(ctx.input_section());
         sections.extend(ctx.monitor_section());
+        sections.extend(ctx.repair_section());
     }
     sections.push(Section {
         id: "scenario",
@@ -1717,6 +1718,60 @@ impl Ctx<'_> {
         Some(Section {
             id: "monitors",
             title: "Round monitors".into(),
+            body,
+        })
+    }
+
+    /// 6c. Model-repair defenses: model-level detection and the repaired model.
+    fn repair_section(&self) -> Option<Section> {
+        let series = self.kind_series("model-repair");
+        if series.is_empty() {
+            return None;
+        }
+        let measures = [
+            Measure {
+                name: "model TPR",
+                long: "Backdoored models flagged",
+                suffix: "model-tpr",
+                chart: true,
+            },
+            Measure {
+                name: "model FPR",
+                long: "Clean models flagged",
+                suffix: "model-fpr",
+                chart: true,
+            },
+            Measure {
+                name: "CA after",
+                long: "Clean accuracy of the repaired model",
+                suffix: "repaired.ca",
+                chart: true,
+            },
+            Measure {
+                name: "ASR after",
+                long: "Attack success rate on the repaired model",
+                suffix: "repaired.asr",
+                chart: true,
+            },
+        ];
+        let mut body = String::from(
+            "<p>Model TPR / FPR = share of runs whose poisoned / clean model the defense flagged \
+             as backdoored (defenses that judge models); CA / ASR after = the repaired model.</p>\n",
+        );
+        body.push_str(&self.across_points(
+            &series,
+            &measures,
+            &Across {
+                scale: Scale::Rate,
+                per: "per defense",
+                series_head: "defense",
+                y_desc: "rate",
+                combine: true,
+            },
+        ));
+        Some(Section {
+            id: "model-repair",
+            title: "Model-repair defenses".into(),
             body,
         })
     }

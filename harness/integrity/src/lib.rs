@@ -35,8 +35,7 @@ pub use keys::{
     generate_key, public_key_path, read_signing_key, read_verifying_key, write_keypair,
 };
 pub use manifest::{
-    MANIFEST_FORMAT, Manifest, ManifestRecord, RecordDiff, SignatureCheck, SignedSet,
-    Verification,
+    MANIFEST_FORMAT, Manifest, ManifestRecord, RecordDiff, SignatureCheck, SignedSet, Verification,
 };
 pub use recipe::{RECIPE_FORMAT, Recipe, RecipeFile, RecipeSplit};
 pub use record::{EMPTY_TAG, RECORD_TAG, dataset_root, merkle_root, record_hash};

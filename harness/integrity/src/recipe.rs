@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::RecipeError;
 use crate::fsutil::{Access, atomic_write};
-use crate::manifest::{SignatureCheck, check_ed25519};
+use crate::manifest::{SignatureCheck, check_ed25519, decode_hex};
 
 /// The `format` every recipe this version writes holds, and the only one it reads.
 pub const RECIPE_FORMAT: &str = "poisonlab-recipe-v1";
@@ -130,6 +130,23 @@ impl Recipe {
         }
     }
 
+    /// Whether the signature verifies with the key the recipe itself names
+    /// (`public-key`): catches any edit after signing, but says nothing of
+    /// who signed; [`Recipe::check_signature`] with a trusted key does.
+    /// [`SignatureCheck::Unsigned`] when unsigned, `Invalid` when
+    /// `public-key` is not an ed25519 key.
+    pub fn check_own_signature(&self) -> SignatureCheck {
+        if !self.is_signed() {
+            return SignatureCheck::Unsigned;
+        }
+        let key = decode_hex::<32>(&self.public_key)
+            .and_then(|bytes| VerifyingKey::from_bytes(&bytes).ok());
+        match key {
+            Some(key) => self.check_signature(&key),
+            None => SignatureCheck::Invalid,
+        }
+    }
+
     /// Whether the recipe carries a signature.
     pub fn is_signed(&self) -> bool {
         !(self.public_key.is_empty() && self.signature.is_empty())
@@ -216,6 +233,7 @@ mod tests {
         assert!(r.is_signed());
         let public = key(1).verifying_key();
         assert_eq!(r.check_signature(&public), SignatureCheck::Valid);
+        assert_eq!(r.check_own_signature(), SignatureCheck::Valid);
         assert_eq!(
             r.check_signature(&key(2).verifying_key()),
             SignatureCheck::WrongKey
@@ -240,6 +258,11 @@ mod tests {
                 SignatureCheck::Invalid,
                 "edit {i}"
             );
+            assert_eq!(
+                changed.check_own_signature(),
+                SignatureCheck::Invalid,
+                "edit {i}"
+            );
         }
     }
 
@@ -248,7 +271,12 @@ mod tests {
         let mut r = recipe();
         r.sign(&key(3)).unwrap();
         let mut reordered = r.clone();
-        reordered.params = r.params.iter().rev().map(|(k, v)| (k.clone(), v.clone())).collect();
+        reordered.params = r
+            .params
+            .iter()
+            .rev()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         assert_ne!(
             reordered.params.keys().collect::<Vec<_>>(),
             r.params.keys().collect::<Vec<_>>()

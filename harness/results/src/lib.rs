@@ -26,7 +26,8 @@ pub use html::html_report;
 pub use record::{
     AGGREGATOR, AggregatorRound, AttackInfo, CraftingRecord, DefenseRecord, Detection,
     FederationRecord, FineTuneEpoch, InputDetection, LabelTest, ModelEval, MonitorRecord,
-    ProvenanceRecord, RejectedUpdate, RoundRecord, RunRecord, TransferRecord, toml_to_json,
+    ProvenanceRecord, RecipeRecord, RejectedUpdate, RoundRecord, RunRecord, TransferRecord,
+    toml_to_json,
 };
 pub use report::markdown;
 pub use reports::{Comparison, compare, read_results, regenerate};

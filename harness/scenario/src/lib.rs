@@ -21,7 +21,7 @@ pub use kinds::{AttackSpec, DefenseKind, Family, Needs};
 pub use problem::{Problem, Problems};
 pub use scenario::{
     Custody, DataCommon, DataSpec, DefenseSpec, IntegritySpec, Loaded, Meta, Normalize, Point,
-    Scenario, SignAt, Source,
+    RecipeSource, Scenario, SignAt, Source,
 };
 pub use spec::Reader;
 pub use training::{

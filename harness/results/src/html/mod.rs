@@ -1495,6 +1495,7 @@ kind = "cusum"
             ],
             data_root: None,
             clean_root: None,
+            recipe: None,
             model_fingerprint: None,
             rounds: None,
             federation: None,

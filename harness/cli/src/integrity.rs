@@ -309,15 +309,15 @@ fn verify_recipe(data: &Path, path: &Path, public: Option<&Path>) -> anyhow::Res
         None if recipe.is_signed() => Some(recipe.check_own_signature()),
         None => None,
     };
-    if let Some(check) = check {
-        if check != SignatureCheck::Valid {
-            outln!(
-                "{}: signature: {}",
-                path.display(),
-                signature_problem(check, "recipe")
-            )?;
-            return Ok(Status::Failed);
-        }
+    if let Some(check) = check
+        && check != SignatureCheck::Valid
+    {
+        outln!(
+            "{}: signature: {}",
+            path.display(),
+            signature_problem(check, "recipe")
+        )?;
+        return Ok(Status::Failed);
     }
     let generator = poisonlab_runner::recipe_generator(&recipe)
         .map_err(|e| InputError::error(format!("recipe {}: {e}", path.display())))?;

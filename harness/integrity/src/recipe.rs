@@ -238,17 +238,17 @@ mod tests {
             r.check_signature(&key(2).verifying_key()),
             SignatureCheck::WrongKey
         );
-        let edits: Vec<Box<dyn Fn(&mut Recipe)>> = vec![
-            Box::new(|r| r.seed += 1),
-            Box::new(|r| r.generator_version += 1),
-            Box::new(|r| r.generator = "blobs".into()),
-            Box::new(|r| {
+        let edits: [fn(&mut Recipe); 8] = [
+            |r| r.seed += 1,
+            |r| r.generator_version += 1,
+            |r| r.generator = "blobs".into(),
+            |r| {
                 r.params.insert("train".into(), 31.into());
-            }),
-            Box::new(|r| r.root = "00".repeat(32)),
-            Box::new(|r| r.splits[0].count = 29),
-            Box::new(|r| r.files[0].sha256 = "00".repeat(32)),
-            Box::new(|r| r.poisonlab_version = "9.9.9".into()),
+            },
+            |r| r.root = "00".repeat(32),
+            |r| r.splits[0].count = 29,
+            |r| r.files[0].sha256 = "00".repeat(32),
+            |r| r.poisonlab_version = "9.9.9".into(),
         ];
         for (i, edit) in edits.iter().enumerate() {
             let mut changed = r.clone();

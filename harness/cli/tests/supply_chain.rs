@@ -353,6 +353,29 @@ fn a_scenario_loads_data_through_its_recipe_and_the_audit_names_the_generator() 
         })
         .collect();
     assert_eq!(tpr, [0.0, 1.0, 1.0]);
+    // Signed at the source instead: only the attack in transit is caught.
+    let at_source = tmp.path().join("source.toml");
+    fs::write(
+        &at_source,
+        RECIPE_SCENARIO.replace("sign-at = \"generator\"", "sign-at = \"source\""),
+    )
+    .unwrap();
+    let out = tmp.path().join("out-source");
+    let o = poisonlab(&["run", s(&at_source), "--out", s(&out), "--quiet"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let tpr: Vec<f64> = summary["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            p["metrics"]["defense.provenance.tpr"]["mean"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(tpr, [0.0, 0.0, 1.0]);
 
     // Data that differs from what the recipe makes is bad input naming the recipe.
     let images = data.join("train-images-idx3-ubyte");

@@ -253,6 +253,29 @@ mod tests {
     }
 
     #[test]
+    fn blobs_output_is_pinned() {
+        // A change to the blobs generator changes the data of every recipe
+        // of it: bump `BlobsParams::VERSION` with it (synthetic-digits is
+        // pinned by `generator_output_is_pinned`).
+        let g = Generator::Blobs(BlobsParams {
+            train: 6,
+            test: 1,
+            ..BlobsParams::default()
+        });
+        let out = g.output(0).unwrap();
+        assert_eq!(out.train.labels(), [1, 0, 2, 2, 0, 1]);
+        let bits: Vec<u32> = out.train.features()[..4]
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
+        let pinned: Vec<u32> = [-3.593_151_8_f32, -4.300_934_3, 1.013_832_4, 1.467_531_1]
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
+        assert_eq!(bits, pinned);
+    }
+
+    #[test]
     fn versions_and_bad_params() {
         assert_eq!(Generator::version_of("synthetic-digits"), Some(1));
         assert_eq!(Generator::version_of("blobs"), Some(1));

@@ -86,7 +86,9 @@ pub fn cmd_data_export(scenario: &Path, to: &Path) -> anyhow::Result<Status> {
     let s = load_scenario(scenario).map_err(InputError::plain)?;
     let out = match poisonlab_runner::export(&s, &scenario.display().to_string(), to) {
         Ok(out) => out,
-        Err(e @ (RunError::Invalid(_) | RunError::Data(_))) => return Err(InputError::error(e)),
+        Err(e @ (RunError::Invalid(_) | RunError::Data(_) | RunError::Recipe(_))) => {
+            return Err(InputError::error(e));
+        }
         Err(e) => return Err(e).context("exporting"),
     };
     outln!(

@@ -125,7 +125,8 @@ fn execute(scenario: &Scenario, opts: &RunOptions, quiet: bool) -> anyhow::Resul
         | RunError::OtherShard { .. }
         | RunError::Kernels { .. }
         | RunError::Invalid(_)
-        | RunError::Data(_) => InputError::error(e),
+        | RunError::Data(_)
+        | RunError::Recipe(_) => InputError::error(e),
         e => anyhow::Error::new(e).context(format!("running {}", scenario.meta.name)),
     })
 }

@@ -87,7 +87,12 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Sign a dataset's records into a Merkle-rooted manifest, or verify data against one.
+    /// Generate a synthetic dataset to files (IDX for synthetic-digits, CSV
+    /// for blobs) with its recipe (DIR/recipe.json): generator, version,
+    /// every parameter, the seed and the Merkle root, signed with --key.
+    Generate(integrity::GenerateArgs),
+    /// Sign a dataset's records into a Merkle-rooted manifest, or verify data
+    /// against a manifest or a generator recipe.
     #[command(subcommand)]
     Manifest(integrity::ManifestCommand),
     /// Check a hash-chained audit log.
@@ -254,6 +259,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Slurm(args) => cluster::cmd_slurm(args),
         Command::Compare { dirs, html } => results::cmd_compare(&dirs, html.as_deref()),
         Command::Keygen { out } => integrity::cmd_keygen(&out),
+        Command::Generate(args) => integrity::cmd_generate(args),
         Command::Manifest(ManifestCommand::Sign(args)) => integrity::cmd_manifest_sign(args),
         Command::Manifest(ManifestCommand::Verify(args)) => integrity::cmd_manifest_verify(args),
         Command::Audit(AuditCommand::Verify { log, public }) => {

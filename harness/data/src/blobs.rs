@@ -60,6 +60,9 @@ impl Default for BlobsParams {
 const CENTRE_TRIES: usize = 1000;
 
 impl BlobsParams {
+    /// The generator's version: bumped whenever the same parameters and seed
+    /// would draw different samples. Recipes record it.
+    pub const VERSION: u32 = 1;
     /// Largest allowed `train` or `test`.
     pub const MAX_SPLIT: usize = 10_000_000;
     /// Largest allowed `classes`.

@@ -59,6 +59,10 @@ impl Default for SyntheticDigitsParams {
 }
 
 impl SyntheticDigitsParams {
+    /// The generator's version: bumped whenever the same parameters and seed
+    /// would draw different images (the glyphs, the variation, the draw
+    /// order). Recipes record it; `generator_output_is_pinned` guards it.
+    pub const VERSION: u32 = 1;
     /// Number of classes (the digits 0–9).
     pub const N_CLASSES: usize = 10;
     /// Shape of one sample: one channel of 28 × 28 pixels.

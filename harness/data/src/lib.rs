@@ -13,6 +13,10 @@
 //!   jitter, stray marks, pixel noise).
 //! - [`BlobsParams`] (`blobs`): isotropic Gaussian clusters, one per class.
 //!
+//! [`Generator`] is the two as a supply chain: a generator's output as the
+//! files hold it (IDX for digits, CSV for blobs), written and read back bit
+//! for bit, with a version that changes whenever a seed's data would.
+//!
 //! Random draws go through this crate's own few routines over the ChaCha8
 //! stream (`next_u64` only), so the data a seed gives does not change with
 //! the `rand` crate's sampling algorithms.
@@ -39,6 +43,7 @@ mod csv_source;
 mod digits;
 mod error;
 mod fetch;
+mod generator;
 mod idx;
 mod inspect;
 mod normalize;
@@ -58,6 +63,7 @@ pub use csv_source::{CsvData, CsvPaths, DEFAULT_LABEL_COLUMN, load_csv, write_cs
 pub use digits::SyntheticDigitsParams;
 pub use error::DataError;
 pub use fetch::{Catalogue, RemoteFile, catalogue, catalogues, fetch, sha256_hex};
+pub use generator::{BLOBS_FILES, DIGITS_FILES, GENERATOR_STREAM, Generator};
 pub use idx::{
     IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxPaths, load_idx, load_idx_first, read_idx_images,
     read_idx_images_first, read_idx_labels, write_idx_images, write_idx_labels,

@@ -44,6 +44,40 @@ pub enum ManifestError {
     Encode(#[source] serde_json::Error),
 }
 
+/// Errors from reading or writing a [`crate::Recipe`].
+#[derive(Debug, Error)]
+pub enum RecipeError {
+    /// The recipe file could not be read or written.
+    #[error("recipe {}: {source}", path.display())]
+    Io {
+        /// The recipe file.
+        path: PathBuf,
+        /// What the operating system reported.
+        source: std::io::Error,
+    },
+    /// The recipe file is not a recipe (bad JSON, a missing or unknown key).
+    #[error("recipe {}: not a valid recipe: {source}", path.display())]
+    Parse {
+        /// The recipe file.
+        path: PathBuf,
+        /// What the JSON parser reported (with line and column).
+        source: serde_json::Error,
+    },
+    /// The recipe's `format` is not one this version reads.
+    #[error("recipe {}: format is {found:?}, expected {expected:?}", path.display())]
+    Format {
+        /// The recipe file.
+        path: PathBuf,
+        /// The `format` the file holds.
+        found: String,
+        /// The format this version reads, [`crate::RECIPE_FORMAT`].
+        expected: &'static str,
+    },
+    /// The recipe could not be turned into JSON (not expected to happen).
+    #[error("cannot encode the recipe as JSON: {0}")]
+    Encode(#[source] serde_json::Error),
+}
+
 /// Errors from making, reading or writing ed25519 key files.
 #[derive(Debug, Error)]
 pub enum KeyError {

@@ -5,6 +5,9 @@
 //! - [`Manifest`]: the per-record hashes and root of a [`poisonlab_core::Dataset`],
 //!   signed with ed25519. [`Manifest::verify`] names every record modified,
 //!   added or removed since signing; [`Manifest::flags`] marks them per sample.
+//! - [`Recipe`]: what generated a synthetic dataset (generator, version,
+//!   parameters, seed, files, Merkle root), signed with ed25519, so that a
+//!   receiver can regenerate the data and compare ([`Manifest::differences`]).
 //! - [`generate_key`], [`write_keypair`], [`read_signing_key`],
 //!   [`read_verifying_key`]: ed25519 key files (hex).
 //! - [`AuditLog`], [`verify_log`], [`verify_log_signed`]: an append-only JSON-lines
@@ -19,6 +22,7 @@ mod error;
 mod fsutil;
 mod keys;
 mod manifest;
+mod recipe;
 mod record;
 
 pub use audit::{
@@ -26,11 +30,12 @@ pub use audit::{
     head_path, line_hash, verify_log, verify_log_signed,
 };
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
-pub use error::{AuditError, KeyError, LogError, LogFault, ManifestError};
+pub use error::{AuditError, KeyError, LogError, LogFault, ManifestError, RecipeError};
 pub use keys::{
     generate_key, public_key_path, read_signing_key, read_verifying_key, write_keypair,
 };
 pub use manifest::{
-    MANIFEST_FORMAT, Manifest, ManifestRecord, SignatureCheck, SignedSet, Verification,
+    MANIFEST_FORMAT, Manifest, ManifestRecord, RecordDiff, SignatureCheck, SignedSet, Verification,
 };
+pub use recipe::{RECIPE_FORMAT, Recipe, RecipeFile, RecipeSplit};
 pub use record::{EMPTY_TAG, RECORD_TAG, dataset_root, merkle_root, record_hash};

@@ -81,6 +81,9 @@ pub enum SignatureCheck {
     /// length), or the signature does not verify: the manifest was changed
     /// after signing, or the signature was forged.
     Invalid,
+    /// The file carries no signature at all (`public-key` and `signature`
+    /// both empty): a recipe written without a key, or an unsigned manifest.
+    Unsigned,
 }
 
 /// What [`Manifest::verify`] found. Id lists are in ascending order.
@@ -114,6 +117,25 @@ impl Verification {
     }
 }
 
+/// Which records differ between a dataset and a record list
+/// ([`Manifest::differences`]). Id lists are in ascending order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordDiff {
+    /// Ids in both, whose record (label or features) changed.
+    pub modified: Vec<u64>,
+    /// Ids in the data that the list does not hold (or hold twice).
+    pub added: Vec<u64>,
+    /// Ids the list holds that the data does not.
+    pub removed: Vec<u64>,
+}
+
+impl RecordDiff {
+    /// True when no record differs.
+    pub fn is_empty(&self) -> bool {
+        self.modified.is_empty() && self.added.is_empty() && self.removed.is_empty()
+    }
+}
+
 /// How one sample of the data compares with the manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Status {
@@ -137,8 +159,35 @@ fn root_of(mut pairs: Vec<(u64, [u8; 32])>) -> [u8; 32] {
     merkle_root(&leaves)
 }
 
+/// Check an ed25519 signature (hex) over `message` by the signer named in
+/// `signer` (hex of its public key) against the key the verifier trusts.
+/// Both empty: [`SignatureCheck::Unsigned`].
+pub(crate) fn check_ed25519(
+    signer: &str,
+    signature: &str,
+    message: &[u8],
+    public: &VerifyingKey,
+) -> SignatureCheck {
+    if signer.is_empty() && signature.is_empty() {
+        return SignatureCheck::Unsigned;
+    }
+    let Some(signer) = decode_hex::<32>(signer) else {
+        return SignatureCheck::Invalid;
+    };
+    if signer != public.to_bytes() {
+        return SignatureCheck::WrongKey;
+    }
+    let Some(signature) = decode_hex::<64>(signature) else {
+        return SignatureCheck::Invalid;
+    };
+    match public.verify_strict(message, &Signature::from_bytes(&signature)) {
+        Ok(()) => SignatureCheck::Valid,
+        Err(_) => SignatureCheck::Invalid,
+    }
+}
+
 /// Decode exactly `N` bytes of hex, or `None`.
-fn decode_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+pub(crate) fn decode_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
     let mut bytes = [0u8; N];
     hex::decode_to_slice(text, &mut bytes).ok()?;
     Some(bytes)
@@ -156,6 +205,22 @@ impl Manifest {
         created_at: impl Into<String>,
         key: &SigningKey,
     ) -> Result<Manifest, ManifestError> {
+        let mut manifest = Manifest::unsigned(data, source, created_at)?;
+        manifest.public_key = hex::encode(key.verifying_key().to_bytes());
+        let message = manifest.signed_bytes().map_err(ManifestError::Encode)?;
+        manifest.signature = hex::encode(key.sign(&message).to_bytes());
+        Ok(manifest)
+    }
+
+    /// The manifest of `data` as [`Manifest::sign`] builds it, with
+    /// `public-key` and `signature` left empty: a list of what the records
+    /// should be, for [`Manifest::differences`] (its signature never verifies).
+    /// Fails when two samples share an id.
+    pub fn unsigned(
+        data: &Dataset,
+        source: impl Into<String>,
+        created_at: impl Into<String>,
+    ) -> Result<Manifest, ManifestError> {
         let mut records: Vec<(u64, usize, [u8; 32])> = hashes(data)
             .into_iter()
             .enumerate()
@@ -166,7 +231,7 @@ impl Manifest {
             return Err(ManifestError::DuplicateId { id: pair[0].0 });
         }
         let leaves: Vec<[u8; 32]> = records.iter().map(|&(_, _, hash)| hash).collect();
-        let mut manifest = Manifest {
+        Ok(Manifest {
             format: MANIFEST_FORMAT.to_string(),
             source: source.into(),
             created_at: created_at.into(),
@@ -181,12 +246,9 @@ impl Manifest {
                     hash: hex::encode(hash),
                 })
                 .collect(),
-            public_key: hex::encode(key.verifying_key().to_bytes()),
+            public_key: String::new(),
             signature: String::new(),
-        };
-        let message = manifest.signed_bytes().map_err(ManifestError::Encode)?;
-        manifest.signature = hex::encode(key.sign(&message).to_bytes());
-        Ok(manifest)
+        })
     }
 
     /// The bytes the signature covers: this manifest as compact JSON
@@ -207,6 +269,27 @@ impl Manifest {
     /// what it lists, but only a [`SignatureCheck::Valid`] manifest can be
     /// trusted to list what was signed.
     pub fn verify(&self, data: &Dataset, public: &VerifyingKey) -> Verification {
+        let (diff, root) = self.diff_and_root(data);
+        Verification {
+            signature: self.check_signature(public),
+            root_matches: decode_hex::<32>(&self.root) == Some(root),
+            shape_matches: self.shape == data.shape(),
+            modified: diff.modified,
+            added: diff.added,
+            removed: diff.removed,
+        }
+    }
+
+    /// Which records of `data` differ from the ones listed here (modified,
+    /// added, removed, as [`Manifest::verify`] names them), without looking
+    /// at the signature: for comparing data with a list of what it should be
+    /// ([`Manifest::unsigned`] of a regenerated dataset).
+    pub fn differences(&self, data: &Dataset) -> RecordDiff {
+        self.diff_and_root(data).0
+    }
+
+    /// The differences and the Merkle root of `data` as it is.
+    fn diff_and_root(&self, data: &Dataset) -> (RecordDiff, [u8; 32]) {
         let (statuses, removed, hashes) = self.compare(data);
         let mut modified = Vec::new();
         let mut added = Vec::new();
@@ -221,14 +304,14 @@ impl Manifest {
         added.sort_unstable();
         added.dedup();
         let root = root_of(data.ids().iter().copied().zip(hashes).collect());
-        Verification {
-            signature: self.check_signature(public),
-            root_matches: decode_hex::<32>(&self.root) == Some(root),
-            shape_matches: self.shape == data.shape(),
-            modified,
-            added,
-            removed,
-        }
+        (
+            RecordDiff {
+                modified,
+                added,
+                removed,
+            },
+            root,
+        )
     }
 
     /// One flag per sample of `data`, in sample order: true when the sample's
@@ -242,20 +325,8 @@ impl Manifest {
 
     /// The signature check of [`Manifest::verify`].
     fn check_signature(&self, public: &VerifyingKey) -> SignatureCheck {
-        let Some(signer) = decode_hex::<32>(&self.public_key) else {
-            return SignatureCheck::Invalid;
-        };
-        if signer != public.to_bytes() {
-            return SignatureCheck::WrongKey;
-        }
-        let Some(signature) = decode_hex::<64>(&self.signature) else {
-            return SignatureCheck::Invalid;
-        };
-        let Ok(message) = self.signed_bytes() else {
-            return SignatureCheck::Invalid;
-        };
-        match public.verify_strict(&message, &Signature::from_bytes(&signature)) {
-            Ok(()) => SignatureCheck::Valid,
+        match self.signed_bytes() {
+            Ok(message) => check_ed25519(&self.public_key, &self.signature, &message, public),
             Err(_) => SignatureCheck::Invalid,
         }
     }

@@ -574,3 +574,34 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_unsigned_manifest_lists_differences_as_verify_names_them() {
+    let records = small();
+    let list = Manifest::unsigned(&dataset(&records, 3), "regenerated", "").unwrap();
+    assert_eq!(list.public_key, "");
+    assert_eq!(list.signature, "");
+    assert_eq!(list.root, sign(&records, 3, &key(1)).root);
+    assert_eq!(
+        list.verify(&dataset(&records, 3), &key(1).verifying_key())
+            .signature,
+        SignatureCheck::Unsigned
+    );
+    assert!(list.differences(&dataset(&records, 3)).is_empty());
+    // Change record 2's label, drop record 4, add a fifth.
+    let mut changed = records.clone();
+    changed[1].1 = 0;
+    changed.pop();
+    changed.push((0x5555_5555_5555_5555, 0, vec![1.0, 2.0, 3.0]));
+    let d = list.differences(&dataset(&changed, 3));
+    assert_eq!(d.modified, [0x2222_2222_2222_2222]);
+    assert_eq!(d.added, [0x5555_5555_5555_5555]);
+    assert_eq!(d.removed, [0x4444_4444_4444_4444]);
+    assert!(!d.is_empty());
+    // The same lists `verify` gives for a signed manifest of the same records.
+    let v = sign(&records, 3, &key(1)).verify(&dataset(&changed, 3), &key(1).verifying_key());
+    assert_eq!(
+        (v.modified, v.added, v.removed),
+        (d.modified, d.added, d.removed)
+    );
+}

@@ -627,6 +627,7 @@ kind = "trimmed-mean"
             defenses: vec![median, krum, trimmed],
             data_root: None,
             clean_root: None,
+            recipe: None,
             model_fingerprint: None,
             rounds: Some(
                 (1..=ROUNDS)

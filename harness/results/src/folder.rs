@@ -166,10 +166,7 @@ fn write_audit(dir: &Path, records: &[RunRecord]) -> Result<(), ResultsError> {
         let time = format!("run {i}");
         let run = json!({ "point": r.point, "repeat": r.repeat, "seed": r.seed });
         let mut events = vec![
-            (
-                "data-loaded",
-                json!({ "run": run, "n-train": r.n_train, "root": r.clean_root }),
-            ),
+            ("data-loaded", data_loaded(r, &run)),
             (
                 "attack",
                 json!({ "run": run, "kind": r.attack.kind, "at": r.attack.at,
@@ -197,6 +194,20 @@ fn write_audit(dir: &Path, records: &[RunRecord]) -> Result<(), ResultsError> {
         }
     }
     Ok(())
+}
+
+/// The `data-loaded` event: the clean training set's root, and, when the data
+/// came through a generator recipe, that recipe (generator, version, seed,
+/// root): the results folder then names the generator that made its data.
+fn data_loaded(r: &RunRecord, run: &serde_json::Value) -> serde_json::Value {
+    let mut details = serde_json::json!({ "run": run, "n-train": r.n_train, "root": r.clean_root });
+    if let (Some(recipe), Some(map)) = (&r.recipe, details.as_object_mut()) {
+        map.insert(
+            "recipe".into(),
+            serde_json::to_value(recipe).unwrap_or_default(),
+        );
+    }
+    details
 }
 
 const CSV_METRICS: &[&str] = &[

@@ -34,9 +34,8 @@ pub use recommend::{Recommendation, TOLERANCE, Verdict, recommendations, tally};
 pub use record::{
     AGGREGATOR, AggregatorRound, AttackInfo, CraftingRecord, DefenseRecord, Detection,
     FederationRecord, FineTuneEpoch, InputDetection, LabelTest, ModelEval, MonitorRecord,
-    ProvenanceRecord, RECORD_SCHEMA, RejectedUpdate, RepairRecord, RoundRecord, RunRecord,
-    TransferRecord,
-    toml_to_json,
+    ProvenanceRecord, RECORD_SCHEMA, RecipeRecord, RejectedUpdate, RepairRecord, RoundRecord,
+    RunRecord, TransferRecord, toml_to_json,
 };
 pub use report::markdown;
 pub use reports::{ComparedMatrix, Comparison, compare, read_results, regenerate};

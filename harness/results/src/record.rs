@@ -51,6 +51,10 @@ pub struct RunRecord {
     /// Merkle root (hex) of the clean training set the run started from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clean_root: Option<String>,
+    /// The generator recipe the data was loaded through (`[data] recipe`);
+    /// absent for every other source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe: Option<RecipeRecord>,
     /// SHA-256 (hex) of the poisoned model's class probabilities on the test
     /// set (f32 bits, little-endian): a fingerprint of the trained model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,12 +81,31 @@ fn schema_before_versioning() -> u32 {
     1
 }
 
+/// The generator recipe a run's data was loaded through and verified against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RecipeRecord {
+    /// The generator's name.
+    pub generator: String,
+    /// The generator's version.
+    pub generator_version: u32,
+    /// The recipe's seed.
+    pub seed: u64,
+    /// The recipe's Merkle root over every record it makes (hex).
+    pub root: String,
+    /// Hex of the public key the recipe's signature was verified with, when
+    /// the scenario named one (`[data] public-key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<String>,
+}
+
 /// Which attack a run used and where it acted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttackInfo {
     /// The `[attack] kind`.
     pub kind: String,
-    /// `source` (before the data is signed) or `transit` (after).
+    /// `generator` (in the generator, before its recipe is signed), `source`
+    /// (before the data is signed) or `transit` (after).
     pub at: poisonlab_scenario::Custody,
     /// Crafted clean-label attacks (feature collision, Bullseye Polytope,
     /// Witches' Brew, MetaPoison): what was crafted and how long it took.

@@ -318,6 +318,7 @@ rate = 0.1
             defenses: vec![perfect],
             data_root: None,
             clean_root: None,
+            recipe: None,
             model_fingerprint: None,
             rounds: None,
             federation: None,

@@ -23,6 +23,10 @@ pub(crate) fn describe(scenario: &Scenario) -> Vec<(&'static str, String)> {
             p.train.display(),
             p.label_column
         ),
+        Source::Recipe(p) => format!(
+            "generated, read through its recipe ({}; checked by making it again)",
+            p.recipe.display()
+        ),
     };
     let first = scenario.points.first();
     let model = first.map_or(String::new(), |p| {

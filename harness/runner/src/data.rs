@@ -23,17 +23,22 @@ pub struct LoadedData {
     pub class_names: Option<Vec<String>>,
     /// Merkle root (hex) of the training samples, as a manifest would carry.
     pub train_root: String,
+    /// The generator recipe the data was loaded through and verified
+    /// against (`[data] recipe`); `None` for every other source.
+    pub recipe: Option<poisonlab_results::RecipeRecord>,
     /// Seconds it took.
     pub seconds: f64,
 }
 
 impl LoadedData {
-    /// Generate or read the data: stream `data` of (seed, 0) for generation,
+    /// Generate or read the data (through its recipe, checked, for `[data]
+    /// recipe`): stream `data` of (seed, 0) for generation,
     /// stream `trusted` for the held-out split; limits apply before the split.
     pub fn load(spec: &DataSpec, seed: u64) -> Result<Self, RunError> {
         let start = Instant::now();
         let mut rng = stream(seed, 0, "data");
         let mut class_names = None;
+        let mut recipe = None;
         let splits = match &spec.source {
             Source::SyntheticDigits(p) => p.generate(&mut rng),
             Source::Blobs(p) => p.generate(&mut rng),
@@ -43,6 +48,12 @@ impl LoadedData {
                 spec.common.limit_test,
             )?,
             Source::Cifar10(dir) => poisonlab_data::load_cifar10(dir)?,
+            Source::Recipe(r) => {
+                let (splits, record) =
+                    crate::recipe::load_through_recipe(&r.recipe, r.public_key.as_deref())?;
+                recipe = Some(record);
+                splits
+            }
             Source::Csv(paths) => {
                 let csv = poisonlab_data::load_csv(paths)?;
                 class_names = csv.class_names;
@@ -68,6 +79,7 @@ impl LoadedData {
             test,
             trusted,
             class_names,
+            recipe,
             seconds: start.elapsed().as_secs_f64(),
         })
     }

@@ -71,6 +71,10 @@ pub enum RunError {
     /// The training set could not be signed (a duplicate id).
     #[error("signing the training set: {0}")]
     Integrity(String),
+    /// A generator recipe could not be used: unreadable, a bad signature,
+    /// another generator version, or data that differs from what it makes.
+    #[error("{0}")]
+    Recipe(String),
     /// A federation could not go on (its clean or undefended play failed).
     #[error("federated training: {0}")]
     Federation(String),

@@ -17,6 +17,7 @@ mod exec;
 mod export;
 mod lock;
 mod pipeline;
+mod recipe;
 mod shard;
 mod train;
 mod transfer;
@@ -29,4 +30,8 @@ pub use exec::{Outcome, Progress, RunOptions, Silent, load_checked, run};
 pub use export::{Exported, export};
 pub use lock::{LOCK_FILE, LockError, ResultsLock};
 pub use poisonlab_model::ModelKind;
+pub use recipe::{
+    Generated, RECIPE_FILE, RecipeDiff, RecipeMismatch, compare_with_recipe, describe, generate,
+    load_through_recipe, recipe_generator,
+};
 pub use shard::{Shard, fingerprint};

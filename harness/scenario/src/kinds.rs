@@ -103,6 +103,11 @@ pub static DATA_SOURCES: &[Entry<()>] = &[
         about: "tabular train.csv and test.csv with a label column",
         build: (),
     },
+    Entry {
+        name: "recipe",
+        about: "generated data read through its signed generator recipe (`poisonlab generate`), checked by making it again",
+        build: (),
+    },
 ];
 
 /// Models (`[model] kind`); read with [`poisonlab_core::ModelParams`].

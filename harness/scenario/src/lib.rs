@@ -21,7 +21,7 @@ pub use kinds::{AttackSpec, DefenseKind, Family, Needs};
 pub use problem::{Problem, Problems};
 pub use scenario::{
     Custody, DataCommon, DataSpec, DefenseSpec, IntegritySpec, LARGE_SWEEP, Loaded, Meta,
-    Normalize, Point, ReportSpec, Scenario, SignAt, Source,
+    Normalize, Point, RecipeSource, ReportSpec, Scenario, SignAt, Source,
 };
 pub use spec::Reader;
 pub use training::{

@@ -17,7 +17,12 @@ use crate::training::Training;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Custody {
-    /// At the data's source, before it is signed (the default): provenance cannot see it.
+    /// Inside the generator that makes synthetic data, before its recipe is
+    /// signed: the recipe itself makes the poison, so no provenance check
+    /// can see it (only with generated data).
+    Generator,
+    /// At the data's source, before it is signed (the default): provenance
+    /// signed at the source cannot see it; signed at the generator, it can.
     #[default]
     Source,
     /// In transit, after the data was signed: a manifest check catches it.
@@ -78,6 +83,23 @@ pub enum Source {
     Cifar10(PathBuf),
     /// Tabular CSV files (`csv`).
     Csv(CsvPaths),
+    /// Generated data read through its generator recipe (`recipe`), checked
+    /// against what the recipe makes when loaded.
+    Recipe(RecipeSource),
+}
+
+/// The `[data] recipe` source: a recipe file written by `poisonlab generate`
+/// (the data files beside it) and, optionally, the key it must be signed with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RecipeSource {
+    /// The recipe file, relative to the scenario's folder; the data files sit beside it.
+    pub recipe: PathBuf,
+    /// The vendor's public key file (`KEY.pub`): when given, the recipe must
+    /// carry a valid signature by it. Default: none (a signed recipe's
+    /// signature is still checked against the key it names).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<PathBuf>,
 }
 
 impl Source {
@@ -89,7 +111,17 @@ impl Source {
             Source::Idx(_) => "idx",
             Source::Cifar10(_) => "cifar10",
             Source::Csv(_) => "csv",
+            Source::Recipe(_) => "recipe",
         }
+    }
+
+    /// Whether the data is made by a generator poisonlab has (so it has a
+    /// generator in its custody chain): `synthetic-digits`, `blobs`, `recipe`.
+    pub fn is_generated(&self) -> bool {
+        matches!(
+            self,
+            Source::SyntheticDigits(_) | Source::Blobs(_) | Source::Recipe(_)
+        )
     }
 }
 
@@ -179,7 +211,9 @@ impl DataSpec {
                 shape: Some(vec![p.dim]),
             },
             // Known once the files are read; the runner checks again then.
-            Source::Idx(_) | Source::Cifar10(_) | Source::Csv(_) => DataFacts::default(),
+            Source::Idx(_) | Source::Cifar10(_) | Source::Csv(_) | Source::Recipe(_) => {
+                DataFacts::default()
+            }
         }
     }
 }
@@ -287,9 +321,12 @@ pub struct Loaded {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct IntegritySpec {
-    /// Where the owner signs a Merkle-rooted manifest of the training set:
-    /// `"source"`, where it is produced. An attack at `source` is in the data
-    /// before it is signed; one in `transit` comes after.
+    /// Where the training set's trust anchor is signed: `"source"`, a
+    /// Merkle-rooted manifest where the data is produced (an attack at
+    /// `source` is in the data before it is signed; one in `transit` comes
+    /// after), or `"generator"`, the generator's recipe (generated data only:
+    /// what the generator makes is the reference, so an attack at `source`
+    /// or in `transit` differs from it; one in the `generator` does not).
     pub sign_at: SignAt,
 }
 
@@ -297,6 +334,8 @@ pub struct IntegritySpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SignAt {
+    /// The generator's recipe: the data it makes is the reference.
+    Generator,
     /// Where the data is produced, before it travels.
     Source,
 }
@@ -531,6 +570,12 @@ impl Scenario {
                 data.insert("test".into(), path(&p.test));
                 data.insert("label-column".into(), Value::String(p.label_column.clone()));
             }
+            Source::Recipe(p) => {
+                data.insert("recipe".into(), path(&p.recipe));
+                if let Some(key) = &p.public_key {
+                    data.insert("public-key".into(), path(key));
+                }
+            }
         }
         extend(&mut data, to_value(&self.data.common));
         root.insert("data".into(), Value::Table(data));
@@ -659,7 +704,28 @@ fn check_needs(
             ),
         );
     }
-    if federated && point.attack_at == Custody::Transit {
+    if point.attack_at == Custody::Generator && !data.source.is_generated() {
+        r.problem(
+            &["attack", "at"],
+            format!(
+                "\"generator\" needs generated data (source synthetic-digits, blobs or recipe), got source {:?}",
+                data.source.name()
+            ),
+        );
+    }
+    if let Some(i) = integrity
+        && i.sign_at == SignAt::Generator
+        && !data.source.is_generated()
+    {
+        r.problem(
+            &["integrity", "sign-at"],
+            format!(
+                "\"generator\" signs a generator's recipe: it needs generated data (source synthetic-digits, blobs or recipe), got source {:?}",
+                data.source.name()
+            ),
+        );
+    }
+    if federated && point.attack_at != Custody::Source {
         r.problem(
             &["attack", "at"],
             "federated clients poison their own data: `at` must be \"source\"",
@@ -739,7 +805,7 @@ fn check_needs(
             }
             Family::Provenance(_) if integrity.is_none() => r.problem(
                 &at,
-                format!("{kind} verifies a signed manifest: add [integrity] sign-at = \"source\""),
+                format!("{kind} verifies a signed manifest: add [integrity] sign-at = \"source\" (or \"generator\")"),
             ),
             _ => {}
         }
@@ -830,6 +896,7 @@ fn check_meta(r: &mut Reader<'_>, m: &Meta) {
 fn read_data(r: &mut Reader<'_>, root: &Table) -> Option<DataSpec> {
     let mut table = sub_table(r, root, "data").unwrap_or_default();
     let source = match table.remove("source") {
+        None if table.contains_key("recipe") => "recipe".to_string(),
         None => "synthetic-digits".to_string(),
         Some(Value::String(s)) => s,
         Some(other) => {
@@ -925,6 +992,13 @@ fn read_data(r: &mut Reader<'_>, root: &Table) -> Option<DataSpec> {
                 train,
                 test,
                 label_column: k.label_column,
+            })
+        }
+        "recipe" => {
+            let k = r.read::<RecipeSource>(&["data"], &table)?;
+            Source::Recipe(RecipeSource {
+                recipe: file(r, "recipe", k.recipe),
+                public_key: k.public_key.map(|p| file(r, "public-key", p)),
             })
         }
         other => {
@@ -1261,12 +1335,13 @@ fn read_attack(
     let at = match table.remove("at") {
         None => Custody::default(),
         Some(v) => match v.as_str() {
+            Some("generator") => Custody::Generator,
             Some("source") => Custody::Source,
             Some("transit") => Custody::Transit,
             _ => {
                 r.problem(
                     &["attack", "at"],
-                    format!("must be \"source\" or \"transit\", got {v}"),
+                    format!("must be \"generator\", \"source\" or \"transit\", got {v}"),
                 );
                 Custody::default()
             }

@@ -473,7 +473,7 @@ fn is_reading_problem(message: &str) -> bool {
         "unknown defense",
         "must be a string",
         "must be a table",
-        "must be \"source\" or \"transit\"",
+        "must be \"generator\", \"source\" or \"transit\"",
         "has moved",
     ]
     .iter()

@@ -1938,6 +1938,7 @@ kind = "cusum"
             ],
             data_root: None,
             clean_root: None,
+            recipe: None,
             model_fingerprint: None,
             rounds: None,
             federation: None,

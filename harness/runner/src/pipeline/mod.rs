@@ -20,7 +20,7 @@ use poisonlab_core::seed::{run_seed, stream};
 use poisonlab_core::{Classifier, Dataset, Poisoned};
 use poisonlab_integrity::{Manifest, SignedSet, SigningKey, dataset_root};
 use poisonlab_results::{AttackInfo, RoundRecord, RunRecord, toml_to_json};
-use poisonlab_scenario::{Custody, Point, Training};
+use poisonlab_scenario::{Custody, Point, SignAt, Training};
 use rand::RngCore as _;
 
 use crate::RunError;
@@ -107,6 +107,7 @@ fn run_federated(
         defenses: out.defenses,
         data_root: None,
         clean_root: Some(ctx.data.train_root.clone()),
+        recipe: ctx.data.recipe.clone(),
         model_fingerprint: Some(fingerprint(out.poisoned_model.as_ref(), &ctx.data.test)),
         rounds: Some(out.rounds),
         federation: Some(out.federation),
@@ -188,26 +189,33 @@ pub(crate) fn poisoned_set(
     poison(ctx, point, repeat, surrogate, ranges.as_deref(), &|_| {})
 }
 
-/// The owner signs the training set where it is produced: before an attack
-/// at the source, after one in transit. The key comes from the run's own
-/// stream (a simulation: nothing secret is at stake).
+/// The owner signs the training set's trust anchor where `[integrity]
+/// sign-at` says: at the source (a manifest of the data as produced: before
+/// an attack at the generator or the source, after one in transit) or at the
+/// generator (its recipe: the data the generator makes, which holds the
+/// poison only when the attack is in the generator itself). The key comes
+/// from the run's own stream (a simulation: nothing secret is at stake).
 fn sign_training_set(
     ctx: &RunContext<'_>,
     point: &Point,
     repeat: u64,
     base: &Baseline<'_>,
 ) -> Result<Option<SignedSet>, RunError> {
-    if ctx.integrity.is_none() {
+    let Some(integrity) = ctx.integrity else {
         return Ok(None);
-    }
+    };
     let mut secret = [0u8; 32];
     stream(ctx.seed, repeat, "integrity").fill_bytes(&mut secret);
     let key = SigningKey::from_bytes(&secret);
-    let signed = match point.attack_at {
-        Custody::Source => &base.models.poisoned.data,
-        Custody::Transit => &ctx.data.train,
+    let poisoned = &base.models.poisoned.data;
+    let clean = &ctx.data.train;
+    let (signed, what) = match (integrity.sign_at, point.attack_at) {
+        (SignAt::Source, Custody::Generator | Custody::Source) => (poisoned, "training set"),
+        (SignAt::Source, Custody::Transit) => (clean, "training set"),
+        (SignAt::Generator, Custody::Generator) => (poisoned, "generator output"),
+        (SignAt::Generator, Custody::Source | Custody::Transit) => (clean, "generator output"),
     };
-    let manifest = Manifest::sign(signed, "training set", "run", &key)
+    let manifest = Manifest::sign(signed, what, "run", &key)
         .map_err(|e| RunError::Integrity(e.to_string()))?;
     Ok(Some(SignedSet {
         manifest,
@@ -251,6 +259,7 @@ fn record(
         defenses,
         data_root: Some(dataset_root(&m.poisoned.data)),
         clean_root: Some(data.train_root.clone()),
+        recipe: ctx.data.recipe.clone(),
         model_fingerprint: Some(fingerprint(m.poisoned_model.as_ref(), &data.test)),
         rounds,
         federation: None,

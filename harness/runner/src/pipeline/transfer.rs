@@ -130,6 +130,7 @@ fn stage_data(
         test,
         trusted: ctx.data.trusted.clone(),
         class_names: ctx.data.class_names.clone(),
+        recipe: ctx.data.recipe.clone(),
         seconds: ctx.data.seconds,
     }
 }

@@ -530,6 +530,8 @@ impl Scenario {
                 Source::Idx(_) => &["train-images", "train-labels", "test-images", "test-labels"],
                 Source::Cifar10(_) => &["dir"],
                 Source::Csv(_) => &["train", "test"],
+                // The recipe's data is identified by its roots in `content`.
+                Source::Recipe(_) => &["recipe", "public-key"],
             };
             for key in paths {
                 data.remove(*key);

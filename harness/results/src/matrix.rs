@@ -371,6 +371,7 @@ name = "a-defense-with-a-rather-long-name"
                         schema: crate::RECORD_SCHEMA,
                         fingerprint: None,
                         kernels: None,
+                        recipe: None,
                         point: serde_json::json!({ "attack.kind": kind, "model.kind": model })
                             .as_object()
                             .cloned()

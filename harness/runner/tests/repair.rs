@@ -15,6 +15,7 @@ fn run_scenario(text: &str, threads: usize) -> Vec<RunRecord> {
         threads,
         fresh: true,
         points: None,
+        shard: None,
     };
     let outcome = run(&scenario, &opts, &Silent).unwrap();
     assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);

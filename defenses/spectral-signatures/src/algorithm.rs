@@ -1,4 +1,6 @@
-use poisonlab_core::reclassify::{GroupJudgement, Neighbours, called_elsewhere, judge_group};
+use poisonlab_core::reclassify::{
+    Candidate, GroupJudgement, Neighbours, called_elsewhere, judge_group, resolve_single_source,
+};
 use poisonlab_core::whiten::{class_members, whiten_classes};
 use poisonlab_core::{
     BuildContext, DefenseInput, FilterVerdict, Kind, ParamError, Rng, TrainingFilter,
@@ -284,6 +286,7 @@ impl Split {
 }
 
 /// One class seen along its top singular direction.
+#[derive(Clone)]
 struct ClassSpectrum {
     /// Training-set positions of the class's samples.
     members: Vec<usize>,
@@ -396,6 +399,12 @@ impl TrainingFilter for SpectralSignatures {
         // One neighbour index (same reference samples) for every class, built
         // when the split rule first needs it.
         let mut index: Option<Neighbours<'_>> = None;
+        // Split rule: per class, its members, scores and the suspects judged
+        // poison so far; both sides of every direction are candidates for the
+        // single-source evidence, judged across classes afterwards.
+        let mut judged_classes: Vec<(usize, Vec<usize>, Vec<f64>, Vec<usize>, f64)> = Vec::new();
+        let mut candidates: Vec<Candidate> = Vec::new();
+        let mut suspect = vec![false; n];
         for (class, whitened) in whiten_classes(&embedding, &members, p.whiten, p.ridge)
             .into_iter()
             .enumerate()
@@ -412,21 +421,26 @@ impl TrainingFilter for SpectralSignatures {
             };
             let along =
                 |d: Option<&TopDirection>| ClassSpectrum::new(members.clone(), &rows, cols, d);
-            let (spectrum, class_flags, scatter) = match p.rule {
+            match p.rule {
                 SpectralRule::Paper => {
                     let spectrum = along(directions.first());
                     let share = p.eps_multiplier * p.expected_rate;
                     let k = (share * members.len() as f64).round() as usize;
-                    let flags = ClassSpectrum::top_k(&spectrum.scores(p.score), k);
-                    (spectrum, flags, 1.0)
+                    let class_scores = spectrum.scores(p.score);
+                    let class_flags = ClassSpectrum::top_k(&class_scores, k);
+                    for ((&i, s), f) in members.iter().zip(class_scores).zip(class_flags) {
+                        scores[i] = s;
+                        flags[i] = f;
+                    }
                 }
                 SpectralRule::Split => {
-                    // Among the top directions, the one whose smaller side is
-                    // the most scattered in origin (the first on ties).
+                    // Among the top directions and both sides of each, the
+                    // group the most scattered in origin (the first on ties);
+                    // the larger side too, as poison can outnumber its class.
                     let index =
                         index.get_or_insert_with(|| Neighbours::new(train, &[], p.max_reference));
                     index.ask_within(&members);
-                    let mut best: Option<(ClassSpectrum, Vec<usize>, GroupJudgement)> = None;
+                    let mut best: Option<(ClassSpectrum, Vec<usize>, GroupJudgement, bool)> = None;
                     for d in &directions {
                         let d = if p.refine {
                             refine(&rows, cols, d)
@@ -434,49 +448,99 @@ impl TrainingFilter for SpectralSignatures {
                             d.clone()
                         };
                         let spectrum = along(Some(&d));
-                        let suspects = spectrum.suspects();
-                        let rest: Vec<usize> = members
+                        let smaller = spectrum.suspects();
+                        if smaller.is_empty() {
+                            continue;
+                        }
+                        let larger: Vec<usize> = members
                             .iter()
                             .copied()
-                            .filter(|i| !suspects.contains(i))
+                            .filter(|i| !smaller.contains(i))
                             .collect();
-                        let judged =
-                            judge_group(index, class, &suspects, &rest, p.k, p.explained_threshold);
-                        if best
-                            .as_ref()
-                            .is_none_or(|b| judged.explained < b.2.explained)
+                        for (group, rest, flipped) in
+                            [(&smaller, &larger, false), (&larger, &smaller, true)]
                         {
-                            best = Some((spectrum, suspects, judged));
+                            let judged =
+                                judge_group(index, class, group, rest, p.k, p.explained_threshold);
+                            if best
+                                .as_ref()
+                                .is_none_or(|b| judged.explained < b.2.explained)
+                            {
+                                best = Some((spectrum.clone(), group.clone(), judged, flipped));
+                            }
+                            if p.single_source_threshold > 0.0 {
+                                candidates.push(Candidate {
+                                    class,
+                                    members: group.clone(),
+                                    rest: rest.clone(),
+                                });
+                            }
                         }
                     }
-                    let (spectrum, suspects, judged) = best.unwrap_or_else(|| {
+                    let (spectrum, suspects, judged, flipped) = best.unwrap_or_else(|| {
                         let none = GroupJudgement {
                             explained: 1.0,
                             baseline: None,
                             poison: false,
                         };
-                        (along(None), Vec::new(), none)
+                        (along(None), Vec::new(), none, false)
                     });
-                    let flags = if judged.poison {
-                        called_elsewhere(index, class, &members, &suspects, p.k)
-                    } else {
-                        vec![false; members.len()]
-                    };
-                    let explained = judged.explained;
-                    (spectrum, flags, 1.0 - explained)
+                    if judged.poison {
+                        for &i in &suspects {
+                            suspect[i] = true;
+                        }
+                    }
+                    // Scores point towards the suspect side.
+                    let sign = if flipped { -1.0 } else { 1.0 };
+                    let class_scores = spectrum
+                        .scores(p.score)
+                        .into_iter()
+                        .map(|s| sign * s)
+                        .collect();
+                    judged_classes.push((
+                        class,
+                        members.clone(),
+                        class_scores,
+                        suspects,
+                        1.0 - judged.explained,
+                    ));
                 }
-            };
-            // Split rule: weight by how scattered the suspects' origins are,
-            // so a class whose smaller side is a writing style of its own
-            // ranks below one assembled from many classes.
-            let class_scores: Vec<f64> = spectrum
-                .scores(p.score)
-                .into_iter()
-                .map(|s| s * scatter)
-                .collect();
-            for ((&i, s), f) in spectrum.members.iter().zip(class_scores).zip(class_flags) {
-                scores[i] = s;
-                flags[i] = f;
+            }
+        }
+        if let Some(index) = &index {
+            // Single-source evidence across classes.
+            let resolved = resolve_single_source(
+                index,
+                &candidates,
+                &suspect.clone(),
+                p.k,
+                p.single_source_threshold,
+            );
+            let mut single = vec![0.0f64; train.n_classes()];
+            for (cand, (ratio, poison)) in candidates.iter().zip(resolved) {
+                if poison {
+                    for &i in &cand.members {
+                        suspect[i] = true;
+                    }
+                }
+                single[cand.class] = single[cand.class].max(1.0 - ratio);
+            }
+            for (class, members, class_scores, _, scatter) in judged_classes {
+                // Weight by how strongly the class's best group looks
+                // assembled from elsewhere, so a class whose side is a
+                // writing style of its own ranks below a poisoned one.
+                let weight = scatter.max(single[class]);
+                let suspects: Vec<usize> =
+                    members.iter().copied().filter(|&i| suspect[i]).collect();
+                let class_flags = if suspects.is_empty() {
+                    vec![false; members.len()]
+                } else {
+                    called_elsewhere(index, class, &members, &suspects, p.k)
+                };
+                for ((&i, s), f) in members.iter().zip(class_scores).zip(class_flags) {
+                    scores[i] = s * weight;
+                    flags[i] = f;
+                }
             }
         }
         Ok(FilterVerdict { scores, flags })

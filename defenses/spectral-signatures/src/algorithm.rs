@@ -457,9 +457,15 @@ impl TrainingFilter for SpectralSignatures {
                             .copied()
                             .filter(|i| !smaller.contains(i))
                             .collect();
-                        for (group, rest, flipped) in
-                            [(&smaller, &larger, false), (&larger, &smaller, true)]
-                        {
+                        // The larger side only where the smaller one is a
+                        // reference for it (at least half its size).
+                        let sides: &[(&Vec<usize>, &Vec<usize>, bool)] =
+                            if 2 * smaller.len() >= larger.len() {
+                                &[(&smaller, &larger, false), (&larger, &smaller, true)]
+                            } else {
+                                &[(&smaller, &larger, false)]
+                            };
+                        for &(group, rest, flipped) in sides {
                             let judged =
                                 judge_group(index, class, group, rest, p.k, p.explained_threshold);
                             if best

@@ -398,8 +398,12 @@ pub fn judge_group(
 }
 
 /// Least share of the rest of a class called its own label for
-/// [`resolve_single_source`] to judge a group of the class against it.
-pub const MIN_SINGLE_SOURCE_BASELINE: f64 = 0.5;
+/// [`resolve_single_source`] to judge a group of the class against it: the
+/// neighbours must recognise the class (digits: 0.9–1.0). Where they cannot
+/// (overlapping classes, raw pixels of natural images), leaving a group out
+/// lowers its own label's share of the votes by the base rate alone, and
+/// the evidence says nothing.
+pub const MIN_SINGLE_SOURCE_BASELINE: f64 = 0.8;
 
 /// A suspect group of one class, for [`resolve_single_source`].
 #[derive(Debug, Clone, PartialEq)]

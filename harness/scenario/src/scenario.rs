@@ -856,14 +856,19 @@ fn read_sweep(
     let mut attacks = Vec::new();
     for (key, value) in table.clone() {
         if key == ATTACK_SWEEP {
+            // First, wherever it is written: it varies slowest (a resolved
+            // scenario writes it after the scalar keys, as an array of tables).
             if let Some(tables) = read_attack_sweep(r, root, &table, &value) {
-                out.push((
-                    key,
-                    tables
-                        .iter()
-                        .map(|(n, _)| Value::String(n.clone()))
-                        .collect(),
-                ));
+                out.insert(
+                    0,
+                    (
+                        key,
+                        tables
+                            .iter()
+                            .map(|(n, _)| Value::String(n.clone()))
+                            .collect(),
+                    ),
+                );
                 attacks = tables;
             }
             continue;

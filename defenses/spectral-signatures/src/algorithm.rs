@@ -285,6 +285,16 @@ impl Split {
     }
 }
 
+/// One class as the split rule judged it, before the single-source evidence.
+struct JudgedClass {
+    class: usize,
+    members: Vec<usize>,
+    /// Scores along the chosen direction, towards the suspect side.
+    scores: Vec<f64>,
+    /// `1 − explained` of the class's best group.
+    scatter: f64,
+}
+
 /// One class seen along its top singular direction.
 #[derive(Clone)]
 struct ClassSpectrum {
@@ -402,7 +412,7 @@ impl TrainingFilter for SpectralSignatures {
         // Split rule: per class, its members, scores and the suspects judged
         // poison so far; both sides of every direction are candidates for the
         // single-source evidence, judged across classes afterwards.
-        let mut judged_classes: Vec<(usize, Vec<usize>, Vec<f64>, Vec<usize>, f64)> = Vec::new();
+        let mut judged_classes: Vec<JudgedClass> = Vec::new();
         let mut candidates: Vec<Candidate> = Vec::new();
         let mut suspect = vec![false; n];
         for (class, whitened) in whiten_classes(&embedding, &members, p.whiten, p.ridge)
@@ -503,13 +513,12 @@ impl TrainingFilter for SpectralSignatures {
                         .into_iter()
                         .map(|s| sign * s)
                         .collect();
-                    judged_classes.push((
+                    judged_classes.push(JudgedClass {
                         class,
-                        members.clone(),
-                        class_scores,
-                        suspects,
-                        1.0 - judged.explained,
-                    ));
+                        members: members.clone(),
+                        scores: class_scores,
+                        scatter: 1.0 - judged.explained,
+                    });
                 }
             }
         }
@@ -531,7 +540,13 @@ impl TrainingFilter for SpectralSignatures {
                 }
                 single[cand.class] = single[cand.class].max(1.0 - ratio);
             }
-            for (class, members, class_scores, _, scatter) in judged_classes {
+            for JudgedClass {
+                class,
+                members,
+                scores: class_scores,
+                scatter,
+            } in judged_classes
+            {
                 // Weight by how strongly the class's best group looks
                 // assembled from elsewhere, so a class whose side is a
                 // writing style of its own ranks below a poisoned one.

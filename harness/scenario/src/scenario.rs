@@ -840,15 +840,15 @@ fn read_data(r: &mut Reader<'_>, root: &Table) -> Option<DataSpec> {
     Some(spec)
 }
 
+/// `[sweep]`: each swept key with its values.
+type Sweep = Vec<(String, Vec<Value>)>;
+
 /// The `[sweep]` key whose values are whole `[attack]` tables.
 const ATTACK_SWEEP: &str = "attack";
 
 /// Read `[sweep]`: key → values, and the attack tables of a sweep over whole
 /// attacks (whose names stand for them among the values).
-fn read_sweep(
-    r: &mut Reader<'_>,
-    root: &Table,
-) -> (Vec<(String, Vec<Value>)>, Vec<(String, Table)>) {
+fn read_sweep(r: &mut Reader<'_>, root: &Table) -> (Sweep, Vec<(String, Table)>) {
     let Some(table) = sub_table(r, root, "sweep") else {
         return (Vec::new(), Vec::new());
     };

@@ -605,8 +605,8 @@ mod tests {
         }
         for _ in 0..n {
             features.extend(point(&mut rng, &[2, WIDTH - 1]));
-            labels.push(0);
         }
+        labels.resize(600 + n, 0);
         let mask = (0..600 + n).map(|i| i >= 600).collect();
         (
             Dataset::new(features, vec![WIDTH], labels, 4, None).unwrap(),

@@ -746,6 +746,42 @@ mod tests {
         assert_eq!(flagged(&v), Vec::<usize>::new());
     }
 
+    /// Four classes of 150 (class c shifted 6 along axis c), then `n`
+    /// poisons from class 2 alone with a trigger (6 along the last axis),
+    /// labelled 0: a single-source backdoor.
+    fn single_source(seed: u64, n: usize) -> (Dataset, Vec<bool>) {
+        let mut rng = stream(seed, 0, "single-source");
+        let mut features = gaussian_points(600 + n, &mut rng);
+        let mut labels: Vec<usize> = (0..600).map(|i| i / 150).collect();
+        for i in 0..600 + n {
+            let axis = if i < 600 { i / 150 } else { 2 };
+            features[i * DIM + axis] += 6.0;
+            if i >= 600 {
+                features[i * DIM + DIM - 1] += 6.0;
+            }
+        }
+        labels.resize(600 + n, 0);
+        let mask = (0..600 + n).map(|i| i >= 600).collect();
+        (
+            Dataset::new(features, vec![DIM], labels, 4, None).unwrap(),
+            mask,
+        )
+    }
+
+    #[test]
+    fn single_source_poison_is_flagged_by_its_own_label_share() {
+        for seed in 0..3 {
+            let (data, mask) = single_source(seed, 40);
+            let v = run(SpectralSignaturesParams::default(), &data);
+            assert_eq!(v.flags, mask, "seed {seed}");
+            let off = SpectralSignaturesParams {
+                single_source_threshold: 0.0,
+                ..SpectralSignaturesParams::default()
+            };
+            assert!(!run(off, &data).flags.contains(&true), "seed {seed}");
+        }
+    }
+
     #[test]
     fn a_clean_class_with_a_stray_point_is_not_poisoned() {
         // One far point per class: a side of one sample is never flagged.

@@ -224,7 +224,13 @@ mod tests {
         }
         fn input_gradient(&self, d: &Dataset) -> Matrix {
             let g = (0..d.len() * d.dim())
-                .map(|i| if (i % d.dim()) % 2 == 0 { 1.0 } else { -1.0 })
+                .map(|i| {
+                    if (i % d.dim()).is_multiple_of(2) {
+                        1.0
+                    } else {
+                        -1.0
+                    }
+                })
                 .collect();
             Matrix::new(d.len(), d.dim(), g)
         }

@@ -585,6 +585,50 @@ mod tests {
         }
     }
 
+    /// Four classes (150 each, class c shifted 6 along axis c); then `n`
+    /// poisons taken from class 2 alone, with a trigger (6 along the last
+    /// axis), labelled 0: a single-source backdoor.
+    fn single_source(seed: u64, n: usize) -> (Dataset, Vec<bool>) {
+        let mut rng = stream(seed, 0, "single-source");
+        let point = |rng: &mut Rng, axes: &[usize]| -> Vec<f32> {
+            (0..WIDTH)
+                .map(|d| normal(rng) + if axes.contains(&d) { 6.0 } else { 0.0 })
+                .collect()
+        };
+        let mut features = Vec::new();
+        let mut labels = Vec::new();
+        for c in 0..4 {
+            for _ in 0..150 {
+                features.extend(point(&mut rng, &[c]));
+                labels.push(c);
+            }
+        }
+        for _ in 0..n {
+            features.extend(point(&mut rng, &[2, WIDTH - 1]));
+        }
+        labels.resize(600 + n, 0);
+        let mask = (0..600 + n).map(|i| i >= 600).collect();
+        (
+            Dataset::new(features, vec![WIDTH], labels, 4, None).unwrap(),
+            mask,
+        )
+    }
+
+    #[test]
+    fn single_source_poison_is_flagged_by_its_own_label_share() {
+        for seed in 0..3 {
+            let (data, mask) = single_source(seed, 40);
+            let v = run(ActivationClusteringParams::default(), &data, seed);
+            assert_eq!(v.flags, mask, "seed {seed}");
+            // The many-classes rule alone explains it by class 2 and misses it.
+            let off = ActivationClusteringParams {
+                single_source_threshold: 0.0,
+                ..ActivationClusteringParams::default()
+            };
+            assert!(!run(off, &data, seed).flags.contains(&true), "seed {seed}");
+        }
+    }
+
     #[test]
     fn a_class_written_two_ways_is_split_but_not_flagged() {
         let (data, _) = scattered(0, 6);

@@ -1,4 +1,6 @@
-use poisonlab_core::reclassify::{GroupJudgement, Neighbours, called_elsewhere, judge_group};
+use poisonlab_core::reclassify::{
+    Candidate, GroupJudgement, Neighbours, called_elsewhere, judge_group, resolve_single_source,
+};
 use poisonlab_core::whiten::{class_members, whiten_classes};
 use poisonlab_core::{
     BuildContext, DefenseInput, FilterVerdict, Kind, ParamError, Rng, TrainingFilter,
@@ -283,7 +285,18 @@ impl Split {
     }
 }
 
+/// One class as the split rule judged it, before the single-source evidence.
+struct JudgedClass {
+    class: usize,
+    members: Vec<usize>,
+    /// Scores along the chosen direction, towards the suspect side.
+    scores: Vec<f64>,
+    /// `1 − explained` of the class's best group.
+    scatter: f64,
+}
+
 /// One class seen along its top singular direction.
+#[derive(Clone)]
 struct ClassSpectrum {
     /// Training-set positions of the class's samples.
     members: Vec<usize>,
@@ -396,6 +409,12 @@ impl TrainingFilter for SpectralSignatures {
         // One neighbour index (same reference samples) for every class, built
         // when the split rule first needs it.
         let mut index: Option<Neighbours<'_>> = None;
+        // Split rule: per class, its members, scores and the suspects judged
+        // poison so far; both sides of every direction are candidates for the
+        // single-source evidence, judged across classes afterwards.
+        let mut judged_classes: Vec<JudgedClass> = Vec::new();
+        let mut candidates: Vec<Candidate> = Vec::new();
+        let mut suspect = vec![false; n];
         for (class, whitened) in whiten_classes(&embedding, &members, p.whiten, p.ridge)
             .into_iter()
             .enumerate()
@@ -412,21 +431,26 @@ impl TrainingFilter for SpectralSignatures {
             };
             let along =
                 |d: Option<&TopDirection>| ClassSpectrum::new(members.clone(), &rows, cols, d);
-            let (spectrum, class_flags, scatter) = match p.rule {
+            match p.rule {
                 SpectralRule::Paper => {
                     let spectrum = along(directions.first());
                     let share = p.eps_multiplier * p.expected_rate;
                     let k = (share * members.len() as f64).round() as usize;
-                    let flags = ClassSpectrum::top_k(&spectrum.scores(p.score), k);
-                    (spectrum, flags, 1.0)
+                    let class_scores = spectrum.scores(p.score);
+                    let class_flags = ClassSpectrum::top_k(&class_scores, k);
+                    for ((&i, s), f) in members.iter().zip(class_scores).zip(class_flags) {
+                        scores[i] = s;
+                        flags[i] = f;
+                    }
                 }
                 SpectralRule::Split => {
-                    // Among the top directions, the one whose smaller side is
-                    // the most scattered in origin (the first on ties).
+                    // Among the top directions and both sides of each, the
+                    // group the most scattered in origin (the first on ties);
+                    // the larger side too, as poison can outnumber its class.
                     let index =
                         index.get_or_insert_with(|| Neighbours::new(train, &[], p.max_reference));
                     index.ask_within(&members);
-                    let mut best: Option<(ClassSpectrum, Vec<usize>, GroupJudgement)> = None;
+                    let mut best: Option<(ClassSpectrum, Vec<usize>, GroupJudgement, bool)> = None;
                     for d in &directions {
                         let d = if p.refine {
                             refine(&rows, cols, d)
@@ -434,49 +458,110 @@ impl TrainingFilter for SpectralSignatures {
                             d.clone()
                         };
                         let spectrum = along(Some(&d));
-                        let suspects = spectrum.suspects();
-                        let rest: Vec<usize> = members
+                        let smaller = spectrum.suspects();
+                        if smaller.is_empty() {
+                            continue;
+                        }
+                        let larger: Vec<usize> = members
                             .iter()
                             .copied()
-                            .filter(|i| !suspects.contains(i))
+                            .filter(|i| !smaller.contains(i))
                             .collect();
-                        let judged =
-                            judge_group(index, class, &suspects, &rest, p.k, p.explained_threshold);
-                        if best
-                            .as_ref()
-                            .is_none_or(|b| judged.explained < b.2.explained)
-                        {
-                            best = Some((spectrum, suspects, judged));
+                        // The larger side only where the smaller one is a
+                        // reference for it (at least half its size).
+                        let sides: &[(&Vec<usize>, &Vec<usize>, bool)] =
+                            if 2 * smaller.len() >= larger.len() {
+                                &[(&smaller, &larger, false), (&larger, &smaller, true)]
+                            } else {
+                                &[(&smaller, &larger, false)]
+                            };
+                        for &(group, rest, flipped) in sides {
+                            let judged =
+                                judge_group(index, class, group, rest, p.k, p.explained_threshold);
+                            if best
+                                .as_ref()
+                                .is_none_or(|b| judged.explained < b.2.explained)
+                            {
+                                best = Some((spectrum.clone(), group.clone(), judged, flipped));
+                            }
+                            if p.single_source_threshold > 0.0 {
+                                candidates.push(Candidate {
+                                    class,
+                                    members: group.clone(),
+                                    rest: rest.clone(),
+                                });
+                            }
                         }
                     }
-                    let (spectrum, suspects, judged) = best.unwrap_or_else(|| {
+                    let (spectrum, suspects, judged, flipped) = best.unwrap_or_else(|| {
                         let none = GroupJudgement {
                             explained: 1.0,
                             baseline: None,
                             poison: false,
                         };
-                        (along(None), Vec::new(), none)
+                        (along(None), Vec::new(), none, false)
                     });
-                    let flags = if judged.poison {
-                        called_elsewhere(index, class, &members, &suspects, p.k)
-                    } else {
-                        vec![false; members.len()]
-                    };
-                    let explained = judged.explained;
-                    (spectrum, flags, 1.0 - explained)
+                    if judged.poison {
+                        for &i in &suspects {
+                            suspect[i] = true;
+                        }
+                    }
+                    // Scores point towards the suspect side.
+                    let sign = if flipped { -1.0 } else { 1.0 };
+                    let class_scores = spectrum
+                        .scores(p.score)
+                        .into_iter()
+                        .map(|s| sign * s)
+                        .collect();
+                    judged_classes.push(JudgedClass {
+                        class,
+                        members: members.clone(),
+                        scores: class_scores,
+                        scatter: 1.0 - judged.explained,
+                    });
                 }
-            };
-            // Split rule: weight by how scattered the suspects' origins are,
-            // so a class whose smaller side is a writing style of its own
-            // ranks below one assembled from many classes.
-            let class_scores: Vec<f64> = spectrum
-                .scores(p.score)
-                .into_iter()
-                .map(|s| s * scatter)
-                .collect();
-            for ((&i, s), f) in spectrum.members.iter().zip(class_scores).zip(class_flags) {
-                scores[i] = s;
-                flags[i] = f;
+            }
+        }
+        if let Some(index) = &index {
+            // Single-source evidence across classes.
+            let resolved = resolve_single_source(
+                index,
+                &candidates,
+                &suspect.clone(),
+                p.k,
+                p.single_source_threshold,
+            );
+            let mut single = vec![0.0f64; train.n_classes()];
+            for (cand, (ratio, poison)) in candidates.iter().zip(resolved) {
+                if poison {
+                    for &i in &cand.members {
+                        suspect[i] = true;
+                    }
+                }
+                single[cand.class] = single[cand.class].max(1.0 - ratio);
+            }
+            for JudgedClass {
+                class,
+                members,
+                scores: class_scores,
+                scatter,
+            } in judged_classes
+            {
+                // Weight by how strongly the class's best group looks
+                // assembled from elsewhere, so a class whose side is a
+                // writing style of its own ranks below a poisoned one.
+                let weight = scatter.max(single[class]);
+                let suspects: Vec<usize> =
+                    members.iter().copied().filter(|&i| suspect[i]).collect();
+                let class_flags = if suspects.is_empty() {
+                    vec![false; members.len()]
+                } else {
+                    called_elsewhere(index, class, &members, &suspects, p.k)
+                };
+                for ((&i, s), f) in members.iter().zip(class_scores).zip(class_flags) {
+                    scores[i] = s * weight;
+                    flags[i] = f;
+                }
             }
         }
         Ok(FilterVerdict { scores, flags })
@@ -659,6 +744,42 @@ mod tests {
         let data = Dataset::new(features, vec![DIM], labels, 3, None).unwrap();
         let v = run(SpectralSignaturesParams::default(), &data);
         assert_eq!(flagged(&v), Vec::<usize>::new());
+    }
+
+    /// Four classes of 150 (class c shifted 6 along axis c), then `n`
+    /// poisons from class 2 alone with a trigger (6 along the last axis),
+    /// labelled 0: a single-source backdoor.
+    fn single_source(seed: u64, n: usize) -> (Dataset, Vec<bool>) {
+        let mut rng = stream(seed, 0, "single-source");
+        let mut features = gaussian_points(600 + n, &mut rng);
+        let mut labels: Vec<usize> = (0..600).map(|i| i / 150).collect();
+        for i in 0..600 + n {
+            let axis = if i < 600 { i / 150 } else { 2 };
+            features[i * DIM + axis] += 6.0;
+            if i >= 600 {
+                features[i * DIM + DIM - 1] += 6.0;
+            }
+        }
+        labels.resize(600 + n, 0);
+        let mask = (0..600 + n).map(|i| i >= 600).collect();
+        (
+            Dataset::new(features, vec![DIM], labels, 4, None).unwrap(),
+            mask,
+        )
+    }
+
+    #[test]
+    fn single_source_poison_is_flagged_by_its_own_label_share() {
+        for seed in 0..3 {
+            let (data, mask) = single_source(seed, 40);
+            let v = run(SpectralSignaturesParams::default(), &data);
+            assert_eq!(v.flags, mask, "seed {seed}");
+            let off = SpectralSignaturesParams {
+                single_source_threshold: 0.0,
+                ..SpectralSignaturesParams::default()
+            };
+            assert!(!run(off, &data).flags.contains(&true), "seed {seed}");
+        }
     }
 
     #[test]

@@ -53,7 +53,15 @@
 //!   clustering): poison when their own label plus one other explain less
 //!   than `explained-threshold` (0.35) of them, relative to the rest of the
 //!   class. In a class judged poisoned, every member its neighbours outside
-//!   the suspects call another label is flagged.
+//!   the suspects call another label is flagged. Poison can outnumber the
+//!   clean samples of its class, so the larger side of a direction is judged
+//!   too wherever the smaller side is at least half its size (its scores
+//!   then negated). Both sides of every direction are also candidates for
+//!   the single-source evidence shared with activation clustering
+//!   ([`poisonlab_core::reclassify::resolve_single_source`],
+//!   `single-source-threshold`): a side its own label hardly calls, judged
+//!   across classes with the poison found so far left out of the
+//!   neighbours, is poison too (all-to-all and source-specific backdoors).
 //!
 //! Measured on synthetic digits (scenario `defenses-badnets`, MLP, BadNets
 //! 3×3 pattern → 0): the paper's method (plain centring, squared score, top

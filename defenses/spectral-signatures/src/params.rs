@@ -60,6 +60,13 @@ pub struct SpectralSignaturesParams {
     /// it is called its own label or its most common other label, in (0, 1].
     /// Default 0.35.
     pub explained_threshold: f64,
+    /// Split rule, single-source evidence: a side is also poison when the
+    /// share of it called its own label is below this times the share of
+    /// the rest of its class called so, judged across classes most
+    /// suspicious first with accepted sides left out of the neighbours
+    /// ([`poisonlab_core::reclassify::resolve_single_source`]); in [0, 1],
+    /// 0 turns it off. Default 0.1.
+    pub single_source_threshold: f64,
     /// Split rule: most samples that serve as neighbours (every n-th beyond
     /// this), at least 1. Default 5000.
     pub max_reference: usize,
@@ -78,6 +85,7 @@ impl Default for SpectralSignaturesParams {
             directions: 3,
             k: 10,
             explained_threshold: 0.35,
+            single_source_threshold: 0.1,
             max_reference: 5000,
         }
     }
@@ -92,6 +100,7 @@ impl SpectralSignaturesParams {
             .at_least("directions", self.directions, 1)
             .at_least("k", self.k, 1)
             .in_range_left_open("explained-threshold", self.explained_threshold, 0.0, 1.0)
+            .in_unit_interval("single-source-threshold", self.single_source_threshold)
             .at_least("max-reference", self.max_reference, 1)
             .non_negative("ridge", self.ridge)
             .finish()
@@ -165,6 +174,21 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(keys(p), ["k"]);
+    }
+
+    #[test]
+    fn single_source_threshold_must_be_a_share() {
+        for bad in [-0.1, 1.5, f64::NAN] {
+            let p = SpectralSignaturesParams {
+                single_source_threshold: bad,
+                ..Default::default()
+            };
+            assert_eq!(
+                p.check().unwrap_err()[0].key,
+                "single-source-threshold",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

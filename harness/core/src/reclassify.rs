@@ -398,8 +398,12 @@ pub fn judge_group(
 }
 
 /// Least share of the rest of a class called its own label for
-/// [`resolve_single_source`] to judge a group of the class against it.
-pub const MIN_SINGLE_SOURCE_BASELINE: f64 = 0.5;
+/// [`resolve_single_source`] to judge a group of the class against it: the
+/// neighbours must recognise the class (digits: 0.9–1.0). Where they cannot
+/// (overlapping classes, raw pixels of natural images), leaving a group out
+/// lowers its own label's share of the votes by the base rate alone, and
+/// the evidence says nothing.
+pub const MIN_SINGLE_SOURCE_BASELINE: f64 = 0.8;
 
 /// A suspect group of one class, for [`resolve_single_source`].
 #[derive(Debug, Clone, PartialEq)]
@@ -575,6 +579,76 @@ mod tests {
         features.extend([10.05, 20.05, 21.0]);
         labels.extend([0, 0, 0]);
         Dataset::new(features, vec![1], labels, 3, None).unwrap()
+    }
+
+    /// Class 0 at 0.0..2.0 (20 samples), class 1 at 10.0..10.4 and 12.0..12.4
+    /// (ten each), class 2 at 20..22 (20), then ten poisons labelled 0 from
+    /// the first ten of class 1 (at 10.05..10.45): a single-source backdoor.
+    fn single_source() -> Dataset {
+        let mut features = Vec::new();
+        let mut labels = Vec::new();
+        for k in 0..20 {
+            features.push(0.1 * k as f32);
+            labels.push(0);
+        }
+        for k in 0..10 {
+            features.push(10.0 + 0.04 * k as f32);
+            labels.push(1);
+        }
+        for k in 0..10 {
+            features.push(12.0 + 0.04 * k as f32);
+            labels.push(1);
+        }
+        for k in 0..20 {
+            features.push(20.0 + 0.1 * k as f32);
+            labels.push(2);
+        }
+        for k in 0..10 {
+            features.push(10.02 + 0.04 * k as f32);
+            labels.push(0);
+        }
+        Dataset::new(features, vec![1], labels, 3, None).unwrap()
+    }
+
+    #[test]
+    fn single_source_poison_is_found_and_its_source_spared() {
+        let d = single_source();
+        let all: Vec<usize> = (0..d.len()).collect();
+        let index = Neighbours::new(&d, &all, 1000);
+        let range = |a: usize, b: usize| (a..b).collect::<Vec<usize>>();
+        let cat = |a: Vec<usize>, b: Vec<usize>| [a, b].concat();
+        let candidates = [
+            // The source class's samples next to the poison: called 0 by them.
+            Candidate {
+                class: 1,
+                members: range(20, 30),
+                rest: range(30, 40),
+            },
+            // The poison: called 1 by its neighbours outside it.
+            Candidate {
+                class: 0,
+                members: range(60, 70),
+                rest: range(0, 20),
+            },
+            // Half of the clean class 0: called 0 by the other half.
+            Candidate {
+                class: 0,
+                members: range(0, 10),
+                rest: cat(range(10, 20), range(60, 70)),
+            },
+        ];
+        let judged = resolve_single_source(&index, &candidates, &vec![false; d.len()], 3, 0.1);
+        let poison: Vec<bool> = judged.iter().map(|j| j.1).collect();
+        assert_eq!(poison, [false, true, false], "{judged:?}");
+        // The poison is fully called another label; the clean half is not suspicious.
+        assert_eq!(judged[1].0, 0.0);
+        assert_eq!(judged[2].0, 1.0);
+        // Without the greedy order (the poison left out first) the source
+        // class's group looks as poisoned as the poison itself.
+        assert!(judged[0].0 < 0.1, "{judged:?}");
+        // Turned off: nothing is poison.
+        let off = resolve_single_source(&index, &candidates, &vec![false; d.len()], 3, 0.0);
+        assert!(off.iter().all(|j| !j.1));
     }
 
     fn reclassify(d: &Dataset, group: &[usize], k: usize, max_reference: usize) -> Reclassified {

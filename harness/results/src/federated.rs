@@ -601,6 +601,7 @@ kind = "trimmed-mean"
             f1: None,
             auroc: Some(0.95),
             roc_tpr: vec![],
+            auroc_class: None,
         });
         let mut trimmed = aggregator("trimmed-mean", 0.8, 0.2, 0.6, step);
         if rep == 1 {

@@ -299,6 +299,11 @@ pub struct Detection {
     pub f1: Option<f64>,
     /// Area under the ROC curve of the scores.
     pub auroc: Option<f64>,
+    /// Area under the ROC curve of the scores within the classes that hold
+    /// poison (by training label): for an all-to-one backdoor, within the
+    /// target class, as IBM ART reports it. `None` when undefined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auroc_class: Option<f64>,
     /// The ROC curve's TPR at each false-positive rate of
     /// `poisonlab_core::metrics::ROC_FPRS`; empty when undefined.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -510,6 +515,7 @@ impl RunRecord {
                     (format!("{p}.precision"), det.precision),
                     (format!("{p}.f1"), det.f1),
                     (format!("{p}.auroc"), det.auroc),
+                    (format!("{p}.auroc-class"), det.auroc_class),
                     (format!("{p}.flagged"), Some((det.tp + det.fp) as f64)),
                 ]);
             }

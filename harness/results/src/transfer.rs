@@ -295,6 +295,7 @@ rate = 0.1
             f1: Some(1.0),
             auroc: Some(1.0),
             roc_tpr: vec![],
+            auroc_class: None,
         });
         perfect.retrained = Some(eval(0.9 + step, 0.05));
         RunRecord {

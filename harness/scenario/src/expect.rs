@@ -46,10 +46,20 @@ pub(crate) fn read(
         return Vec::new();
     };
     let mut out = Vec::new();
-    for (metric, value) in &table {
+    // A metric takes one bound table, or an array of them (one per `at`).
+    let entries = table.iter().flat_map(|(metric, value)| match value {
+        Value::Array(items) if !items.is_empty() => {
+            items.iter().map(|v| (metric, v)).collect::<Vec<_>>()
+        }
+        _ => vec![(metric, value)],
+    });
+    for (metric, value) in entries {
         let path = ["expect", metric.as_str()];
         let Value::Table(t) = value else {
-            r.problem(&path, "must be a table like { min = 0.9 } or { max = 0.1 }");
+            r.problem(
+                &path,
+                "must be a table like { min = 0.9 } or { max = 0.1 }, or an array of such tables",
+            );
             continue;
         };
         let Some(b) = r.read::<Bounds>(&path, t) else {
@@ -97,20 +107,31 @@ pub(crate) fn read(
 
 /// The expectations as the resolved scenario's `[expect]` table.
 pub fn to_table(expect: &[Expectation]) -> Table {
-    expect
-        .iter()
-        .map(|e| {
-            let mut t = Table::new();
-            if let Some(v) = e.min {
-                t.insert("min".into(), Value::Float(v));
+    let mut out = Table::new();
+    for e in expect {
+        let mut t = Table::new();
+        if let Some(v) = e.min {
+            t.insert("min".into(), Value::Float(v));
+        }
+        if let Some(v) = e.max {
+            t.insert("max".into(), Value::Float(v));
+        }
+        if !e.at.is_empty() {
+            t.insert("at".into(), Value::Table(e.at.iter().cloned().collect()));
+        }
+        // A metric bounded more than once becomes an array of bound tables.
+        match out.remove(&e.metric) {
+            None => {
+                out.insert(e.metric.clone(), Value::Table(t));
             }
-            if let Some(v) = e.max {
-                t.insert("max".into(), Value::Float(v));
+            Some(Value::Array(mut items)) => {
+                items.push(Value::Table(t));
+                out.insert(e.metric.clone(), Value::Array(items));
             }
-            if !e.at.is_empty() {
-                t.insert("at".into(), Value::Table(e.at.iter().cloned().collect()));
+            Some(first) => {
+                out.insert(e.metric.clone(), Value::Array(vec![first, Value::Table(t)]));
             }
-            (e.metric.clone(), Value::Table(t))
-        })
-        .collect()
+        }
+    }
+    out
 }

@@ -1044,15 +1044,15 @@ fn read_data(r: &mut Reader<'_>, root: &Table) -> Option<DataSpec> {
     Some(spec)
 }
 
+/// `[sweep]`: each swept key with its values.
+type Sweep = Vec<(String, Vec<Value>)>;
+
 /// The `[sweep]` key whose values are whole `[attack]` tables.
 const ATTACK_SWEEP: &str = "attack";
 
 /// Read `[sweep]`: key → values, and the attack tables of a sweep over whole
 /// attacks (whose names stand for them among the values).
-fn read_sweep(
-    r: &mut Reader<'_>,
-    root: &Table,
-) -> (Vec<(String, Vec<Value>)>, Vec<(String, Table)>) {
+fn read_sweep(r: &mut Reader<'_>, root: &Table) -> (Sweep, Vec<(String, Table)>) {
     let Some(table) = sub_table(r, root, "sweep") else {
         return (Vec::new(), Vec::new());
     };
@@ -1060,14 +1060,19 @@ fn read_sweep(
     let mut attacks = Vec::new();
     for (key, value) in table.clone() {
         if key == ATTACK_SWEEP {
+            // First, wherever it is written: it varies slowest (a resolved
+            // scenario writes it after the scalar keys, as an array of tables).
             if let Some(tables) = read_attack_sweep(r, root, &table, &value) {
-                out.push((
-                    key,
-                    tables
-                        .iter()
-                        .map(|(n, _)| Value::String(n.clone()))
-                        .collect(),
-                ));
+                out.insert(
+                    0,
+                    (
+                        key,
+                        tables
+                            .iter()
+                            .map(|(n, _)| Value::String(n.clone()))
+                            .collect(),
+                    ),
+                );
                 attacks = tables;
             }
             continue;

@@ -722,3 +722,27 @@ fn report_roc_points_name_values_of_the_first_swept_key() {
             .any(|p| p.1 == "report.roc-point" && p.2.contains("unknown key"))
     );
 }
+
+#[test]
+fn one_metric_can_be_bounded_per_point() {
+    let text = ATTACK_GRID.replace(
+        "\"poisoned.asr\" = { min = 0.5, at = { attack = \"a2a\" } }",
+        "\"poisoned.asr\" = [{ min = 0.5, at = { attack = \"a2a\" } }, { max = 0.2, at = { attack = \"wanet\" } }]",
+    );
+    let s = Scenario::parse(&text, "t.toml").unwrap();
+    assert_eq!(s.expect.len(), 2);
+    assert_eq!((s.expect[0].min, s.expect[1].max), (Some(0.5), Some(0.2)));
+    assert_eq!(s.expect[1].at[0].1, toml::Value::String("wanet".into()));
+    let again = Scenario::parse(&s.resolved_toml(), "resolved.toml").unwrap();
+    assert_eq!(again.expect, s.expect);
+    let bad = ATTACK_GRID.replace(
+        "\"poisoned.asr\" = { min = 0.5, at = { attack = \"a2a\" } }",
+        "\"poisoned.asr\" = [{ min = 0.5 }, 3]",
+    );
+    let got = problems(&bad);
+    assert!(
+        got.iter()
+            .any(|p| p.1 == "expect.poisoned.asr" && p.2.contains("array of such tables")),
+        "{got:?}"
+    );
+}

@@ -1892,6 +1892,7 @@ kind = "cusum"
             f1: Some(tpr * 0.9),
             auroc: Some((1.0 + tpr - fpr) / 2.0),
             roc_tpr: ROC_FPRS.iter().map(|f| (f + tpr).min(1.0)).collect(),
+            auroc_class: None,
         });
         d.retrained = Some(eval(ca, Some(asr)));
         d.recovery = None;

@@ -100,6 +100,21 @@ impl<'a> Baseline<'a> {
         (recovery, der)
     }
 
+    /// AUROC of `scores` over the samples whose training label is a class
+    /// that holds poison.
+    fn auroc_within_poisoned_classes(&self, scores: &[f64]) -> Option<f64> {
+        let poisoned = &self.models.poisoned;
+        let labels = poisoned.data.labels();
+        let mut holds = vec![false; poisoned.data.n_classes()];
+        for (i, &p) in poisoned.is_poison.iter().enumerate() {
+            holds[labels[i]] |= p;
+        }
+        let rows: Vec<usize> = (0..labels.len()).filter(|&i| holds[labels[i]]).collect();
+        let s: Vec<f64> = rows.iter().map(|&i| scores[i]).collect();
+        let m: Vec<bool> = rows.iter().map(|&i| poisoned.is_poison[i]).collect();
+        metrics::auroc(&s, &m)
+    }
+
     /// Score a filter's verdict, retrain on what it keeps and measure.
     fn score(
         &self,
@@ -122,6 +137,7 @@ impl<'a> Baseline<'a> {
             auroc: metrics::auroc(&verdict.scores, mask),
             roc_tpr: metrics::roc_tpr(&verdict.scores, mask, &metrics::ROC_FPRS)
                 .unwrap_or_default(),
+            auroc_class: self.auroc_within_poisoned_classes(&verdict.scores),
         };
         let kept: Vec<usize> = (0..mask.len()).filter(|&i| !verdict.flags[i]).collect();
         let test = &self.ctx.data.test;

@@ -852,6 +852,7 @@ impl Played {
             f1: c.f1(),
             auroc,
             roc_tpr,
+            auroc_class: None,
         })
     }
 }

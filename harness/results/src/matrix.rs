@@ -348,6 +348,7 @@ name = "a-defense-with-a-rather-long-name"
             precision: Some(0.5),
             f1: Some(tpr * 0.8),
             auroc: Some(0.9),
+            auroc_class: None,
             roc_tpr: vec![],
         });
         d.retrained = Some(eval(ca, asr));

@@ -88,6 +88,10 @@ pub struct DefenseBench {
 pub struct BenchReport {
     /// The Burn backend.
     pub backend: String,
+    /// The kernel set the matrix products and element-wise kernels ran
+    /// with on this machine (`poisonlab_model::backend::kernel_set`):
+    /// figures from machines with different sets do not compare.
+    pub kernels: String,
     /// Threads used (always 1: the figures are per run).
     pub threads: usize,
     /// Samples per training epoch and inference pass.
@@ -172,6 +176,7 @@ pub fn bench(opts: &BenchOptions, step: &dyn Fn(&str)) -> Result<BenchReport, Ru
         defense_times(opts, step)?
     };
     Ok(BenchReport {
+        kernels: poisonlab_model::backend::kernel_set(),
         backend: backend::NAME.into(),
         threads: 1,
         samples: data.len(),
@@ -328,10 +333,11 @@ impl BenchReport {
     /// The figures as Markdown tables.
     pub fn markdown(&self) -> String {
         let mut s = format!(
-            "Backend {}, {} thread, {} samples per pass, best of the timed repetitions.\n\n\
+            "Backend {}, {} thread, {} samples per pass, best of the timed repetitions.\n\
+             Kernels: {}.\n\n\
              | model | batch | train samples/s | inference samples/s | embedding samples/s |\n\
              |---|---:|---:|---:|---:|\n",
-            self.backend, self.threads, self.samples
+            self.backend, self.threads, self.samples, self.kernels
         );
         for m in &self.models {
             s += &format!(

@@ -14,6 +14,7 @@ out="$PWD/target/slurm-test"
 wait_limit=${POISONLAB_SLURM_WAIT:-600}   # seconds for the array and the merge
 
 trap 'scripts/slurm/local-cluster.sh stop' EXIT
+trap 'exit 143' TERM INT   # so that a timeout still stops the daemons
 scripts/slurm/local-cluster.sh start
 eval "$(scripts/slurm/local-cluster.sh env)"
 

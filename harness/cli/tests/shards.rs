@@ -455,6 +455,84 @@ fn a_slurm_array_task_runs_its_shard_and_the_fingerprint_ignores_where_the_data_
         records_without_seconds(&single),
         records_without_seconds(&merged)
     );
+    // Shards computed with different kernel sets merge, and say so.
+    let mixed = cwd.join("mixed");
+    copy_dir(&one, &mixed);
+    let text = fs::read_to_string(one.join("runs.jsonl")).unwrap();
+    let kernels = records_without_seconds(&one)[0]["kernels"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fs::write(
+        mixed.join("runs.jsonl"),
+        text.replace(&kernels, "flex: gemm fma, simd v3, L1d 32 KiB 8-way"),
+    )
+    .unwrap();
+    let o = ok(poisonlab_in(
+        cwd,
+        &[
+            "merge",
+            s(&mixed),
+            s(&two),
+            "--out",
+            s(&cwd.join("merged-mixed")),
+        ],
+        &[],
+    ));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("2 different kernel sets") && err.contains("L1d 32 KiB 8-way"),
+        "{err}"
+    );
+    let report = fs::read_to_string(cwd.join("merged-mixed/report.md")).unwrap();
+    assert!(report.contains("**Mixed kernel sets**"), "{report}");
+    // A pinned kernel set this machine does not have is refused before running.
+    let pinned = cwd.join("pinned.toml");
+    fs::write(
+        &pinned,
+        SWEEP.replace(
+            "repeats = 2",
+            "repeats = 2\nkernels = \"some other machine\"",
+        ),
+    )
+    .unwrap();
+    let o = poisonlab_in(
+        cwd,
+        &[
+            "run",
+            s(&pinned),
+            "--out",
+            s(&cwd.join("pinned")),
+            "--quiet",
+        ],
+        &[],
+    );
+    let err = bad_input(&o);
+    assert!(
+        err.contains("some other machine") && err.contains(&kernels),
+        "{err}"
+    );
+    // Pinned to this machine's set, it runs.
+    fs::write(
+        &pinned,
+        SWEEP.replace(
+            "repeats = 2",
+            &format!("repeats = 1\nkernels = {kernels:?}"),
+        ),
+    )
+    .unwrap();
+    ok(poisonlab_in(
+        cwd,
+        &[
+            "run",
+            s(&pinned),
+            "--out",
+            s(&cwd.join("pinned")),
+            "--quiet",
+        ],
+        &[],
+    ));
+
     // Resuming keys on the fingerprint too: checkout b resumes a's folder.
     let o = ok(poisonlab_in(
         cwd,

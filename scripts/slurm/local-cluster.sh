@@ -26,6 +26,9 @@ write_conf() {
 # Written by scripts/slurm/local-cluster.sh: one node, everything as root.
 ClusterName=poisonlab-local
 SlurmctldHost=$node
+# Not the default ports: a packaged slurmctld/slurmd the installer may have started keeps its own.
+SlurmctldPort=${POISONLAB_SLURMCTLD_PORT:-6917}
+SlurmdPort=${POISONLAB_SLURMD_PORT:-6918}
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge

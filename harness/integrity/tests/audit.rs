@@ -125,6 +125,41 @@ fn reopening_continues_the_chain() {
 }
 
 #[test]
+fn appending_all_at_once_writes_the_log_one_by_one_appends_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, all) = (dir.path().join("one.jsonl"), dir.path().join("all.jsonl"));
+    let entries = |n: usize| {
+        (0..n)
+            .map(|i| (format!("t{i}"), "step", json!({"i": i})))
+            .collect::<Vec<_>>()
+    };
+    let mut log = AuditLog::open(&one).unwrap();
+    for (time, event, details) in entries(5) {
+        log.append(&time, event, details).unwrap();
+    }
+    let mut log = AuditLog::open(&all).unwrap();
+    log.append_all(entries(2)).unwrap();
+    log.append_all(entries(5).into_iter().skip(2)).unwrap();
+    log.append_all(Vec::new()).unwrap();
+    assert_eq!(log.lines(), 5);
+    assert_eq!(fs::read(&one).unwrap(), fs::read(&all).unwrap());
+    assert_eq!(
+        fs::read(head_path(&one)).unwrap(),
+        fs::read(head_path(&all)).unwrap()
+    );
+    assert_eq!(verify_log(&all).unwrap(), 5);
+    // The reserved name refuses the whole batch.
+    let err = log
+        .append_all(vec![
+            ("t".to_string(), "fine", json!({})),
+            ("t".to_string(), "checkpoint", json!({})),
+        ])
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert_eq!(verify_log(&all).unwrap(), 5);
+}
+
+#[test]
 fn an_empty_log_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("empty.jsonl");

@@ -1,22 +1,25 @@
 //! The one place that picks the Burn backend.
 //!
 //! `flex` (burn's pure-Rust CPU backend) is the default; building with
-//! `--no-default-features --features ndarray` selects burn's `ndarray` backend.
+//! `--no-default-features --features ndarray` selects burn's `ndarray` backend,
+//! and `--no-default-features --features flex-portable` flex without its
+//! run-time-dispatched SIMD layer and AVX-512 matrix kernels (the same
+//! kernels on AVX2 and AVX-512 machines).
 //! Neither spawns threads of its own: one run trains on one thread.
 
 use burn::tensor::Device;
 
 /// The plain (inference) device of the selected backend.
 pub fn device() -> Device {
-    #[cfg(feature = "flex")]
+    #[cfg(feature = "flex-portable")]
     {
         Device::flex()
     }
-    #[cfg(all(feature = "ndarray", not(feature = "flex")))]
+    #[cfg(all(feature = "ndarray", not(feature = "flex-portable")))]
     {
         Device::ndarray()
     }
-    #[cfg(not(any(feature = "flex", feature = "ndarray")))]
+    #[cfg(not(any(feature = "flex-portable", feature = "ndarray")))]
     compile_error!("poisonlab-model needs a backend feature: `flex` (default) or `ndarray`");
 }
 
@@ -28,6 +31,8 @@ pub fn autodiff_device() -> Device {
 /// Name of the selected backend, for the versions block of results.
 pub const NAME: &str = if cfg!(feature = "flex") {
     "flex"
+} else if cfg!(feature = "flex-portable") {
+    "flex-portable"
 } else {
     "ndarray"
 };
@@ -44,7 +49,13 @@ pub const NAME: &str = if cfg!(feature = "flex") {
 pub fn kernel_set() -> String {
     let l1 = gemm_common::cache::CACHE_INFO[0];
     let l1 = format!("L1d {} KiB {}-way", l1.cache_bytes / 1024, l1.associativity);
-    format!("{NAME}: gemm {}, simd {}, {l1}", gemm_level(), simd_level())
+    // flex-portable builds burn without its SIMD layer.
+    let simd = if cfg!(feature = "flex") || !cfg!(feature = "flex-portable") {
+        simd_level()
+    } else {
+        "none"
+    };
+    format!("{NAME}: gemm {}, simd {simd}, {l1}", gemm_level())
 }
 
 /// The gemm f32 kernel family picked at run time.

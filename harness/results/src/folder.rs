@@ -162,37 +162,39 @@ fn write_audit(dir: &Path, records: &[RunRecord]) -> Result<(), ResultsError> {
         path: path.clone(),
         source: std::io::Error::other(e.to_string()),
     })?;
+    let mut entries = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let time = format!("run {i}");
         let run = json!({ "point": r.point, "repeat": r.repeat, "seed": r.seed });
-        let mut events = vec![
-            ("data-loaded", data_loaded(r, &run)),
-            (
-                "attack",
-                json!({ "run": run, "kind": r.attack.kind, "at": r.attack.at,
-                        "changed": r.n_poison, "root": r.data_root }),
-            ),
-            (
-                "model-trained",
-                json!({ "run": run, "fingerprint": r.model_fingerprint }),
-            ),
-        ];
+        entries.push((time.clone(), "data-loaded", data_loaded(r, &run)));
+        entries.push((
+            time.clone(),
+            "attack",
+            json!({ "run": run, "kind": r.attack.kind, "at": r.attack.at,
+                    "changed": r.n_poison, "root": r.data_root }),
+        ));
+        entries.push((
+            time.clone(),
+            "model-trained",
+            json!({ "run": run, "fingerprint": r.model_fingerprint }),
+        ));
         for d in &r.defenses {
             let removed = d.detection.as_ref().map(|det| det.tp + det.fp);
-            events.push((
+            entries.push((
+                time.clone(),
                 "defense",
                 json!({ "run": run, "name": d.name, "kind": d.kind, "removed": removed }),
             ));
         }
-        events.push((
+        entries.push((
+            time,
             "metrics-written",
             json!({ "run": run, "ca": r.poisoned.ca, "asr": r.poisoned.asr }),
         ));
-        for (event, details) in events {
-            log.append(&time, event, details)
-                .map_err(ResultsError::io(path.clone()))?;
-        }
     }
+    // One write and one head update for the whole log, not one per line.
+    log.append_all(entries)
+        .map_err(ResultsError::io(path.clone()))?;
     Ok(())
 }
 

@@ -138,19 +138,15 @@ pub enum MergeError {
     },
     /// Two records of one run that differ in more than wall time.
     #[error(
-        "two different records for {key}: {}:{} and {}:{} (same run key, different results; kernels {} and {})",
-        first.0.display(), first.1, second.0.display(), second.1,
-        kernels.0.as_deref().unwrap_or("unknown"), kernels.1.as_deref().unwrap_or("unknown")
+        "two different records for {key}: {first} and {second} (same run key, different results)"
     )]
     Conflict {
         /// The run key.
         key: String,
-        /// File and line of the first record.
-        first: (PathBuf, usize),
-        /// File and line of the second.
-        second: (PathBuf, usize),
-        /// Their kernel sets.
-        kernels: (Option<String>, Option<String>),
+        /// `file:line (kernels ...)` of the first record.
+        first: String,
+        /// The same of the second.
+        second: String,
     },
     /// A record whose run is not in the scenario's plan.
     #[error("{}:{line}: {key} is not a run of the scenario's plan", path.display())]
@@ -338,13 +334,19 @@ pub fn merge(dirs: &[PathBuf], out: &Path, partial: bool) -> Result<Merged, Merg
             }
             match slots[i] {
                 None => slots[i] = Some((fi, *line, r)),
-                Some((other_fi, at, other)) => {
+                Some((other_fi, at_line, other)) => {
                     if other.without_timings() != r.without_timings() {
+                        let at = |path: &Path, line: usize, r: &RunRecord| {
+                            format!(
+                                "{}:{line} (kernels {})",
+                                path.display(),
+                                r.kernels.as_deref().unwrap_or("unknown")
+                            )
+                        };
                         return Err(MergeError::Conflict {
                             key: r.key(),
-                            first: (folders[other_fi].dir.join(files::RUNS), at),
-                            second: (runs.clone(), *line),
-                            kernels: (other.kernels.clone(), r.kernels.clone()),
+                            first: at(&folders[other_fi].dir.join(files::RUNS), at_line, other),
+                            second: at(&runs, *line, r),
                         });
                     }
                 }

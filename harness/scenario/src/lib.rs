@@ -31,7 +31,9 @@ pub use training::{
 
 /// The Burn backend results are computed with, as the runner's cargo
 /// features select it (written into resolved scenarios).
-pub const BACKEND: &str = if cfg!(feature = "flex") {
+pub const BACKEND: &str = if cfg!(feature = "flex-portable") {
+    "flex-portable"
+} else if cfg!(feature = "flex") {
     "flex"
 } else if cfg!(feature = "ndarray") {
     "ndarray"

@@ -1,6 +1,6 @@
 //! Crafting time and effect of MetaPoison on synthetic digits (28 × 28).
 //!
-//! `cargo run -p poisonlab-metapoison --example craft_time -- [mlp|cnn] [key=value …]`
+//! `cargo run -p poisonlab-metapoison --example metapoison_craft_time -- [mlp|cnn] [key=value …]`
 //!
 //! Trains the run-like clean model (the default `[model]` table of the given
 //! kind), poisons with the default parameters but for the `[attack]` keys

@@ -4,7 +4,7 @@
 //! trains a victim with another seed on the clean and on the poisoned data
 //! and prints its base-class probability on the targets.
 //!
-//! `cargo run --release -p poisonlab-witches-brew --example craft_time [mlp|cnn]`
+//! `cargo run --release -p poisonlab-witches-brew --example witches_brew_craft_time [mlp|cnn]`
 
 use std::time::Instant;
 

@@ -446,7 +446,7 @@ mod tests {
             let g2 = (burns.clone() * weights).sum().backward();
             let what = format!("{:?}", [b, c_in, c_out, h, w]);
             close(ours, burns, 1e-5, &format!("values {what}"));
-            let grad = |t: Tensor<4>, g| t.grad(g).map(|g| Tensor::<4>::from_inner(g)).unwrap();
+            let grad = |t: Tensor<4>, g| t.grad(g).map(Tensor::<4>::from_inner).unwrap();
             close(
                 grad(x1, &g1),
                 grad(x2, &g2),

@@ -278,9 +278,14 @@ impl Net {
 /// `[b, h, w, c_in]` → `[b, h-2, w-2, c_out]`, with `conv`'s weight
 /// `[c_out, c_in, 3, 3]` and bias: the nine shifted windows side by side
 /// (im2col, `[b·(h-2)·(w-2), 9·c_in]`) times the weight as a `[9·c_in, c_out]`
-/// matrix. The same function as burn's `conv2d` (a test checks values and
-/// gradients); its backward pass is two matrix products and nine slices,
-/// where burn-flex differentiates a convolution by further convolutions.
+/// matrix. With 8 or more input channels the nine windows are not put side
+/// by side: each is multiplied by its `[c_in, c_out]` slice of the weight and
+/// the nine products summed, which copies each window once instead of twice
+/// (burn-flex's `cat` makes each input contiguous, then copies it again):
+/// training +10 % at batch 64, +30 % at 256 on the digits CNN, inference −5 %.
+/// The same function as burn's `conv2d` (a test checks values and gradients
+/// for both paths); its backward pass is matrix products and slices, where
+/// burn-flex differentiates a convolution by further convolutions.
 fn conv3x3_nhwc(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
     let [b, h, w, c_in] = x.dims();
     let (oh, ow) = (h - 2, w - 2);
@@ -288,12 +293,29 @@ fn conv3x3_nhwc(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
     let c_out = weight.dims()[0];
     // [3, 3, c_in, c_out] → [9·c_in, c_out], rows in the windows' order.
     let weight: Tensor<2> = weight.permute([2, 3, 1, 0]).reshape([9 * c_in, c_out]);
-    let windows: Vec<Tensor<4>> = (0..3)
-        .flat_map(|i| (0..3).map(move |j| (i, j)))
-        .map(|(i, j)| x.clone().slice([0..b, i..i + oh, j..j + ow, 0..c_in]))
-        .collect();
-    let columns: Tensor<2> = Tensor::cat(windows, 3).reshape([b * oh * ow, 9 * c_in]);
-    let out = columns.matmul(weight) + bias(&conv.bias).val().unsqueeze::<2>();
+    let shifts = (0..3).flat_map(|i| (0..3).map(move |j| (i, j)));
+    let window = |(i, j): (usize, usize)| x.clone().slice([0..b, i..i + oh, j..j + ow, 0..c_in]);
+    let out = if c_in >= 8 {
+        let weight: Tensor<3> = weight.reshape([9, c_in, c_out]);
+        let mut sum: Option<Tensor<2>> = None;
+        for (k, shift) in shifts.enumerate() {
+            let w_k: Tensor<2> = weight
+                .clone()
+                .slice([k..k + 1, 0..c_in, 0..c_out])
+                .reshape([c_in, c_out]);
+            let p = window(shift).reshape([b * oh * ow, c_in]).matmul(w_k);
+            sum = Some(match sum {
+                None => p,
+                Some(s) => s + p,
+            });
+        }
+        sum.unwrap_or_else(|| unreachable!("nine shifts"))
+    } else {
+        let windows: Vec<Tensor<4>> = shifts.map(window).collect();
+        let columns: Tensor<2> = Tensor::cat(windows, 3).reshape([b * oh * ow, 9 * c_in]);
+        columns.matmul(weight)
+    };
+    let out = out + bias(&conv.bias).val().unsqueeze::<2>();
     out.reshape([b, oh, ow, c_out])
 }
 

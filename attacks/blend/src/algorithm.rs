@@ -167,20 +167,12 @@ impl Attack for Blend {
             |_| p.target,
         )?;
 
-        let idx: Vec<usize> = (0..test.len())
-            .filter(|&i| test.labels()[i] != p.target)
-            .collect();
-        let mut inputs = test.subset(&idx);
-        for j in 0..inputs.len() {
-            blend(inputs.sample_mut(j), &pattern, p.test_alpha());
-        }
+        let attack_test =
+            AttackTest::all_to_one(test, p.target, |x| blend(x, &pattern, p.test_alpha()));
         Ok(Poisoned {
             data,
             is_poison,
-            attack_test: Some(AttackTest {
-                inputs,
-                targets: vec![p.target; idx.len()],
-            }),
+            attack_test: Some(attack_test),
         })
     }
 }

@@ -154,20 +154,11 @@ impl Attack for LabelConsistent {
             is_poison[i] = true;
         }
 
-        let idx: Vec<usize> = (0..test.len())
-            .filter(|&i| test.labels()[i] != p.target)
-            .collect();
-        let mut inputs = test.subset(&idx);
-        for j in 0..inputs.len() {
-            self.stamp(inputs.sample_mut(j), &shape);
-        }
+        let attack_test = AttackTest::all_to_one(test, p.target, |x| self.stamp(x, &shape));
         Ok(Poisoned {
             data,
             is_poison,
-            attack_test: Some(AttackTest {
-                inputs,
-                targets: vec![p.target; idx.len()],
-            }),
+            attack_test: Some(attack_test),
         })
     }
 

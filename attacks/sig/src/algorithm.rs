@@ -113,20 +113,12 @@ impl Attack for Sig {
         )?;
 
         let test_signal = self.signal(test.shape(), p.test_delta())?;
-        let idx: Vec<usize> = (0..test.len())
-            .filter(|&i| test.labels()[i] != p.target)
-            .collect();
-        let mut inputs = test.subset(&idx);
-        for j in 0..inputs.len() {
-            superimpose(inputs.sample_mut(j), &test_signal, range);
-        }
+        let attack_test =
+            AttackTest::all_to_one(test, p.target, |x| superimpose(x, &test_signal, range));
         Ok(Poisoned {
             data,
             is_poison,
-            attack_test: Some(AttackTest {
-                inputs,
-                targets: vec![p.target; idx.len()],
-            }),
+            attack_test: Some(attack_test),
         })
     }
 }

@@ -98,20 +98,11 @@ impl Attack for Wanet {
             warp.jittered(rng).apply(data.sample_mut(i));
         }
 
-        let idx: Vec<usize> = (0..test.len())
-            .filter(|&i| test.labels()[i] != p.target)
-            .collect();
-        let mut inputs = test.subset(&idx);
-        for j in 0..inputs.len() {
-            warp.apply(inputs.sample_mut(j));
-        }
+        let attack_test = AttackTest::all_to_one(test, p.target, |x| warp.apply(x));
         Ok(Poisoned {
             data,
             is_poison,
-            attack_test: Some(AttackTest {
-                inputs,
-                targets: vec![p.target; idx.len()],
-            }),
+            attack_test: Some(attack_test),
         })
     }
 }

@@ -122,6 +122,24 @@ pub struct AttackTest {
     pub targets: Vec<usize>,
 }
 
+impl AttackTest {
+    /// How an all-to-one backdoor is measured: the test samples whose class
+    /// is not `target`, each passed through `trigger`, all wanting `target`.
+    pub fn all_to_one(test: &Dataset, target: usize, mut trigger: impl FnMut(&mut [f32])) -> Self {
+        let idx: Vec<usize> = (0..test.len())
+            .filter(|&i| test.labels()[i] != target)
+            .collect();
+        let mut inputs = test.subset(&idx);
+        for j in 0..inputs.len() {
+            trigger(inputs.sample_mut(j));
+        }
+        Self {
+            inputs,
+            targets: vec![target; idx.len()],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +153,15 @@ mod tests {
             Some(vec![5, 9, 2, 7]),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn all_to_one_keeps_the_other_classes_triggered() {
+        let t = AttackTest::all_to_one(&four(), 1, |x| x[0] += 10.0);
+        assert_eq!(t.inputs.features(), &[10.0, 12.0]);
+        assert_eq!(t.inputs.labels(), &[0, 0]);
+        assert_eq!(t.inputs.ids(), &[5, 2]);
+        assert_eq!(t.targets, vec![1, 1]);
     }
 
     #[test]

@@ -19,6 +19,8 @@
 
 pub mod backend;
 mod classifier;
+#[cfg(feature = "flex-portable")]
+mod conv;
 mod error;
 mod net;
 mod train;

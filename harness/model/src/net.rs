@@ -255,7 +255,7 @@ impl Net {
             };
             for conv in &self.convs {
                 // conv 3×3 valid: [batch, h-2, w-2, out]; pool, rounding up: [batch, ⌈(h-2)/2⌉, ⌈(w-2)/2⌉, out]
-                img = pool2x2_ceil_nhwc(relu(conv3x3_nhwc(img, conv)));
+                img = relu_pool2x2_ceil_nhwc(conv3x3_nhwc(img, conv));
             }
             // Back to channels first, so the dense layer sees the documented order.
             x = img.permute([0, 3, 1, 2]).flatten(1, 3); // [batch, 32 · h' · w']
@@ -278,21 +278,38 @@ impl Net {
 /// `[b, h, w, c_in]` → `[b, h-2, w-2, c_out]`, with `conv`'s weight
 /// `[c_out, c_in, 3, 3]` and bias: the nine shifted windows side by side
 /// (im2col, `[b·(h-2)·(w-2), 9·c_in]`) times the weight as a `[9·c_in, c_out]`
-/// matrix. With 8 or more input channels the nine windows are not put side
-/// by side: each is multiplied by its `[c_in, c_out]` slice of the weight and
-/// the nine products summed, which copies each window once instead of twice
-/// (burn-flex's `cat` makes each input contiguous, then copies it again):
-/// training +10 % at batch 64, +30 % at 256 on the digits CNN, inference −5 %.
-/// The same function as burn's `conv2d` (a test checks values and gradients
-/// for both paths); its backward pass is matrix products and slices, where
-/// burn-flex differentiates a convolution by further convolutions.
+/// matrix. On flex this is one operation with a hand-written backward pass
+/// ([`crate::conv`]); elsewhere it is composed from burn's slices and
+/// matrix products. Both are burn's `conv2d` (a test checks values and
+/// gradients).
 fn conv3x3_nhwc(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
-    let [b, h, w, c_in] = x.dims();
-    let (oh, ow) = (h - 2, w - 2);
+    let c_in = x.dims()[3];
     let weight = conv.weight.val(); // [c_out, c_in, 3, 3]
     let c_out = weight.dims()[0];
     // [3, 3, c_in, c_out] → [9·c_in, c_out], rows in the windows' order.
     let weight: Tensor<2> = weight.permute([2, 3, 1, 0]).reshape([9 * c_in, c_out]);
+    let bias = bias(&conv.bias).val();
+    #[cfg(feature = "flex-portable")]
+    {
+        crate::conv::conv3x3_nhwc(x, weight, bias)
+    }
+    #[cfg(not(feature = "flex-portable"))]
+    {
+        conv3x3_composed(x, weight, bias)
+    }
+}
+
+/// [`conv3x3_nhwc`] from burn's tensor operations, with the weight as a
+/// `[9·c_in, c_out]` matrix. With 8 or more input channels the nine windows
+/// are not put side by side: each is multiplied by its `[c_in, c_out]` slice
+/// of the weight and the nine products summed, which copies each window
+/// once instead of twice (burn's `cat` makes each input contiguous, then
+/// copies it again).
+#[cfg_attr(feature = "flex-portable", allow(dead_code))]
+fn conv3x3_composed(x: Tensor<4>, weight: Tensor<2>, bias: Tensor<1>) -> Tensor<4> {
+    let [b, h, w, c_in] = x.dims();
+    let (oh, ow) = (h - 2, w - 2);
+    let c_out = weight.dims()[1];
     let shifts = (0..3).flat_map(|i| (0..3).map(move |j| (i, j)));
     let window = |(i, j): (usize, usize)| x.clone().slice([0..b, i..i + oh, j..j + ow, 0..c_in]);
     let out = if c_in >= 8 {
@@ -315,8 +332,24 @@ fn conv3x3_nhwc(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
         let columns: Tensor<2> = Tensor::cat(windows, 3).reshape([b * oh * ow, 9 * c_in]);
         columns.matmul(weight)
     };
-    let out = out + bias(&conv.bias).val().unsqueeze::<2>();
+    let out = out + bias.unsqueeze::<2>();
     out.reshape([b, oh, ow, c_out])
+}
+
+/// `max(0, ·)` then a 2×2 max-pool with stride 2 that rounds up, of a
+/// channels-last batch `[b, h, w, c]` → `[b, ⌈h/2⌉, ⌈w/2⌉, c]`: burn's
+/// `relu` then `max_pool2d` with `ceil_mode` (a test checks values and
+/// gradients). On flex one operation with a hand-written backward pass
+/// ([`crate::conv`]), elsewhere composed ([`pool2x2_ceil_nhwc`]).
+fn relu_pool2x2_ceil_nhwc(x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "flex-portable")]
+    {
+        crate::conv::relu_pool2x2_nhwc(x)
+    }
+    #[cfg(not(feature = "flex-portable"))]
+    {
+        pool2x2_ceil_nhwc(relu(x))
+    }
 }
 
 /// 2×2 max-pool with stride 2 that rounds up, of a channels-last batch of
@@ -328,6 +361,7 @@ fn conv3x3_nhwc(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
 /// first, as burn's pooling). burn's `flex` backend pools element by element
 /// through generic 3-D code (about 40 % of the CNN's training time once);
 /// slices and element-wise operations are fast.
+#[cfg_attr(feature = "flex-portable", allow(dead_code))]
 fn pool2x2_ceil_nhwc(x: Tensor<4>) -> Tensor<4> {
     let [b, h, w, c] = x.dims();
     let (h2, w2) = (h.div_ceil(2), w.div_ceil(2));
@@ -362,6 +396,7 @@ fn pool2x2_ceil_nhwc(x: Tensor<4>) -> Tensor<4> {
 /// goes to its first maximum in row-major order (as burn's pooling does) and
 /// never to the zero partner of an odd last row or column. (burn-flex's
 /// `mask_where`, which `max_pair` uses, is slow.)
+#[cfg_attr(feature = "flex-portable", allow(dead_code))]
 fn larger(p: Tensor<2>, q: Tensor<2>) -> Tensor<2> {
     let m = p.clone().greater_equal(q.clone()).float();
     let rest = m.clone().neg().add_scalar(1.0);
@@ -432,14 +467,35 @@ mod tests {
 
     /// The channels-last convolution and pooling are burn's `conv2d` and
     /// `max_pool2d` (ceil mode) after a ReLU: values, and the gradients of a
-    /// weighted sum with respect to the input, the weight and the bias.
+    /// weighted sum with respect to the input, the weight and the bias; both
+    /// the network's path (on flex the hand-written operations of
+    /// [`crate::conv`], several images per chunk and one) and the one
+    /// composed from burn's operations; and the values on the inference
+    /// device.
     #[test]
     fn conv_and_pool_channels_last_equal_burns() {
         use burn::tensor::module::conv2d;
         use burn::tensor::ops::ConvOptions;
+        type Path = fn(Tensor<4>, &Conv2d) -> Tensor<4>;
+        let network: Path = |x, conv| relu_pool2x2_ceil_nhwc(conv3x3_nhwc(x, conv));
+        let composed: Path = |x, conv| {
+            let [c_out, c_in, _, _] = conv.weight.dims();
+            let weight = conv
+                .weight
+                .val()
+                .permute([2, 3, 1, 0])
+                .reshape([9 * c_in, c_out]);
+            pool2x2_ceil_nhwc(relu(conv3x3_composed(x, weight, bias(&conv.bias).val())))
+        };
         let device = crate::backend::autodiff_device();
         let mut rng = stream(5, 0, "conv");
-        for [b, c_in, c_out, h, w] in [[2, 1, 16, 28, 28], [3, 16, 32, 13, 13], [1, 3, 4, 8, 5]] {
+        // [40, 16, 32, 13, 13] spans several chunks.
+        for [b, c_in, c_out, h, w] in [
+            [2, 1, 16, 28, 28],
+            [3, 16, 32, 13, 13],
+            [40, 16, 32, 13, 13],
+            [1, 3, 4, 8, 5],
+        ] {
             let x = random(&mut rng, [b, c_in, h, w], &device);
             let mut conv = Conv2dConfig::new([c_in, c_out], [3, 3]).init(&device);
             conv.weight = Param::from_tensor(random(&mut rng, [c_out, c_in, 3, 3], &device));
@@ -447,12 +503,7 @@ mod tests {
             let (oh, ow) = ((h - 2).div_ceil(2), (w - 2).div_ceil(2));
             let weights = random(&mut rng, [b, c_out, oh, ow], &device);
 
-            let x1 = x.clone().require_grad();
-            let ours =
-                pool2x2_ceil_nhwc(relu(conv3x3_nhwc(x1.clone().permute([0, 2, 3, 1]), &conv)))
-                    .permute([0, 3, 1, 2]);
-            let g1 = (ours.clone() * weights.clone()).sum().backward();
-            let x2 = x.require_grad();
+            let x2 = x.clone().require_grad();
             let (wt, bs) = (conv.weight.val(), bias(&conv.bias).val());
             let mut options = MaxPoolOptions::new([2, 2]);
             options.ceil_mode = true;
@@ -465,68 +516,107 @@ mod tests {
                 )),
                 options,
             );
-            let g2 = (burns.clone() * weights).sum().backward();
-            let what = format!("{:?}", [b, c_in, c_out, h, w]);
-            close(ours, burns, 1e-5, &format!("values {what}"));
-            let grad = |t: Tensor<4>, g| t.grad(g).map(Tensor::<4>::from_inner).unwrap();
+            let g2 = (burns.clone() * weights.clone()).sum().backward();
+            type Grads = burn::tensor::Gradients;
+            let grad = |t: Tensor<4>, g: &Grads| t.grad(g).map(Tensor::<4>::from_inner).unwrap();
+            let wgrad = |g: &Grads| Tensor::<4>::from_inner(wt.grad(g).unwrap());
+            let bgrad = |g: &Grads| Tensor::<1>::from_inner(bs.grad(g).unwrap());
+
+            for (path, f) in [("network", network), ("composed", composed)] {
+                let what = format!("{path} {:?}", [b, c_in, c_out, h, w]);
+                let x1 = x.clone().require_grad();
+                let ours = f(x1.clone().permute([0, 2, 3, 1]), &conv).permute([0, 3, 1, 2]);
+                let g1 = (ours.clone() * weights.clone()).sum().backward();
+                close(ours, burns.clone(), 1e-5, &format!("values {what}"));
+                close(
+                    grad(x1, &g1),
+                    grad(x2.clone(), &g2),
+                    1e-5,
+                    &format!("input gradient {what}"),
+                );
+                close(
+                    wgrad(&g1),
+                    wgrad(&g2),
+                    1e-5,
+                    &format!("weight gradient {what}"),
+                );
+                close(
+                    bgrad(&g1),
+                    bgrad(&g2),
+                    1e-5,
+                    &format!("bias gradient {what}"),
+                );
+            }
+            // Inference: the same values without autodiff.
+            let plain = crate::backend::device();
+            let mut conv_plain = Conv2dConfig::new([c_in, c_out], [3, 3]).init(&plain);
+            conv_plain.weight = Param::from_tensor(Tensor::from_data(wt.to_data(), &plain));
+            conv_plain.bias = Some(Param::from_tensor(Tensor::from_data(bs.to_data(), &plain)));
+            let x_plain = Tensor::<4>::from_data(x.to_data(), &plain);
+            let ours = network(x_plain.permute([0, 2, 3, 1]), &conv_plain).permute([0, 3, 1, 2]);
             close(
-                grad(x1, &g1),
-                grad(x2, &g2),
+                Tensor::from_data(ours.to_data(), &device),
+                burns,
                 1e-5,
-                &format!("input gradient {what}"),
-            );
-            let wgrad = |g| Tensor::<4>::from_inner(wt.grad(g).unwrap());
-            close(
-                wgrad(&g1),
-                wgrad(&g2),
-                1e-5,
-                &format!("weight gradient {what}"),
-            );
-            let bgrad = |g| Tensor::<1>::from_inner(bs.grad(g).unwrap());
-            close(
-                bgrad(&g1),
-                bgrad(&g2),
-                1e-5,
-                &format!("bias gradient {what}"),
+                &format!("inference values {:?}", [b, c_in, c_out, h, w]),
             );
         }
     }
 
-    /// Exactly burn's `max_pool2d` with `ceil_mode` on non-negative inputs,
-    /// even and odd sizes, values and input gradients.
+    /// Exactly burn's `relu` then `max_pool2d` with `ceil_mode`, even and
+    /// odd sizes, values and input gradients, with many ties (values in
+    /// quarters, zeros and negatives among them): the network's operation
+    /// (hand-written on flex) and the composed pooling after burn's `relu`.
     #[test]
     fn pooling_equals_burns_max_pool_with_ceil_mode() {
+        type Path = fn(Tensor<4>) -> Tensor<4>;
+        let network: Path = relu_pool2x2_ceil_nhwc;
+        let composed: Path = |x| pool2x2_ceil_nhwc(relu(x));
         let device = crate::backend::autodiff_device();
         let mut rng = stream(5, 0, "pool");
-        for [b, c, h, w] in [[2, 3, 26, 26], [3, 2, 11, 11], [1, 1, 5, 8], [2, 1, 1, 1]] {
-            // ReLU outputs: many exact zeros (ties) among positive values.
+        for [b, c, h, w] in [
+            [2, 3, 26, 26],
+            [3, 2, 11, 11],
+            [1, 1, 5, 8],
+            [2, 1, 1, 1],
+            [2, 16, 7, 6],
+        ] {
             let values: Vec<f32> = (0..b * c * h * w)
-                .map(|_| rng.random_range(-1.0f32..1.0).max(0.0))
+                .map(|_| (rng.random_range(-1.0f32..1.0) * 4.0).round() / 4.0)
                 .collect();
             let input =
                 || Tensor::<4>::from_data(TensorData::new(values.clone(), [b, c, h, w]), &device);
             let mut options = MaxPoolOptions::new([2, 2]);
             options.ceil_mode = true;
-            let (x1, x2) = (input().require_grad(), input().require_grad());
-            let ours = pool2x2_ceil_nhwc(x1.clone().permute([0, 2, 3, 1])).permute([0, 3, 1, 2]);
-            let burns = max_pool2d(x2.clone(), options);
-            assert_eq!(ours.dims(), burns.dims());
-            assert_eq!(ours.to_data(), burns.to_data());
-            // Each window's gradient goes to one of its maxima.
+            let x2 = input().require_grad();
+            let burns = max_pool2d(relu(x2.clone()), options);
+            // Each window's gradient goes to its first maximum.
             let weights = Tensor::<4>::from_data(
                 TensorData::new(
-                    (0..ours.dims().iter().product::<usize>())
+                    (0..burns.dims().iter().product::<usize>())
                         .map(|i| 1.0 + i as f32)
                         .collect::<Vec<_>>(),
-                    ours.dims(),
+                    burns.dims(),
                 ),
                 &device,
             );
-            let g1 = x1.grad(&(ours * weights.clone()).sum().backward());
-            let g2 = x2.grad(&(burns * weights).sum().backward());
-            let (g1, g2) = (g1.map(|g| g.to_data()), g2.map(|g| g.to_data()));
-            assert!(g1.is_some());
-            assert_eq!(g1, g2, "input gradients differ for {:?}", [b, c, h, w]);
+            let g2 = x2.grad(&(burns.clone() * weights.clone()).sum().backward());
+            let g2 = g2.map(|g| g.to_data());
+            for (path, f) in [("network", network), ("composed", composed)] {
+                let x1 = input().require_grad();
+                let ours = f(x1.clone().permute([0, 2, 3, 1])).permute([0, 3, 1, 2]);
+                assert_eq!(ours.dims(), burns.dims());
+                assert_eq!(ours.to_data(), burns.to_data(), "{path} {:?}", [b, c, h, w]);
+                let g1 = x1.grad(&(ours * weights.clone()).sum().backward());
+                let g1 = g1.map(|g| g.to_data());
+                assert!(g1.is_some());
+                assert_eq!(
+                    g1,
+                    g2,
+                    "{path}: input gradients differ for {:?}",
+                    [b, c, h, w]
+                );
+            }
         }
     }
 }

@@ -17,6 +17,7 @@
 //! feature `ndarray`. Training runs on the calling thread only; parallelism
 //! comes from running several runs at once.
 
+mod adam;
 pub mod backend;
 mod classifier;
 #[cfg(feature = "flex-portable")]

@@ -3,12 +3,13 @@
 use std::any::Any;
 use std::fmt;
 
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Tensor, TensorData};
 use poisonlab_core::{Classifier, Dataset, Model, ModelTrainer, Rng, Trainer};
 use rand::seq::SliceRandom;
 
+use crate::adam::FusedAdam;
 use crate::net::{InputShape, Net, Weights};
 use crate::{ModelError, ModelParams, TrainedModel, backend};
 
@@ -32,7 +33,7 @@ impl TrainState {
     fn fresh(n: usize, optimizer: Optimizer) -> Self {
         Self {
             optim: match optimizer {
-                Optimizer::Adam => AdamConfig::new().with_epsilon(1e-8).init(),
+                Optimizer::Adam => ModuleOptimizer::from(FusedAdam::new(1e-8)),
                 Optimizer::Sgd => SgdConfig::new().init(),
             },
             steps: 0,

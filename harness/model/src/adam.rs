@@ -62,10 +62,12 @@ impl Optimizer for FusedAdam {
             Some(state) => {
                 let s = state.momentum;
                 let (mut m, mut v) = (into_values(s.moment_1), into_values(s.moment_2));
-                for ((m, v), &g) in m.iter_mut().zip(v.iter_mut()).zip(&g) {
-                    *m = *m * b1 + g * f1;
-                    *v = *v * b2 + (g * g) * f2;
-                }
+                crate::simd(|| {
+                    for ((m, v), &g) in m.iter_mut().zip(v.iter_mut()).zip(&g) {
+                        *m = *m * b1 + g * f1;
+                        *v = *v * b2 + (g * g) * f2;
+                    }
+                });
                 (s.time + 1, m, v)
             }
             // The first step: m = (1−β₁)·g, v = (1−β₂)·g².
@@ -80,9 +82,11 @@ impl Optimizer for FusedAdam {
         let factor = root_correction / (1.0 - b1.powi(t));
         let eps = self.epsilon * root_correction;
         let lr = lr as f32;
-        for ((p, &m), &v) in p.iter_mut().zip(&m).zip(&v) {
-            *p -= ((m * factor) / (v.sqrt() + eps)) * lr;
-        }
+        crate::simd(|| {
+            for ((p, &m), &v) in p.iter_mut().zip(&m).zip(&v) {
+                *p -= ((m * factor) / (v.sqrt() + eps)) * lr;
+            }
+        });
         let tensor =
             |values: Vec<f32>| Tensor::from_data(TensorData::new(values, shape.clone()), &device);
         let momentum = AdaptiveMomentumState::new(time, tensor(m), tensor(v));

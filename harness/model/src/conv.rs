@@ -147,19 +147,21 @@ fn col2im(cols: &[f32], g: Geometry, x: &mut [f32]) {
     let (oh, ow, c) = (g.h - 2, g.w - 2, g.c_in);
     let run = 3 * c;
     let mut rows = cols.chunks_exact(9 * c);
-    for n in 0..g.b {
-        for i in 0..oh {
-            for j in 0..ow {
-                let row = rows.next().unwrap_or_else(|| unreachable!("b·oh·ow rows"));
-                for (di, part) in row.chunks_exact(run).enumerate() {
-                    let start = ((n * g.h + i + di) * g.w + j) * c;
-                    for (to, from) in x[start..start + run].iter_mut().zip(part) {
-                        *to += from;
+    crate::simd(|| {
+        for n in 0..g.b {
+            for i in 0..oh {
+                for j in 0..ow {
+                    let row = rows.next().unwrap_or_else(|| unreachable!("b·oh·ow rows"));
+                    for (di, part) in row.chunks_exact(run).enumerate() {
+                        let start = ((n * g.h + i + di) * g.w + j) * c;
+                        for (to, from) in x[start..start + run].iter_mut().zip(part) {
+                            *to += from;
+                        }
                     }
                 }
             }
         }
-    }
+    });
 }
 
 /// Column-matrix values per chunk of images: the convolution goes through
@@ -333,36 +335,40 @@ fn relu_pool_forward(x: FlexTensor, track: bool) -> (FlexTensor, Vec<f32>, [usiz
         Vec::new()
     };
     let mut k = 0;
-    for n in 0..b {
-        for i in 0..h2 {
-            for j in 0..w2 {
-                let o = &mut out[k..k + c];
-                for (q, (di, dj)) in [(0, 0), (0, 1), (1, 0), (1, 1)].into_iter().enumerate() {
-                    let (r, col) = (2 * i + di, 2 * j + dj);
-                    if r >= h || col >= w {
-                        continue;
-                    }
-                    let start = ((n * h + r) * w + col) * c;
-                    let input = &v[start..start + c];
-                    if track {
-                        take_larger(o, &mut which[k..k + c], input, q as f32);
-                    } else {
-                        for (o, &x) in o.iter_mut().zip(input) {
-                            *o = if x > *o { x } else { *o };
+    crate::simd(|| {
+        for n in 0..b {
+            for i in 0..h2 {
+                for j in 0..w2 {
+                    let o = &mut out[k..k + c];
+                    for (q, (di, dj)) in [(0, 0), (0, 1), (1, 0), (1, 1)].into_iter().enumerate() {
+                        let (r, col) = (2 * i + di, 2 * j + dj);
+                        if r >= h || col >= w {
+                            continue;
+                        }
+                        let start = ((n * h + r) * w + col) * c;
+                        let input = &v[start..start + c];
+                        if track {
+                            take_larger(o, &mut which[k..k + c], input, q as f32);
+                        } else {
+                            for (o, &x) in o.iter_mut().zip(input) {
+                                *o = if x > *o { x } else { *o };
+                            }
                         }
                     }
+                    k += c;
                 }
-                k += c;
             }
         }
-    }
+    });
     (tensor(out, vec![b, h2, w2, c]), which, [b, h, w, c])
 }
 
 /// Where `input` beats the running maximum `o`, take its value and mark
 /// `which` with `q`; eight lanes at a time so that the compiler vectorises
 /// both selections.
+#[inline(always)]
 fn take_larger(o: &mut [f32], which: &mut [f32], input: &[f32], q: f32) {
+    #[inline(always)]
     fn lanes<const N: usize>(o: &mut [f32], which: &mut [f32], input: &[f32], q: f32) {
         let mut ov = [0.0f32; N];
         let mut wv = [0.0f32; N];

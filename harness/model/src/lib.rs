@@ -27,6 +27,16 @@ mod net;
 mod train;
 
 pub use classifier::TrainedModel;
+
+/// Run `f` compiled for the widest SIMD level this CPU has (AVX-512, AVX2 +
+/// FMA or the baseline), chosen at run time: the hand-written loops inside
+/// are vectorised for it. Only the instruction set changes, never the
+/// arithmetic: no operations are fused or reordered, so results are the same
+/// bits on every level.
+#[inline(always)]
+pub(crate) fn simd<R>(f: impl FnOnce() -> R) -> R {
+    pulp::Arch::new().dispatch(f)
+}
 pub use error::ModelError;
 pub use poisonlab_core::{ModelKind, ModelParams};
 pub use train::{BurnTrainer, Optimizer};

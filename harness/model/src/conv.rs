@@ -1,24 +1,29 @@
-//! The CNN's valid 3×3 convolution (stride 1, no padding) on channels-last
-//! batches, as one burn operation with a hand-written backward pass on the
-//! `flex` backend.
+//! The CNN's convolution stage — a valid 3×3 convolution (stride 1, no
+//! padding), ReLU, and a 2×2 max-pool with stride 2 that rounds up, on
+//! channels-last batches — as one burn operation with a hand-written
+//! backward pass on the `flex` backend.
 //!
-//! Forward: the input's 3×3 windows are copied once into a column matrix
-//! (im2col, `[b·oh·ow, 9·c_in]`; each window row is three contiguous runs
-//! of `3·c_in` values in channels-last layout), multiplied by the weight as
-//! a `[9·c_in, c_out]` matrix, and the bias added in place. Backward: the
-//! weight gradient is `columnsᵀ · G`, the bias gradient the column sums of
-//! `G`, and the input gradient `G · Wᵀ` scattered back onto the input
-//! (col2im), each one pass or one matrix product. Composed from burn's
-//! tensor operations (slices and concatenations), the same function copies
-//! each window several times forward and zero-fills and adds a full input
-//! per window backward; burn-flex's own `conv2d` differentiates by further
+//! Forward, a few images at a time ([`chunks`]): the 3×3 windows are copied
+//! into a column matrix (im2col, `[rows, 9·c_in]`; in channels-last layout
+//! each window is three contiguous runs of `3·c_in` values), multiplied by
+//! the weight as a `[9·c_in, c_out]` matrix, the bias added, and the result
+//! pooled while it is in cache, keeping which of its window's values each
+//! output took. Backward, chunk by chunk again: each output's gradient goes
+//! to the value it took (zero where the ReLU cut), the weight gradient is
+//! `columnsᵀ · G` (the columns made again rather than kept), the bias
+//! gradient the column sums of `G`, and the input gradient `G · Wᵀ` added
+//! back onto the input (col2im). The convolution's full output is never
+//! stored. Composed from burn's tensor operations (slices, concatenations,
+//! element-wise maxima), the same function copies each window several
+//! times, zero-fills and adds a full input per window backward, and pools
+//! element by element; burn-flex's own `conv2d` differentiates by further
 //! convolutions.
 //!
-//! The operation is a burn backend extension: the dispatch glue routes a
+//! The operations are a burn backend extension: the dispatch glue routes a
 //! tensor on the flex device to [`Conv3x3Ops`] for `Flex`, and one on its
 //! autodiff device to the implementation for `Autodiff<Flex>`, which records
-//! the backward step. A test checks values and all three gradients against
-//! burn's `conv2d` (`net::tests`).
+//! the backward step. Tests check values and gradients against burn's
+//! `conv2d`, `relu` and `max_pool2d` (`net::tests`), ties included.
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -31,40 +36,30 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Dispatch, Flex, backend_extension};
 use burn::tensor::{Shape, Tensor, TensorData};
 
-/// The convolution as a backend operation.
+/// The convolution stage as backend operations.
 #[backend_extension(Flex, Autodiff)]
 pub trait Conv3x3Ops: burn::backend::Backend {
-    /// `x` `[b, h, w, c_in]` (channels last), `weight` `[9·c_in, c_out]`
-    /// (rows in window order: kernel row, kernel column, input channel),
-    /// `bias` `[c_out]` → `[b, h-2, w-2, c_out]`.
-    fn conv3x3_nhwc(
+    /// Convolution, ReLU and pooling: `x` `[b, h, w, c_in]` (channels
+    /// last), `weight` `[9·c_in, c_out]` (rows in window order: kernel row,
+    /// kernel column, input channel), `bias` `[c_out]` →
+    /// `[b, ⌈(h-2)/2⌉, ⌈(w-2)/2⌉, c_out]`.
+    fn conv3x3_relu_pool_nhwc(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
-
-    /// `max(0, ·)` then a 2×2 max-pool with stride 2 that rounds up, of a
-    /// channels-last batch `[b, h, w, c]` → `[b, ⌈h/2⌉, ⌈w/2⌉, c]`.
-    fn relu_pool2x2_nhwc(x: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
-/// [`Conv3x3Ops::conv3x3_nhwc`] on burn tensors of either flex device.
-pub fn conv3x3_nhwc(x: Tensor<4>, weight: Tensor<2>, bias: Tensor<1>) -> Tensor<4> {
-    Tensor::from_dispatch(<Dispatch as Conv3x3Ops>::conv3x3_nhwc(
+/// [`Conv3x3Ops::conv3x3_relu_pool_nhwc`] on burn tensors of either flex device.
+pub fn conv3x3_relu_pool_nhwc(x: Tensor<4>, weight: Tensor<2>, bias: Tensor<1>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as Conv3x3Ops>::conv3x3_relu_pool_nhwc(
         x.into_dispatch(),
         weight.into_dispatch(),
         bias.into_dispatch(),
     ))
 }
 
-/// [`Conv3x3Ops::relu_pool2x2_nhwc`] on burn tensors of either flex device.
-pub fn relu_pool2x2_nhwc(x: Tensor<4>) -> Tensor<4> {
-    Tensor::from_dispatch(<Dispatch as Conv3x3Ops>::relu_pool2x2_nhwc(
-        x.into_dispatch(),
-    ))
-}
-
-/// The geometry of one convolution.
+/// The geometry of one convolution stage.
 #[derive(Debug, Clone, Copy)]
 struct Geometry {
     b: usize,
@@ -92,9 +87,26 @@ impl Geometry {
         }
     }
 
-    /// Output pixels of the whole batch: the column matrix's rows.
+    /// Output pixels of the convolution over the whole batch: the column
+    /// matrix's rows.
     fn rows(&self) -> usize {
         self.b * (self.h - 2) * (self.w - 2)
+    }
+
+    /// Values per image of the input, the convolution's output, and the
+    /// pooled output.
+    fn per_image(&self) -> (usize, usize, usize) {
+        let (oh, ow) = (self.h - 2, self.w - 2);
+        (
+            self.h * self.w * self.c_in,
+            oh * ow * self.c_out,
+            oh.div_ceil(2) * ow.div_ceil(2) * self.c_out,
+        )
+    }
+
+    /// The convolution's output shape `[b, oh, ow, c_out]`, for the pooling.
+    fn conv_shape(&self) -> [usize; 4] {
+        [self.b, self.h - 2, self.w - 2, self.c_out]
     }
 }
 
@@ -177,91 +189,120 @@ fn chunks(g: Geometry) -> impl Iterator<Item = (usize, usize)> {
     (0..g.b).step_by(step).map(move |n| (n, step.min(g.b - n)))
 }
 
-/// The forward pass, `[b, oh, ow, c_out]`, chunk by chunk ([`chunks`]).
-fn forward(x: FlexTensor, weight: FlexTensor, bias: &FlexTensor) -> FlexTensor {
-    let x = contiguous(x);
-    let g = Geometry::of(&x, &weight);
-    let (xv, image) = (values(&x), g.h * g.w * g.c_in);
+/// The forward pass: the pooled output and, when `track`, which value each
+/// output took ([`relu_pool`]), chunk by chunk.
+fn forward(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    bias: &FlexTensor,
+    track: bool,
+) -> (FlexTensor, Vec<f32>) {
+    let g = Geometry::of(x, weight);
+    let (xv, (image, _, pooled)) = (values(x), g.per_image());
     let bias = contiguous(bias.clone());
     let bias = values(&bias);
-    let mut out = Vec::with_capacity(g.rows() * g.c_out);
+    let mut out = vec![0.0f32; g.b * pooled];
+    let mut which = if track {
+        vec![NONE; g.b * pooled]
+    } else {
+        Vec::new()
+    };
     for (n, count) in chunks(g) {
         let part = Geometry { b: count, ..g };
         let cols = im2col(&xv[n * image..(n + count) * image], part);
         let cols = tensor(cols, vec![part.rows(), 9 * g.c_in]);
-        let product = Flex::float_matmul(cols, weight.clone());
-        for row in values(&contiguous(product)).chunks_exact(g.c_out) {
-            out.extend(row.iter().zip(bias).map(|(v, b)| v + b));
-        }
+        let mut product = contiguous(Flex::float_matmul(cols, weight.clone()));
+        let conv = product.storage_mut::<f32>();
+        crate::simd(|| {
+            for row in conv.chunks_exact_mut(g.c_out) {
+                for (v, b) in row.iter_mut().zip(bias) {
+                    *v += b;
+                }
+            }
+        });
+        let span = n * pooled..(n + count) * pooled;
+        let which = track.then(|| &mut which[span.clone()]);
+        relu_pool(conv, part.conv_shape(), &mut out[span], which);
     }
-    tensor(out, vec![g.b, g.h - 2, g.w - 2, g.c_out])
+    let (oh, ow) = (g.h - 2, g.w - 2);
+    (
+        tensor(out, vec![g.b, oh.div_ceil(2), ow.div_ceil(2), g.c_out]),
+        which,
+    )
 }
 
 impl Conv3x3Ops for Flex {
-    fn conv3x3_nhwc(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
-        forward(x, weight, &bias)
-    }
-
-    fn relu_pool2x2_nhwc(x: FlexTensor) -> FlexTensor {
-        relu_pool_forward(x, false).0
+    fn conv3x3_relu_pool_nhwc(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
+        forward(&contiguous(x), &contiguous(weight), &bias, false).0
     }
 }
 
-/// The backward step; its state is the input and the weight (the columns
-/// are made again, chunk by chunk, rather than kept).
+/// The backward step; its state is the input, the weight and which value
+/// each pooled output took (the columns are made again, chunk by chunk).
 #[derive(Debug)]
-struct Conv3x3Backward;
+struct ConvStageBackward;
 
-impl Backward<Flex, 3> for Conv3x3Backward {
-    type State = (FlexTensor, FlexTensor);
+impl Backward<Flex, 3> for ConvStageBackward {
+    type State = (FlexTensor, FlexTensor, Vec<f32>);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_w, node_b] = ops.parents;
-        let (x, weight) = ops.state;
-        let g = Geometry::of(&x, &weight);
-        let (xv, image, c_out) = (values(&x), g.h * g.w * g.c_in, g.c_out);
-        let grad = grads.consume::<Flex>(&ops.node);
-        // [b, oh, ow, c_out] → [b·oh·ow, c_out]
-        let grad = contiguous(grad).reshape(Shape::from(vec![g.rows(), c_out]));
-        if let Some(node) = node_b {
-            let mut sum = vec![0.0f32; c_out];
-            for row in values(&grad).chunks_exact(c_out) {
-                for (s, v) in sum.iter_mut().zip(row) {
-                    *s += v;
-                }
-            }
-            grads.register::<Flex>(node.id, tensor(sum, vec![c_out]));
-        }
-        if node_w.is_none() && node_x.is_none() {
+        let (x, weight, which) = ops.state;
+        let grad = contiguous(grads.consume::<Flex>(&ops.node));
+        if node_x.is_none() && node_w.is_none() && node_b.is_none() {
             return;
         }
+        let g = Geometry::of(&x, &weight);
+        let (xv, gv) = (values(&x), values(&grad));
+        let ((image, conv, pooled), c_out) = (g.per_image(), g.c_out);
         let mut gw = vec![0.0f32; 9 * g.c_in * c_out];
+        let mut gb = vec![0.0f32; c_out];
         let mut gx = if node_x.is_some() {
             vec![0.0f32; g.b * image]
         } else {
             Vec::new()
         };
         let weight_t = weight.transpose(0, 1);
-        let pixels = (g.h - 2) * (g.w - 2);
         for (n, count) in chunks(g) {
             let part = Geometry { b: count, ..g };
-            let g_part = grad.narrow(0, n * pixels, count * pixels);
+            // The gradient of this chunk's convolution output.
+            let mut g_conv = vec![0.0f32; count * conv];
+            let span = n * pooled..(n + count) * pooled;
+            unpool(
+                &gv[span.clone()],
+                &which[span],
+                part.conv_shape(),
+                &mut g_conv,
+            );
+            crate::simd(|| {
+                for row in g_conv.chunks_exact(c_out) {
+                    for (s, v) in gb.iter_mut().zip(row) {
+                        *s += v;
+                    }
+                }
+            });
+            let g_conv = tensor(g_conv, vec![part.rows(), c_out]);
             if node_w.is_some() {
                 let cols = im2col(&xv[n * image..(n + count) * image], part);
                 let cols = tensor(cols, vec![part.rows(), 9 * g.c_in]);
-                let product = Flex::float_matmul(cols.transpose(0, 1), g_part.clone());
-                for (s, v) in gw.iter_mut().zip(values(&contiguous(product))) {
-                    *s += v;
-                }
+                let product = Flex::float_matmul(cols.transpose(0, 1), g_conv.clone());
+                crate::simd(|| {
+                    for (s, v) in gw.iter_mut().zip(values(&contiguous(product))) {
+                        *s += v;
+                    }
+                });
             }
             if node_x.is_some() {
-                let dcols = contiguous(Flex::float_matmul(g_part, weight_t.clone()));
+                let dcols = contiguous(Flex::float_matmul(g_conv, weight_t.clone()));
                 col2im(
                     values(&dcols),
                     part,
                     &mut gx[n * image..(n + count) * image],
                 );
             }
+        }
+        if let Some(node) = node_b {
+            grads.register::<Flex>(node.id, tensor(gb, vec![c_out]));
         }
         if let Some(node) = node_w {
             grads.register::<Flex>(node.id, tensor(gw, vec![9 * g.c_in, c_out]));
@@ -273,12 +314,12 @@ impl Backward<Flex, 3> for Conv3x3Backward {
 }
 
 impl<C: CheckpointStrategy> Conv3x3Ops for Autodiff<Flex, C> {
-    fn conv3x3_nhwc(
+    fn conv3x3_relu_pool_nhwc(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        match Conv3x3Backward
+        match ConvStageBackward
             .prepare::<C>([x.node(), weight.node(), bias.node()])
             .compute_bound()
             .stateful()
@@ -286,54 +327,31 @@ impl<C: CheckpointStrategy> Conv3x3Ops for Autodiff<Flex, C> {
             OpsKind::Tracked(prep) => {
                 let weight = contiguous(weight.into_primitive());
                 let x = contiguous(x.into_primitive());
-                let out = forward(x.clone(), weight.clone(), bias.primitive());
-                prep.finish((x, weight), out)
+                let (out, which) = forward(&x, &weight, bias.primitive(), true);
+                prep.finish((x, weight, which), out)
             }
             OpsKind::UnTracked(prep) => {
-                let out = forward(
-                    x.into_primitive(),
-                    weight.into_primitive(),
-                    bias.primitive(),
+                let (x, weight) = (
+                    contiguous(x.into_primitive()),
+                    contiguous(weight.into_primitive()),
                 );
-                prep.finish(out)
+                prep.finish(forward(&x, &weight, bias.primitive(), false).0)
             }
-        }
-    }
-
-    fn relu_pool2x2_nhwc(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        match ReluPoolBackward
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let (out, which, shape) = relu_pool_forward(x.into_primitive(), true);
-                prep.finish((which, shape), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(relu_pool_forward(x.into_primitive(), false).0),
         }
     }
 }
 
-/// The pooling's forward pass: the pooled values and, when `track`, for
-/// each which of its window's four values it took (0–3 in row-major order,
-/// as `f32` so that the selection vectorises like the maximum;
-/// [`NONE`] when no value was positive, so the output is the ReLU's zero and
-/// passes no gradient). Ties go to the first maximum in row-major order, as
-/// burn's `max_pool2d` does. A window past an odd last row or column has
-/// fewer values. The inner loops run over a pixel's channels, branch-free.
-fn relu_pool_forward(x: FlexTensor, track: bool) -> (FlexTensor, Vec<f32>, [usize; 4]) {
-    let x = contiguous(x);
-    let s = x.layout().shape();
-    let [b, h, w, c] = [s[0], s[1], s[2], s[3]];
+/// `max(0, ·)` and the 2×2 pooling of `v` (`[b, h, w, c]`) into `out`
+/// (`[b, ⌈h/2⌉, ⌈w/2⌉, c]`, zeros on entry) and, when given, `which`
+/// (filled with [`NONE`] on entry): for each output, which of its window's
+/// values it took, 0–3 in row-major order, as `f32` so that the selection
+/// vectorises like the maximum; [`NONE`] when no value was positive, so the
+/// output is the ReLU's zero and passes no gradient. Ties go to the first
+/// maximum in row-major order, as burn's `max_pool2d` does. A window past an
+/// odd last row or column has fewer values. The inner loops run over a
+/// pixel's channels, branch-free.
+fn relu_pool(v: &[f32], [b, h, w, c]: [usize; 4], out: &mut [f32], mut which: Option<&mut [f32]>) {
     let (h2, w2) = (h.div_ceil(2), w.div_ceil(2));
-    let v = values(&x);
-    let mut out = vec![0.0f32; b * h2 * w2 * c];
-    let mut which = if track {
-        vec![NONE; b * h2 * w2 * c]
-    } else {
-        Vec::new()
-    };
     let mut k = 0;
     crate::simd(|| {
         for n in 0..b {
@@ -347,11 +365,12 @@ fn relu_pool_forward(x: FlexTensor, track: bool) -> (FlexTensor, Vec<f32>, [usiz
                         }
                         let start = ((n * h + r) * w + col) * c;
                         let input = &v[start..start + c];
-                        if track {
-                            take_larger(o, &mut which[k..k + c], input, q as f32);
-                        } else {
-                            for (o, &x) in o.iter_mut().zip(input) {
-                                *o = if x > *o { x } else { *o };
+                        match which.as_deref_mut() {
+                            Some(which) => take_larger(o, &mut which[k..k + c], input, q as f32),
+                            None => {
+                                for (o, &x) in o.iter_mut().zip(input) {
+                                    *o = if x > *o { x } else { *o };
+                                }
                             }
                         }
                     }
@@ -360,7 +379,28 @@ fn relu_pool_forward(x: FlexTensor, track: bool) -> (FlexTensor, Vec<f32>, [usiz
             }
         }
     });
-    (tensor(out, vec![b, h2, w2, c]), which, [b, h, w, c])
+}
+
+/// The adjoint of [`relu_pool`]: each output's gradient in `g` added to
+/// the input value it took, in `gx` (`[b, h, w, c]`, zeros on entry).
+fn unpool(g: &[f32], which: &[f32], [b, h, w, c]: [usize; 4], gx: &mut [f32]) {
+    let (h2, w2) = (h.div_ceil(2), w.div_ceil(2));
+    let mut k = 0;
+    for n in 0..b {
+        for i in 0..h2 {
+            for j in 0..w2 {
+                for ch in 0..c {
+                    let q = which[k + ch];
+                    if q != NONE {
+                        let q = q as usize;
+                        let (r, col) = (2 * i + q / 2, 2 * j + q % 2);
+                        gx[((n * h + r) * w + col) * c + ch] = g[k + ch];
+                    }
+                }
+                k += c;
+            }
+        }
+    }
 }
 
 /// Where `input` beats the running maximum `o`, take its value and mark
@@ -406,40 +446,3 @@ fn take_larger(o: &mut [f32], which: &mut [f32], input: &[f32], q: f32) {
 
 /// No value of the window was positive.
 const NONE: f32 = -1.0;
-
-/// The pooling's backward step: each output's gradient goes to the input
-/// value it took.
-#[derive(Debug)]
-struct ReluPoolBackward;
-
-impl Backward<Flex, 1> for ReluPoolBackward {
-    type State = (Vec<f32>, [usize; 4]);
-
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_x] = ops.parents;
-        let grad = grads.consume::<Flex>(&ops.node);
-        let Some(node) = node_x else { return };
-        let (which, [b, h, w, c]) = ops.state;
-        let (h2, w2) = (h.div_ceil(2), w.div_ceil(2));
-        let grad = contiguous(grad);
-        let g = values(&grad);
-        let mut gx = vec![0.0f32; b * h * w * c];
-        let mut k = 0;
-        for n in 0..b {
-            for i in 0..h2 {
-                for j in 0..w2 {
-                    for ch in 0..c {
-                        let q = which[k + ch];
-                        if q != NONE {
-                            let q = q as usize;
-                            let (r, col) = (2 * i + q / 2, 2 * j + q % 2);
-                            gx[((n * h + r) * w + col) * c + ch] = g[k + ch];
-                        }
-                    }
-                    k += c;
-                }
-            }
-        }
-        grads.register::<Flex>(node.id, tensor(gx, vec![b, h, w, c]));
-    }
-}

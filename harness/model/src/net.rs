@@ -255,7 +255,7 @@ impl Net {
             };
             for conv in &self.convs {
                 // conv 3×3 valid: [batch, h-2, w-2, out]; pool, rounding up: [batch, ⌈(h-2)/2⌉, ⌈(w-2)/2⌉, out]
-                img = relu_pool2x2_ceil_nhwc(conv3x3_nhwc(img, conv));
+                img = conv3x3_relu_pool_nhwc(img, conv);
             }
             // Back to channels first, so the dense layer sees the documented order.
             x = img.permute([0, 3, 1, 2]).flatten(1, 3); // [batch, 32 · h' · w']
@@ -274,15 +274,17 @@ impl Net {
     }
 }
 
-/// A valid 3×3 convolution (stride 1, no padding) of a channels-last batch
-/// `[b, h, w, c_in]` → `[b, h-2, w-2, c_out]`, with `conv`'s weight
-/// `[c_out, c_in, 3, 3]` and bias: the nine shifted windows side by side
-/// (im2col, `[b·(h-2)·(w-2), 9·c_in]`) times the weight as a `[9·c_in, c_out]`
-/// matrix. On flex this is one operation with a hand-written backward pass
-/// ([`crate::conv`]); elsewhere it is composed from burn's slices and
-/// matrix products. Both are burn's `conv2d` (a test checks values and
-/// gradients).
-fn conv3x3_nhwc(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
+/// One convolution stage of a channels-last batch `[b, h, w, c_in]`: a
+/// valid 3×3 convolution (stride 1, no padding) with `conv`'s weight
+/// `[c_out, c_in, 3, 3]` and bias, ReLU, and a 2×2 max-pool with stride 2
+/// that rounds up → `[b, ⌈(h-2)/2⌉, ⌈(w-2)/2⌉, c_out]`. The convolution is
+/// the nine shifted windows side by side (im2col, `[b·(h-2)·(w-2), 9·c_in]`)
+/// times the weight as a `[9·c_in, c_out]` matrix. On flex the stage is one
+/// operation with a hand-written backward pass ([`crate::conv`]); elsewhere
+/// it is composed from burn's operations ([`conv3x3_composed`],
+/// [`pool2x2_ceil_nhwc`]). Both are burn's `conv2d`, `relu` and `max_pool2d`
+/// with `ceil_mode` (a test checks values and gradients).
+fn conv3x3_relu_pool_nhwc(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
     let c_in = x.dims()[3];
     let weight = conv.weight.val(); // [c_out, c_in, 3, 3]
     let c_out = weight.dims()[0];
@@ -291,15 +293,15 @@ fn conv3x3_nhwc(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
     let bias = bias(&conv.bias).val();
     #[cfg(feature = "flex-portable")]
     {
-        crate::conv::conv3x3_nhwc(x, weight, bias)
+        crate::conv::conv3x3_relu_pool_nhwc(x, weight, bias)
     }
     #[cfg(not(feature = "flex-portable"))]
     {
-        conv3x3_composed(x, weight, bias)
+        pool2x2_ceil_nhwc(relu(conv3x3_composed(x, weight, bias)))
     }
 }
 
-/// [`conv3x3_nhwc`] from burn's tensor operations, with the weight as a
+/// The convolution of [`conv3x3_relu_pool_nhwc`] from burn's tensor operations, with the weight as a
 /// `[9·c_in, c_out]` matrix. With 8 or more input channels the nine windows
 /// are not put side by side: each is multiplied by its `[c_in, c_out]` slice
 /// of the weight and the nine products summed, which copies each window
@@ -334,22 +336,6 @@ fn conv3x3_composed(x: Tensor<4>, weight: Tensor<2>, bias: Tensor<1>) -> Tensor<
     };
     let out = out + bias.unsqueeze::<2>();
     out.reshape([b, oh, ow, c_out])
-}
-
-/// `max(0, ·)` then a 2×2 max-pool with stride 2 that rounds up, of a
-/// channels-last batch `[b, h, w, c]` → `[b, ⌈h/2⌉, ⌈w/2⌉, c]`: burn's
-/// `relu` then `max_pool2d` with `ceil_mode` (a test checks values and
-/// gradients). On flex one operation with a hand-written backward pass
-/// ([`crate::conv`]), elsewhere composed ([`pool2x2_ceil_nhwc`]).
-fn relu_pool2x2_ceil_nhwc(x: Tensor<4>) -> Tensor<4> {
-    #[cfg(feature = "flex-portable")]
-    {
-        crate::conv::relu_pool2x2_nhwc(x)
-    }
-    #[cfg(not(feature = "flex-portable"))]
-    {
-        pool2x2_ceil_nhwc(relu(x))
-    }
 }
 
 /// 2×2 max-pool with stride 2 that rounds up, of a channels-last batch of
@@ -477,7 +463,7 @@ mod tests {
         use burn::tensor::module::conv2d;
         use burn::tensor::ops::ConvOptions;
         type Path = fn(Tensor<4>, &Conv2d) -> Tensor<4>;
-        let network: Path = |x, conv| relu_pool2x2_ceil_nhwc(conv3x3_nhwc(x, conv));
+        let network: Path = conv3x3_relu_pool_nhwc;
         let composed: Path = |x, conv| {
             let [c_out, c_in, _, _] = conv.weight.dims();
             let weight = conv
@@ -565,22 +551,38 @@ mod tests {
 
     /// Exactly burn's `relu` then `max_pool2d` with `ceil_mode`, even and
     /// odd sizes, values and input gradients, with many ties (values in
-    /// quarters, zeros and negatives among them): the network's operation
-    /// (hand-written on flex) and the composed pooling after burn's `relu`.
+    /// quarters, zeros and negatives among them): the network's stage (on
+    /// flex the hand-written operation) with a convolution that copies its
+    /// input (weight 1 at the centre tap of each channel's own kernel, bias
+    /// 0: exact), so that it pools the input without its border; and the
+    /// composed pooling after burn's `relu` of the same crop.
     #[test]
     fn pooling_equals_burns_max_pool_with_ceil_mode() {
-        type Path = fn(Tensor<4>) -> Tensor<4>;
-        let network: Path = relu_pool2x2_ceil_nhwc;
-        let composed: Path = |x| pool2x2_ceil_nhwc(relu(x));
         let device = crate::backend::autodiff_device();
+        let crop = |x: Tensor<4>| {
+            let [b, h, w, c] = x.dims();
+            x.slice([0..b, 1..h - 1, 1..w - 1, 0..c])
+        };
         let mut rng = stream(5, 0, "pool");
         for [b, c, h, w] in [
             [2, 3, 26, 26],
             [3, 2, 11, 11],
             [1, 1, 5, 8],
-            [2, 1, 1, 1],
+            [2, 1, 3, 3],
             [2, 16, 7, 6],
         ] {
+            let mut copy = Conv2dConfig::new([c, c], [3, 3]).init(&device);
+            let centre: Vec<f32> = (0..c * c * 9)
+                .map(|k| f32::from(k / 9 / c == k / 9 % c && k % 9 == 4))
+                .collect();
+            copy.weight = Param::from_tensor(Tensor::from_data(
+                TensorData::new(centre, [c, c, 3, 3]),
+                &device,
+            ));
+            copy.bias = Some(Param::from_tensor(Tensor::zeros([c], &device)));
+            type Path<'a> = Box<dyn Fn(Tensor<4>) -> Tensor<4> + 'a>;
+            let network: Path<'_> = Box::new(|x| conv3x3_relu_pool_nhwc(x, &copy));
+            let composed: Path<'_> = Box::new(|x| pool2x2_ceil_nhwc(relu(crop(x))));
             let values: Vec<f32> = (0..b * c * h * w)
                 .map(|_| (rng.random_range(-1.0f32..1.0) * 4.0).round() / 4.0)
                 .collect();
@@ -589,7 +591,10 @@ mod tests {
             let mut options = MaxPoolOptions::new([2, 2]);
             options.ceil_mode = true;
             let x2 = input().require_grad();
-            let burns = max_pool2d(relu(x2.clone()), options);
+            let burns = max_pool2d(
+                relu(crop(x2.clone().permute([0, 2, 3, 1])).permute([0, 3, 1, 2])),
+                options,
+            );
             // Each window's gradient goes to its first maximum.
             let weights = Tensor::<4>::from_data(
                 TensorData::new(
@@ -602,7 +607,7 @@ mod tests {
             );
             let g2 = x2.grad(&(burns.clone() * weights.clone()).sum().backward());
             let g2 = g2.map(|g| g.to_data());
-            for (path, f) in [("network", network), ("composed", composed)] {
+            for (path, f) in [("network", &network), ("composed", &composed)] {
                 let x1 = input().require_grad();
                 let ours = f(x1.clone().permute([0, 2, 3, 1])).permute([0, 3, 1, 2]);
                 assert_eq!(ours.dims(), burns.dims());

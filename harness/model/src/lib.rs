@@ -17,13 +17,13 @@
 //! feature `ndarray`. Training runs on the calling thread only; parallelism
 //! comes from running several runs at once.
 
-mod adam;
 pub mod backend;
 mod classifier;
 #[cfg(feature = "flex-portable")]
 mod conv;
 mod error;
 mod net;
+mod optim;
 mod train;
 
 pub use classifier::TrainedModel;

@@ -3,14 +3,14 @@
 use std::any::Any;
 use std::fmt;
 
-use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Tensor, TensorData};
 use poisonlab_core::{Classifier, Dataset, Model, ModelTrainer, Rng, Trainer};
 use rand::seq::SliceRandom;
 
-use crate::adam::FusedAdam;
 use crate::net::{InputShape, Net, Weights};
+use crate::optim::{FusedAdam, FusedSgd};
 use crate::{ModelError, ModelParams, TrainedModel, backend};
 
 /// Training part-way: what a state-keeping call leaves for the next one.
@@ -34,7 +34,7 @@ impl TrainState {
         Self {
             optim: match optimizer {
                 Optimizer::Adam => ModuleOptimizer::from(FusedAdam::new(1e-8)),
-                Optimizer::Sgd => SgdConfig::new().init(),
+                Optimizer::Sgd => ModuleOptimizer::from(FusedSgd),
             },
             steps: 0,
             order: (0..n).collect(),

@@ -1,5 +1,6 @@
-//! Adam (Kingma and Ba 2015, "Adam: A Method for Stochastic Optimization")
-//! as one pass over each parameter tensor.
+//! The optimisers' updates as one pass over each parameter tensor: Adam
+//! (Kingma and Ba 2015, "Adam: A Method for Stochastic Optimization") and
+//! plain stochastic gradient descent.
 //!
 //! burn's `Adam` updates a parameter through about a dozen tensor
 //! operations (scale the moments, square the gradient, add, take the root,
@@ -12,7 +13,7 @@
 //! calls has the same shape as before.
 
 use burn::optim::LearningRate;
-use burn::optim::{AdamState, AdaptiveMomentumState, Optimizer};
+use burn::optim::{AdamState, AdaptiveMomentumState, Optimizer, SgdState};
 use burn::tensor::{Device, Tensor, TensorData};
 
 /// Adam without weight decay or AMSGrad, ε added to the root of the second
@@ -99,11 +100,45 @@ impl Optimizer for FusedAdam {
     }
 }
 
+/// Plain SGD, `w ← w − lr·g` (no momentum, no weight decay): burn's `Sgd`
+/// computes `lr·g` as one tensor and subtracts it as another; this is the
+/// same two operations per value in one pass, bit for bit burn's (tested).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FusedSgd;
+
+impl Optimizer for FusedSgd {
+    type State<const D: usize> = SgdState<D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        _state: Option<Self::State<D>>,
+    ) -> (Tensor<D>, Option<Self::State<D>>) {
+        let (device, shape) = (tensor.device(), tensor.shape());
+        let mut p = into_values(tensor);
+        let g = into_values(grad);
+        let lr = lr as f32;
+        crate::simd(|| {
+            for (p, &g) in p.iter_mut().zip(&g) {
+                *p -= g * lr;
+            }
+        });
+        let tensor = Tensor::from_data(TensorData::new(p, shape), &device);
+        (tensor, Some(SgdState::new(None)))
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, _device: &Device) -> Self::State<D> {
+        state
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use burn::module::Module;
     use burn::nn::{Linear, LinearConfig};
-    use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+    use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
     use burn::tensor::activation::relu;
     use poisonlab_core::seed::stream;
     use rand::Rng as _;
@@ -111,9 +146,8 @@ mod tests {
     use super::*;
 
     /// Two dense layers, the loss of a random batch, many steps: the fused
-    /// update leaves exactly burn's parameters.
-    #[test]
-    fn fused_adam_is_burns_adam_bit_for_bit() {
+    /// update leaves exactly the parameters of burn's optimiser `burns`.
+    fn same_as_burns(mut burns: ModuleOptimizer, mut ours: ModuleOptimizer) {
         #[derive(Module, Debug)]
         struct Two {
             a: Linear,
@@ -125,8 +159,6 @@ mod tests {
             b: LinearConfig::new(5, 3).init(&device),
         };
         let mut twin = net.clone();
-        let mut burns: ModuleOptimizer = AdamConfig::new().with_epsilon(1e-8).init();
-        let mut ours = ModuleOptimizer::from(FusedAdam::new(1e-8));
         let mut rng = stream(3, 0, "adam");
         for step in 0..30 {
             let x: Vec<f32> = (0..4 * 7).map(|_| rng.random_range(-1.0f32..1.0)).collect();
@@ -152,5 +184,18 @@ mod tests {
                 "step {step}"
             );
         }
+    }
+
+    #[test]
+    fn fused_adam_is_burns_adam_bit_for_bit() {
+        same_as_burns(
+            AdamConfig::new().with_epsilon(1e-8).init(),
+            ModuleOptimizer::from(FusedAdam::new(1e-8)),
+        );
+    }
+
+    #[test]
+    fn fused_sgd_is_burns_sgd_bit_for_bit() {
+        same_as_burns(SgdConfig::new().init(), ModuleOptimizer::from(FusedSgd));
     }
 }

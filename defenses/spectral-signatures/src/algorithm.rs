@@ -415,9 +415,8 @@ impl TrainingFilter for SpectralSignatures {
         let mut judged_classes: Vec<JudgedClass> = Vec::new();
         let mut candidates: Vec<Candidate> = Vec::new();
         let mut suspect = vec![false; n];
-        for (class, whitened) in whiten_classes(&embedding, &members, p.whiten, p.ridge)
-            .into_iter()
-            .enumerate()
+        // One class's whitened rows at a time.
+        for (class, whitened) in whiten_classes(&embedding, &members, p.whiten, p.ridge).enumerate()
         {
             let (members, rows, cols) = (whitened.members, whitened.rows, whitened.cols);
             let directions = if members.is_empty() || cols == 0 {

@@ -100,6 +100,10 @@ impl TrainedModel {
             let t = Tensor::<2>::from_data(TensorData::new(x, [end - start, dim]), &device);
             let y = f(t);
             cols = y.dims()[1];
+            if start == 0 {
+                // Every row's output in one buffer, sized once.
+                out.reserve_exact(data.len() * cols);
+            }
             out.extend(to_vec(y));
         }
         Matrix::new(data.len(), cols, out)

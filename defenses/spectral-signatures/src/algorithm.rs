@@ -521,6 +521,8 @@ impl TrainingFilter for SpectralSignatures {
                 }
             }
         }
+        // Every class is whitened: the embedding is no longer needed.
+        drop(embedding);
         if let Some(index) = &index {
             // Single-source evidence across classes.
             let resolved = resolve_single_source(

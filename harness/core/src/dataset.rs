@@ -161,6 +161,13 @@ impl Dataset {
         self.own.len() / self.dim()
     }
 
+    /// Make room for `rows` more rows stored apart, so that changing or
+    /// appending that many samples of a shared dataset allocates once and
+    /// no more than they need.
+    pub fn reserve_apart(&mut self, rows: usize) {
+        self.own.reserve_exact(rows * self.dim());
+    }
+
     /// The smallest and the largest feature value; `(0, 0)` when there is none.
     pub fn value_range(&self) -> (f32, f32) {
         if self.is_empty() {
@@ -494,6 +501,7 @@ mod tests {
         assert_eq!(view.labels(), &[0, 1, 1, 1]);
         assert_eq!(view.ids(), &[10, 11, 12, 12]);
         assert_eq!(view.rows_apart(), 2);
+        view.reserve_apart(1);
         // An appended row changes where it lies.
         view.sample_mut(3)[0] = 6.0;
         assert_eq!(view.sample(3), &[6., 5.]);

@@ -29,6 +29,7 @@ pub fn inject(
     relabel: impl Fn(usize) -> usize,
 ) -> Result<(Dataset, Vec<bool>), CoreError> {
     let mut data = train.clone();
+    data.reserve_apart(picks.len());
     let mut is_poison = vec![false; train.len()];
     match mode {
         Injection::Replace => {

@@ -97,7 +97,11 @@ pub struct Neighbours<'a> {
     norms: Vec<f32>,
     /// The reference samples as the rows of a matrix, for the blocked products.
     rows: nalgebra::DMatrix<f32>,
-    kept: std::cell::RefCell<std::collections::HashMap<usize, Vec<(f32, usize)>>>,
+    /// Each indexed query's [`KEPT_NEIGHBOURS`] nearest reference samples,
+    /// nearest first, as positions alone (the vote needs no distance) in
+    /// `u32`s: a quarter of `(distance, position)` pairs, on sets where
+    /// tens of thousands of queries are indexed.
+    kept: std::cell::RefCell<std::collections::HashMap<usize, Box<[u32]>>>,
     /// The members groups are judged by, when set ([`Neighbours::ask_within`]).
     askable: Option<Vec<bool>>,
 }
@@ -107,9 +111,14 @@ impl<'a> Neighbours<'a> {
     /// samples are indexed when first asked about.
     ///
     /// # Panics
-    /// When a query is out of range (a programming error).
+    /// When a query is out of range (a programming error), or `data` holds
+    /// more than `u32::MAX` samples.
     pub fn new(data: &'a Dataset, queries: &[usize], max_reference: usize) -> Self {
         let n = data.len();
+        assert!(
+            u32::try_from(n).is_ok(),
+            "{n} samples: positions beyond u32"
+        );
         let stride = n.div_ceil(max_reference.max(1)).max(1);
         let reference: Vec<usize> = (0..n).step_by(stride).collect();
         let norms = reference
@@ -178,6 +187,8 @@ impl<'a> Neighbours<'a> {
             let dots = self.dots(block);
             for (b, &i) in block.iter().enumerate() {
                 let near = self.nearest(i, &dots, b, &|_| false, KEPT_NEIGHBOURS, &mut scratch);
+                // Positions are below `data.len()`, checked to fit a u32 in `new`.
+                let near = near.iter().map(|&(_, j)| j as u32).collect();
                 self.kept.borrow_mut().insert(i, near);
             }
         }
@@ -246,10 +257,10 @@ impl<'a> Neighbours<'a> {
         {
             let kept = self.kept.borrow();
             for (q, i) in queries.iter().enumerate() {
-                let voters: Vec<(f32, usize)> = kept[i]
+                let voters: Vec<usize> = kept[i]
                     .iter()
-                    .copied()
-                    .filter(|&(_, j)| !excluded[j])
+                    .map(|&j| j as usize)
+                    .filter(|&j| !excluded[j])
                     .take(k)
                     .collect();
                 if voters.len() == k {
@@ -265,25 +276,24 @@ impl<'a> Neighbours<'a> {
             let dots = self.dots(&samples);
             for (b, &q) in block.iter().enumerate() {
                 let voters = self.nearest(queries[q], &dots, b, &|j| excluded[j], k, &mut scratch);
+                let voters: Vec<usize> = voters.iter().map(|&(_, j)| j).collect();
                 out[q] = self.vote(&voters);
             }
         }
         out
     }
 
-    /// The majority label of `voters` (nearest first); ties go to the class of
-    /// the nearest voter among the tied classes. `None` without voters.
-    fn vote(&self, voters: &[(f32, usize)]) -> Option<usize> {
+    /// The majority label of `voters` (positions, nearest first); ties go to
+    /// the class of the nearest voter among the tied classes. `None` without
+    /// voters.
+    fn vote(&self, voters: &[usize]) -> Option<usize> {
         let labels = self.data.labels();
         let mut votes = vec![0usize; self.data.n_classes()];
-        for &(_, j) in voters {
+        for &j in voters {
             votes[labels[j]] += 1;
         }
         let top = votes.iter().copied().max().unwrap_or(0);
-        voters
-            .iter()
-            .map(|&(_, j)| labels[j])
-            .find(|&c| votes[c] == top)
+        voters.iter().map(|&j| labels[j]).find(|&c| votes[c] == top)
     }
 
     /// How the samples at `group` are reclassified with the group excluded:

@@ -1,6 +1,4 @@
-use poisonlab_core::reclassify::{
-    Candidate, Neighbours, called_elsewhere, judge_group, resolve_single_source,
-};
+use poisonlab_core::reclassify::{Candidate, called_elsewhere, judge_group, resolve_single_source};
 use poisonlab_core::whiten::{class_members, whiten_classes};
 use poisonlab_core::{
     BuildContext, DefenseInput, FilterVerdict, Kind, ParamError, Rng, TrainingFilter,
@@ -227,7 +225,7 @@ impl ActivationClustering {
         // Reduced first, so that the embedding is gone before the index is built.
         let reduced = self.reduce_classes(input, rng)?;
         // One neighbour index (same reference samples) for every class.
-        let mut index = Neighbours::new(train, &[], p.max_reference);
+        let mut index = input.neighbours(p.max_reference);
         let mut suspect = vec![false; n];
         let mut classes = Vec::new();
         let mut candidates = Vec::new();

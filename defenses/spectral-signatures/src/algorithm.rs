@@ -464,7 +464,7 @@ impl TrainingFilter for SpectralSignatures {
             // Among the top directions and both sides of each, the group the
             // most scattered in origin (the first on ties); the larger side
             // too, as poison can outnumber its class.
-            let index = index.get_or_insert_with(|| Neighbours::new(train, &[], p.max_reference));
+            let index = index.get_or_insert_with(|| input.neighbours(p.max_reference));
             index.ask_within(&members);
             let mut best: Option<(ClassSpectrum, Vec<usize>, GroupJudgement, bool)> = None;
             for spectrum in spectra {

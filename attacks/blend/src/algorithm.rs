@@ -599,7 +599,7 @@ mod tests {
             prop_assert_eq!(p.n_poison(), expected.min(eligible));
             prop_assert_eq!(p.data.len(), n);
             prop_assert_eq!(p.data.ids(), train.ids());
-            prop_assert!(p.data.features().iter().all(|v| (0.0..=1.0).contains(v)));
+            prop_assert!(p.data.rows().flatten().all(|v| (0.0..=1.0).contains(v)));
             for i in 0..n {
                 if p.is_poison[i] {
                     prop_assert_eq!(p.data.labels()[i], target);
@@ -610,7 +610,7 @@ mod tests {
                 }
             }
             let t = p.attack_test.unwrap();
-            prop_assert!(t.inputs.features().iter().all(|v| (0.0..=1.0).contains(v)));
+            prop_assert!(t.inputs.rows().flatten().all(|v| (0.0..=1.0).contains(v)));
         }
 
         #[test]

@@ -195,7 +195,7 @@ fn craft(
     let t_emb = model.embed(target);
     let t_emb = t_emb.row(0);
     let mut x = bases.clone();
-    let mut adam = Adam::new(x.features().len(), p.learning_rate as f32);
+    let mut adam = Adam::new(x.len() * x.dim(), p.learning_rate as f32);
     let mut best = (f32::INFINITY, x.clone());
     for step in 0..=p.iterations {
         let emb = model.embed(&x);
@@ -403,7 +403,7 @@ mod tests {
             &test,
             0,
         );
-        let x = p.data.features();
+        let x = p.data.to_features();
         assert!(
             (x[0] - 0.3).abs() < 5e-3 && (x[1] - 0.7).abs() < 5e-3,
             "{x:?}"
@@ -415,7 +415,7 @@ mod tests {
         let (train, test) = (data(30, 0), data(12, 100));
         let a = run(params(), &train, &test, 7);
         let b = run(params(), &train, &test, 7);
-        assert_eq!(a.data.features(), b.data.features());
+        assert_eq!(a.data.to_features(), b.data.to_features());
         assert_eq!(a.is_poison, b.is_poison);
         let c = run(params(), &train, &test, 8);
         assert_ne!(a.is_poison, c.is_poison);

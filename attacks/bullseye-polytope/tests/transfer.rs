@@ -150,5 +150,5 @@ fn crafting_on_a_real_model_is_deterministic() {
     let a = attack(one_target(), 5);
     let b = attack(one_target(), 5);
     assert_eq!(a.is_poison, b.is_poison);
-    assert_eq!(a.data.features(), b.data.features());
+    assert_eq!(a.data.to_features(), b.data.to_features());
 }

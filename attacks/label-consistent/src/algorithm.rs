@@ -63,7 +63,7 @@ impl LabelConsistent {
             for (i, (v, &v0)) in x
                 .features_mut()
                 .iter_mut()
-                .zip(start.features())
+                .zip(start.rows().flatten())
                 .enumerate()
             {
                 let moved = *v + alpha * g.data[i].signum() * f32::from(g.data[i] != 0.0);

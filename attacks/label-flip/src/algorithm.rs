@@ -188,7 +188,7 @@ mod tests {
                 assert_eq!(train.labels()[i], p.data.labels()[i]);
             }
         }
-        assert_eq!(p.data.features(), train.features());
+        assert_eq!(p.data.to_features(), train.to_features());
         let t = p.attack_test.unwrap();
         assert_eq!(t.inputs.len(), 10);
         assert!(t.inputs.labels().iter().all(|&y| y == 1));

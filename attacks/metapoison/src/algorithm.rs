@@ -153,7 +153,7 @@ impl MetaPoison {
             .saturating_sub(bases.len())
             .min(c.clean_rows.len());
         let mut poisons = bases.clone();
-        let mut adam = Adam::new(p.learning_rate, poisons.features().len());
+        let mut adam = Adam::new(p.learning_rate, poisons.len() * poisons.dim());
         let weight = 1.0 / c.ensemble.len() as f64;
         for _ in 0..p.steps {
             let cleans: Vec<Dataset> = (0..p.unroll)
@@ -165,7 +165,7 @@ impl MetaPoison {
                     c.train.subset(&rows)
                 })
                 .collect();
-            let mut grad = vec![0.0f64; poisons.features().len()];
+            let mut grad = vec![0.0f64; poisons.len() * poisons.dim()];
             for model in c.ensemble {
                 let mg = meta_gradient(model.as_ref(), &poisons, &cleans, target, self.unroll())?;
                 for (g, &d) in grad.iter_mut().zip(&mg.data) {
@@ -174,7 +174,11 @@ impl MetaPoison {
             }
             adam.step(poisons.features_mut(), &grad);
             // Project onto the ε-ball around the base and the data's range.
-            for (x, &b) in poisons.features_mut().iter_mut().zip(bases.features()) {
+            for (x, &b) in poisons
+                .features_mut()
+                .iter_mut()
+                .zip(bases.rows().flatten())
+            {
                 *x = x.clamp(b - eps, b + eps).clamp(lo, hi);
             }
         }

@@ -95,7 +95,7 @@ impl Classifier for SoftmaxRegression {
     }
 
     fn embed(&self, data: &Dataset) -> Matrix {
-        Matrix::new(data.len(), data.dim(), data.features().to_vec())
+        Matrix::new(data.len(), data.dim(), data.to_features())
     }
 
     /// ∇x L = W (p − e_y).
@@ -113,8 +113,8 @@ impl Classifier for SoftmaxRegression {
 
     fn feature_gradient(&self, data: &Dataset, targets: &Matrix) -> Matrix {
         let diff = data
-            .features()
-            .iter()
+            .rows()
+            .flatten()
             .zip(&targets.data)
             .map(|(x, t)| x - t)
             .collect();

@@ -211,9 +211,9 @@ mod tests {
             let a = sig(SigParams { delta, frequency: f, rate: 1.0, ..SigParams::default() });
             let p = a.poison(AttackInput::new(&train, &train), &mut stream(seed, 0, "a")).unwrap();
             let (lo, hi) = train.value_range();
-            prop_assert!(p.data.features().iter().all(|&v| v >= lo && v <= hi));
+            prop_assert!(p.data.rows().flatten().all(|&v| v >= lo && v <= hi));
             let t = p.attack_test.unwrap();
-            prop_assert!(t.inputs.features().iter().all(|&v| v >= lo && v <= hi));
+            prop_assert!(t.inputs.rows().flatten().all(|&v| v >= lo && v <= hi));
         }
     }
 }

@@ -228,7 +228,7 @@ impl<'a> Crafter<'a> {
     /// Clip `delta` to the ε-ball and the bases plus `delta` to the data range.
     fn project(&self, delta: &mut [f32]) {
         let eps = self.eps;
-        for (d, &b) in delta.iter_mut().zip(self.bases.features()) {
+        for (d, &b) in delta.iter_mut().zip(self.bases.rows().flatten()) {
             let x = (b + *d).clamp(self.lo.max(b - eps), self.hi.min(b + eps));
             *d = x - b;
         }
@@ -239,7 +239,7 @@ impl<'a> Crafter<'a> {
     fn restart(&mut self, rng: &mut Rng) -> Result<(f64, Vec<f32>), ParameterError> {
         let p = self.params;
         let eps = self.eps;
-        let mut delta: Vec<f32> = (0..self.bases.features().len())
+        let mut delta: Vec<f32> = (0..(self.bases.len() * self.bases.dim()))
             .map(|_| rng.random_range(-eps..=eps))
             .collect();
         self.project(&mut delta);
@@ -290,7 +290,8 @@ impl<'a> Crafter<'a> {
                 best = Some(found);
             }
         }
-        let (dist, delta) = best.unwrap_or_else(|| (1.0, vec![0.0; self.bases.features().len()]));
+        let (dist, delta) =
+            best.unwrap_or_else(|| (1.0, vec![0.0; self.bases.len() * self.bases.dim()]));
         Ok((self.poisons(&delta), dist))
     }
 }
@@ -534,7 +535,7 @@ mod tests {
         let bases = first_of(&digits().0, 1, 4);
         let p = WitchesBrewParams::default();
         let mut c = problem(model, &bases, &p);
-        let delta = vec![0.0f32; bases.features().len()];
+        let delta = vec![0.0f32; bases.len() * bases.dim()];
         let (d0, grad) = c.gradient(&delta).unwrap();
         assert!((d0 - c.distance(&delta)).abs() < 1e-6);
         let mut r = stream(2, 0, "u");
@@ -561,7 +562,7 @@ mod tests {
         let bases = first_of(&digits().0, 1, 20);
         let p = WitchesBrewParams::default();
         let mut c = problem(mlp(), &bases, &p);
-        let before = c.distance(&vec![0.0; bases.features().len()]);
+        let before = c.distance(&vec![0.0; bases.len() * bases.dim()]);
         let (poisons, after) = c.craft(&mut stream(3, 0, "craft")).unwrap();
         // Observed: 0.47 → 0.31.
         assert!(after < before - 0.1, "{before} → {after}");
@@ -626,8 +627,8 @@ mod tests {
             ..small_params()
         };
         let out = attack(p, train, 0);
-        assert!(out.data.features().iter().all(|v| (0.0..=1.0).contains(v)));
-        assert_ne!(out.data.features(), train.features());
+        assert!(out.data.rows().flatten().all(|v| (0.0..=1.0).contains(v)));
+        assert_ne!(out.data.to_features(), train.to_features());
     }
 
     #[test]

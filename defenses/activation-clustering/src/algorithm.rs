@@ -1,6 +1,4 @@
-use poisonlab_core::reclassify::{
-    Candidate, Neighbours, called_elsewhere, judge_group, resolve_single_source,
-};
+use poisonlab_core::reclassify::{Candidate, called_elsewhere, judge_group, resolve_single_source};
 use poisonlab_core::whiten::{class_members, whiten_classes};
 use poisonlab_core::{
     BuildContext, DefenseInput, FilterVerdict, Kind, ParamError, Rng, TrainingFilter,
@@ -107,9 +105,10 @@ impl ActivationClustering {
         }
         let p = &self.params;
         let members = class_members(train.labels(), train.n_classes());
-        let classes = whiten_classes(&embedding, &members, p.whiten, p.ridge);
-        let mut out = Vec::with_capacity(classes.len());
-        for (class, centred) in classes.into_iter().enumerate() {
+        let mut out = Vec::with_capacity(members.len());
+        // One class's whitened rows at a time.
+        for (class, centred) in whiten_classes(&embedding, &members, p.whiten, p.ridge).enumerate()
+        {
             let (points, cols) = (centred.rows, centred.cols);
             let (points, width) = if centred.members.len() < 2 || cols == 0 {
                 (Vec::new(), 0)
@@ -223,12 +222,14 @@ impl ActivationClustering {
         let n = train.len();
         let mut scores = vec![0.0f64; n];
         let mut flags = vec![false; n];
+        // Reduced first, so that the embedding is gone before the index is built.
+        let reduced = self.reduce_classes(input, rng)?;
         // One neighbour index (same reference samples) for every class.
-        let mut index = Neighbours::new(train, &[], p.max_reference);
+        let mut index = input.neighbours(p.max_reference);
         let mut suspect = vec![false; n];
         let mut classes = Vec::new();
         let mut candidates = Vec::new();
-        for r in self.reduce_classes(input, rng)? {
+        for r in reduced {
             if r.width == 0 || r.members.len() < 2 {
                 continue;
             }

@@ -1,5 +1,3 @@
-use std::borrow::Cow;
-
 use poisonlab_core::{
     BuildContext, Dataset, DefenseInput, FilterVerdict, Kind, LabelTest, ParamError, Rng,
     TrainingFilter,
@@ -60,8 +58,9 @@ impl Anomaly {
     ) -> Result<(FilterVerdict, Option<LabelShiftTest>), AnomalyError> {
         let train = input.train;
         let n = train.len();
-        let (values, d): (Cow<'_, [f32]>, usize) = match self.params.space {
-            Space::Input => (Cow::Borrowed(train.features()), train.dim()),
+        // Each sample's point: its input row, or its embedding.
+        let embedded = match self.params.space {
+            Space::Input => None,
             Space::Embedding => {
                 let e = input.model.embed(train);
                 if e.rows != n || e.data.len() != n * e.cols {
@@ -72,12 +71,17 @@ impl Anomaly {
                         expected: n,
                     });
                 }
-                (Cow::Owned(e.data), e.cols)
+                Some(e)
             }
         };
-        if let Some(at) = values.iter().position(|x| !x.is_finite()) {
+        let d = embedded.as_ref().map_or(train.dim(), |e| e.cols);
+        let point = |i: usize| match &embedded {
+            Some(e) => e.row(i),
+            None => train.sample(i),
+        };
+        if let Some(i) = (0..n).find(|&i| point(i).iter().any(|x| !x.is_finite())) {
             return Err(AnomalyError::NonFinite {
-                index: at / d.max(1),
+                index: i,
                 space: self.params.space,
             });
         }
@@ -94,7 +98,7 @@ impl Anomaly {
         {
             let points: Vec<f64> = class
                 .iter()
-                .flat_map(|&i| values[i * d..(i + 1) * d].iter().map(|&x| f64::from(x)))
+                .flat_map(|&i| point(i).iter().map(|&x| f64::from(x)))
                 .collect();
             let z = self.class_scores(&points, d);
             for (&i, z) in class.iter().zip(z) {
@@ -422,7 +426,7 @@ mod tests {
         assert!(v.flags[170..].iter().all(|&f| f), "{:?}", &v.scores[170..]);
         assert!(flagged(&v).len() <= 30 + 2, "{:?}", flagged(&v));
 
-        let points: Vec<f64> = data.features().iter().map(|&x| f64::from(x)).collect();
+        let points: Vec<f64> = data.rows().flatten().map(|&x| f64::from(x)).collect();
         let all: Vec<usize> = (0..200).collect();
         let naive = normalised_z(&Fit::new(&points, dim, &all, None).squared_distances(&points));
         let caught = naive[170..].iter().filter(|&&z| z > 3.5).count();

@@ -148,7 +148,7 @@ impl NeuralCleanse {
             };
             let norm: f64 = trigger.mask.iter().map(|&m| f64::from(m)).sum();
             let mut batch = trusted.subset(&rows);
-            let originals = batch.features().to_vec();
+            let originals = batch.to_features();
             for i in 0..batch.len() {
                 trigger.stamp(batch.sample_mut(i));
             }

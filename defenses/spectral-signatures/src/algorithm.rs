@@ -406,18 +406,17 @@ impl TrainingFilter for SpectralSignatures {
         let members = class_members(train.labels(), train.n_classes());
         let mut scores = vec![0.0; n];
         let mut flags = vec![false; n];
-        // One neighbour index (same reference samples) for every class, built
-        // when the split rule first needs it.
-        let mut index: Option<Neighbours<'_>> = None;
         // Split rule: per class, its members, scores and the suspects judged
         // poison so far; both sides of every direction are candidates for the
         // single-source evidence, judged across classes afterwards.
         let mut judged_classes: Vec<JudgedClass> = Vec::new();
         let mut candidates: Vec<Candidate> = Vec::new();
         let mut suspect = vec![false; n];
-        for (class, whitened) in whiten_classes(&embedding, &members, p.whiten, p.ridge)
-            .into_iter()
-            .enumerate()
+        // Split rule: each class seen along each of its top directions, to be
+        // judged once the embedding is gone (the judging needs no embedding).
+        let mut seen: Vec<(usize, Vec<usize>, Vec<ClassSpectrum>)> = Vec::new();
+        // One class's whitened rows at a time.
+        for (class, whitened) in whiten_classes(&embedding, &members, p.whiten, p.ridge).enumerate()
         {
             let (members, rows, cols) = (whitened.members, whitened.rows, whitened.cols);
             let directions = if members.is_empty() || cols == 0 {
@@ -444,83 +443,92 @@ impl TrainingFilter for SpectralSignatures {
                     }
                 }
                 SpectralRule::Split => {
-                    // Among the top directions and both sides of each, the
-                    // group the most scattered in origin (the first on ties);
-                    // the larger side too, as poison can outnumber its class.
-                    let index =
-                        index.get_or_insert_with(|| Neighbours::new(train, &[], p.max_reference));
-                    index.ask_within(&members);
-                    let mut best: Option<(ClassSpectrum, Vec<usize>, GroupJudgement, bool)> = None;
-                    for d in &directions {
-                        let d = if p.refine {
-                            refine(&rows, cols, d)
-                        } else {
-                            d.clone()
-                        };
-                        let spectrum = along(Some(&d));
-                        let smaller = spectrum.suspects();
-                        if smaller.is_empty() {
-                            continue;
-                        }
-                        let larger: Vec<usize> = members
-                            .iter()
-                            .copied()
-                            .filter(|i| !smaller.contains(i))
-                            .collect();
-                        // The larger side only where the smaller one is a
-                        // reference for it (at least half its size).
-                        let sides: &[(&Vec<usize>, &Vec<usize>, bool)] =
-                            if 2 * smaller.len() >= larger.len() {
-                                &[(&smaller, &larger, false), (&larger, &smaller, true)]
-                            } else {
-                                &[(&smaller, &larger, false)]
-                            };
-                        for &(group, rest, flipped) in sides {
-                            let judged =
-                                judge_group(index, class, group, rest, p.k, p.explained_threshold);
-                            if best
-                                .as_ref()
-                                .is_none_or(|b| judged.explained < b.2.explained)
-                            {
-                                best = Some((spectrum.clone(), group.clone(), judged, flipped));
-                            }
-                            if p.single_source_threshold > 0.0 {
-                                candidates.push(Candidate {
-                                    class,
-                                    members: group.clone(),
-                                    rest: rest.clone(),
-                                });
-                            }
-                        }
-                    }
-                    let (spectrum, suspects, judged, flipped) = best.unwrap_or_else(|| {
-                        let none = GroupJudgement {
-                            explained: 1.0,
-                            baseline: None,
-                            poison: false,
-                        };
-                        (along(None), Vec::new(), none, false)
-                    });
-                    if judged.poison {
-                        for &i in &suspects {
-                            suspect[i] = true;
-                        }
-                    }
-                    // Scores point towards the suspect side.
-                    let sign = if flipped { -1.0 } else { 1.0 };
-                    let class_scores = spectrum
-                        .scores(p.score)
-                        .into_iter()
-                        .map(|s| sign * s)
+                    let spectra = directions
+                        .iter()
+                        .map(|d| match p.refine {
+                            true => along(Some(&refine(&rows, cols, d))),
+                            false => along(Some(d)),
+                        })
                         .collect();
-                    judged_classes.push(JudgedClass {
-                        class,
-                        members: members.clone(),
-                        scores: class_scores,
-                        scatter: 1.0 - judged.explained,
-                    });
+                    seen.push((class, members, spectra));
                 }
             }
+        }
+        // Every class is whitened: the embedding is no longer needed, and the
+        // neighbour index below does not share the memory with it.
+        drop(embedding);
+        // One neighbour index (same reference samples) for every class, built
+        // when the split rule first needs it.
+        let mut index: Option<Neighbours<'_>> = None;
+        for (class, members, spectra) in seen {
+            // Among the top directions and both sides of each, the group the
+            // most scattered in origin (the first on ties); the larger side
+            // too, as poison can outnumber its class.
+            let index = index.get_or_insert_with(|| input.neighbours(p.max_reference));
+            index.ask_within(&members);
+            let mut best: Option<(ClassSpectrum, Vec<usize>, GroupJudgement, bool)> = None;
+            for spectrum in spectra {
+                let smaller = spectrum.suspects();
+                if smaller.is_empty() {
+                    continue;
+                }
+                let larger: Vec<usize> = members
+                    .iter()
+                    .copied()
+                    .filter(|i| !smaller.contains(i))
+                    .collect();
+                // The larger side only where the smaller one is a reference
+                // for it (at least half its size).
+                let sides: &[(&Vec<usize>, &Vec<usize>, bool)] =
+                    if 2 * smaller.len() >= larger.len() {
+                        &[(&smaller, &larger, false), (&larger, &smaller, true)]
+                    } else {
+                        &[(&smaller, &larger, false)]
+                    };
+                for &(group, rest, flipped) in sides {
+                    let judged = judge_group(index, class, group, rest, p.k, p.explained_threshold);
+                    if best
+                        .as_ref()
+                        .is_none_or(|b| judged.explained < b.2.explained)
+                    {
+                        best = Some((spectrum.clone(), group.clone(), judged, flipped));
+                    }
+                    if p.single_source_threshold > 0.0 {
+                        candidates.push(Candidate {
+                            class,
+                            members: group.clone(),
+                            rest: rest.clone(),
+                        });
+                    }
+                }
+            }
+            let (spectrum, suspects, judged, flipped) = best.unwrap_or_else(|| {
+                let none = GroupJudgement {
+                    explained: 1.0,
+                    baseline: None,
+                    poison: false,
+                };
+                let unsplit = ClassSpectrum::new(members.clone(), &[], 0, None);
+                (unsplit, Vec::new(), none, false)
+            });
+            if judged.poison {
+                for &i in &suspects {
+                    suspect[i] = true;
+                }
+            }
+            // Scores point towards the suspect side.
+            let sign = if flipped { -1.0 } else { 1.0 };
+            let class_scores = spectrum
+                .scores(p.score)
+                .into_iter()
+                .map(|s| sign * s)
+                .collect();
+            judged_classes.push(JudgedClass {
+                class,
+                members,
+                scores: class_scores,
+                scatter: 1.0 - judged.explained,
+            });
         }
         if let Some(index) = &index {
             // Single-source evidence across classes.

@@ -60,8 +60,8 @@ impl Strip {
         }
         let n = self.params.n;
         let (lo, hi) = trusted
-            .features()
-            .iter()
+            .rows()
+            .flatten()
             .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| {
                 (lo.min(x), hi.max(x))
             });
@@ -205,7 +205,7 @@ mod tests {
             Matrix::new(data.len(), 2, out)
         }
         fn embed(&self, data: &Dataset) -> Matrix {
-            Matrix::new(data.len(), data.dim(), data.features().to_vec())
+            Matrix::new(data.len(), data.dim(), data.to_features())
         }
         fn input_gradient(&self, data: &Dataset) -> Matrix {
             self.embed(data)

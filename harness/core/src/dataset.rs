@@ -1,13 +1,33 @@
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
 use crate::CoreError;
 
-/// A labelled dataset held in memory: row-major `f32` features, one row per sample.
+/// A labelled dataset held in memory: `f32` features, one row per sample.
 ///
 /// Each sample has the same `shape` (`[d]` for tabular data, `[channels, height,
 /// width]` for images), a class label below `n_classes`, and a stable id that
 /// survives shuffles and filters so reports can name samples.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Rows are copy-on-write: a clone shares the rows it was cloned from, and
+/// changing a sample of it ([`Dataset::sample_mut`]) or appending samples
+/// ([`Dataset::extend`]) stores only those rows apart. A poisoned training set
+/// made from a clone of the clean one is thus the clean rows plus the rows
+/// the attack changed or added. Read rows with [`Dataset::sample`] or
+/// [`Dataset::rows`]; [`Dataset::to_features`] copies the whole matrix.
+#[derive(Clone)]
 pub struct Dataset {
-    features: Vec<f32>,
+    /// Rows shared with the datasets cloned from this one (or it from them),
+    /// row-major; written in place only while no other dataset shares them.
+    base: Arc<Vec<f32>>,
+    /// Rows of this dataset alone (changed after sharing, or appended),
+    /// row-major, in the order they were stored.
+    own: Vec<f32>,
+    /// Where each sample's row is: `r` below the number of `base` rows is
+    /// `base` row `r`, above it `own` row `r − base rows`. `None`: sample
+    /// `i` is `base` row `i` (then `own` is empty). No row serves two samples.
+    map: Option<Vec<usize>>,
     shape: Vec<usize>,
     labels: Vec<usize>,
     ids: Vec<u64>,
@@ -52,13 +72,26 @@ impl Dataset {
                 classes: n_classes,
             });
         }
-        Ok(Self {
-            features,
+        Ok(Self::from_parts(features, shape, labels, ids, n_classes))
+    }
+
+    /// A dataset owning `features` alone (no row shared, none apart).
+    fn from_parts(
+        features: Vec<f32>,
+        shape: Vec<usize>,
+        labels: Vec<usize>,
+        ids: Vec<u64>,
+        n_classes: usize,
+    ) -> Self {
+        Self {
+            base: Arc::new(features),
+            own: Vec::new(),
+            map: None,
             shape,
             labels,
             ids,
             n_classes,
-        })
+        }
     }
 
     /// Number of samples.
@@ -91,26 +124,80 @@ impl Dataset {
         self.n_classes
     }
 
-    /// All features, row-major.
-    pub fn features(&self) -> &[f32] {
-        &self.features
+    /// The features of every sample in order, one row each (no copy).
+    pub fn rows(&self) -> impl ExactSizeIterator<Item = &[f32]> + Clone + '_ {
+        (0..self.len()).map(|i| self.sample(i))
+    }
+
+    /// The features of the samples in `range`, row-major, in a new buffer
+    /// (`range.len() × dim` values): a batch for a model.
+    ///
+    /// # Panics
+    /// When `range` reaches past the last sample (a programming error).
+    pub fn copy_rows(&self, range: Range<usize>) -> Vec<f32> {
+        let d = self.dim();
+        assert!(range.end <= self.len(), "rows {range:?} of {}", self.len());
+        if self.map.is_none() {
+            return self.base[range.start * d..range.end * d].to_vec();
+        }
+        let mut out = Vec::with_capacity(range.len() * d);
+        for i in range {
+            out.extend_from_slice(self.sample(i));
+        }
+        out
+    }
+
+    /// A copy of all features, row-major (`len × dim` values: for a
+    /// 60 000-image set, another 188 MB). Read rows in place with
+    /// [`Self::sample`] or [`Self::rows`] where that will do.
+    pub fn to_features(&self) -> Vec<f32> {
+        self.copy_rows(0..self.len())
+    }
+
+    /// Samples whose rows are stored apart from the shared ones (changed
+    /// after a clone, or appended): what this dataset costs beyond the
+    /// rows it shares.
+    pub fn rows_apart(&self) -> usize {
+        self.own.len() / self.dim()
+    }
+
+    /// Make room for `rows` more rows stored apart, so that changing or
+    /// appending that many samples of a shared dataset allocates once and
+    /// no more than they need.
+    pub fn reserve_apart(&mut self, rows: usize) {
+        self.own.reserve_exact(rows * self.dim());
     }
 
     /// The smallest and the largest feature value; `(0, 0)` when there is none.
     pub fn value_range(&self) -> (f32, f32) {
-        if self.features.is_empty() {
+        if self.is_empty() {
             return (0.0, 0.0);
         }
-        self.features
-            .iter()
+        self.rows()
+            .flatten()
             .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
                 (lo.min(v), hi.max(v))
             })
     }
 
     /// All features, row-major, for in-place transforms (normalisation, triggers).
+    ///
+    /// The dataset first takes every row as its own, in one buffer: rows it
+    /// shares with another dataset or stores apart are copied (the whole
+    /// matrix); a dataset that shares nothing is written in place. Change a
+    /// few samples with [`Self::sample_mut`] instead.
     pub fn features_mut(&mut self) -> &mut [f32] {
-        &mut self.features
+        if self.map.is_some() {
+            let all = self.to_features();
+            *self = Self::from_parts(
+                all,
+                std::mem::take(&mut self.shape),
+                std::mem::take(&mut self.labels),
+                std::mem::take(&mut self.ids),
+                self.n_classes,
+            );
+        }
+        Arc::make_mut(&mut self.base).as_mut_slice()
     }
 
     /// The labels, one per sample.
@@ -123,16 +210,61 @@ impl Dataset {
         &self.ids
     }
 
-    /// Features of sample `i`.
-    pub fn sample(&self, i: usize) -> &[f32] {
-        let d = self.dim();
-        &self.features[i * d..(i + 1) * d]
+    /// Rows in the shared buffer.
+    fn base_rows(&self) -> usize {
+        self.base.len() / self.dim()
     }
 
-    /// Mutable features of sample `i`.
+    /// Where sample `i`'s row is (see the field `map`).
+    fn row_of(&self, i: usize) -> usize {
+        match &self.map {
+            None => i,
+            Some(map) => map[i],
+        }
+    }
+
+    /// Features of sample `i`.
+    ///
+    /// # Panics
+    /// When `i` is not below [`Self::len`] (a programming error).
+    pub fn sample(&self, i: usize) -> &[f32] {
+        let d = self.dim();
+        assert!(i < self.len(), "sample {i} of {}", self.len());
+        let r = self.row_of(i);
+        let base_rows = self.base.len() / d;
+        if r < base_rows {
+            &self.base[r * d..(r + 1) * d]
+        } else {
+            let k = r - base_rows;
+            &self.own[k * d..(k + 1) * d]
+        }
+    }
+
+    /// Mutable features of sample `i`: while its row is shared with another
+    /// dataset, it is copied apart first (one row; the others stay shared).
+    ///
+    /// # Panics
+    /// When `i` is not below [`Self::len`] (a programming error).
     pub fn sample_mut(&mut self, i: usize) -> &mut [f32] {
         let d = self.dim();
-        &mut self.features[i * d..(i + 1) * d]
+        assert!(i < self.len(), "sample {i} of {}", self.len());
+        let base_rows = self.base_rows();
+        let mut r = self.row_of(i);
+        if r < base_rows {
+            if Arc::get_mut(&mut self.base).is_some() {
+                // No other dataset shares the rows: write in place.
+                let base = Arc::get_mut(&mut self.base)
+                    .unwrap_or_else(|| unreachable!("checked just above"));
+                return &mut base[r * d..(r + 1) * d];
+            }
+            let k = self.own.len() / d;
+            self.own.extend_from_slice(&self.base[r * d..(r + 1) * d]);
+            let n = self.len();
+            self.map.get_or_insert_with(|| (0..n).collect())[i] = base_rows + k;
+            r = base_rows + k;
+        }
+        let k = r - base_rows;
+        &mut self.own[k * d..(k + 1) * d]
     }
 
     /// Set the label of sample `i`.
@@ -154,23 +286,25 @@ impl Dataset {
         counts
     }
 
-    /// The samples at `indices`, in that order (ids travel with them).
+    /// The samples at `indices`, in that order (ids travel with them), in a
+    /// buffer of their own (the rows are copied).
     pub fn subset(&self, indices: &[usize]) -> Dataset {
         let d = self.dim();
         let mut features = Vec::with_capacity(indices.len() * d);
         for &i in indices {
             features.extend_from_slice(self.sample(i));
         }
-        Dataset {
+        Self::from_parts(
             features,
-            shape: self.shape.clone(),
-            labels: indices.iter().map(|&i| self.labels[i]).collect(),
-            ids: indices.iter().map(|&i| self.ids[i]).collect(),
-            n_classes: self.n_classes,
-        }
+            self.shape.clone(),
+            indices.iter().map(|&i| self.labels[i]).collect(),
+            indices.iter().map(|&i| self.ids[i]).collect(),
+            self.n_classes,
+        )
     }
 
-    /// Append the samples of `other` (same shape and class count) after these.
+    /// Append the samples of `other` (same shape and class count) after these:
+    /// their rows are copied, apart from any this dataset shares.
     ///
     /// # Panics
     /// When the shapes or class counts differ (a programming error).
@@ -180,9 +314,56 @@ impl Dataset {
             self.n_classes, other.n_classes,
             "extend: class counts differ"
         );
-        self.features.extend_from_slice(&other.features);
+        let d = self.dim();
+        let n = self.len();
+        if self.map.is_none()
+            && let Some(base) = Arc::get_mut(&mut self.base)
+        {
+            // Nothing shared or stored apart: grow the one buffer.
+            other.rows().for_each(|row| base.extend_from_slice(row));
+        } else {
+            let first = self.base.len() / d + self.own.len() / d;
+            let map = self.map.get_or_insert_with(|| (0..n).collect());
+            map.extend(first..first + other.len());
+            other.rows().for_each(|row| self.own.extend_from_slice(row));
+        }
         self.labels.extend_from_slice(&other.labels);
         self.ids.extend_from_slice(&other.ids);
+    }
+}
+
+/// Two datasets are equal when they hold the same samples: shape, class
+/// count, labels, ids and every feature value (compared as `f32`s, so a NaN
+/// is equal to nothing), however their rows are stored.
+impl PartialEq for Dataset {
+    fn eq(&self, other: &Self) -> bool {
+        self.shape == other.shape
+            && self.n_classes == other.n_classes
+            && self.labels == other.labels
+            && self.ids == other.ids
+            && self.rows().zip(other.rows()).all(|(a, b)| a == b)
+    }
+}
+
+impl fmt::Debug for Dataset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dataset")
+            .field("shape", &self.shape)
+            .field("n_classes", &self.n_classes)
+            .field("labels", &self.labels)
+            .field("ids", &self.ids)
+            .field("rows", &DebugRows(self))
+            .field("rows_apart", &self.rows_apart())
+            .finish()
+    }
+}
+
+/// The rows of a dataset, as a list of lists for [`Debug`].
+struct DebugRows<'a>(&'a Dataset);
+
+impl fmt::Debug for DebugRows<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.rows()).finish()
     }
 }
 
@@ -273,8 +454,103 @@ mod tests {
         let d = tiny().subset(&[2, 0]);
         assert_eq!(d.ids(), &[12, 10]);
         assert_eq!(d.labels(), &[1, 0]);
-        assert_eq!(d.features(), &[4., 5., 0., 1.]);
+        assert_eq!(d.to_features(), [4., 5., 0., 1.]);
         assert_eq!(d.class_counts(), vec![1, 1]);
+    }
+
+    #[test]
+    fn a_changed_clone_shares_every_row_it_did_not_change() {
+        let clean = tiny();
+        let mut view = clean.clone();
+        view.sample_mut(1)[0] = 9.0;
+        view.set_label(1, 0);
+        assert_eq!(view.to_features(), [0., 1., 9., 3., 4., 5.]);
+        assert_eq!(view.rows_apart(), 1);
+        // The same row again is changed where it now lies.
+        view.sample_mut(1)[1] = 8.0;
+        assert_eq!(view.sample(1), &[9., 8.]);
+        assert_eq!(view.rows_apart(), 1);
+        // The original is untouched and stores nothing apart.
+        assert_eq!(clean, tiny());
+        assert_eq!(clean.rows_apart(), 0);
+        // Unchanged rows are the original's, not copies of them.
+        assert!(std::ptr::eq(view.sample(0), clean.sample(0)));
+        assert!(std::ptr::eq(view.sample(2), clean.sample(2)));
+    }
+
+    #[test]
+    fn a_dataset_sharing_nothing_is_written_in_place() {
+        let mut d = tiny();
+        d.sample_mut(2)[1] = 7.0;
+        assert_eq!(d.rows_apart(), 0);
+        assert_eq!(d.to_features(), [0., 1., 2., 3., 4., 7.]);
+        // Once the clone it shared with is gone, a view writes in place too.
+        let mut view = tiny().clone();
+        view.sample_mut(0)[0] = 5.0;
+        assert_eq!(view.rows_apart(), 0);
+    }
+
+    #[test]
+    fn extend_on_a_shared_dataset_stores_the_new_rows_apart() {
+        let clean = tiny();
+        let mut view = clean.clone();
+        view.sample_mut(0)[0] = -1.0;
+        view.extend(&tiny().subset(&[2]));
+        assert_eq!(view.len(), 4);
+        assert_eq!(view.to_features(), [-1., 1., 2., 3., 4., 5., 4., 5.]);
+        assert_eq!(view.labels(), &[0, 1, 1, 1]);
+        assert_eq!(view.ids(), &[10, 11, 12, 12]);
+        assert_eq!(view.rows_apart(), 2);
+        view.reserve_apart(1);
+        // An appended row changes where it lies.
+        view.sample_mut(3)[0] = 6.0;
+        assert_eq!(view.sample(3), &[6., 5.]);
+        assert_eq!(clean, tiny());
+        // A dataset that shares nothing grows its one buffer.
+        let mut alone = tiny();
+        alone.extend(&tiny());
+        assert_eq!(alone.rows_apart(), 0);
+        assert_eq!(alone.len(), 6);
+    }
+
+    #[test]
+    fn features_mut_takes_every_row_as_its_own() {
+        let clean = tiny();
+        let mut view = clean.clone();
+        view.sample_mut(1)[0] = 9.0;
+        for v in view.features_mut() {
+            *v += 1.0;
+        }
+        assert_eq!(view.to_features(), [1., 2., 10., 4., 5., 6.]);
+        assert_eq!(view.rows_apart(), 0);
+        assert_eq!(clean, tiny());
+    }
+
+    #[test]
+    fn equality_is_by_content_however_rows_are_stored() {
+        let clean = tiny();
+        let mut view = clean.clone();
+        view.sample_mut(1)[0] = 2.0; // the value it had: stored apart, equal
+        assert_eq!(view.rows_apart(), 1);
+        assert_eq!(view, clean);
+        view.sample_mut(1)[0] = 2.5;
+        assert_ne!(view, clean);
+        let mut relabelled = tiny();
+        relabelled.set_label(0, 1);
+        assert_ne!(relabelled, tiny());
+    }
+
+    #[test]
+    fn copy_rows_and_subset_read_through_the_changes() {
+        let clean = tiny();
+        let mut view = clean.clone();
+        view.sample_mut(2)[0] = 8.0;
+        assert_eq!(view.copy_rows(1..3), [2., 3., 8., 5.]);
+        let s = view.subset(&[2, 0]);
+        assert_eq!(s.to_features(), [8., 5., 0., 1.]);
+        assert_eq!(s.rows_apart(), 0);
+        assert_eq!(view.rows_apart(), 1);
+        assert_eq!(view.value_range(), (0.0, 8.0));
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub enum Injection {
 /// Poison the samples `picks` (ascending) of `train`: each one's features go
 /// through `change` and its label becomes `relabel(old label)`, in place or as
 /// appended copies. Returns the poisoned set and its mask.
+///
+/// The poisoned set is a view of `train`: it shares every row the attack left
+/// alone and stores only the changed or added ones (see [`Dataset`]), so it
+/// costs the poisons' rows, not another copy of the training set.
 pub fn inject(
     train: &Dataset,
     picks: &[usize],
@@ -25,6 +29,7 @@ pub fn inject(
     relabel: impl Fn(usize) -> usize,
 ) -> Result<(Dataset, Vec<bool>), CoreError> {
     let mut data = train.clone();
+    data.reserve_apart(picks.len());
     let mut is_poison = vec![false; train.len()];
     match mode {
         Injection::Replace => {
@@ -158,7 +163,7 @@ mod tests {
     #[test]
     fn all_to_one_keeps_the_other_classes_triggered() {
         let t = AttackTest::all_to_one(&four(), 1, |x| x[0] += 10.0);
-        assert_eq!(t.inputs.features(), &[10.0, 12.0]);
+        assert_eq!(t.inputs.to_features(), [10.0, 12.0]);
         assert_eq!(t.inputs.labels(), &[0, 0]);
         assert_eq!(t.inputs.ids(), &[5, 2]);
         assert_eq!(t.targets, vec![1, 1]);
@@ -174,7 +179,7 @@ mod tests {
             |y| 1 - y,
         )
         .unwrap();
-        assert_eq!(d.features(), &[0.0, 11.0, 12.0, 3.0]);
+        assert_eq!(d.to_features(), [0.0, 11.0, 12.0, 3.0]);
         assert_eq!(d.labels(), &[0, 0, 1, 1]);
         assert_eq!(d.ids(), &[5, 9, 2, 7]);
         assert_eq!(mask, [false, true, true, false]);
@@ -183,7 +188,7 @@ mod tests {
     #[test]
     fn inject_add_appends_copies_with_fresh_ids() {
         let (d, mask) = inject(&four(), &[0, 3], Injection::Add, |x| x[0] += 10.0, |_| 1).unwrap();
-        assert_eq!(d.features(), &[0.0, 1.0, 2.0, 3.0, 10.0, 13.0]);
+        assert_eq!(d.to_features(), [0.0, 1.0, 2.0, 3.0, 10.0, 13.0]);
         assert_eq!(d.labels(), &[0, 1, 0, 1, 1, 1]);
         assert_eq!(d.ids(), &[5, 9, 2, 7, 10, 11]);
         assert_eq!(mask, [false, false, false, false, true, true]);
@@ -192,6 +197,83 @@ mod tests {
             inject(&full, &[0], Injection::Add, |_| {}, |y| y),
             Err(CoreError::IdsExhausted)
         );
+    }
+
+    /// What `inject` made before it shared rows: a full copy of the
+    /// training set, changed in place or extended.
+    fn full_copy(
+        train: &Dataset,
+        picks: &[usize],
+        mode: Injection,
+        change: impl Fn(&mut [f32]),
+        relabel: impl Fn(usize) -> usize,
+    ) -> (Vec<f32>, Vec<usize>, Vec<u64>) {
+        let d = train.dim();
+        let mut features = train.to_features();
+        let mut labels = train.labels().to_vec();
+        let mut ids = train.ids().to_vec();
+        let next = train.ids().iter().max().map_or(0, |m| m + 1);
+        for (n, &i) in picks.iter().enumerate() {
+            match mode {
+                Injection::Replace => {
+                    change(&mut features[i * d..(i + 1) * d]);
+                    labels[i] = relabel(labels[i]);
+                }
+                Injection::Add => {
+                    let mut row = train.sample(i).to_vec();
+                    change(&mut row);
+                    features.extend(row);
+                    labels.push(relabel(train.labels()[i]));
+                    ids.push(next + n as u64);
+                }
+            }
+        }
+        (features, labels, ids)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_poisoned_view_reads_what_the_full_copy_held(
+            n in 1usize..40,
+            dim in 1usize..7,
+            seed in 0u64..1000,
+            rate in 0.0f64..=1.0,
+            add in proptest::bool::ANY,
+        ) {
+            use rand::{Rng as _, SeedableRng};
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let features: Vec<f32> = (0..n * dim).map(|_| rng.random::<f32>()).collect();
+            let labels: Vec<usize> = (0..n).map(|_| rng.random_range(0..3)).collect();
+            let ids: Vec<u64> = (0..n as u64).map(|i| 3 * i + 1).collect();
+            let train = Dataset::new(features, vec![dim], labels, 3, Some(ids)).unwrap();
+            let before = train.to_features();
+            let picks: Vec<usize> = (0..n).filter(|_| rng.random_bool(rate)).collect();
+            let mode = if add { Injection::Add } else { Injection::Replace };
+            let change = |x: &mut [f32]| {
+                for (j, v) in x.iter_mut().enumerate() {
+                    *v = 1.0 - *v * 0.5 + j as f32;
+                }
+            };
+            let relabel = |y: usize| (y + 1) % 3;
+            let (view, mask) = inject(&train, &picks, mode, change, relabel).unwrap();
+            let (features, labels, ids) = full_copy(&train, &picks, mode, change, relabel);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            for (i, row) in view.rows().enumerate() {
+                proptest::prop_assert_eq!(bits(row), bits(&features[i * dim..(i + 1) * dim]));
+            }
+            proptest::prop_assert_eq!(bits(&view.to_features()), bits(&features));
+            proptest::prop_assert_eq!(view.labels(), &labels[..]);
+            proptest::prop_assert_eq!(view.ids(), &ids[..]);
+            let flagged: Vec<usize> = (0..mask.len()).filter(|&i| mask[i]).collect();
+            let expected: Vec<usize> = match mode {
+                Injection::Replace => picks.clone(),
+                Injection::Add => (n..n + picks.len()).collect(),
+            };
+            proptest::prop_assert_eq!(flagged, expected);
+            // Only the poisons are stored apart; the clean set is unchanged.
+            proptest::prop_assert_eq!(view.rows_apart(), picks.len());
+            proptest::prop_assert_eq!(bits(&train.to_features()), bits(&before));
+        }
     }
 
     #[test]

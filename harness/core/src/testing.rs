@@ -37,7 +37,7 @@ impl Classifier for StubClassifier {
     }
 
     fn embed(&self, data: &Dataset) -> Matrix {
-        Matrix::new(data.len(), data.dim(), data.features().to_vec())
+        Matrix::new(data.len(), data.dim(), data.to_features())
     }
 
     fn input_gradient(&self, data: &Dataset) -> Matrix {
@@ -47,8 +47,8 @@ impl Classifier for StubClassifier {
     /// The embedding is the identity, so the gradient is `x − target`.
     fn feature_gradient(&self, data: &Dataset, targets: &Matrix) -> Matrix {
         let diff = data
-            .features()
-            .iter()
+            .rows()
+            .flatten()
             .zip(&targets.data)
             .map(|(x, t)| x - t)
             .collect();

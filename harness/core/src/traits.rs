@@ -1,5 +1,6 @@
 use std::ops::Range;
 
+use crate::reclassify::{Neighbours, SharedReferences};
 use crate::{Dataset, Matrix, Poisoned, Rng};
 
 /// A trained model as attacks and defenses see it.
@@ -233,6 +234,10 @@ pub struct DefenseInput<'a> {
     /// seeded initial weights), for defenses that retrain on part of the data
     /// (exclusionary reclassification); `None` where the runner offers none.
     pub retrain: Option<&'a Retrain<'a>>,
+    /// Neighbour reference samples shared with the other defenses inspecting
+    /// `train` at the same time, when the runner offers them (see
+    /// [`DefenseInput::neighbours`]).
+    pub references: Option<&'a SharedReferences<'a>>,
 }
 
 /// Trains a fresh model on the given samples, or says why it could not.
@@ -250,6 +255,28 @@ impl<'a> DefenseInput<'a> {
             model,
             trusted,
             retrain: None,
+            references: None,
+        }
+    }
+
+    /// The same input with neighbour reference samples to share; they are
+    /// used only where they are of `train` (the same dataset, not an equal one).
+    pub fn with_references(self, references: &'a SharedReferences<'a>) -> Self {
+        Self {
+            references: Some(references),
+            ..self
+        }
+    }
+
+    /// A nearest-neighbour index over `train` with no query indexed yet
+    /// ([`Neighbours::new`]), on the shared reference samples when the input
+    /// carries those of `train`: the same neighbours either way.
+    pub fn neighbours(&self, max_reference: usize) -> Neighbours<'a> {
+        match self.references {
+            Some(shared) if std::ptr::eq(shared.data(), self.train) => {
+                Neighbours::shared(shared, &[], max_reference)
+            }
+            _ => Neighbours::new(self.train, &[], max_reference),
         }
     }
 

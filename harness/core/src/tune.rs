@@ -184,7 +184,7 @@ mod tests {
             Matrix::new(data.len(), self.k, rows)
         }
         fn embed(&self, data: &Dataset) -> Matrix {
-            Matrix::new(data.len(), data.dim(), data.features().to_vec())
+            Matrix::new(data.len(), data.dim(), data.to_features())
         }
         fn input_gradient(&self, data: &Dataset) -> Matrix {
             Matrix::new(data.len(), data.dim(), vec![0.0; data.len() * data.dim()])

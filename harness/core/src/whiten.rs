@@ -61,14 +61,21 @@ pub struct WhitenedClass {
 /// `whiten`, whitened against the pooled within-class covariance of the other
 /// classes (see the module documentation); `ridge` is the relative diagonal
 /// load, ≥ 0.
-pub fn whiten_classes(
-    embedding: &Matrix,
-    members: &[Vec<usize>],
+///
+/// Classes come one at a time, in class order: the statistics of every class
+/// are gathered up front, but a class's rows (`f64`, twice the embedding's
+/// `f32` for that class) are made only when the iterator reaches it, so a
+/// caller that handles each class and drops it holds one class's rows, not
+/// all of them.
+pub fn whiten_classes<'a>(
+    embedding: &'a Matrix,
+    members: &'a [Vec<usize>],
     whiten: bool,
     ridge: f64,
-) -> Vec<WhitenedClass> {
+) -> impl Iterator<Item = WhitenedClass> + 'a {
     let d = embedding.cols;
-    let row = |i: usize| DVector::from_iterator(d, embedding.row(i).iter().map(|&x| f64::from(x)));
+    let row =
+        move |i: usize| DVector::from_iterator(d, embedding.row(i).iter().map(|&x| f64::from(x)));
     // Per class: mean and scatter Σ (x − μ)(x − μ)ᵀ.
     let stats: Vec<(DVector<f64>, DMatrix<f64>)> = members
         .iter()
@@ -96,9 +103,9 @@ pub fn whiten_classes(
     let n_total: usize = members.iter().map(Vec::len).sum();
     members
         .iter()
-        .zip(&stats)
+        .zip(stats)
         .enumerate()
-        .map(|(c, (m, (mean, scatter)))| {
+        .map(move |(c, (m, (mean, scatter)))| {
             let others: Vec<usize> = (0..members.len())
                 .filter(|&o| o != c && members[o].len() >= 2)
                 .collect();
@@ -117,7 +124,7 @@ pub fn whiten_classes(
             };
             let mut rows = Vec::with_capacity(m.len() * d);
             for &i in m {
-                let x = row(i) - mean;
+                let x = row(i) - &mean;
                 match &map {
                     Some(w) => rows.extend((w * x).iter()),
                     None => rows.extend(x.iter()),
@@ -130,7 +137,6 @@ pub fn whiten_classes(
                 whitened: map.is_some(),
             }
         })
-        .collect()
 }
 
 /// `A^{−1/2}` of a symmetric matrix by its eigen-decomposition; eigenvalues at
@@ -195,7 +201,7 @@ mod tests {
         }
         let emb = Matrix::new(80, 2, data);
         let members = class_members(&labels, 2);
-        let classes = whiten_classes(&emb, &members, true, 0.0);
+        let classes: Vec<_> = whiten_classes(&emb, &members, true, 0.0).collect();
         assert!(classes.iter().all(|c| c.whitened));
         let c1 = &classes[1];
         let var = |j: usize| {
@@ -204,7 +210,7 @@ mod tests {
         assert!((var(0) - 1.0).abs() < 0.1, "axis 0 variance {}", var(0));
         assert!(var(1) > 50.0, "axis 1 variance {}", var(1));
         // Not whitening only centres.
-        let plain = whiten_classes(&emb, &members, false, 0.0);
+        let plain: Vec<_> = whiten_classes(&emb, &members, false, 0.0).collect();
         assert!(!plain[1].whitened);
         let mean0: f64 = plain[1].rows.chunks(2).map(|r| r[0]).sum();
         assert!(mean0.abs() < 1e-9);
@@ -213,7 +219,8 @@ mod tests {
     #[test]
     fn a_single_class_is_only_centred() {
         let emb = Matrix::new(3, 1, vec![1.0, 2.0, 3.0]);
-        let classes = whiten_classes(&emb, &class_members(&[0, 0, 0], 1), true, 0.01);
+        let classes: Vec<_> =
+            whiten_classes(&emb, &class_members(&[0, 0, 0], 1), true, 0.01).collect();
         assert!(!classes[0].whitened);
         assert_eq!(classes[0].rows, [-1.0, 0.0, 1.0]);
     }

@@ -74,11 +74,11 @@ fn main() {
     let took = start.elapsed();
     let mean = splits
         .train
-        .features()
-        .iter()
+        .rows()
+        .flatten()
         .map(|&v| f64::from(v))
         .sum::<f64>()
-        / splits.train.features().len() as f64;
+        / (splits.train.len() * splits.train.dim()) as f64;
     println!(
         "generated 60 000 samples in {:.2} s (mean pixel {mean:.3})",
         took.as_secs_f64()
@@ -287,7 +287,7 @@ impl Net {
     fn accuracy(&self, data: &Dataset) -> f64 {
         let classes = data.n_classes();
         let logits = self
-            .forward(data.features(), data.len())
+            .forward(&data.to_features(), data.len())
             .pop()
             .unwrap_or_default();
         let correct = logits

@@ -210,8 +210,8 @@ mod tests {
         let p = BlobsParams::default();
         assert_eq!(generated(&p, 1), generated(&p, 1));
         assert_ne!(
-            generated(&p, 1).train.features(),
-            generated(&p, 2).train.features()
+            generated(&p, 1).train.to_features(),
+            generated(&p, 2).train.to_features()
         );
     }
 
@@ -225,8 +225,8 @@ mod tests {
         });
         let s = generated(&p, 3);
         assert_eq!(s.train.shape(), &[5]);
-        assert_eq!(s.train.features().len(), 31 * 5);
-        assert_eq!(s.test.features().len(), 7 * 5);
+        assert_eq!(s.train.len() * s.train.dim(), 31 * 5);
+        assert_eq!(s.test.len() * s.test.dim(), 7 * 5);
         assert_eq!(s.train.n_classes(), 4);
         assert_eq!(s.train.class_counts(), vec![8, 8, 8, 7]);
         assert_eq!(s.test.class_counts(), vec![2, 2, 2, 1]);
@@ -239,8 +239,8 @@ mod tests {
     fn odd_dimensions_fill_every_coordinate() {
         let p = with(|p| p.dim = 3);
         let s = generated(&p, 4);
-        assert!(s.train.features().iter().all(|v| v.is_finite()));
-        assert_eq!(s.train.features().len(), 1000 * 3);
+        assert!(s.train.rows().flatten().all(|v| v.is_finite()));
+        assert_eq!(s.train.len() * s.train.dim(), 1000 * 3);
     }
 
     /// Per-class mean and standard deviation, pooled over coordinates.

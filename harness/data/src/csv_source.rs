@@ -439,9 +439,9 @@ mod tests {
         p.label_column = "y".into();
         let d = load_csv(&p).unwrap();
         assert_eq!(d.splits.train.shape(), &[2]);
-        assert_eq!(d.splits.train.features(), &[1., 2., 3., 4.]);
+        assert_eq!(d.splits.train.to_features(), [1., 2., 3., 4.]);
         assert_eq!(d.splits.train.labels(), &[1, 0]);
-        assert_eq!(d.splits.test.features(), &[5., 6.]);
+        assert_eq!(d.splits.test.to_features(), [5., 6.]);
         assert_eq!(d.splits.test.ids(), &[TEST_ID_OFFSET]);
     }
 

@@ -152,7 +152,7 @@ mod tests {
         let b = small(60, 20, 7);
         assert_eq!(a, b);
         let bits = |d: &poisonlab_core::Dataset| {
-            d.features().iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            d.rows().flatten().map(|v| v.to_bits()).collect::<Vec<_>>()
         };
         assert_eq!(bits(&a.train), bits(&b.train));
         assert_eq!(bits(&a.test), bits(&b.test));
@@ -162,15 +162,15 @@ mod tests {
     fn different_seed_different_data() {
         let a = small(60, 20, 7);
         let b = small(60, 20, 8);
-        assert_ne!(a.train.features(), b.train.features());
-        assert_ne!(a.test.features(), b.test.features());
+        assert_ne!(a.train.to_features(), b.train.to_features());
+        assert_ne!(a.test.to_features(), b.test.to_features());
         assert_ne!(a.train.labels(), b.train.labels());
     }
 
     #[test]
     fn train_and_test_differ_within_one_call() {
         let s = small(50, 50, 1);
-        assert_ne!(s.train.features(), s.test.features());
+        assert_ne!(s.train.to_features(), s.test.to_features());
     }
 
     #[test]
@@ -178,7 +178,7 @@ mod tests {
         // Changing the glyphs, the variation or the draw order changes every
         // result: this pins seed 0 so such a change is made on purpose.
         let s = small(10, 1, 0);
-        let sum: f64 = s.train.features().iter().map(|&v| f64::from(v)).sum();
+        let sum: f64 = s.train.rows().flatten().map(|&v| f64::from(v)).sum();
         assert_eq!(s.train.labels(), PINNED_LABELS);
         assert!((sum - PINNED_SUM).abs() < 1e-3, "sum {sum}");
     }
@@ -189,7 +189,7 @@ mod tests {
     fn values_stay_in_the_unit_interval_with_ink_and_background() {
         let s = small(200, 50, 3);
         for d in [&s.train, &s.test] {
-            assert!(d.features().iter().all(|v| (0.0..=1.0).contains(v)));
+            assert!(d.rows().flatten().all(|v| (0.0..=1.0).contains(v)));
             for i in 0..d.len() {
                 let img = d.sample(i);
                 let inked = img.iter().filter(|&&v| v > 0.5).count();
@@ -237,7 +237,7 @@ mod tests {
         assert_eq!(s.test.shape(), &[1, 28, 28]);
         assert_eq!(s.train.len(), 37);
         assert_eq!(s.test.len(), 13);
-        assert_eq!(s.train.features().len(), 37 * 784);
+        assert_eq!(s.train.len() * s.train.dim(), 37 * 784);
         assert_eq!(s.train.n_classes(), 10);
         assert_eq!(s.train.ids(), (0..37).collect::<Vec<u64>>().as_slice());
         let test_ids: Vec<u64> = (0..13).map(|i| TEST_ID_OFFSET + i).collect();

@@ -207,7 +207,7 @@ mod tests {
             let back = g.read(dir.path()).unwrap();
             for (a, b) in [(&out.train, &back.train), (&out.test, &back.test)] {
                 let bits =
-                    |d: &Dataset| d.features().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                    |d: &Dataset| d.rows().flatten().map(|v| v.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(a), bits(b), "{}", g.name());
                 assert_eq!(a.labels(), b.labels());
                 assert_eq!(a.ids(), b.ids());
@@ -240,8 +240,8 @@ mod tests {
         }
         .generate(&mut stream(3, 0, "data"));
         assert_eq!(out.train.labels(), raw.train.labels());
-        assert_ne!(out.train.features(), raw.train.features());
-        for (&a, &b) in out.train.features().iter().zip(raw.train.features()) {
+        assert_ne!(out.train.to_features(), raw.train.to_features());
+        for (&a, &b) in out.train.rows().flatten().zip(raw.train.rows().flatten()) {
             assert!((a - b).abs() <= 0.5 / 255.0 + 1e-6);
             assert_eq!(a, f32::from(to_byte(a)) / 255.0);
         }
@@ -264,7 +264,7 @@ mod tests {
         });
         let out = g.output(0).unwrap();
         assert_eq!(out.train.labels(), [1, 0, 2, 2, 0, 1]);
-        let bits: Vec<u32> = out.train.features()[..4]
+        let bits: Vec<u32> = out.train.to_features()[..4]
             .iter()
             .map(|v| v.to_bits())
             .collect();

@@ -383,7 +383,7 @@ pub fn write_idx_images(path: &Path, data: &Dataset) -> Result<(), DataError> {
     for d in dims {
         header.extend_from_slice(&d?.to_be_bytes());
     }
-    write_file(path, &header, data.features().iter().map(|&v| to_byte(v)))
+    write_file(path, &header, data.rows().flatten().map(|&v| to_byte(v)))
 }
 
 /// Write `labels` as a raw (not gzip) IDX label file.
@@ -489,10 +489,10 @@ mod tests {
         assert_eq!(s.test.ids()[3], TEST_ID_OFFSET + 3);
         for (a, b) in s
             .train
-            .features()
-            .iter()
-            .zip(train.features())
-            .chain(s.test.features().iter().zip(test.features()))
+            .rows()
+            .flatten()
+            .zip(train.rows().flatten())
+            .chain(s.test.rows().flatten().zip(test.rows().flatten()))
         {
             assert!((a - b).abs() <= 1.0 / 255.0, "{a} vs {b}");
         }

@@ -34,7 +34,7 @@ pub fn standardize(train: &mut Dataset, others: &mut [&mut Dataset]) {
         return;
     }
     let mut mean = vec![0f64; dim];
-    for row in train.features().chunks_exact(dim) {
+    for row in train.rows() {
         for (m, &v) in mean.iter_mut().zip(row) {
             *m += f64::from(v);
         }
@@ -43,7 +43,7 @@ pub fn standardize(train: &mut Dataset, others: &mut [&mut Dataset]) {
         *m /= n as f64;
     }
     let mut var = vec![0f64; dim];
-    for row in train.features().chunks_exact(dim) {
+    for row in train.rows() {
         for ((s, &v), m) in var.iter_mut().zip(row).zip(&mean) {
             *s += (f64::from(v) - m).powi(2);
         }
@@ -77,7 +77,7 @@ mod tests {
 
     fn stats(d: &Dataset, j: usize) -> (f64, f64) {
         let dim = d.dim();
-        let xs: Vec<f64> = d.features()[j..]
+        let xs: Vec<f64> = d.to_features()[j..]
             .iter()
             .step_by(dim)
             .map(|&v| f64::from(v))
@@ -111,10 +111,10 @@ mod tests {
         let mut test = Dataset::new(vec![4.0, 7.0], vec![2], vec![0], 2, None).unwrap();
         let mut trusted = Dataset::new(vec![2.0, 5.0], vec![2], vec![1], 2, None).unwrap();
         standardize(&mut train, &mut [&mut test, &mut trusted]);
-        assert_eq!(train.features(), &[-1.0, 0.0, 1.0, 0.0]);
+        assert_eq!(train.to_features(), [-1.0, 0.0, 1.0, 0.0]);
         // (4 - 2) / 1 and (7 - 5) / 1: the constant feature is only centred.
-        assert_eq!(test.features(), &[2.0, 2.0]);
-        assert_eq!(trusted.features(), &[0.0, 0.0]);
+        assert_eq!(test.to_features(), [2.0, 2.0]);
+        assert_eq!(trusted.to_features(), [0.0, 0.0]);
     }
 
     #[test]
@@ -122,6 +122,6 @@ mod tests {
         let mut train = Dataset::new(vec![], vec![2], vec![], 2, None).unwrap();
         let mut test = Dataset::new(vec![4.0, 7.0], vec![2], vec![0], 2, None).unwrap();
         standardize(&mut train, &mut [&mut test]);
-        assert_eq!(test.features(), &[4.0, 7.0]);
+        assert_eq!(test.to_features(), [4.0, 7.0]);
     }
 }

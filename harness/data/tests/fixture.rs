@@ -22,7 +22,7 @@ fn tiny_idx_fixture_loads() {
     assert_eq!(s.train.class_counts(), vec![30; 10]);
     assert_eq!(s.test.class_counts(), vec![10; 10]);
     assert_eq!(s.test.ids()[0], TEST_ID_OFFSET);
-    assert!(s.train.features().iter().all(|v| (0.0..=1.0).contains(v)));
+    assert!(s.train.rows().flatten().all(|v| (0.0..=1.0).contains(v)));
 }
 
 #[test]
@@ -37,9 +37,9 @@ fn fixture_is_the_generator_output_within_a_byte_step() {
     assert_eq!(loaded.test.labels(), generated.test.labels());
     for (a, b) in loaded
         .train
-        .features()
-        .iter()
-        .zip(generated.train.features())
+        .rows()
+        .flatten()
+        .zip(generated.train.rows().flatten())
     {
         assert!((a - b).abs() <= 0.5 / 255.0 + 1e-6, "{a} vs {b}");
     }
@@ -68,8 +68,14 @@ fn loading_the_first_samples_equals_cutting_the_full_load() {
         assert_eq!((part.train.len(), part.test.len()), (nt, ne));
         assert_eq!(part.train.n_classes(), full.train.n_classes());
         let dim = 28 * 28;
-        assert_eq!(part.train.features(), &full.train.features()[..nt * dim]);
-        assert_eq!(part.test.features(), &full.test.features()[..ne * dim]);
+        assert_eq!(
+            part.train.to_features(),
+            &full.train.to_features()[..nt * dim]
+        );
+        assert_eq!(
+            part.test.to_features(),
+            &full.test.to_features()[..ne * dim]
+        );
         assert_eq!(part.train.labels(), &full.train.labels()[..nt]);
         assert_eq!(part.test.ids(), &full.test.ids()[..ne]);
     }

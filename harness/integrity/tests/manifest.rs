@@ -252,7 +252,7 @@ fn a_changed_shape_is_reported() {
     let manifest = sign(&records, 3, &signer);
     let data = dataset(&records, 3);
     let reshaped = Dataset::new(
-        data.features().to_vec(),
+        data.to_features(),
         vec![1, 3],
         data.labels().to_vec(),
         data.n_classes(),

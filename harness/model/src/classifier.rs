@@ -96,11 +96,14 @@ impl TrainedModel {
         let mut cols = 0;
         for start in (0..data.len()).step_by(self.eval_batch) {
             let end = (start + self.eval_batch).min(data.len());
-            let x = &data.features()[start * dim..end * dim];
-            let t =
-                Tensor::<2>::from_data(TensorData::new(x.to_vec(), [end - start, dim]), &device);
+            let x = data.copy_rows(start..end);
+            let t = Tensor::<2>::from_data(TensorData::new(x, [end - start, dim]), &device);
             let y = f(t);
             cols = y.dims()[1];
+            if start == 0 {
+                // Every row's output in one buffer, sized once.
+                out.reserve_exact(data.len() * cols);
+            }
             out.extend(to_vec(y));
         }
         Matrix::new(data.len(), cols, out)
@@ -197,7 +200,7 @@ impl Model for TrainedModel {
         let mut sum = vec![0.0f64; self.n_parameters()];
         for start in (0..data.len()).step_by(self.eval_batch) {
             let end = (start + self.eval_batch).min(data.len());
-            let x = data.features()[start * dim..end * dim].to_vec();
+            let x = data.copy_rows(start..end);
             let x = Tensor::<2>::from_data(TensorData::new(x, [end - start, dim]), &device);
             let mut one_hot = vec![0.0f32; (end - start) * k];
             for (r, &y) in data.labels()[start..end].iter().enumerate() {
@@ -250,7 +253,7 @@ impl TrainedModel {
         let mut out = Vec::with_capacity(data.len() * dim);
         for start in (0..data.len()).step_by(self.eval_batch) {
             let end = (start + self.eval_batch).min(data.len());
-            let x = data.features()[start * dim..end * dim].to_vec();
+            let x = data.copy_rows(start..end);
             let x = Tensor::<2>::from_data(TensorData::new(x, [end - start, dim]), &device)
                 .require_grad();
             let grads = objective(&net, x.clone(), start..end).backward();

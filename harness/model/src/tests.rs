@@ -83,7 +83,7 @@ fn embedding_is_the_penultimate_layer() {
         .unwrap();
     assert_eq!(
         logreg.embed(&flat),
-        poisonlab_core::Matrix::new(40, 5, flat.features().to_vec())
+        poisonlab_core::Matrix::new(40, 5, flat.to_features())
     );
 }
 

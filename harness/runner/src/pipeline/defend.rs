@@ -8,6 +8,7 @@
 use std::time::Instant;
 
 use poisonlab_core::metrics::{self, Confusion};
+use poisonlab_core::reclassify::SharedReferences;
 use poisonlab_core::seed::stream;
 use poisonlab_core::{
     Classifier, Dataset, DefenseInput, FilterVerdict, Inspection, RepairInput, RoundCheck,
@@ -204,6 +205,11 @@ pub(super) fn all(
             .map_err(|e| e.to_string())
     };
     let retrain = &retrain;
+    // Filters inspecting one training set at once share its neighbour
+    // reference samples (each made once while in use).
+    let poisoned_references = SharedReferences::new(&base.models.poisoned.data);
+    let clean_references = SharedReferences::new(&data.train);
+    let (poisoned_references, clean_references) = (&poisoned_references, &clean_references);
 
     // Every defense, its run on the clean training set and the two reference
     // filters are independent jobs, each with its own stream: they run on the
@@ -213,7 +219,11 @@ pub(super) fn all(
     for (d, check) in point.defenses.iter().zip(checks) {
         jobs.push(Box::new(move || {
             step(&format!("defense {}", d.name));
-            defense_record(ctx, base, d, check, manifest, retrain, repeat).map(Some)
+            let shared = Shared {
+                retrain,
+                references: poisoned_references,
+            };
+            defense_record(ctx, base, d, check, manifest, shared, repeat).map(Some)
         }));
     }
     let clean_runs: Vec<bool> = point
@@ -230,7 +240,8 @@ pub(super) fn all(
             };
             step(&format!("defense {} on the clean training set", d.name));
             let input = DefenseInput::new(&data.train, clean_model.as_ref(), data.trusted.as_ref())
-                .with_retrain(retrain);
+                .with_retrain(retrain)
+                .with_references(clean_references);
             let rng = &mut stream(ctx.seed, repeat, &format!("defense:{}:clean", d.name));
             let fpr = filter.inspect(input, rng).ok().and_then(|f| {
                 let flagged = f.flags.iter().filter(|&&x| x).count();
@@ -297,6 +308,15 @@ pub(super) fn all(
 /// A defense's retraining callback that several threads may call.
 type SharedRetrain<'a> = dyn Fn(&Dataset) -> Result<Box<dyn Classifier>, String> + Sync + 'a;
 
+/// What the defenses of a run on the poisoned training set share.
+#[derive(Clone, Copy)]
+struct Shared<'s, 'a> {
+    /// Trains a fresh model the way the run does.
+    retrain: &'s SharedRetrain<'a>,
+    /// The neighbour reference samples of the poisoned training set.
+    references: &'s SharedReferences<'a>,
+}
+
 /// The record of one defense on the poisoned training set, by its family.
 /// `check` is a round monitor's observations; `manifest` the signed training set.
 fn defense_record(
@@ -305,7 +325,7 @@ fn defense_record(
     d: &DefenseSpec,
     check: Option<Result<MonitorChecks, String>>,
     manifest: Option<&SignedSet>,
-    retrain: &SharedRetrain<'_>,
+    shared: Shared<'_, '_>,
     repeat: u64,
 ) -> Result<DefenseRecord, RunError> {
     let data = ctx.data;
@@ -385,7 +405,8 @@ fn defense_record(
                 models.poisoned_model.as_ref(),
                 data.trusted.as_ref(),
             )
-            .with_retrain(retrain);
+            .with_retrain(shared.retrain)
+            .with_references(shared.references);
             let verdict = filter.inspect(input, rng);
             let own = t.elapsed().as_secs_f64();
             let mut record = match verdict {

@@ -91,7 +91,8 @@ impl ActivationClustering {
         rng: &mut Rng,
     ) -> Result<Vec<Reduced>, ActivationClusteringError> {
         let train = input.train;
-        let embedding = input.model.embed(train);
+        // Shared with the other defenses embedding this set at the same time.
+        let embedding = input.embed();
         if embedding.rows != train.len() {
             return Err(ActivationClusteringError::EmbeddingRows {
                 got: embedding.rows,

@@ -62,7 +62,7 @@ impl Anomaly {
         let embedded = match self.params.space {
             Space::Input => None,
             Space::Embedding => {
-                let e = input.model.embed(train);
+                let e = input.embed();
                 if e.rows != n || e.data.len() != n * e.cols {
                     return Err(AnomalyError::EmbeddingShape {
                         rows: e.rows,

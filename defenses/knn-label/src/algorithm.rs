@@ -102,7 +102,7 @@ impl TrainingFilter for KnnLabel {
         if train.len() <= k {
             return Err(KnnLabelError::TooFewSamples { k, n: train.len() });
         }
-        let embedding = input.model.embed(train);
+        let embedding = input.embed();
         let labels = train.labels();
         let mut votes = vec![0usize; train.n_classes()];
         let mut scores = Vec::with_capacity(train.len());

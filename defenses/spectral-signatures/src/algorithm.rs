@@ -390,7 +390,8 @@ impl TrainingFilter for SpectralSignatures {
     ) -> Result<FilterVerdict, SpectralSignaturesError> {
         let train = input.train;
         let n = train.len();
-        let embedding = input.model.embed(train);
+        // Shared with the other defenses embedding this set at the same time.
+        let embedding = input.embed();
         if embedding.rows != n {
             return Err(SpectralSignaturesError::EmbeddingRows {
                 got: embedding.rows,

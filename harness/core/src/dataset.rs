@@ -242,14 +242,24 @@ impl Dataset {
 
     /// Mutable features of sample `i`: while its row is shared with another
     /// dataset, it is copied apart first (one row; the others stay shared).
+    /// Once more than half the shared rows would be stored apart, the dataset
+    /// takes every row as its own instead (as [`Self::features_mut`] does), so
+    /// that a clone changed all over never costs more than a copy.
     ///
     /// # Panics
     /// When `i` is not below [`Self::len`] (a programming error).
     pub fn sample_mut(&mut self, i: usize) -> &mut [f32] {
         let d = self.dim();
         assert!(i < self.len(), "sample {i} of {}", self.len());
-        let base_rows = self.base_rows();
+        let mut base_rows = self.base_rows();
         let mut r = self.row_of(i);
+        if r < base_rows
+            && 2 * (self.rows_apart() + 1) > base_rows
+            && Arc::get_mut(&mut self.base).is_none()
+        {
+            self.features_mut();
+            (base_rows, r) = (self.base_rows(), i);
+        }
         if r < base_rows {
             if Arc::get_mut(&mut self.base).is_some() {
                 // No other dataset shares the rows: write in place.
@@ -476,6 +486,20 @@ mod tests {
         // Unchanged rows are the original's, not copies of them.
         assert!(std::ptr::eq(view.sample(0), clean.sample(0)));
         assert!(std::ptr::eq(view.sample(2), clean.sample(2)));
+    }
+
+    #[test]
+    fn a_clone_changed_mostly_takes_every_row_as_its_own() {
+        let clean = tiny();
+        let mut view = clean.clone();
+        view.sample_mut(0)[0] = -1.0;
+        assert_eq!(view.rows_apart(), 1);
+        // A second row apart would be more than half of the three.
+        view.sample_mut(2)[0] = -2.0;
+        assert_eq!(view.rows_apart(), 0);
+        assert_eq!(view.to_features(), [-1., 1., 2., 3., -2., 5.]);
+        assert!(!std::ptr::eq(view.sample(1), clean.sample(1)));
+        assert_eq!(clean, tiny());
     }
 
     #[test]

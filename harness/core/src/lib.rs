@@ -44,6 +44,6 @@ pub use traits::{
     Aggregated, Attack, AttackInput, Classifier, DefenseInput, FilterVerdict, InputDetector,
     Inspection, LabelTest, ModelRepair, ModelVerdict, OutputLayer, ProvenanceCheck,
     ProvenanceVerdict, RepairInput, Retrain, RoundCheck, RoundMonitor, RoundPlan, RoundView,
-    ScreenInput, Screening, Streams, SurrogateTrainer, Trainer, TrainingFilter, UpdateAggregator,
-    UpdateAttack, UpdateAttackInput, UpdateRound,
+    ScreenInput, Screening, SharedEmbedding, Streams, SurrogateTrainer, Trainer, TrainingFilter,
+    UpdateAggregator, UpdateAttack, UpdateAttackInput, UpdateRound,
 };

@@ -1,4 +1,5 @@
 use std::ops::Range;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use crate::reclassify::{Neighbours, SharedReferences};
 use crate::{Dataset, Matrix, Poisoned, Rng};
@@ -238,6 +239,50 @@ pub struct DefenseInput<'a> {
     /// `train` at the same time, when the runner offers them (see
     /// [`DefenseInput::neighbours`]).
     pub references: Option<&'a SharedReferences<'a>>,
+    /// The model's embedding of `train`, shared with the other defenses
+    /// inspecting them at the same time, when the runner offers it (see
+    /// [`DefenseInput::embed`]).
+    pub embedding: Option<&'a SharedEmbedding<'a>>,
+}
+
+/// A model's embedding of a training set ([`Classifier::embed`]), made once
+/// for the defenses that need it at the same time (defenses inspecting the
+/// same training set and model on several threads) and dropped with the
+/// last of them: defenses that run one after another each make their own,
+/// so sharing never holds it longer than a defense does.
+pub struct SharedEmbedding<'a> {
+    train: &'a Dataset,
+    model: &'a dyn Classifier,
+    made: Mutex<Weak<Matrix>>,
+}
+
+impl<'a> SharedEmbedding<'a> {
+    /// Nothing made yet, for `model`'s embedding of `train`.
+    pub fn new(train: &'a Dataset, model: &'a dyn Classifier) -> Self {
+        Self {
+            train,
+            model,
+            made: Mutex::new(Weak::new()),
+        }
+    }
+
+    /// True when this is the embedding of `train` by `model` (the same
+    /// objects, not equal ones).
+    fn is_of(&self, train: &Dataset, model: &dyn Classifier) -> bool {
+        std::ptr::eq(self.train, train) && std::ptr::addr_eq(self.model, model)
+    }
+
+    /// The embedding a defense still holds, or a new one (a defense asking
+    /// meanwhile waits for it rather than making its own).
+    fn get(&self) -> Arc<Matrix> {
+        let mut made = self.made.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(embedding) = made.upgrade() {
+            return embedding;
+        }
+        let embedding = Arc::new(self.model.embed(self.train));
+        *made = Arc::downgrade(&embedding);
+        embedding
+    }
 }
 
 /// Trains a fresh model on the given samples, or says why it could not.
@@ -256,6 +301,26 @@ impl<'a> DefenseInput<'a> {
             trusted,
             retrain: None,
             references: None,
+            embedding: None,
+        }
+    }
+
+    /// The same input with the model's embedding of the training set to
+    /// share; it is used only where it is of `train` by `model` (the same
+    /// objects, not equal ones).
+    pub fn with_embedding(self, embedding: &'a SharedEmbedding<'a>) -> Self {
+        Self {
+            embedding: Some(embedding),
+            ..self
+        }
+    }
+
+    /// `model`'s embedding of `train` ([`Classifier::embed`]), the shared
+    /// one when the input carries it: the same values either way.
+    pub fn embed(&self) -> Arc<Matrix> {
+        match self.embedding {
+            Some(shared) if shared.is_of(self.train, self.model) => shared.get(),
+            _ => Arc::new(self.model.embed(self.train)),
         }
     }
 

@@ -12,7 +12,7 @@ use poisonlab_core::reclassify::SharedReferences;
 use poisonlab_core::seed::stream;
 use poisonlab_core::{
     Classifier, Dataset, DefenseInput, FilterVerdict, Inspection, RepairInput, RoundCheck,
-    ScreenInput,
+    ScreenInput, SharedEmbedding,
 };
 use poisonlab_integrity::SignedSet;
 use poisonlab_results::{
@@ -205,11 +205,21 @@ pub(super) fn all(
             .map_err(|e| e.to_string())
     };
     let retrain = &retrain;
-    // Filters inspecting one training set at once share its neighbour
-    // reference samples (each made once while in use).
-    let poisoned_references = SharedReferences::new(&base.models.poisoned.data);
-    let clean_references = SharedReferences::new(&data.train);
-    let (poisoned_references, clean_references) = (&poisoned_references, &clean_references);
+    // Filters inspecting one training set at once share its embedding and
+    // its neighbour reference samples (each made once while in use).
+    let models = &base.models;
+    let poisoned_shared = (
+        SharedEmbedding::new(&models.poisoned.data, models.poisoned_model.as_ref()),
+        SharedReferences::new(&models.poisoned.data),
+    );
+    let clean_shared = (
+        models
+            .clean_model
+            .as_ref()
+            .map(|m| SharedEmbedding::new(&data.train, m.as_ref())),
+        SharedReferences::new(&data.train),
+    );
+    let (poisoned_shared, clean_shared) = (&poisoned_shared, &clean_shared);
 
     // Every defense, its run on the clean training set and the two reference
     // filters are independent jobs, each with its own stream: they run on the
@@ -221,7 +231,8 @@ pub(super) fn all(
             step(&format!("defense {}", d.name));
             let shared = Shared {
                 retrain,
-                references: poisoned_references,
+                embedding: &poisoned_shared.0,
+                references: &poisoned_shared.1,
             };
             defense_record(ctx, base, d, check, manifest, shared, repeat).map(Some)
         }));
@@ -239,9 +250,13 @@ pub(super) fn all(
                 return Ok(None);
             };
             step(&format!("defense {} on the clean training set", d.name));
-            let input = DefenseInput::new(&data.train, clean_model.as_ref(), data.trusted.as_ref())
-                .with_retrain(retrain)
-                .with_references(clean_references);
+            let mut input =
+                DefenseInput::new(&data.train, clean_model.as_ref(), data.trusted.as_ref())
+                    .with_retrain(retrain)
+                    .with_references(&clean_shared.1);
+            if let Some(embedding) = &clean_shared.0 {
+                input = input.with_embedding(embedding);
+            }
             let rng = &mut stream(ctx.seed, repeat, &format!("defense:{}:clean", d.name));
             let fpr = filter.inspect(input, rng).ok().and_then(|f| {
                 let flagged = f.flags.iter().filter(|&&x| x).count();
@@ -313,6 +328,8 @@ type SharedRetrain<'a> = dyn Fn(&Dataset) -> Result<Box<dyn Classifier>, String>
 struct Shared<'s, 'a> {
     /// Trains a fresh model the way the run does.
     retrain: &'s SharedRetrain<'a>,
+    /// The poisoned model's embedding of the poisoned training set.
+    embedding: &'s SharedEmbedding<'a>,
     /// The neighbour reference samples of the poisoned training set.
     references: &'s SharedReferences<'a>,
 }
@@ -406,6 +423,7 @@ fn defense_record(
                 data.trusted.as_ref(),
             )
             .with_retrain(shared.retrain)
+            .with_embedding(shared.embedding)
             .with_references(shared.references);
             let verdict = filter.inspect(input, rng);
             let own = t.elapsed().as_secs_f64();

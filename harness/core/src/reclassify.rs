@@ -18,6 +18,7 @@
 //! of an all-to-one backdoor or of label flipping comes from many classes at
 //! once. [`Reclassified::explained`] measures exactly that.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use crate::Dataset;
@@ -99,24 +100,30 @@ const MIN_SHARED_QUERIES: usize = 30;
 /// dataset that exist at the same time can share it ([`SharedReferences`]).
 pub struct Neighbours<'a> {
     data: &'a Dataset,
+    /// The reference samples and the neighbours found among them so far,
+    /// shared with the other indexes on the same reference.
     reference: Arc<Reference>,
-    /// Each indexed query's [`KEPT_NEIGHBOURS`] nearest reference samples,
-    /// nearest first, as positions alone (the vote needs no distance) in
-    /// `u32`s: a quarter of `(distance, position)` pairs, on sets where
-    /// tens of thousands of queries are indexed.
-    kept: std::cell::RefCell<std::collections::HashMap<usize, Box<[u32]>>>,
     /// The members groups are judged by, when set ([`Neighbours::ask_within`]).
     askable: Option<Vec<bool>>,
 }
 
 /// The reference samples of a [`Neighbours`] index: their positions, their
-/// squared norms and their rows as a matrix.
+/// squared norms and their rows as a matrix; and the kept neighbours of
+/// every query indexed against them so far, by any index holding this
+/// reference (a query's kept neighbours depend only on the data, the
+/// reference and the query, so whichever index computes them first, the
+/// others read the same list).
 #[derive(Debug)]
 struct Reference {
     positions: Vec<usize>,
     norms: Vec<f32>,
     /// The reference samples as the rows of a matrix, for the blocked products.
     rows: nalgebra::DMatrix<f32>,
+    /// Each indexed query's [`KEPT_NEIGHBOURS`] nearest reference samples,
+    /// nearest first, as positions alone (the vote needs no distance) in
+    /// `u32`s: a quarter of `(distance, position)` pairs, on sets where
+    /// tens of thousands of queries are indexed.
+    kept: Mutex<HashMap<usize, Arc<[u32]>>>,
 }
 
 impl Reference {
@@ -136,7 +143,13 @@ impl Reference {
             positions,
             norms,
             rows,
+            kept: Mutex::default(),
         }
+    }
+
+    /// The kept neighbours, locked.
+    fn kept(&self) -> std::sync::MutexGuard<'_, HashMap<usize, Arc<[u32]>>> {
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -217,7 +230,6 @@ impl<'a> Neighbours<'a> {
         let index = Self {
             data,
             reference,
-            kept: Default::default(),
             askable: None,
         };
         index.ensure(queries);
@@ -255,10 +267,13 @@ impl<'a> Neighbours<'a> {
         from.iter().copied().step_by(stride).collect()
     }
 
-    /// Compute the kept neighbours of every sample at `queries` not yet indexed.
+    /// Compute the kept neighbours of every sample at `queries` not yet
+    /// indexed (by this index or another on the same reference). Two indexes
+    /// on two threads may compute the same query at once; both find the
+    /// same list.
     fn ensure(&self, queries: &[usize]) {
         let missing: Vec<usize> = {
-            let kept = self.kept.borrow();
+            let kept = self.reference.kept();
             let mut seen = std::collections::HashSet::new();
             queries
                 .iter()
@@ -269,11 +284,18 @@ impl<'a> Neighbours<'a> {
         let mut scratch = Vec::with_capacity(self.reference.positions.len());
         for block in missing.chunks(QUERY_BLOCK) {
             let dots = self.dots(block);
-            for (b, &i) in block.iter().enumerate() {
-                let near = self.nearest(i, &dots, b, &|_| false, KEPT_NEIGHBOURS, &mut scratch);
-                // Positions are below `data.len()`, checked to fit a u32 in `new`.
-                let near = near.iter().map(|&(_, j)| j as u32).collect();
-                self.kept.borrow_mut().insert(i, near);
+            let found: Vec<(usize, Arc<[u32]>)> = block
+                .iter()
+                .enumerate()
+                .map(|(b, &i)| {
+                    let near = self.nearest(i, &dots, b, &|_| false, KEPT_NEIGHBOURS, &mut scratch);
+                    // Positions are below `data.len()`, checked to fit a u32 in `new`.
+                    (i, near.iter().map(|&(_, j)| j as u32).collect())
+                })
+                .collect();
+            let mut kept = self.reference.kept();
+            for (i, near) in found {
+                kept.entry(i).or_insert(near);
             }
         }
     }
@@ -340,9 +362,12 @@ impl<'a> Neighbours<'a> {
         let mut out = vec![None; queries.len()];
         let mut recompute = Vec::new();
         {
-            let kept = self.kept.borrow();
-            for (q, i) in queries.iter().enumerate() {
-                let voters: Vec<usize> = kept[i]
+            let lists: Vec<Arc<[u32]>> = {
+                let kept = self.reference.kept();
+                queries.iter().map(|i| Arc::clone(&kept[i])).collect()
+            };
+            for (q, list) in lists.iter().enumerate() {
+                let voters: Vec<usize> = list
                     .iter()
                     .map(|&j| j as usize)
                     .filter(|&j| !excluded[j])

@@ -622,34 +622,7 @@ impl Ctx<'_> {
                         charted.iter().map(|m| vec![*m]).collect()
                     };
                     for set in &sets {
-                        let lines: Vec<Line> = series
-                            .iter()
-                            .flat_map(|s| {
-                                set.iter().enumerate().map(move |(j, m)| Line {
-                                    label: if set.len() > 1 {
-                                        format!("{} {}", s.label, m.name)
-                                    } else {
-                                        s.label.clone()
-                                    },
-                                    style: if j == 0 {
-                                        s.style
-                                    } else {
-                                        Style {
-                                            dashed: true,
-                                            marker: MARKERS[(j + 1) % MARKERS.len()],
-                                            ..s.style
-                                        }
-                                    },
-                                    points: points
-                                        .iter()
-                                        .filter_map(|&(i, x)| {
-                                            value(i, s, m).map(|(v, ci)| (x, v, ci))
-                                        })
-                                        .collect(),
-                                })
-                            })
-                            .filter(|l| !l.points.is_empty())
-                            .collect();
+                        let lines = self.lines(series, set, points);
                         if lines.is_empty() {
                             continue;
                         }
@@ -736,6 +709,50 @@ impl Ctx<'_> {
         out
     }
 
+    /// One line per series and measure of `set` over the sweep points
+    /// `points` (summary index, x), series without a value left out: a
+    /// measure after the first is dashed with the next marker, and labelled
+    /// with its name when `set` holds several.
+    fn lines<'s>(
+        &self,
+        series: impl IntoIterator<Item = &'s Series>,
+        set: &[&Measure],
+        points: &[(usize, f64)],
+    ) -> Vec<Line> {
+        series
+            .into_iter()
+            .flat_map(|s| {
+                set.iter().enumerate().map(move |(j, m)| Line {
+                    label: if set.len() > 1 {
+                        format!("{} {}", s.label, m.name)
+                    } else {
+                        s.label.clone()
+                    },
+                    style: if j == 0 {
+                        s.style
+                    } else {
+                        Style {
+                            dashed: true,
+                            marker: MARKERS[(j + 1) % MARKERS.len()],
+                            ..s.style
+                        }
+                    },
+                    points: points
+                        .iter()
+                        .filter_map(|&(i, x)| {
+                            stat(
+                                &self.summary[i].metrics,
+                                &format!("{}.{}", s.prefix, m.suffix),
+                            )
+                            .map(|(v, ci)| (x, v, ci))
+                        })
+                        .collect(),
+                })
+            })
+            .filter(|l| !l.points.is_empty())
+            .collect()
+    }
+
     /// A large sweep's charts of `measures` for one group of points: per
     /// measure set, one small chart of the models without a defense, then
     /// one per defense (with the attacked model and the references beside
@@ -789,32 +806,7 @@ impl Ctx<'_> {
             }
             let _ = writeln!(out, "<h3>{}</h3>\n<div class=\"multiples\">", esc(&heading));
             for (panel, members) in &panels {
-                let lines: Vec<Line> = members
-                    .iter()
-                    .flat_map(|s| {
-                        set.iter().enumerate().map(move |(j, m)| Line {
-                            label: if set.len() > 1 {
-                                format!("{} {}", s.label, m.name)
-                            } else {
-                                s.label.clone()
-                            },
-                            style: if j == 0 {
-                                s.style
-                            } else {
-                                Style {
-                                    dashed: true,
-                                    marker: MARKERS[(j + 1) % MARKERS.len()],
-                                    ..s.style
-                                }
-                            },
-                            points: points
-                                .iter()
-                                .filter_map(|&(i, x)| value(i, s, m).map(|(v, ci)| (x, v, ci)))
-                                .collect(),
-                        })
-                    })
-                    .filter(|l| !l.points.is_empty())
-                    .collect();
+                let lines = self.lines(members.iter().copied(), set, points);
                 if lines.is_empty() {
                     continue;
                 }

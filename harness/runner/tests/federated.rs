@@ -3,38 +3,10 @@
 //! rejected with the round and client named.
 #![allow(clippy::unwrap_used)] // test helpers: a failure is the test failing
 
-use poisonlab_results::{AGGREGATOR, RunRecord, files, read_records};
-use poisonlab_runner::{RunOptions, Silent, run};
-use poisonlab_scenario::Scenario;
+mod common;
 
-fn run_scenario(text: &str, threads: usize) -> (Vec<RunRecord>, String) {
-    let scenario = Scenario::parse(text, "t.toml").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let opts = RunOptions {
-        out: dir.path().to_path_buf(),
-        threads,
-        fresh: true,
-        points: None,
-        shard: None,
-    };
-    let outcome = run(&scenario, &opts, &Silent).unwrap();
-    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
-    let summary = std::fs::read_to_string(dir.path().join(files::SUMMARY)).unwrap();
-    (
-        read_records(&dir.path().join(files::RUNS)).unwrap(),
-        summary,
-    )
-}
-
-fn without_seconds(mut records: Vec<RunRecord>) -> Vec<RunRecord> {
-    for r in &mut records {
-        r.seconds.clear();
-        for d in &mut r.defenses {
-            d.seconds = 0.0;
-        }
-    }
-    records
-}
+use common::{run_scenario, without_seconds};
+use poisonlab_results::AGGREGATOR;
 
 const FLIP: &str = r#"
 [scenario]

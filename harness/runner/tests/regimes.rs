@@ -1,28 +1,10 @@
 //! The `[training]` regime, not the attack, decides how a run trains.
 #![allow(clippy::unwrap_used)] // test helpers: a failure is the test failing
 
-use poisonlab_results::{RunRecord, files, read_records};
-use poisonlab_runner::{RunOptions, Silent, run};
-use poisonlab_scenario::Scenario;
+mod common;
 
-fn run_scenario(text: &str, threads: usize) -> (Vec<RunRecord>, String) {
-    let scenario = Scenario::parse(text, "t.toml").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let opts = RunOptions {
-        out: dir.path().to_path_buf(),
-        threads,
-        fresh: true,
-        points: None,
-        shard: None,
-    };
-    let outcome = run(&scenario, &opts, &Silent).unwrap();
-    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
-    let summary = std::fs::read_to_string(dir.path().join(files::SUMMARY)).unwrap();
-    (
-        read_records(&dir.path().join(files::RUNS)).unwrap(),
-        summary,
-    )
-}
+use common::run_scenario;
+use poisonlab_results::RunRecord;
 
 const BADNETS_IN_ROUNDS: &str = r#"
 [scenario]

@@ -3,34 +3,9 @@
 //! poisoned and the clean model.
 #![allow(clippy::unwrap_used)] // test helpers: a failure is the test failing
 
-use poisonlab_results::{RunRecord, files, read_records};
-use poisonlab_runner::{RunOptions, Silent, run};
-use poisonlab_scenario::Scenario;
+mod common;
 
-fn run_scenario(text: &str, threads: usize) -> Vec<RunRecord> {
-    let scenario = Scenario::parse(text, "t.toml").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let opts = RunOptions {
-        out: dir.path().to_path_buf(),
-        threads,
-        fresh: true,
-        points: None,
-        shard: None,
-    };
-    let outcome = run(&scenario, &opts, &Silent).unwrap();
-    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
-    read_records(&dir.path().join(files::RUNS)).unwrap()
-}
-
-fn without_seconds(mut records: Vec<RunRecord>) -> Vec<RunRecord> {
-    for r in &mut records {
-        r.seconds.clear();
-        for d in &mut r.defenses {
-            d.seconds = 0.0;
-        }
-    }
-    records
-}
+use common::{records, without_seconds};
 
 const BADNETS_REPAIRED: &str = r#"
 [scenario]
@@ -68,7 +43,7 @@ isolation-epochs = 2
 
 #[test]
 fn repaired_models_are_measured_and_neural_cleanse_finds_the_target() {
-    let records = run_scenario(BADNETS_REPAIRED, 2);
+    let records = records(BADNETS_REPAIRED, 2);
     let r = &records[0];
     let asr = r.poisoned.asr.unwrap();
     assert!(asr > 0.8, "the backdoor took: {asr}");
@@ -109,7 +84,7 @@ fn repairs_do_not_depend_on_the_threads() {
         .replace("steps = 150", "steps = 20")
         .replace("train = 1500", "train = 600")
         .replace("epochs = 10", "epochs = 2");
-    let one = without_seconds(run_scenario(&text, 1));
-    let two = without_seconds(run_scenario(&text, 2));
+    let one = without_seconds(records(&text, 1));
+    let two = without_seconds(records(&text, 2));
     assert_eq!(one, two);
 }

@@ -2,31 +2,9 @@
 //! fine-tuned on the other; the attack in either stage; every epoch recorded.
 #![allow(clippy::unwrap_used)] // test helpers: a failure is the test failing
 
-use poisonlab_results::{RunRecord, read_records};
-use poisonlab_runner::{RunOptions, Silent, run};
-use poisonlab_scenario::Scenario;
+mod common;
 
-fn run_scenario(text: &str, threads: usize) -> Vec<RunRecord> {
-    let scenario = Scenario::parse(text, "t.toml").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let opts = RunOptions {
-        out: dir.path().to_path_buf(),
-        threads,
-        fresh: true,
-        points: None,
-        shard: None,
-    };
-    let outcome = run(&scenario, &opts, &Silent).unwrap();
-    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
-    let mut records = read_records(&dir.path().join(poisonlab_results::files::RUNS)).unwrap();
-    for r in &mut records {
-        r.seconds.clear();
-        for d in &mut r.defenses {
-            d.seconds = 0.0;
-        }
-    }
-    records
-}
+use common::without_seconds;
 
 const PRETRAIN_BACKDOOR: &str = r#"
 [scenario]
@@ -63,7 +41,7 @@ kind = "loss-filter"
 
 #[test]
 fn a_pretraining_backdoor_is_measured_before_and_after_each_fine_tuning_epoch() {
-    let records = run_scenario(PRETRAIN_BACKDOOR, 1);
+    let records = without_seconds(common::records(PRETRAIN_BACKDOOR, 1));
     assert_eq!(records.len(), 2);
     for r in &records {
         let t = r.transfer.as_ref().unwrap();
@@ -88,7 +66,10 @@ fn a_pretraining_backdoor_is_measured_before_and_after_each_fine_tuning_epoch() 
     // Last-layer fine-tuning keeps the base's features: the backdoor stays.
     let last = &records[0];
     assert!(last.poisoned.asr.unwrap() > 0.5, "{:?}", last.poisoned.asr);
-    assert_eq!(run_scenario(PRETRAIN_BACKDOOR, 3), records);
+    assert_eq!(
+        without_seconds(common::records(PRETRAIN_BACKDOOR, 3)),
+        records
+    );
 }
 
 #[test]
@@ -122,7 +103,7 @@ targets = 2
 poisons-per-target = 5
 iterations = 20
 "#;
-    let records = run_scenario(text, 2);
+    let records = without_seconds(common::records(text, 2));
     let r = &records[0];
     let t = r.transfer.as_ref().unwrap();
     assert_eq!(t.poison, "fine-tune");

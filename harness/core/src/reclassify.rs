@@ -818,6 +818,42 @@ mod tests {
         assert_eq!(called, [false, false, true, true, true]);
     }
 
+    /// Indexes on one shared reference hold one matrix and one set of kept
+    /// neighbours, whoever asked first, and vote exactly as an index of
+    /// their own: with and without exclusions, for a thinned reference too.
+    #[test]
+    fn shared_indexes_share_the_reference_and_the_kept_neighbours() {
+        let d = data();
+        let all: Vec<usize> = (0..d.len()).collect();
+        // One sharing for both reference sizes, the first size's indexes
+        // still alive while the second's work: each keeps its own neighbours.
+        let shared = SharedReferences::new(&d);
+        let mut alive = Vec::new();
+        for max_reference in [1000, 11] {
+            let first = Neighbours::shared(&shared, &all[..20], max_reference);
+            let second = Neighbours::shared(&shared, &[], max_reference);
+            assert!(Arc::ptr_eq(&first.reference, &second.reference));
+            // The second index asks nothing new for what the first indexed.
+            assert_eq!(second.reference.kept().len(), 20);
+            let own = Neighbours::new(&d, &[], max_reference);
+            let mut excluded = vec![false; d.len()];
+            for k in [1, 3, 5] {
+                assert_eq!(
+                    second.labels(&all, &excluded, k),
+                    own.labels(&all, &excluded, k)
+                );
+                excluded[30 + k % 3] = true;
+                excluded[k] = true;
+                assert_eq!(
+                    first.labels(&all, &excluded, k),
+                    own.labels(&all, &excluded, k)
+                );
+            }
+            assert_eq!(first.reference.kept().len(), d.len());
+            alive.push((first, second));
+        }
+    }
+
     #[test]
     fn queries_never_vote_for_themselves() {
         // Sample 30 sits at 10.05 among class 1; with nothing excluded its

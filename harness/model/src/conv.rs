@@ -178,8 +178,9 @@ fn col2im(cols: &[f32], g: Geometry, x: &mut [f32]) {
 
 /// Column-matrix values per chunk of images: the convolution goes through
 /// the batch a few images at a time, so that each chunk's columns are
-/// written, multiplied and dropped while they are in cache (2 MiB per core
-/// or less), and a larger batch costs no more per image than a smaller one.
+/// written, multiplied and dropped while they are in cache (512 KiB of
+/// columns, within a core's L2), and a larger batch costs no more per image
+/// than a smaller one.
 const CHUNK_VALUES: usize = 1 << 17;
 
 /// The images of each chunk: `(first, count)`.

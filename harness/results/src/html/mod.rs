@@ -22,7 +22,7 @@ use crate::record::{AGGREGATOR, RunRecord};
 use crate::summary::{PointSummary, point_label};
 use crate::transfer::{self, Curve, TransferPoint};
 use crate::view::{
-    cell, chosen_points, count_cell, defenses_of, describe, filter_rows, names_of, stat,
+    Stat, cell, chosen_points, count_cell, defenses_of, describe, filter_rows, names_of, stat,
 };
 
 use chart::*;
@@ -579,12 +579,7 @@ impl Ctx<'_> {
         } = *how;
         let mut out = String::new();
         let charted: Vec<&Measure> = measures.iter().filter(|m| m.chart).collect();
-        let value = |i: usize, s: &Series, m: &Measure| {
-            stat(
-                &self.summary[i].metrics,
-                &format!("{}.{}", s.prefix, m.suffix),
-            )
-        };
+        let value = |i: usize, s: &Series, m: &Measure| self.value(i, s, m);
         let y_max = |points: &[usize], ms: &[&Measure]| {
             points
                 .iter()
@@ -709,6 +704,14 @@ impl Ctx<'_> {
         out
     }
 
+    /// Measure `m` of series `s` at summary point `i` (mean and CI half-width).
+    fn value(&self, i: usize, s: &Series, m: &Measure) -> Option<Stat> {
+        stat(
+            &self.summary[i].metrics,
+            &format!("{}.{}", s.prefix, m.suffix),
+        )
+    }
+
     /// One line per series and measure of `set` over the sweep points
     /// `points` (summary index, x), series without a value left out: a
     /// measure after the first is dashed with the next marker, and labelled
@@ -769,12 +772,7 @@ impl Ctx<'_> {
         points: &[(usize, f64)],
         idx: &[usize],
     ) -> String {
-        let value = |i: usize, s: &Series, m: &Measure| {
-            stat(
-                &self.summary[i].metrics,
-                &format!("{}.{}", s.prefix, m.suffix),
-            )
-        };
+        let value = |i: usize, s: &Series, m: &Measure| self.value(i, s, m);
         let baseline = |s: &Series| s.prefix == "clean" || s.prefix == "poisoned";
         let sets: Vec<Vec<&Measure>> = if how.combine {
             vec![charted.to_vec()]
